@@ -21,7 +21,7 @@ _LAZY = {
     "create_dataloader": "tokenmill.windows",
     "InputEmbedding": "tokenmill.embeddings",
     "RotaryEmbedding": "tokenmill.embeddings",
-    "truncate": "tokenmill.embeddings",
+    "truncate": "tokenmill.context",
 }
 
 __all__ = [

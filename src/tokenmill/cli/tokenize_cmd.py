@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
         raise
     n_before = len(ids)
     if args.max_tokens is not None:
-        from tokenmill.embeddings import truncate
+        from tokenmill.context import truncate
 
         ids = truncate(ids, args.max_tokens, keep=args.keep)
     cut = n_before - len(ids)

@@ -1,0 +1,292 @@
+"""Token IDs -> the vectors a GPT reads: token plus position embeddings (book sections 2.7-2.8).
+
+``InputEmbedding`` is the book's ``token_embedding_layer(ids) + pos_embedding_layer(arange)``
+as one module, with the same weights under the same seed. ``RotaryEmbedding`` is the relative
+alternative that later models apply to queries and keys instead. ``truncate`` cuts IDs to a
+model's ``context_length`` (defined in `tokenmill.context`, re-exported here).
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import torch
+from torch import nn
+
+from tokenmill.context import KEEP_CHOICES, _positive_int, truncate
+
+__all__ = [
+    "KEEP_CHOICES",
+    "OVERFLOW_CHOICES",
+    "POSITIONAL_CHOICES",
+    "InputEmbedding",
+    "RotaryEmbedding",
+    "sinusoidal_table",
+    "truncate",
+]
+
+POSITIONAL_CHOICES: tuple[str, ...] = ("learned", "sinusoidal", "none")
+OVERFLOW_CHOICES: tuple[str, ...] = ("error", "keep_last", "keep_first")
+
+
+def sinusoidal_table(context_length: int, emb_dim: int, *, base: float = 10000.0) -> torch.Tensor:
+    """The original Transformer's fixed position encoding, shape ``(context_length, emb_dim)``.
+
+    ``PE[pos, 2i] = sin(pos / base**(2i/emb_dim))`` and ``PE[pos, 2i+1] = cos(...)`` with the same
+    angle. With an odd ``emb_dim`` the last column is a sine whose cosine partner does not exist.
+    Computed in float64, returned in the default dtype.
+
+    >>> sinusoidal_table(3, 4)
+    tensor([[ 0.0000,  1.0000,  0.0000,  1.0000],
+            [ 0.8415,  0.5403,  0.0100,  0.9999],
+            [ 0.9093, -0.4161,  0.0200,  0.9998]])
+    """
+    context_length = _positive_int("context_length", context_length)
+    emb_dim = _positive_int("emb_dim", emb_dim)
+    column = torch.arange(emb_dim)  # (emb_dim,)
+    pair = (column // 2).to(torch.float64)  # (emb_dim,) the i of columns 2i and 2i+1
+    inv_freq = base ** (-2.0 * pair / emb_dim)  # (emb_dim,)
+    positions = torch.arange(context_length, dtype=torch.float64)  # (context_length,)
+    angles = positions[:, None] * inv_freq[None, :]  # (context_length, emb_dim)
+    table = torch.where(column % 2 == 0, angles.sin(), angles.cos())  # (context_length, emb_dim)
+    return table.to(torch.get_default_dtype())  # (context_length, emb_dim)
+
+
+class InputEmbedding(nn.Module):
+    """Token embedding plus position embedding, then dropout: what the first GPT block reads.
+
+    ``forward(ids)`` takes an integer tensor of shape ``(batch, seq_len)`` and returns
+    ``(batch, seq_len, emb_dim)``; a 1-D ``(seq_len,)`` tensor gives ``(seq_len, emb_dim)``, as
+    ``nn.Embedding`` does. Lists are refused (TypeError): wrap them with ``torch.tensor(ids)``.
+
+    ``positional``: ``"learned"`` (GPT-2: a trained ``nn.Embedding(context_length, emb_dim)``),
+    ``"sinusoidal"`` (the original Transformer: a fixed, untrained buffer, rebuilt from the
+    arguments and so left out of ``state_dict``) or ``"none"`` (for models that encode position
+    inside attention, e.g. with ``RotaryEmbedding``).
+
+    ``overflow`` decides what a sequence longer than ``context_length`` does: ``"error"``
+    (ValueError), ``"keep_last"`` or ``"keep_first"`` (truncate, warn once per module, count the
+    dropped tokens in ``dropped_tokens``). Kept tokens get positions ``0..context_length-1``.
+
+    Pitfall: the token table is created before the position table, the order the book draws
+    them, so ``torch.manual_seed(123)`` reproduces the book's printed weights; building the
+    layers in another order gives different numbers. IDs outside ``0..vocab_size-1`` raise a
+    ValueError naming the ID (torch itself raises a bare IndexError, or a CUDA assert on GPU).
+
+    >>> _ = torch.manual_seed(123)
+    >>> emb = InputEmbedding(6, 3, context_length=4, positional="none")
+    >>> emb.token_embeddings(torch.tensor([3])).detach()  # the book's embedding_layer(tensor([3]))
+    tensor([[-0.4015,  0.9666, -1.1481]])
+    >>> emb(torch.tensor([[2, 3, 5, 1]])).shape
+    torch.Size([1, 4, 3])
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        emb_dim: int,
+        context_length: int,
+        *,
+        positional: str = "learned",
+        dropout: float = 0.0,
+        overflow: str = "error",
+    ) -> None:
+        super().__init__()
+        self.vocab_size = _positive_int("vocab_size", vocab_size)
+        self.emb_dim = _positive_int("emb_dim", emb_dim)
+        self.context_length = _positive_int("context_length", context_length)
+        if positional not in POSITIONAL_CHOICES:
+            raise ValueError(f"positional={positional!r} is not one of {POSITIONAL_CHOICES}")
+        if overflow not in OVERFLOW_CHOICES:
+            raise ValueError(f"overflow={overflow!r} is not one of {OVERFLOW_CHOICES}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+        self.positional = positional
+        self.overflow = overflow
+        # Order matters: token table first, then positions, as the book draws them from the RNG.
+        self.token_embedding = nn.Embedding(self.vocab_size, self.emb_dim)
+        self.position_embedding: nn.Embedding | None = None
+        if positional == "learned":
+            self.position_embedding = nn.Embedding(self.context_length, self.emb_dim)
+        elif positional == "sinusoidal":
+            # persistent=False: derivable from the arguments, so checkpoints need not carry it.
+            table = sinusoidal_table(self.context_length, self.emb_dim)  # (context_length, emb_dim)
+            self.register_buffer("sinusoidal", table, persistent=False)
+        self.dropout = nn.Dropout(dropout)
+        self.dropped_tokens = 0  # tokens cut by overflow="keep_*" so far, over all calls
+        self._warned_overflow = False
+
+    def extra_repr(self) -> str:
+        return (
+            f"vocab_size={self.vocab_size}, emb_dim={self.emb_dim}, "
+            f"context_length={self.context_length}, positional={self.positional!r}, "
+            f"overflow={self.overflow!r}"
+        )
+
+    def _check_ids(self, token_ids: Any) -> torch.Tensor:
+        """Validate type, dtype, shape and range; return the IDs as int32/int64."""
+        if not isinstance(token_ids, torch.Tensor):
+            raise TypeError(
+                f"token_ids must be a torch.Tensor of integer IDs, got {type(token_ids).__name__}; "
+                f"wrap it: torch.tensor(ids)"
+            )
+        dtype = token_ids.dtype
+        if dtype == torch.bool or dtype.is_floating_point or dtype.is_complex:
+            raise TypeError(
+                f"token_ids must have an integer dtype, got {dtype}; IDs are table indices "
+                f"(use .long() only if the values are whole numbers)"
+            )
+        if token_ids.ndim not in (1, 2):
+            raise ValueError(
+                f"token_ids must have shape (batch, seq_len) or (seq_len,), "
+                f"got {tuple(token_ids.shape)}"
+            )
+        if dtype not in (torch.int32, torch.int64):  # the only index dtypes nn.Embedding takes
+            token_ids = token_ids.long()
+        if token_ids.numel():
+            # One device sync per call: the price of a readable error instead of an IndexError
+            # (CPU) or a device-side assert (CUDA).
+            largest, smallest = int(token_ids.max()), int(token_ids.min())
+            if largest >= self.vocab_size:
+                raise ValueError(
+                    f"token ID {largest} is out of range for vocab_size={self.vocab_size} "
+                    f"(valid IDs are 0..{self.vocab_size - 1}); build the embedding with "
+                    f"vocab_size >= tokenizer.max_token_value + 1"
+                )
+            if smallest < 0:
+                raise ValueError(
+                    f"token ID {smallest} is negative; valid IDs are 0..{self.vocab_size - 1} "
+                    f"for vocab_size={self.vocab_size} (padding must use a real ID, not -1)"
+                )
+        return token_ids
+
+    def token_embeddings(self, token_ids: torch.Tensor) -> torch.Tensor:
+        """The token vectors alone: ``(batch, seq_len)`` -> ``(batch, seq_len, emb_dim)``."""
+        token_ids = self._check_ids(token_ids)  # (batch, seq_len)
+        return self.token_embedding(token_ids)  # (batch, seq_len, emb_dim)
+
+    def position_embeddings(self, seq_len: int) -> torch.Tensor:
+        """The position term for positions ``0..seq_len-1``, shape ``(seq_len, emb_dim)``.
+
+        All zeros for ``positional="none"``. Broadcasts over the batch when added.
+        """
+        valid = isinstance(seq_len, int) and not isinstance(seq_len, bool)
+        if not valid or not 0 <= seq_len <= self.context_length:
+            raise ValueError(
+                f"seq_len must be an int in 0..{self.context_length} (the context), got {seq_len!r}"
+            )
+        weight = self.token_embedding.weight  # (vocab_size, emb_dim)
+        if self.position_embedding is not None:
+            positions = torch.arange(seq_len, device=weight.device)  # (seq_len,)
+            return self.position_embedding(positions)  # (seq_len, emb_dim)
+        if self.positional == "sinusoidal":
+            return self.sinusoidal[:seq_len]  # (seq_len, emb_dim)
+        return weight.new_zeros(seq_len, self.emb_dim)  # (seq_len, emb_dim)
+
+    def forward(self, token_ids: torch.Tensor) -> torch.Tensor:
+        token_ids = self._check_ids(token_ids)  # (batch, seq_len)
+        seq_len = token_ids.shape[-1]
+        if seq_len > self.context_length:
+            token_ids = self._handle_overflow(token_ids)  # (batch, context_length)
+            seq_len = self.context_length
+        x = self.token_embedding(token_ids)  # (batch, seq_len, emb_dim)
+        if self.positional != "none":
+            x = x + self.position_embeddings(seq_len)  # (batch, seq_len, emb_dim)
+        return self.dropout(x)  # (batch, seq_len, emb_dim)
+
+    def _handle_overflow(self, token_ids: torch.Tensor) -> torch.Tensor:
+        """Apply ``self.overflow`` to a sequence longer than the context."""
+        seq_len, limit = token_ids.shape[-1], self.context_length
+        if self.overflow == "error":
+            raise ValueError(
+                f"sequence of seq_len={seq_len} tokens is longer than context_length={limit}; "
+                f"cut it first with tokenmill.truncate(ids, {limit}) or build the embedding with "
+                f'overflow="keep_last" (keeps the most recent {limit} tokens)'
+            )
+        keep = "last" if self.overflow == "keep_last" else "first"
+        rows = token_ids.shape[0] if token_ids.ndim == 2 else 1
+        self.dropped_tokens += rows * (seq_len - limit)
+        if not self._warned_overflow:
+            self._warned_overflow = True
+            # stacklevel 5 skips this method, forward and nn.Module's two call wrappers, so the
+            # warning points at the caller's line (a later torch may only make it less precise).
+            warnings.warn(
+                f"InputEmbedding: seq_len={seq_len} exceeds context_length={limit}; kept the "
+                f"{keep} {limit} tokens of each sequence (warned once per module; the running "
+                f"count is in .dropped_tokens)",
+                stacklevel=5,
+            )
+        return truncate(token_ids, limit, keep=keep)  # (batch, context_length)
+
+
+class RotaryEmbedding(nn.Module):
+    """Rotary position embedding (RoPE): rotate queries and keys by an angle set by position.
+
+    Convention: half-split pairs, as in GPT-NeoX and Llama — dimension ``j`` is paired with
+    ``j + head_dim/2`` (not the RoFormer paper's interleaved ``(0,1), (2,3), ...``), and pair
+    ``j`` turns by ``position * base**(-2j/head_dim)`` radians. Weights trained under one
+    convention do not work under the other.
+
+    Because rotations compose, ``rotate(q, m) . rotate(k, n)`` depends only on ``m - n``:
+    attention scores see relative distance. Position 0 is the identity and norms are kept.
+
+    Pitfall: rotate queries and keys (after splitting heads), never values, and give both the
+    tokens' absolute positions (with a KV cache, new tokens continue from the cache length).
+    Angles are computed in float32 (float64 for float64 input) and cast back to ``x.dtype``.
+
+    >>> rope = RotaryEmbedding(2)
+    >>> rope.rotate(torch.tensor([[1.0, 0.0], [1.0, 0.0]]), torch.tensor([0, 1]))
+    tensor([[1.0000, 0.0000],
+            [0.5403, 0.8415]])
+    """
+
+    def __init__(self, head_dim: int, *, base: float = 10000.0) -> None:
+        super().__init__()
+        self.head_dim = _positive_int("head_dim", head_dim)
+        if self.head_dim % 2:
+            raise ValueError(f"head_dim must be even (RoPE turns pairs of dims), got {head_dim}")
+        if not base > 1.0:
+            raise ValueError(f"base must be > 1 (frequencies fall along the pairs), got {base!r}")
+        self.base = float(base)
+
+    def extra_repr(self) -> str:
+        return f"head_dim={self.head_dim}, base={self.base}"
+
+    def inv_freq(self, *, dtype: torch.dtype = torch.float32, device: Any = None) -> torch.Tensor:
+        """Radians per position for each pair, shape ``(head_dim // 2,)``."""
+        pair = torch.arange(self.head_dim // 2, dtype=dtype, device=device)  # (head_dim/2,)
+        return self.base ** (-2.0 * pair / self.head_dim)  # (head_dim/2,)
+
+    def rotate(self, x: torch.Tensor, positions: torch.Tensor | None = None) -> torch.Tensor:
+        """Rotate ``x`` of shape ``(..., seq_len, head_dim)``; positions default to 0..seq_len-1."""
+        if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+            got = getattr(x, "dtype", type(x).__name__)
+            raise TypeError(f"x must be a floating-point tensor, got {got}")
+        if x.ndim < 2 or x.shape[-1] != self.head_dim:
+            raise ValueError(
+                f"x must have shape (..., seq_len, head_dim={self.head_dim}), got {tuple(x.shape)}"
+            )
+        seq_len = x.shape[-2]
+        if positions is None:
+            positions = torch.arange(seq_len, device=x.device)  # (seq_len,)
+        got = getattr(positions, "dtype", type(positions).__name__)
+        if not isinstance(positions, torch.Tensor) or got == torch.bool or got.is_floating_point:
+            raise TypeError(f"positions must be an integer tensor, got {got}")
+        if tuple(positions.shape) != (seq_len,):
+            raise ValueError(
+                f"positions must have shape (seq_len,) = ({seq_len},), got {tuple(positions.shape)}"
+            )
+        compute = torch.float64 if x.dtype == torch.float64 else torch.float32
+        inv_freq = self.inv_freq(dtype=compute, device=x.device)  # (head_dim/2,)
+        positions = positions.to(device=x.device, dtype=compute)  # (seq_len,)
+        angles = positions[:, None] * inv_freq[None, :]  # (seq_len, head_dim/2)
+        cos = angles.cos().repeat(1, 2)  # (seq_len, head_dim)
+        sin = angles.sin().repeat(1, 2)  # (seq_len, head_dim)
+        xc = x.to(compute)  # (..., seq_len, head_dim)
+        half = self.head_dim // 2
+        turned = torch.cat((-xc[..., half:], xc[..., :half]), dim=-1)  # (..., seq_len, head_dim)
+        return (xc * cos + turned * sin).to(x.dtype)  # (..., seq_len, head_dim)
+
+    def forward(self, x: torch.Tensor, positions: torch.Tensor | None = None) -> torch.Tensor:
+        return self.rotate(x, positions)  # (..., seq_len, head_dim)
