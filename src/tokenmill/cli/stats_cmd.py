@@ -1,0 +1,119 @@
+"""`tokenmill stats`: what a token store holds (documents, tokens, lengths, top tokens)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+EPILOG = """\
+examples:
+  tokenmill stats store/                  # a readable summary of every split
+  tokenmill stats store/ --split val      # one split only
+  tokenmill stats store/ --json --top 20  # machine-readable, 20 most common tokens
+  tokenmill stats store/ --verify         # check every shard's sha256 and structure
+"""
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "stats",
+        help="summarise (or --verify) a token store made by `tokenmill prepare`",
+        description="Summarise a token store: documents, tokens, bytes per token, document-length "
+        "percentiles and the most common tokens, per split and in total.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("dir", metavar="DIR", help="the store directory (the --out of `tokenmill prepare`)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument(
+        "--top", type=int, default=10, metavar="K", help="how many most common tokens to list (default 10; 0 skips counting)"
+    )
+    p.add_argument("--split", metavar="S", default=None, help="only this split (default: all)")
+    p.add_argument(
+        "--verify", action="store_true", help="check every shard's sha256 and structure instead; exit 1 if any is bad"
+    )
+    p.set_defaults(run=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from tokenmill.store import TokenStore
+
+    if args.top < 0:
+        raise ValueError(f"--top must be >= 0, got {args.top}")
+    try:
+        store = TokenStore.open(args.dir)
+    except ValueError as exc:
+        if not args.verify:
+            raise
+        return _verify_failed(args, str(exc))
+    if args.verify:
+        try:
+            store.verify()
+        except ValueError as exc:
+            return _verify_failed(args, str(exc))
+        n_shards = sum(len(store.manifest["splits"][s]["shards"]) for s in store.splits)
+        if args.json:
+            print(json.dumps({"ok": True, "path": str(store.path), "shards": n_shards}))
+        else:
+            shards = f"{n_shards} shard{'s' if n_shards != 1 else ''} ({2 * n_shards} files)"
+            print(f"OK: {store.path}: {shards} match their sha256 and structure")
+        return 0
+    splits = None if args.split is None else [args.split]
+    stats = store.stats(top_k=args.top, splits=splits)
+    print(json.dumps(stats, indent=2) if args.json else format_table(stats))
+    return 0
+
+
+def _verify_failed(args: argparse.Namespace, message: str) -> int:
+    if args.json:
+        print(json.dumps({"ok": False, "path": str(args.dir), "error": message}))
+    print(f"tokenmill stats: verify FAILED: {message}", file=sys.stderr)
+    return 1
+
+
+def _num(value: Any) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,}" if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
+
+
+def format_table(stats: dict[str, Any]) -> str:
+    """Render :meth:`TokenStore.stats` output as a plain-text table."""
+    columns = [*stats["splits"], "total"] if len(stats["splits"]) > 1 else list(stats["splits"]) or ["total"]
+    blocks = {name: stats["splits"].get(name, stats["total"]) for name in columns}
+    eot = stats["eot"]
+    lines = [
+        f"store      {stats['path']}",
+        f"tokenizer  {stats['tokenizer']}  dtype {stats['dtype']}  eot {eot['policy']}"
+        + (f" (id {eot['id']})" if eot["id"] is not None else ""),
+        "",
+    ]
+    rows: list[tuple[str, list[str]]] = [
+        ("documents", [_num(blocks[c]["documents"]) for c in columns]),
+        ("empty documents", [_num(blocks[c]["empty_documents"]) for c in columns]),
+        ("tokens", [_num(blocks[c]["tokens"]) for c in columns]),
+        ("shards", [_num(blocks[c]["shards"]) for c in columns]),
+    ]
+    for key in ("min", "p10", "p50", "p90", "p99", "max", "mean"):
+        rows.append((f"doc tokens {key}", [_num((blocks[c]["document_tokens"] or {}).get(key)) for c in columns]))
+    total = stats["total"]
+    if "bytes" in total:
+        rows.append(("input bytes", ["" for _ in columns[:-1]] + [_num(total["bytes"])]))
+        rows.append(("bytes per token", ["" for _ in columns[:-1]] + [_num(total["bytes_per_token"])]))
+    label_w = max(len(r[0]) for r in rows)
+    widths = [max(len(c), *(len(r[1][i]) for r in rows)) for i, c in enumerate(columns)]
+    lines.append(" " * label_w + "  " + "  ".join(c.rjust(w) for c, w in zip(columns, widths)))
+    lines += [label.ljust(label_w) + "  " + "  ".join(v.rjust(w) for v, w in zip(vals, widths)) for label, vals in rows]
+    prepared = {k: v for k, v in stats["prepare"].items() if k not in ("documents", "bytes_read")}
+    if prepared:
+        lines += ["", "prepare counters: " + ", ".join(f"{k}={_num(v)}" for k, v in sorted(prepared.items()))]
+    top = total.get("top_tokens")
+    if top:
+        lines += ["", f"top {len(top)} tokens ({columns[-1]}):", f"{'id':>8}  {'count':>12}  {'share':>7}  text"]
+        for t in top:
+            text = t["text"] if t["text"] is not None else "?"  # None: the vocabulary could not be loaded
+            lines.append(f"{t['id']:>8}  {t['count']:>12,}  {t['share']:>7.2%}  {text}")
+    return "\n".join(lines)

@@ -1,0 +1,280 @@
+"""The store's on-disk contract (``docs/format.md``, version 1): names, dtypes, atomic writes.
+
+``tokenmill.prepare`` builds a store with these primitives; every file is written to a temp
+name, fsync'd and renamed, and ``manifest.json`` is written last.
+
+>>> shard_name("train", 3)
+'train-00003'
+>>> dtype_for(50256)  # GPT-2's largest ID fits in two bytes
+dtype('uint16')
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+FORMAT = "tokenmill-store"
+FORMAT_VERSION = 1
+MANIFEST_NAME = "manifest.json"
+# Chunk size for streamed hashing and counting: bounded memory whatever the shard size.
+_CHUNK_BYTES = 1 << 24
+_STORE_DTYPES = (np.dtype("uint16"), np.dtype("uint32"))
+_PREPARE_HINT = "run `tokenmill prepare INPUT --out {dir}` to (re)create it"
+
+
+def shard_name(split: str, k: int) -> str:
+    """The file stem of shard ``k`` of ``split`` (``.bin``/``.idx`` are added to it).
+
+    >>> shard_name("val", 0)
+    'val-00000'
+    """
+    if not isinstance(split, str) or not split or not split.isidentifier():
+        raise ValueError(f"split name must be a simple identifier like 'train', got {split!r}")
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
+        raise ValueError(f"shard number must be an int >= 0, got {k!r}")
+    return f"{split}-{int(k):05d}"
+
+
+def dtype_for(tokenizer_or_max_token_value: Any) -> np.dtype:
+    """The store dtype for a tokenizer (or its largest token ID): uint16 iff it fits.
+
+    Pitfall: pass ``max_token_value`` (the largest ID, specials included), not the vocab
+    size; 65535 still fits in uint16, 65536 does not.
+
+    >>> dtype_for(65535), dtype_for(65536)
+    (dtype('uint16'), dtype('uint32'))
+    """
+    value = tokenizer_or_max_token_value
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
+        value = getattr(value, "max_token_value", None)
+        if not isinstance(value, (int, np.integer)):
+            raise TypeError(
+                "dtype_for() takes a tokenizer (with .max_token_value) or an int, got "
+                f"{type(tokenizer_or_max_token_value).__name__}"
+            )
+    value = int(value)
+    if value < 0:
+        raise ValueError(f"max_token_value must be >= 0, got {value}")
+    if value < 1 << 16:
+        return np.dtype("uint16")
+    if value < 1 << 32:
+        return np.dtype("uint32")
+    raise ValueError(f"max_token_value {value} does not fit in uint32; the store format caps IDs at 2**32-1")
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes | memoryview) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the whole new one.
+
+    Writes ``<name>.<pid>.tmp`` beside ``path``, fsyncs it, renames it over ``path`` and
+    fsyncs the directory (without that last step a crash can lose the rename).
+    """
+    path = Path(path)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms without directory fds
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover - some filesystems refuse fsync on directories
+        pass
+    finally:
+        os.close(fd)
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """The hex SHA-256 of a file, read in chunks (memory stays bounded for big shards)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK_BYTES):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _le(dtype: np.dtype) -> np.dtype:
+    return np.dtype(dtype).newbyteorder("<")
+
+
+def write_shard(
+    directory: str | os.PathLike[str],
+    name: str,
+    tokens: np.ndarray,
+    offsets: np.ndarray,
+    *,
+    dtype: np.dtype | str | None = None,
+) -> dict[str, Any]:
+    """Write ``name.bin`` and ``name.idx`` atomically; return the manifest's shard entry.
+
+    ``tokens`` is the shard's IDs; ``offsets`` its ``n_documents + 1`` document starts
+    (first 0, last ``len(tokens)``, never decreasing). ``dtype`` is the store dtype
+    (from :func:`dtype_for`); it may be left out when ``tokens`` already is uint16/uint32.
+
+    Pitfall: an ID that does not fit ``dtype`` is refused with ValueError, never
+    truncated (a silent wrap-around would corrupt the corpus).
+
+    >>> import tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> entry = write_shard(d, "train-00000", np.array([5, 6, 7], np.uint16), np.array([0, 2, 3]))
+    >>> entry["n_tokens"], entry["n_documents"], entry["bin_sha256"][:12]
+    (3, 2, 'e33a2475b889')
+    """
+    if not isinstance(name, str) or not name or "/" in name or os.sep in name:
+        raise ValueError(f"shard name must be a bare file stem like 'train-00000', got {name!r}")
+    tokens = np.asarray(tokens)
+    offsets = np.asarray(offsets)
+    if dtype is None:
+        if tokens.dtype.newbyteorder("=") not in _STORE_DTYPES:
+            raise ValueError(
+                f"tokens have dtype {tokens.dtype}; pass dtype=dtype_for(tokenizer) so the "
+                "store dtype is explicit"
+            )
+        dtype = tokens.dtype
+    dtype = np.dtype(dtype)
+    if dtype.newbyteorder("=") not in _STORE_DTYPES:
+        raise ValueError(f"store dtype must be uint16 or uint32, got {dtype}")
+    if tokens.ndim != 1:
+        raise ValueError(f"tokens must be 1-D, got shape {tokens.shape}")
+    if tokens.size and tokens.dtype.kind not in "iu":
+        raise ValueError(f"tokens must be integers, got dtype {tokens.dtype}")
+    if tokens.size:
+        lo, hi = int(tokens.min()), int(tokens.max())
+        limit = int(np.iinfo(dtype).max)
+        if lo < 0 or hi > limit:
+            bad = lo if lo < 0 else hi
+            raise ValueError(
+                f"shard {name}: token ID {bad} does not fit the store dtype {dtype.name} "
+                f"(0..{limit}); pick the dtype with dtype_for(tokenizer)"
+            )
+    _check_offsets(offsets, len(tokens), what=f"shard {name}")
+    bin_array = np.ascontiguousarray(tokens, dtype=_le(dtype))
+    idx_array = np.ascontiguousarray(offsets, dtype="<i8")
+    bin_bytes, idx_bytes = memoryview(bin_array).cast("B"), memoryview(idx_array).cast("B")
+    directory = Path(directory)
+    atomic_write_bytes(directory / f"{name}.bin", bin_bytes)
+    atomic_write_bytes(directory / f"{name}.idx", idx_bytes)
+    return {
+        "name": name,
+        "n_tokens": int(len(tokens)),
+        "n_documents": int(len(offsets) - 1),
+        "bin_sha256": hashlib.sha256(bin_bytes).hexdigest(),
+        "idx_sha256": hashlib.sha256(idx_bytes).hexdigest(),
+    }
+
+
+def _check_offsets(offsets: np.ndarray, n_tokens: int, *, what: str) -> None:
+    """Raise ValueError unless ``offsets`` is a valid document index for ``n_tokens``."""
+    if offsets.ndim != 1 or len(offsets) < 1:
+        raise ValueError(f"{what}: offsets must be 1-D with n_documents + 1 >= 1 values, got shape {offsets.shape}")
+    if offsets.dtype.kind not in "iu":
+        raise ValueError(f"{what}: offsets must be integers, got dtype {offsets.dtype}")
+    if int(offsets[0]) != 0 or int(offsets[-1]) != n_tokens:
+        raise ValueError(
+            f"{what}: offsets must start at 0 and end at n_tokens={n_tokens}, "
+            f"got first={int(offsets[0])} last={int(offsets[-1])}"
+        )
+    steps = np.diff(offsets.astype(np.int64))
+    if steps.size and int(steps.min()) < 0:
+        at = int(np.argmax(steps < 0))
+        raise ValueError(
+            f"{what}: offsets must never decrease, "
+            f"offsets[{at}]={int(offsets[at])} > offsets[{at + 1}]={int(offsets[at + 1])}"
+        )
+
+
+def write_manifest(directory: str | os.PathLike[str], manifest: dict[str, Any]) -> None:
+    """Write ``manifest.json`` (sorted keys, indent 2, trailing newline) atomically.
+
+    Pitfall: write it last; its presence is what marks the store as complete.
+    """
+    missing = [k for k in ("format", "format_version", "dtype", "splits") if k not in manifest]
+    if missing:
+        raise ValueError(f"manifest lacks required keys {missing}; see docs/format.md")
+    if manifest["format"] != FORMAT:
+        raise ValueError(f"manifest format must be {FORMAT!r}, got {manifest['format']!r}")
+    text = json.dumps(manifest, sort_keys=True, indent=2) + "\n"
+    atomic_write_bytes(Path(directory) / MANIFEST_NAME, text.encode("utf-8"))
+
+
+def read_manifest(directory: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read and check ``manifest.json``; ValueError saying what to run when it is unusable."""
+    directory = Path(directory)
+    path = directory / MANIFEST_NAME
+    hint = _PREPARE_HINT.format(dir=directory)
+    if not path.is_file():
+        if not directory.exists():
+            raise ValueError(f"no token store at {directory} (the directory does not exist); {hint}")
+        if (directory / ".progress.json").exists() or any(directory.glob("*-[0-9][0-9][0-9][0-9][0-9].bin")):
+            raise ValueError(
+                f"{directory} holds an incomplete token store (shards but no {MANIFEST_NAME}: "
+                f"`tokenmill prepare` was interrupted); rerun the same "
+                f"`tokenmill prepare ... --out {directory}` to finish it"
+            )
+        raise ValueError(
+            f"no token store at {directory} (no {MANIFEST_NAME}); "
+            f"create one with `tokenmill prepare INPUT --out {directory}`"
+        )
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path} is corrupt (not valid JSON: {exc}); {hint}") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        found = manifest.get("format") if isinstance(manifest, dict) else type(manifest).__name__
+        raise ValueError(f"{path} is not a tokenmill store manifest (format={found!r}, expected {FORMAT!r}); {hint}")
+    version = manifest.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ValueError(f"{path} has an invalid format_version {version!r}; {hint}")
+    if version > FORMAT_VERSION:
+        raise ValueError(
+            f"{path} has format_version {version} but this tokenmill reads up to {FORMAT_VERSION}; "
+            "upgrade tokenmill (`pip install -U tokenmill`) or re-create the store with this version"
+        )
+    for key in ("dtype", "splits", "tokenizer", "eot"):
+        if key not in manifest:
+            raise ValueError(f"{path} lacks the required key {key!r}; {hint}")
+    if manifest["dtype"] not in ("uint16", "uint32"):
+        raise ValueError(f"{path} has dtype {manifest['dtype']!r}, expected 'uint16' or 'uint32'; {hint}")
+    return manifest
+
+
+def _example_manifest(shards: list[dict[str, Any]], *, split: str = "train") -> dict[str, Any]:
+    """A minimal GPT-2 manifest for doctests and tests (prepare writes the real one)."""
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "dtype": "uint16",
+        "tokenizer": {
+            "name": "gpt2",
+            "vocab_size": 50257,
+            "max_token_value": 50256,
+            "ranks_sha256": None,
+            "eot_id": 50256,
+        },
+        "eot": {"policy": "append", "id": 50256},
+        "splits": {
+            split: {
+                "n_tokens": sum(s["n_tokens"] for s in shards),
+                "n_documents": sum(s["n_documents"] for s in shards),
+                "shards": shards,
+            }
+        },
+        "stats": {},
+    }

@@ -1,0 +1,228 @@
+"""``TokenStore``: a token store directory opened for reading, without copying."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tokenmill.store.array import TokenArray
+from tokenmill.store.format import (  # noqa: F401  (doctests)
+    _CHUNK_BYTES,
+    MANIFEST_NAME,
+    _check_offsets,
+    _example_manifest,
+    _le,
+    read_manifest,
+    sha256_file,
+    write_manifest,
+    write_shard,
+)
+
+
+class TokenStore:
+    """A token store directory opened for reading (see ``docs/format.md``).
+
+    ``store["train"]`` is a :class:`TokenArray`; ``store.documents("train")`` yields each
+    document's tokens (EOT separator included, as stored).
+
+    Pitfall: opening checks the manifest and every shard file's size, not the checksums
+    (that reads every byte); call :meth:`verify` for the full check.
+
+    >>> import tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> ids = np.array([31373, 995, 50256, 40, 50256], np.uint16)
+    >>> entry = write_shard(d, "train-00000", ids, np.array([0, 3, 5]))
+    >>> write_manifest(d, _example_manifest([entry]))
+    >>> store = TokenStore.open(d)
+    >>> store.splits, len(store["train"]), store["train"][:2]
+    (('train',), 5, array([31373,   995], dtype=uint16))
+    >>> [doc.tolist() for doc in store.documents("train")]
+    [[31373, 995, 50256], [40, 50256]]
+    >>> store.decode(0, 3)
+    'hello world<|endoftext|>'
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self.manifest: dict[str, Any] = read_manifest(self.path)
+        self.dtype: np.dtype = _le(np.dtype(self.manifest["dtype"]))
+        names = list(self.manifest["splits"])
+        self.splits: tuple[str, ...] = tuple(sorted(names, key=lambda s: (s != "train", s != "val", s)))
+        self._arrays: dict[str, TokenArray] = {}
+        self._tokenizer: Any = None
+        for split in self.splits:
+            self._check_split(split)
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str]) -> TokenStore:
+        """Open the store at ``path`` (same as ``TokenStore(path)``)."""
+        return cls(path)
+
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        # Reopen by path: the memmaps and the tokenizer are rebuilt, never pickled.
+        return (TokenStore, (str(self.path),))
+
+    def __repr__(self) -> str:
+        sizes = ", ".join(f"{s}={self._split(s)['n_tokens']}" for s in self.splits)
+        name, dtype = self.tokenizer_name, self.dtype.name
+        return f"TokenStore({str(self.path)!r}, tokenizer={name!r}, dtype={dtype}, tokens: {sizes})"
+
+    @property
+    def tokenizer_name(self) -> str:
+        return str(self.manifest["tokenizer"]["name"])
+
+    @property
+    def eot_id(self) -> int | None:
+        """The separator ID the store holds between documents (None when the policy is "none")."""
+        eot = self.manifest["eot"]
+        return None if eot.get("policy") == "none" or eot.get("id") is None else int(eot["id"])
+
+    @property
+    def eot_policy(self) -> str:
+        return str(self.manifest["eot"].get("policy", "none"))
+
+    def _split(self, split: str) -> dict[str, Any]:
+        if split not in self.manifest["splits"]:
+            have = ", ".join(self.splits) or "none"
+            raise ValueError(f"the token store at {self.path} has no split {split!r}; available splits: {have}")
+        return self.manifest["splits"][split]
+
+    def _shard_files(self, split: str) -> list[tuple[dict[str, Any], Path, Path]]:
+        shards, root = self._split(split)["shards"], self.path.absolute()  # absolute: survives a chdir after pickling
+        return [(sh, root / f"{sh['name']}.bin", root / f"{sh['name']}.idx") for sh in shards]
+
+    def _check_split(self, split: str) -> None:
+        """Cheap structural checks (sums and file sizes); ValueError naming the bad file."""
+        entry = self._split(split)
+        fix = (
+            f"check it with `tokenmill stats {self.path} --verify` "
+            f"or re-create it with `tokenmill prepare INPUT --out {self.path}`"
+        )
+        shards = entry.get("shards", [])
+        for key in ("n_tokens", "n_documents"):
+            total = sum(int(sh[key]) for sh in shards)
+            if total != int(entry[key]):
+                raise ValueError(
+                    f"{self.path / MANIFEST_NAME}: split {split!r} says {key}={entry[key]} "
+                    f"but its shards sum to {total}; {fix}"
+                )
+        for sh, bin_path, idx_path in self._shard_files(split):
+            sizes = (int(sh["n_tokens"]) * self.dtype.itemsize, (int(sh["n_documents"]) + 1) * 8)
+            for path, want in zip((bin_path, idx_path), sizes):
+                if not path.is_file():
+                    raise ValueError(f"shard file {path} is missing; {fix}")
+                found = path.stat().st_size
+                if found != want:
+                    raise ValueError(
+                        f"shard file {path} has {found} bytes, expected {want} (truncated or overwritten); {fix}"
+                    )
+
+    def __contains__(self, split: object) -> bool:
+        return split in self.manifest["splits"]
+
+    def __getitem__(self, split: str) -> TokenArray:
+        if split not in self._arrays:
+            files = self._shard_files(split)
+            lengths = [int(sh["n_tokens"]) for sh, _, _ in files]
+            self._arrays[split] = TokenArray([b for _, b, _ in files], lengths, self.dtype)
+        return self._arrays[split]
+
+    def num_documents(self, split: str = "train") -> int:
+        return int(self._split(split)["n_documents"])
+
+    def num_tokens(self, split: str = "train") -> int:
+        return int(self._split(split)["n_tokens"])
+
+    def document_offsets(self, split: str = "train") -> np.ndarray:
+        """Global document starts in ``store[split]`` plus its length: ``n_documents + 1`` int64."""
+        parts, base = [np.zeros(1, np.int64)], 0
+        for sh, _, idx_path in self._shard_files(split):
+            parts.append(np.fromfile(idx_path, dtype="<i8")[1:] + base)
+            base += int(sh["n_tokens"])
+        return np.concatenate(parts).astype(np.int64)
+
+    def documents(self, split: str = "train") -> Iterator[np.ndarray]:
+        """Yield each document's tokens in order, as read-only views (no copy)."""
+        array = self[split]
+        for s, (_, _, idx_path) in enumerate(self._shard_files(split)):
+            offsets = np.fromfile(idx_path, dtype="<i8")
+            shard = array._shard(s)
+            for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist()):
+                yield shard[a:b]
+
+    def verify(self) -> None:
+        """Check every shard's checksums and structure; None if sound, else ValueError.
+
+        Reads every byte (streamed). The error names the shard file and shows the
+        expected and found values.
+        """
+        limit = self.manifest["tokenizer"].get("max_token_value")
+        fix = f"re-create the store with `tokenmill prepare INPUT --out {self.path}`"
+        for split in self.splits:
+            self._check_split(split)
+            for sh, bin_path, idx_path in self._shard_files(split):
+                h, top = hashlib.sha256(), -1
+                with open(bin_path, "rb") as f:
+                    while chunk := f.read(_CHUNK_BYTES):  # a multiple of the itemsize
+                        h.update(chunk)
+                        values = np.frombuffer(chunk, dtype=self.dtype)
+                        top = max(top, int(values.max()) if values.size else -1)
+                if h.hexdigest() != sh["bin_sha256"]:
+                    raise ValueError(
+                        f"shard file {bin_path} is corrupt: sha256 expected {sh['bin_sha256']}, "
+                        f"found {h.hexdigest()}; {fix}"
+                    )
+                found = sha256_file(idx_path)
+                if found != sh["idx_sha256"]:
+                    raise ValueError(
+                        f"shard file {idx_path} is corrupt: sha256 expected {sh['idx_sha256']}, found {found}; {fix}"
+                    )
+                _check_offsets(np.fromfile(idx_path, dtype="<i8"), int(sh["n_tokens"]), what=f"shard file {idx_path}")
+                if limit is not None and top > int(limit):
+                    raise ValueError(
+                        f"shard file {bin_path} holds token ID {top} > the tokenizer's max_token_value {limit}; {fix}"
+                    )
+
+    @property
+    def tokenizer(self) -> Any:
+        """The store's tokenizer (loaded on first use); ValueError if its ranks differ."""
+        if self._tokenizer is None:
+            from tokenmill.tokenizers import get_tokenizer
+
+            info = self.manifest["tokenizer"]
+            spec = self.manifest.get("options", {}).get("tokenizer")
+            try:
+                tok = get_tokenizer(info["name"])
+            except (ValueError, OSError):
+                if not spec or spec == info["name"]:
+                    raise
+                tok = get_tokenizer(spec)
+            want, got = info.get("ranks_sha256"), getattr(tok, "ranks_sha256", None)
+            if want and got and want != got:
+                raise ValueError(
+                    f"tokenizer {info['name']!r} on this machine has ranks sha256 {got}, but the store at "
+                    f"{self.path} was made with {want}; install the matching vocabulary (`tokenmill vocab install`)"
+                )
+            self._tokenizer = tok
+        return self._tokenizer
+
+    def decode(self, start: int, stop: int, *, split: str = "train") -> str:
+        """Decode the tokens ``store[split][start:stop]`` back to text."""
+        return self.tokenizer.decode(self[split][start:stop].tolist())
+
+    def token_counts(self, split: str = "train") -> np.ndarray:
+        """How often each ID occurs in ``store[split]`` (np.bincount, streamed in chunks)."""
+        from tokenmill.store.stats import token_counts
+
+        return token_counts(self, split)
+
+    def stats(self, *, top_k: int = 10, splits: Sequence[str] | None = None) -> dict[str, Any]:
+        """Corpus statistics as a JSON-able dict, per split and in total (see `store.stats`)."""
+        from tokenmill.store.stats import store_stats
+
+        return store_stats(self, top_k=top_k, splits=splits)
