@@ -1,0 +1,20 @@
+"""The README's Python examples are run, so what it shows is what tokenmill prints."""
+
+from __future__ import annotations
+
+import doctest
+import re
+from pathlib import Path
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_readme_examples():
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.S)
+    assert blocks, "the README has no Python examples"
+    parser, runner = doctest.DocTestParser(), doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    globs: dict = {}
+    for i, block in enumerate(blocks):
+        runner.run(parser.get_doctest(block, globs, f"README block {i}", str(README), 0))
+    result = runner.summarize(verbose=False)
+    assert result.attempted > 0 and result.failed == 0
