@@ -59,6 +59,13 @@ def run(args: argparse.Namespace) -> int:
     else:
         text, source = sample_text(), "built-in sample"
     tok = get_tokenizer(args.tokenizer)
+    try:  # built first, so that too little text fails before any stage is printed
+        loader = create_dataloader(
+            text, tokenizer=tok, batch_size=args.batch_size, max_length=args.max_length,
+            stride=args.stride, shuffle=False, allowed_special=tuple(tok.special_tokens),
+        )
+    except ValueError as exc:
+        raise ValueError(f"{exc} (flags: --max-length, --stride, --batch-size)") from None
 
     print(f"1. Text ({source}): {len(text):,} characters")
     print(f"   {text[:70]!r}...")
@@ -71,10 +78,6 @@ def run(args: argparse.Namespace) -> int:
     for n in range(1, min(args.max_length, len(ids) - 1) + 1):
         print(f"   {tok.decode(ids[:n])!r:>40} -> {tok.decode([ids[n]])!r}")
 
-    loader = create_dataloader(
-        text, tokenizer=tok, batch_size=args.batch_size, max_length=args.max_length,
-        stride=args.stride, shuffle=False, allowed_special=tuple(tok.special_tokens),
-    )
     inputs, targets = next(iter(loader))
     print(
         f"4. Sliding windows: max_length={args.max_length}, stride={args.stride} -> "

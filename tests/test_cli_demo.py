@@ -1,0 +1,51 @@
+"""`tokenmill demo` end to end: every stage printed, the book's shapes, errors that teach."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+TOKENMILL = Path(sys.executable).with_name("tokenmill")
+
+
+def demo(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(TOKENMILL), "demo", *args], capture_output=True, text=True)
+
+
+def test_demo_on_builtin_sample():
+    r = demo()
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    assert "1. Text (built-in sample): 1,190 characters" in out
+    assert "2. Tokens (gpt2, vocabulary 50,257): 280 tokens" in out
+    assert "'The'=464 ' Miller'=7920" in out
+    assert "'The Miller' -> ' of'" in out
+    assert "69 windows, 8 batches of 8" in out
+    assert "token embeddings    (8, 4, 256)" in out
+    assert "position embeddings (4, 256)" in out
+    assert "input embeddings    (8, 4, 256)" in out
+
+
+def test_demo_on_the_verdict_matches_the_book(verdict_text, tmp_path):
+    story = tmp_path / "the-verdict.txt"
+    story.write_text(verdict_text, encoding="utf-8")
+    r = demo(str(story))
+    assert r.returncode == 0, r.stderr
+    # The book's first batch at batch 8, max_length 4, stride 4.
+    assert "[   40,   367,  2885,  1464]" in r.stdout and "[ 1807,  3619,   402,   271]" in r.stdout
+    assert "5,145 tokens" in r.stdout
+
+
+def test_demo_flags(tmp_path):
+    r = demo("--batch-size", "2", "--max-length", "8", "--stride", "2", "--emb-dim", "16", "--positional", "sinusoidal")
+    assert r.returncode == 0, r.stderr
+    assert "inputs  (2, 8)" in r.stdout and "input embeddings    (2, 8, 16)" in r.stdout
+
+
+def test_demo_too_little_text_says_what_to_lower(tmp_path):
+    short = tmp_path / "short.txt"
+    short.write_text("Too short.", encoding="utf-8")
+    r = demo(str(short))
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "3 tokens" in r.stderr and "max_length" in r.stderr
