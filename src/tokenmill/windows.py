@@ -10,7 +10,6 @@ text and the same arguments and torch seed, yields exactly the batches of the bo
 from __future__ import annotations
 
 import mmap
-import operator
 import os
 from collections.abc import Collection, Sequence
 from typing import Any
@@ -25,24 +24,11 @@ from torch.utils.data import (
     SequentialSampler,
 )
 
+from tokenmill.context import _positive_int
+
 __all__ = ["WindowDataset", "create_dataloader", "window_loader"]
 
 ENDOFTEXT = "<|endoftext|>"
-
-
-def _positive_int(name: str, value: Any) -> int:
-    """``value`` as an int >= 1, else a TypeError/ValueError naming ``name``."""
-    if isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be an int, got the bool {value!r}")
-    try:
-        number = operator.index(value)
-    except TypeError:
-        raise TypeError(
-            f"{name} must be an int, got {type(value).__name__} {value!r}"
-        ) from None
-    if number < 1:
-        raise ValueError(f"{name} must be >= 1, got {number}")
-    return number
 
 
 def _check_ids(arr: np.ndarray, what: str) -> np.ndarray:
