@@ -21,7 +21,7 @@ def test_demo_on_builtin_sample():
     assert "2. Tokens (gpt2, vocabulary 50,257): 280 tokens" in out
     assert "'The'=464 ' Miller'=7920" in out
     assert "'The Miller' -> ' of'" in out
-    assert "69 windows, 8 batches of 8" in out
+    assert "69 windows, 9 batches of 8" in out
     assert "token embeddings    (8, 4, 256)" in out
     assert "position embeddings (4, 256)" in out
     assert "input embeddings    (8, 4, 256)" in out
@@ -49,3 +49,8 @@ def test_demo_too_little_text_says_what_to_lower(tmp_path):
     r = demo(str(short))
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert "3 tokens" in r.stderr and "max_length" in r.stderr
+
+
+def test_demo_bad_setting_fails_before_printing():
+    r = demo("--emb-dim", "0")
+    assert r.returncode == 2 and r.stdout == "" and "emb_dim must be >= 1, got 0" in r.stderr

@@ -91,3 +91,41 @@ def test_help_has_examples():
     assert r.returncode == 0 and "examples:" in r.stdout and "--ids" in r.stdout
     top = subprocess.run([sys.executable, "-m", "tokenmill", "--help"], capture_output=True, text=True)
     assert "tokenize" in top.stdout and "examples:" in top.stdout
+
+
+def test_split_characters_show_as_bytes_and_stay_whole_in_colour():
+    r = tm("tokenize", "世")
+    assert r.stdout.splitlines()[:2] == ["10310  b'\\xe4\\xb8'", "  244  b'\\x96'"]
+    coloured = tm("tokenize", "héllo 世界", "--color", "always").stdout.splitlines()[0]
+    assert "世" in coloured and "界" in coloured and "\ufffd" not in coloured
+
+
+def test_invalid_utf8_file_is_reported(tmp_path):
+    f = tmp_path / "bad.txt"
+    f.write_bytes(b"ab\xffcd")
+    r = tm("tokenize", "--file", str(f), "--ids")
+    assert r.returncode == 0 and r.stdout == "397 4210 10210\n"
+    assert "not valid UTF-8" in r.stderr and "offset 2" in r.stderr and "1 invalid" in r.stderr
+
+
+def test_max_tokens_reports_cut_in_every_mode():
+    r = tm("tokenize", "one two three", "--max-tokens", "2", "--ids")
+    assert r.stdout == "734 1115\n" and "cut 1 tokens" in r.stderr
+    doc = json.loads(tm("tokenize", "one two three", "--max-tokens", "2", "--json").stdout)
+    assert (doc["n_tokens"], doc["n_kept"], doc["truncated"], doc["ids"]) == (3, 2, 1, [734, 1115])
+    bad = tm("tokenize", "x", "--max-tokens", "0")
+    assert bad.returncode == 2 and "--max-tokens must be >= 1, got 0" in bad.stderr
+
+
+def test_damaged_cached_file_can_be_replaced(tmp_path):
+    from tokenmill import get_tokenizer
+
+    cache = tmp_path / "cache"
+    (cache / "vocab").mkdir(parents=True)
+    (cache / "vocab" / "gpt2.tiktoken").write_text("aGk= 0\n")
+    env = {"TOKENMILL_CACHE_DIR": str(cache), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    run = lambda *a: subprocess.run([str(TOKENMILL), "vocab", *a], capture_output=True, text=True, env=env)  # noqa: E731
+    r = run("install", "gpt2")
+    assert r.returncode == 2 and "--force" in r.stderr and "found d12e8797" in r.stderr
+    r = run("install", "gpt2", "--force", "--from", str(get_tokenizer("gpt2").ranks_path))
+    assert r.returncode == 0 and "verified" in r.stdout

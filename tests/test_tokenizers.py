@@ -203,3 +203,68 @@ def test_hf_tokenizer_json(tmp_path):
     with pytest.raises(ValueError, match="special token"):
         tok.encode("x <|endoftext|>")
     assert 0 not in tok.encode_ordinary("x <|endoftext|>")
+
+
+def test_more_bad_input_is_explained(gpt2):
+    assert gpt2.encode("a <|endoftext|>", allowed_special="<|endoftext|>") == [64, 220, 50256]
+    with pytest.raises(TypeError, match="set\\(\\) to allow none"):
+        gpt2.encode("a", allowed_special=None)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="wrap it"):
+        gpt2.encode_batch("abc")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="wrap it"):
+        gpt2.encode_ordinary_batch("abc")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"token id 50257 is outside gpt2's vocabulary \(ids 0..50256\)"):
+        gpt2.decode([50257])
+    with pytest.raises(ValueError, match="token id -1"):
+        gpt2.decode([-1])
+    with pytest.raises(TypeError, match="integers"):
+        gpt2.decode([1.5])  # type: ignore[list-item]
+
+
+def test_word_tokenizer_bad_input():
+    import numpy as np
+
+    tok = WordTokenizer.from_text("a b")
+    assert tok.decode(np.array([0, 1])) == "a b"
+    with pytest.raises(TypeError, match="wrap it"):
+        WordTokenizer.from_text("a b", special_tokens="<|unk|>")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="integers"):
+        WordTokenizer({"a": "x"})  # type: ignore[dict-item]
+
+
+def test_edited_ranks_file_is_refused_not_mislabelled(tmp_path, gpt2):
+    lines = gpt2.ranks_path.read_bytes().splitlines(keepends=True)[:300]
+    path = tmp_path / "gpt2.tiktoken"
+    path.write_bytes(b"".join(lines))
+    with pytest.raises(ValueError, match="expected sha256 306cd27f"):
+        get_tokenizer(path)
+    other = tmp_path / "mine.tiktoken"
+    other.write_bytes(b"".join(lines))
+    tok = get_tokenizer(other)
+    assert tok.name == str(other) and tok.eot_id == 300
+
+
+def test_duplicate_token_in_ranks_file(tmp_path):
+    path = tmp_path / "dup.tiktoken"
+    path.write_text("aGk= 0\naGk= 1\n")
+    with pytest.raises(ValueError, match=r"dup.tiktoken, line 2: the token b'hi' appears twice"):
+        get_tokenizer(path)
+
+
+def test_non_utf8_json_names_the_file(tmp_path):
+    path = tmp_path / "vocab.json"
+    path.write_bytes(b'{"format": "\xff"}')
+    with pytest.raises(ValueError, match="vocab.json: not UTF-8"):
+        get_tokenizer(path)
+
+
+def test_tiktoken_encoding_is_accepted(gpt2):
+    wrapped = get_tokenizer(gpt2.encoding)
+    assert wrapped.encode("hello world") == [31373, 995] and wrapped.eot_id == 50256
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text())
+def test_gpt2_round_trip_encode(text):
+    tok = get_tokenizer("gpt2")
+    assert tok.decode(tok.encode(text, allowed_special="all")) == text

@@ -17,6 +17,7 @@ import base64
 import binascii
 import functools
 import json
+import operator
 import os
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
@@ -37,6 +38,19 @@ def _check_text(text: object) -> str:
     return text
 
 
+def _check_texts(texts: object) -> list[str]:
+    if isinstance(texts, str):
+        raise TypeError("texts must be a list of str, got one str; wrap it: encode_batch([text])")
+    return [_check_text(t) for t in texts]  # type: ignore[attr-defined]
+
+
+def _as_id(i: object) -> int:
+    try:
+        return operator.index(i)  # also accepts numpy integers and 0-d tensors
+    except TypeError:
+        raise TypeError(f"token ids must be integers, got {type(i).__name__} {i!r}") from None
+
+
 class Tokenizer:
     """The interface every tokenizer offers; subclasses implement the `_encode*` hooks."""
 
@@ -50,7 +64,7 @@ class Tokenizer:
     def encode(self, text: str, *, allowed_special: AllowedSpecial = frozenset()) -> list[int]:
         """Text -> IDs. Spelled special tokens raise unless listed in `allowed_special` (or "all")."""
         _check_text(text)
-        allowed = set(self.special_tokens) if allowed_special == "all" else set(allowed_special)
+        allowed = self._allowed(allowed_special)
         unknown = allowed - set(self.special_tokens)
         if unknown:
             raise ValueError(
@@ -66,6 +80,28 @@ class Tokenizer:
                 )
         return self._encode(text, allowed) if text else []
 
+    def _allowed(self, allowed_special: AllowedSpecial) -> set[str]:
+        if allowed_special == "all":
+            return set(self.special_tokens)
+        if isinstance(allowed_special, str):  # one token, not its characters
+            return {allowed_special}
+        if allowed_special is None or not isinstance(allowed_special, Collection):
+            raise TypeError(
+                f"allowed_special must be 'all' or a set of special tokens, got {allowed_special!r}; "
+                f"use set() to allow none"
+            )
+        return set(allowed_special)
+
+    def _check_ids(self, ids: Iterable[int]) -> list[int]:
+        """IDs as a list of ints; ValueError naming the first ID outside 0..max_token_value."""
+        out = [_as_id(i) for i in ids]
+        bad = next((i for i in out if not 0 <= i <= self.max_token_value), None)
+        if bad is not None:
+            raise ValueError(
+                f"token id {bad} is outside {self.name}'s vocabulary (ids 0..{self.max_token_value})"
+            )
+        return out
+
     def encode_ordinary(self, text: str) -> list[int]:
         """Text -> IDs, treating text that spells a special token as ordinary text."""
         return self._encode(_check_text(text), set()) if text else []
@@ -74,11 +110,11 @@ class Tokenizer:
         self, texts: Sequence[str], *, allowed_special: AllowedSpecial = frozenset()
     ) -> list[list[int]]:
         """`encode` for each text, in order."""
-        return [self.encode(t, allowed_special=allowed_special) for t in texts]
+        return [self.encode(t, allowed_special=allowed_special) for t in _check_texts(texts)]
 
     def encode_ordinary_batch(self, texts: Sequence[str], *, num_threads: int = 8) -> list[list[int]]:
         """`encode_ordinary` for each text, in order (threaded where the backend allows)."""
-        return [self.encode_ordinary(t) for t in texts]
+        return [self.encode_ordinary(t) for t in _check_texts(texts)]
 
     def decode(self, ids: Iterable[int]) -> str:
         """IDs -> text. Invalid UTF-8 from a partial token sequence becomes U+FFFD."""
@@ -117,32 +153,35 @@ class TiktokenTokenizer(Tokenizer):
         return self.encoding.encode(text, allowed_special=allowed, disallowed_special=())
 
     def encode_ordinary_batch(self, texts: Sequence[str], *, num_threads: int = 8) -> list[list[int]]:
-        for t in texts:
-            _check_text(t)
-        return self.encoding.encode_ordinary_batch(list(texts), num_threads=num_threads)
+        return self.encoding.encode_ordinary_batch(_check_texts(texts), num_threads=num_threads)
 
     def decode(self, ids: Iterable[int]) -> str:
-        return self.encoding.decode(list(ids), errors="replace")
+        return self.encoding.decode(self._check_ids(ids), errors="replace")
 
     def decode_tokens_bytes(self, ids: Iterable[int]) -> list[bytes]:
-        return self.encoding.decode_tokens_bytes(list(ids))
+        return self.encoding.decode_tokens_bytes(self._check_ids(ids))
 
 
 def read_ranks(path: str | os.PathLike[str]) -> dict[bytes, int]:
     """Parse a ``.tiktoken`` file (``BASE64 RANK`` per line); ValueError naming file and line."""
     ranks: dict[bytes, int] = {}
+    blank = 0
     with open(path, "rb") as f:
         for lineno, line in enumerate(f, 1):
             if not line.strip():
+                blank += 1
                 continue
             try:
                 token, rank = line.split()
-                ranks[base64.b64decode(token, validate=True)] = int(rank)
+                piece = base64.b64decode(token, validate=True)
+                ranks[piece] = int(rank)
             except (ValueError, binascii.Error):
                 raise ValueError(
                     f"{path}, line {lineno}: not a tiktoken ranks line (expected 'BASE64 RANK'): "
                     f"{line[:60]!r}"
                 ) from None
+            if len(ranks) != lineno - blank:
+                raise ValueError(f"{path}, line {lineno}: the token {piece!r} appears twice")
     if not ranks:
         raise ValueError(f"{path}: the ranks file is empty")
     return ranks
@@ -155,11 +194,12 @@ def _tiktoken_from_file(source: str, path: Path, spec: _vocab.EncodingSpec | Non
     ranks = read_ranks(path)
     if spec is None:
         # An unknown ranks file: assume GPT-2's pre-tokenizer and <|endoftext|> right after the ranks.
-        name, pat, specials, n_vocab = path.stem, _vocab.GPT2_PATTERN, {ENDOFTEXT: len(ranks)}, None
+        name, pat, n_vocab = str(path), _vocab.GPT2_PATTERN, None
+        specials = {ENDOFTEXT: max(ranks.values()) + 1}
     else:
         name, pat, specials, n_vocab = spec.name, spec.pat_str, spec.special_tokens, spec.explicit_n_vocab
     enc = tiktoken.Encoding(
-        name, pat_str=pat, mergeable_ranks=ranks, special_tokens=specials, explicit_n_vocab=n_vocab
+        name, pat_str=pat, mergeable_ranks=ranks, special_tokens=dict(specials), explicit_n_vocab=n_vocab
     )
     return TiktokenTokenizer(source, enc, path, sha)
 
@@ -249,7 +289,7 @@ class WordTokenizer(Tokenizer):
             raise TypeError(f"vocab must be a dict of token -> id, got {type(vocab).__name__}")
         if unknown not in ("unk", "error"):
             raise ValueError(f"unknown must be 'unk' or 'error', got {unknown!r}")
-        self.str_to_int = dict(vocab)
+        self.str_to_int = {str(s): _as_id(i) for s, i in vocab.items()}
         self.int_to_str = {i: s for s, i in self.str_to_int.items()}
         if len(self.int_to_str) != len(self.str_to_int):
             raise ValueError("vocab maps two tokens to the same id; ids must be unique")
@@ -270,6 +310,9 @@ class WordTokenizer(Tokenizer):
         cls, text: str, *, special_tokens: Sequence[str] = (ENDOFTEXT, UNK), **kwargs: Any
     ) -> WordTokenizer:
         """Vocabulary = the sorted unique tokens of `text`, then `special_tokens` in order."""
+        if isinstance(special_tokens, str):
+            raise TypeError(f"special_tokens must be a sequence of tokens, got the str {special_tokens!r}; "
+                            f"wrap it: special_tokens=({special_tokens!r},)")
         words = sorted(set(cls.split(text)) - set(special_tokens))
         return cls({tok: i for i, tok in enumerate([*words, *special_tokens])}, **kwargs)
 
@@ -289,7 +332,7 @@ class WordTokenizer(Tokenizer):
 
     def decode(self, ids: Iterable[int]) -> str:
         words = []
-        for i in ids:
+        for i in map(_as_id, ids):
             if i not in self.int_to_str:
                 raise ValueError(f"token id {i} is not in the vocabulary (ids 0..{self.max_token_value})")
             words.append(self.int_to_str[i])
@@ -310,12 +353,17 @@ class WordTokenizer(Tokenizer):
             doc = json.loads(Path(path).read_text(encoding="utf-8"))
         except json.JSONDecodeError as exc:
             raise ValueError(f"{path}, line {exc.lineno}: not valid JSON ({exc.msg})") from None
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"{path}: not UTF-8 (byte {exc.start}: {exc.reason})") from None
         if not isinstance(doc, dict) or doc.get("format") != "tokenmill-word-vocab":
             raise ValueError(f"{path}: not a tokenmill word vocabulary (no 'format': 'tokenmill-word-vocab')")
         vocab = doc.get("vocab")
         if not isinstance(vocab, dict) or not all(isinstance(v, int) for v in vocab.values()):
             raise ValueError(f"{path}: 'vocab' must map each token to an integer id")
-        return cls(vocab, unknown=doc.get("unknown", "unk"), name=str(path))
+        try:
+            return cls(vocab, unknown=doc.get("unknown", "unk"), name=str(path))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{path}: {exc}") from None
 
 
 @functools.lru_cache(maxsize=32)
@@ -332,10 +380,16 @@ def _load(name_or_path: str) -> Tokenizer:
     if path.suffix == ".tiktoken":
         sha = _vocab.sha256_of(path)
         spec = next((s for s in _vocab.KNOWN_ENCODINGS.values() if s.sha256 == sha), None)
+        named = next((s for s in _vocab.KNOWN_ENCODINGS.values() if path.name in s.filenames), None)
+        if spec is None and named is not None:  # e.g. an edited gpt2.tiktoken: refuse, never mislabel
+            _vocab.verify_ranks_file(path, named)
         return _tiktoken_from_file(name_or_path, path, spec)
     if path.suffix == ".json":
-        with open(path, encoding="utf-8") as f:
-            head = f.read(4096)
+        try:
+            with open(path, encoding="utf-8") as f:
+                head = f.read(4096)
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"{path}: not UTF-8 JSON (byte {exc.start}: {exc.reason})") from None
         if "tokenmill-word-vocab" in head:
             return WordTokenizer.load(path)
         return HFTokenizer(path)
@@ -353,6 +407,9 @@ def get_tokenizer(name_or_path: str | os.PathLike[str] | Tokenizer) -> Tokenizer
     """
     if isinstance(name_or_path, Tokenizer):
         return name_or_path
+    if type(name_or_path).__name__ == "Encoding" and hasattr(name_or_path, "_mergeable_ranks"):
+        # A tiktoken.Encoding the caller built (the book passes one): wrap it as it is.
+        return TiktokenTokenizer(name_or_path.name, name_or_path, None, None)
     if not isinstance(name_or_path, (str, os.PathLike)):
         raise TypeError(f"expected a tokenizer name or path, got {type(name_or_path).__name__}")
     return _load(os.fspath(name_or_path))

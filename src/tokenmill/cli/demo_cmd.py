@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from importlib import resources
 
+from tokenmill.cli.tokenize_cmd import read_text_file
 from tokenmill.tokenizers import get_tokenizer
 
 EPILOG = """\
@@ -54,18 +55,19 @@ def run(args: argparse.Namespace) -> int:
     from tokenmill.windows import create_dataloader
 
     if args.file:
-        with open(args.file, encoding="utf-8", errors="replace") as f:
-            text, source = f.read(), args.file
+        text, source = read_text_file(args.file), args.file
     else:
         text, source = sample_text(), "built-in sample"
     tok = get_tokenizer(args.tokenizer)
-    try:  # built first, so that too little text fails before any stage is printed
+    try:  # built first, so that bad settings fail before any stage is printed
         loader = create_dataloader(
             text, tokenizer=tok, batch_size=args.batch_size, max_length=args.max_length,
-            stride=args.stride, shuffle=False, allowed_special=tuple(tok.special_tokens),
+            stride=args.stride, shuffle=False, drop_last=False, allowed_special=tuple(tok.special_tokens),
         )
+        torch.manual_seed(args.seed)
+        emb = InputEmbedding(tok.vocab_size, args.emb_dim, args.max_length, positional=args.positional)
     except ValueError as exc:
-        raise ValueError(f"{exc} (flags: --max-length, --stride, --batch-size)") from None
+        raise ValueError(f"{exc} (flags: --max-length, --stride, --batch-size, --emb-dim)") from None
 
     print(f"1. Text ({source}): {len(text):,} characters")
     print(f"   {text[:70]!r}...")
@@ -86,8 +88,6 @@ def run(args: argparse.Namespace) -> int:
     print(f"   first batch inputs  {tuple(inputs.shape)}:\n{_indent(inputs)}")
     print(f"   first batch targets {tuple(targets.shape)} (inputs shifted by one):\n{_indent(targets)}")
 
-    torch.manual_seed(args.seed)
-    emb = InputEmbedding(tok.vocab_size, args.emb_dim, args.max_length, positional=args.positional)
     token_emb = emb.token_embeddings(inputs)  # (batch, seq_len, emb_dim)
     pos_emb = emb.position_embeddings(args.max_length)  # (seq_len, emb_dim)
     input_emb = emb(inputs)  # (batch, seq_len, emb_dim)

@@ -47,18 +47,55 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
+def read_text_file(path: str) -> str:
+    """A UTF-8 file's text ('-' for stdin); invalid bytes become U+FFFD and are reported on stderr."""
+    data = sys.stdin.buffer.read() if path == "-" else open(path, "rb").read()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        text = data.decode("utf-8", errors="replace")
+        replaced = text.count("\ufffd") - data.count("\ufffd".encode())
+        print(
+            f"tokenmill: warning: {path} is not valid UTF-8 (first bad byte at offset {exc.start}); "
+            f"{replaced} invalid sequence(s) replaced by U+FFFD",
+            file=sys.stderr,
+        )
+        return text
+
+
 def _read_text(args: argparse.Namespace) -> str:
     if (args.text is None) == (args.file is None):
         raise ValueError('give the text or --file F, e.g. tokenmill tokenize "hello world"')
-    if args.file is None:
-        return args.text
-    if args.file == "-":
-        return sys.stdin.read()
-    with open(args.file, encoding="utf-8", errors="replace") as f:
-        return f.read()
+    return args.text if args.file is None else read_text_file(args.file)
+
+
+def _shown(piece: bytes) -> str:
+    """A token for the table: its text, or its bytes where it holds part of a character."""
+    try:
+        return repr(piece.decode("utf-8"))
+    except UnicodeDecodeError:
+        return repr(piece)
+
+
+def _coloured(pieces: list[bytes]) -> str:
+    """The text with alternating colours per token; tokens that split a character share one."""
+    out, pending, n = [], b"", 0
+    for piece in pieces:
+        pending += piece
+        try:
+            text = pending.decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        out.append(_COLOURS[n % 2] + text + _RESET)
+        pending, n = b"", n + 1
+    if pending:
+        out.append(_COLOURS[n % 2] + pending.decode("utf-8", errors="replace") + _RESET)
+    return "".join(out)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.max_tokens is not None and args.max_tokens < 1:
+        raise ValueError(f"--max-tokens must be >= 1, got {args.max_tokens}")
     text = _read_text(args)
     tok = get_tokenizer(args.tokenizer)
     allowed = "all" if "all" in args.allowed_special else set(args.allowed_special)
@@ -79,8 +116,11 @@ def run(args: argparse.Namespace) -> int:
     pieces = tok.decode_tokens_bytes(ids)
     n_bytes = len(text.encode("utf-8"))
     per_token = n_bytes / n_before if n_before else 0.0
+    cut_note = f"cut {cut:,} tokens to fit --max-tokens {args.max_tokens} (kept the {args.keep} {len(ids):,})"
     if args.ids:
         print(" ".join(map(str, ids)))
+        if cut:
+            print(f"tokenmill: {cut_note}", file=sys.stderr)
         return 0
     if args.json:
         doc = {
@@ -90,6 +130,7 @@ def run(args: argparse.Namespace) -> int:
             "characters": len(text),
             "bytes": n_bytes,
             "n_tokens": n_before,
+            "n_kept": len(ids),
             "bytes_per_token": round(per_token, 4),
             "truncated": cut,
         }
@@ -97,15 +138,13 @@ def run(args: argparse.Namespace) -> int:
         return 0
     colour = args.color == "always" or (args.color == "auto" and sys.stdout.isatty())
     if colour:
-        shown = [_COLOURS[i % 2] + p.decode("utf-8", errors="replace") + _RESET for i, p in enumerate(pieces)]
-        print("".join(shown))
+        print(_coloured(pieces))
     width = len(str(max(ids, default=0)))
     for token_id, piece in zip(ids, pieces):
-        print(f"{token_id:>{width}}  {piece.decode('utf-8', errors='replace')!r}")
+        print(f"{token_id:>{width}}  {_shown(piece)}")
     print(
         f"{len(text):,} characters, {n_before:,} tokens, {per_token:.2f} bytes per token ({tok.name})"
     )
     if cut:
-        kept = "last" if args.keep == "last" else "first"
-        print(f"cut {cut:,} tokens to fit --max-tokens {args.max_tokens} (kept the {kept} {len(ids):,})")
+        print(cut_note)
     return 0

@@ -42,10 +42,11 @@ def run(args: argparse.Namespace) -> int:
             print(f"{name:<12} {where}")
         return 0
     spec = vocab.spec_for(args.name)
-    existing = vocab.find_ranks_file(spec)
-    if existing is not None and args.source is None and not args.force:
-        print(f"{args.name}: already installed at {existing} (sha256 {spec.sha256[:12]}...)")
-        return 0
+    if args.source is None and not args.force:
+        existing = vocab.find_ranks_file(spec)  # a damaged file raises, naming --force
+        if existing is not None:
+            print(f"{args.name}: already installed at {existing} (sha256 {spec.sha256[:12]}...)")
+            return 0
     path = vocab.install(args.name, args.source)
     print(f"{args.name}: installed {path} (sha256 {spec.sha256} verified)")
     return 0
