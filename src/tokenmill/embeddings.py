@@ -8,6 +8,8 @@ model's ``context_length`` (defined in `tokenmill.context`, re-exported here).
 
 from __future__ import annotations
 
+import math
+import numbers
 import warnings
 from typing import Any
 
@@ -30,6 +32,26 @@ POSITIONAL_CHOICES: tuple[str, ...] = ("learned", "sinusoidal", "none")
 OVERFLOW_CHOICES: tuple[str, ...] = ("error", "keep_last", "keep_first")
 
 
+def _real(name: str, value: Any, example: str) -> float:
+    """``value`` as a float, or a TypeError naming ``name`` (a bool or a string is not a number)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(
+            f"{name} must be a real number, got {type(value).__name__} {value!r}; "
+            f"pass e.g. {name}={example}"
+        )
+    return float(value)
+
+
+def _base(value: Any) -> float:
+    """A RoPE/sinusoid ``base`` as a float, or a TypeError/ValueError saying what was wrong."""
+    base = _real("base", value, "10000.0")
+    if not (math.isfinite(base) and base > 1.0):  # also refuses NaN
+        raise ValueError(
+            f"base must be > 1 and finite (frequencies fall along the pairs), got {value!r}"
+        )
+    return base
+
+
 def sinusoidal_table(context_length: int, emb_dim: int, *, base: float = 10000.0) -> torch.Tensor:
     """The original Transformer's fixed position encoding, shape ``(context_length, emb_dim)``.
 
@@ -44,6 +66,7 @@ def sinusoidal_table(context_length: int, emb_dim: int, *, base: float = 10000.0
     """
     context_length = _positive_int("context_length", context_length)
     emb_dim = _positive_int("emb_dim", emb_dim)
+    base = _base(base)
     column = torch.arange(emb_dim)  # (emb_dim,)
     pair = (column // 2).to(torch.float64)  # (emb_dim,) the i of columns 2i and 2i+1
     inv_freq = base ** (-2.0 * pair / emb_dim)  # (emb_dim,)
@@ -100,7 +123,8 @@ class InputEmbedding(nn.Module):
             raise ValueError(f"positional={positional!r} is not one of {POSITIONAL_CHOICES}")
         if overflow not in OVERFLOW_CHOICES:
             raise ValueError(f"overflow={overflow!r} is not one of {OVERFLOW_CHOICES}")
-        if not 0.0 <= dropout < 1.0:
+        dropout = _real("dropout", dropout, "0.1")
+        if not 0.0 <= dropout < 1.0:  # also refuses NaN
             raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
         self.positional = positional
         self.overflow = overflow
@@ -246,9 +270,7 @@ class RotaryEmbedding(nn.Module):
         self.head_dim = _positive_int("head_dim", head_dim)
         if self.head_dim % 2:
             raise ValueError(f"head_dim must be even (RoPE turns pairs of dims), got {head_dim}")
-        if not base > 1.0:
-            raise ValueError(f"base must be > 1 (frequencies fall along the pairs), got {base!r}")
-        self.base = float(base)
+        self.base = _base(base)
 
     def extra_repr(self) -> str:
         return f"head_dim={self.head_dim}, base={self.base}"

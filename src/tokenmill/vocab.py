@@ -25,8 +25,8 @@ import sys
 import tarfile
 import tempfile
 import zipfile
-from dataclasses import dataclass, field
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 

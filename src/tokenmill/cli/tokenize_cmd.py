@@ -49,7 +49,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def read_text_file(path: str) -> str:
     """A UTF-8 file's text ('-' for stdin); invalid bytes become U+FFFD and are reported on stderr."""
-    data = sys.stdin.buffer.read() if path == "-" else open(path, "rb").read()
+    if path == "-":
+        data = sys.stdin.buffer.read()
+    else:
+        with open(path, "rb") as f:
+            data = f.read()
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
