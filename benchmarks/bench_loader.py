@@ -32,6 +32,7 @@ import statistics
 import sys
 import tempfile
 import time
+import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -39,10 +40,10 @@ from typing import Any
 import numpy as np
 import psutil
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import BatchSampler, DataLoader, RandomSampler
 
 from tokenmill.tokenizers import get_tokenizer
-from tokenmill.windows import WindowDataset, create_dataloader
+from tokenmill.windows import WindowDataset, _batch_as_is, create_dataloader
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_CORPUS = HERE.parent.parent / "shared" / "corpora" / "gutenberg-50mb.jsonl.xz"
@@ -144,6 +145,26 @@ def build_book(
     grown = rss() - before
     held = sum(t.untyped_storage().nbytes() for t in (*inputs, *targets))
     return _Pairs(inputs, targets), seconds, held, grown
+
+
+def first_batch(loader: DataLoader) -> tuple[float, int]:
+    """Seconds to the first batch of a new epoch, and the peak of Python allocations doing it.
+
+    Timed and traced in two separate epochs: tracemalloc slows every allocation it sees. It
+    sees Python objects and numpy arrays, not torch's tensor storage.
+    """
+    gc.collect()
+    t0 = time.perf_counter()
+    next(iter(loader))
+    seconds = time.perf_counter() - t0
+    gc.collect()
+    tracemalloc.start()
+    try:
+        next(iter(loader))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return seconds, peak
 
 
 def endless(loader: DataLoader) -> Callable[[], Any]:
@@ -308,19 +329,30 @@ def main(argv: list[str] | None = None) -> int:
         f"DataLoader overhead over .batch(): {us['tokenmill DataLoader'] - us['tokenmill .batch()']:.1f} us per batch"
     )
 
-    # Start-up: tokenmill's dataset is a view; the shuffled epoch order is torch's randperm.
+    # Start-up: tokenmill's dataset is a view; the shuffled epoch order is torch's randperm, kept
+    # as one int64 array by WindowBatchSampler, vs RandomSampler's Python list of the same order.
     del next_batch_1
-    gc.collect()
-    t0 = time.perf_counter()
     stride1 = create_dataloader(mm, batch_size=B, max_length=L, stride=1, shuffle=True)
-    next(iter(stride1))
-    start1 = time.perf_counter() - t0
+    start1, peak1 = first_batch(stride1)
+    with_list = DataLoader(
+        stride1.dataset,
+        batch_size=None,
+        sampler=BatchSampler(RandomSampler(stride1.dataset), B, drop_last=True),
+        collate_fn=_batch_as_is,
+    )
+    start_list, peak_list = first_batch(with_list)
     print("\nconstruction:")
     print(
         f"  tokenmill, stride {args.stride}: {len(dataset):,} windows, no copy of the tokens"
     )
     print(
-        f"  tokenmill, stride 1: {len(stride1.dataset):,} windows; first batch after {start1:.2f} s (RandomSampler's randperm + tolist)"
+        f"  tokenmill, stride 1: {len(stride1.dataset):,} windows; first batch of an epoch after {start1:.2f} s; "
+        f"the order is one int64 tensor ({len(stride1.dataset) * 8 / 2**20:,.0f} MiB), Python allocations peak "
+        f"{peak1 / 2**20:,.1f} MiB"
+    )
+    print(
+        f"    the same dataset with torch's RandomSampler (the order as a Python list): {start_list:.2f} s "
+        f"({start_list / start1:.1f}x), Python allocations peak {peak_list / 2**20:,.0f} MiB"
     )
     print(
         f"  book, stride {args.book_stride}, whole corpus: {len(book):,} windows in {book_s:.1f} s; tensor data "

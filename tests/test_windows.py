@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import itertools
 import pickle
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
-from torch.utils.data import BatchSampler, DataLoader, SequentialSampler
+from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler
 
 from tokenmill.windows import (
+    WindowBatchSampler,
     WindowDataset,
+    WindowLoader,
     _batch_as_is,
     create_dataloader,
     window_loader,
@@ -310,19 +314,24 @@ def test_loader_matches_a_plain_dataloader(
         batches_equal(got, want)
 
 
-def test_loader_with_generator_is_reproducible() -> None:
+def test_loader_with_generator_matches_a_plain_dataloader_with_one() -> None:
     tokens = list(range(500))
-    loader = create_dataloader(
-        tokens,
-        batch_size=4,
-        max_length=8,
-        stride=8,
-        generator=torch.Generator().manual_seed(3),
-    )
-    first = list(loader)
-    loader.generator.manual_seed(3)
-    loader.sampler.sampler.generator.manual_seed(3)
-    batches_equal(list(loader), first)
+    ours_gen, their_gen = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    ours = create_dataloader(tokens, batch_size=4, max_length=8, stride=7, generator=ours_gen)
+    windows = [(torch.tensor(x), torch.tensor(y)) for x, y in reference_windows(tokens, 8, 7)]
+    theirs = DataLoader(windows, batch_size=4, shuffle=True, drop_last=True, generator=their_gen)
+    global_before = torch.get_rng_state()
+    for _epoch in range(2):
+        batches_equal(list(ours), list(theirs))
+        # The same draws from the generator, including RandomSampler's trailing randperm.
+        assert torch.equal(ours_gen.get_state(), their_gen.get_state())
+    assert torch.equal(torch.get_rng_state(), global_before)  # the global RNG untouched
+    first = list(ours)
+    ours_gen.manual_seed(3)
+    again = list(ours)
+    ours_gen.manual_seed(3)
+    batches_equal(list(ours), again)
+    assert not all(torch.equal(a[0], b[0]) for a, b in zip(first, again))
 
 
 def test_two_workers_give_the_same_batches_as_none() -> None:
@@ -337,21 +346,20 @@ def test_two_workers_give_the_same_batches_as_none() -> None:
 
 def test_spawned_worker_reopens_the_memmap(token_file: tuple[Path, np.ndarray]) -> None:
     path, ids = token_file
-    ds = WindowDataset(
-        np.memmap(path, dtype=np.uint16, mode="r"), max_length=32, stride=1000
-    )
-    batches = BatchSampler(SequentialSampler(range(len(ds))), 8, drop_last=False)
-    loader = DataLoader(
-        ds,
-        batch_size=None,
-        sampler=batches,
-        collate_fn=_batch_as_is,
-        num_workers=1,
-        multiprocessing_context="spawn",
-    )
-    got = list(loader)
-    batches_equal(got, [ds.batch(b) for b in batches])
-    assert got[-1][0][-1].tolist() == ids[(len(ds) - 1) * 1000 :][:32].tolist()
+    ds = WindowDataset(np.memmap(path, dtype=np.uint16, mode="r"), max_length=32, stride=1000)
+
+    def loader(**workers: Any) -> DataLoader:
+        sampler = WindowBatchSampler(len(ds), 8, shuffle=True)
+        return WindowLoader(
+            ds, batch_size=None, sampler=sampler, collate_fn=_batch_as_is, **workers
+        )
+
+    torch.manual_seed(4)
+    got = list(loader(num_workers=1, multiprocessing_context="spawn"))
+    torch.manual_seed(4)
+    batches_equal(got, list(loader()))
+    firsts = sorted(row[0].item() for inputs, _ in got for row in inputs)
+    assert firsts == sorted(ids[::1000][: len(ds)].tolist())  # every window once, none dropped
 
 
 def test_default_dataloader_uses_getitems() -> None:
@@ -378,6 +386,35 @@ def test_create_dataloader_from_text_with_an_explicit_tokenizer() -> None:
     )
     inputs, _ = next(iter(loader))
     assert inputs.tolist() == [[31373, 995, 23748, 995], [23748, 995, 23748, 995]]
+
+
+def test_create_dataloader_takes_a_tiktoken_encoding(tmp_path: Path) -> None:
+    tiktoken = pytest.importorskip("tiktoken")
+    from tiktoken.load import load_tiktoken_bpe
+
+    from tokenmill.tokenizers import get_tokenizer
+
+    gpt2 = get_tokenizer("gpt2")
+    # Built by hand from the ranks file, as a book reader would have it (not tokenmill's own).
+    enc = tiktoken.Encoding(
+        name="gpt2",
+        pat_str=gpt2.pat_str,
+        mergeable_ranks=load_tiktoken_bpe(str(gpt2.ranks_path)),
+        special_tokens={"<|endoftext|>": 50256},
+    )
+    text = "hello world <|endoftext|> once more " * 10
+    args = {"batch_size": 2, "max_length": 4, "stride": 3}
+    torch.manual_seed(0)
+    got = list(create_dataloader(text, tokenizer=enc, **args))
+    torch.manual_seed(0)
+    batches_equal(got, list(create_dataloader(text, tokenizer="gpt2", **args)))
+    assert any(50256 in inputs.flatten().tolist() for inputs, _ in got)
+    store = pytest.importorskip("tokenmill.store")
+    ids = np.arange(1, 101, dtype=np.uint16)
+    entry = store.write_shard(tmp_path, "train-00000", ids, np.array([0, 100]))
+    store.write_manifest(tmp_path, store._example_manifest([entry]))
+    opened = store.TokenStore.open(tmp_path)
+    assert len(create_dataloader(opened, tokenizer=enc, **args)) == len(range(0, 96, 3)) // 2
 
 
 def test_allowed_special_and_other_tokenizers() -> None:
@@ -516,3 +553,97 @@ def test_window_loader_rejects_what_the_dataloader_would_silently_empty() -> Non
         window_loader(ds, batch_size=5)
     with pytest.raises(TypeError, match="dataset must be a WindowDataset, got list"):
         window_loader([(1, 2)], batch_size=1)  # type: ignore[arg-type]
+
+
+# --- the batch sampler and the loader's attributes -------------------------------------------
+
+
+@settings(max_examples=80, deadline=None)
+# A partial last batch: torch's sampler runs out (and draws again) before it is yielded.
+@example(n=13, batch_size=4, drop_last=False, shuffle=True, own_generator=True, taken=4, seed=0)
+@example(n=12, batch_size=4, drop_last=False, shuffle=True, own_generator=True, taken=3, seed=0)
+@example(n=13, batch_size=4, drop_last=True, shuffle=True, own_generator=True, taken=3, seed=0)
+@given(
+    n=st.integers(1, 120),
+    batch_size=st.integers(1, 40),
+    drop_last=st.booleans(),
+    shuffle=st.booleans(),
+    own_generator=st.booleans(),
+    taken=st.integers(0, 4),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_sampler_order_and_rng_draws_are_torchs(
+    n: int, batch_size: int, drop_last: bool, shuffle: bool, own_generator: bool, taken: int,
+    seed: int,
+) -> None:
+    def run(make: Any) -> tuple[list[Any], torch.Tensor, torch.Tensor | None, int]:
+        torch.manual_seed(seed)
+        gen = torch.Generator().manual_seed(seed ^ 1) if own_generator else None
+        sampler = make(gen)
+        # Two whole epochs, then a few batches of a third (draws happen at the first batch).
+        order = [[np.asarray(b).tolist() for b in sampler] for _ in range(2)]
+        order.append([np.asarray(b).tolist() for b in itertools.islice(sampler, taken)])
+        return order, torch.get_rng_state(), None if gen is None else gen.get_state(), len(sampler)
+
+    def torchs(gen: torch.Generator | None) -> BatchSampler:
+        base = RandomSampler(range(n), generator=gen) if shuffle else SequentialSampler(range(n))
+        return BatchSampler(base, batch_size, drop_last)
+
+    ours = run(lambda gen: WindowBatchSampler(
+        n, batch_size, shuffle=shuffle, drop_last=drop_last, generator=gen
+    ))
+    theirs = run(torchs)
+    assert ours[0] == theirs[0]
+    assert torch.equal(ours[1], theirs[1])
+    assert (ours[2] is None) == (theirs[2] is None)
+    assert ours[2] is None or torch.equal(ours[2], theirs[2])
+    assert ours[3] == theirs[3]
+    for batch in WindowBatchSampler(n, batch_size, shuffle=shuffle, drop_last=drop_last):
+        assert isinstance(batch, np.ndarray) and batch.dtype == np.int64
+
+
+def test_stride_1_loader_over_a_large_memmap_builds_no_list_of_indices(tmp_path: Path) -> None:
+    n = 5_000_000
+    path = tmp_path / "big.bin"
+    (np.arange(n) % 50_000).astype(np.uint16).tofile(path)
+    loader = create_dataloader(
+        np.memmap(path, dtype=np.uint16, mode="r"), batch_size=8, max_length=64, stride=1
+    )
+    assert len(loader.dataset) == n - 64
+    torch.manual_seed(0)
+    tracemalloc.start()
+    try:
+        inputs, targets = next(iter(loader))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # RandomSampler's randperm(n).tolist() would hold 40 MB of list pointers alone, plus a
+    # 28-byte int object per window; the permutation here is one int64 tensor, which torch
+    # allocates outside Python's allocator, and each batch is a view of it.
+    assert peak < 2_000_000, peak
+    assert inputs.shape == targets.shape == (8, 64)
+    assert torch.equal(inputs[:, 1:], targets[:, :-1])
+    steps = (inputs[:, 1:] - inputs[:, :-1]) % 50_000  # (8, 63) consecutive tokens of the file
+    assert torch.equal(steps, torch.ones(8, 63, dtype=torch.int64))
+
+
+def test_loader_attributes_are_truthful_and_the_loader_pickles() -> None:
+    for drop_last in (True, False):
+        ours = create_dataloader(
+            list(range(100)), batch_size=5, max_length=4, stride=3, drop_last=drop_last
+        )
+        plain = DataLoader(range(len(ours.dataset)), batch_size=5, drop_last=drop_last)
+        assert (ours.batch_size, ours.drop_last, len(ours)) == (
+            plain.batch_size, plain.drop_last, len(plain)
+        ) == (5, drop_last, 6 if drop_last else 7)
+        assert isinstance(ours, DataLoader) and isinstance(ours.sampler, WindowBatchSampler)
+    with pytest.raises(ValueError, match="batch_size attribute should not be set"):
+        ours.batch_size = 2
+    with pytest.raises(ValueError, match="drop_last attribute should not be set"):
+        ours.drop_last = True
+    back = pickle.loads(pickle.dumps(ours))
+    assert (back.batch_size, back.drop_last, len(back)) == (5, False, 7)
+    torch.manual_seed(2)
+    want = list(ours)
+    torch.manual_seed(2)
+    batches_equal(list(back), want)

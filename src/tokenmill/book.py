@@ -153,8 +153,8 @@ def create_dataloader_v1(
     """The book's loader: GPT-2 tokens of ``txt`` in windows, batched; same batches, same seed.
 
     Pitfall: ``drop_last=True`` with fewer windows than ``batch_size`` raises a ValueError
-    instead of yielding nothing. ``loader.batch_size`` is None (the batch size is in its
-    BatchSampler); ``len(loader)`` is the number of batches, as in the book.
+    instead of yielding nothing. ``loader.batch_size``, ``loader.drop_last`` and ``len(loader)``
+    (the number of batches) are as in the book.
 
     >>> loader = create_dataloader_v1("I HAD always thought Jack Gisburn rather a cheap genius",
     ...                               batch_size=1, max_length=4, stride=1, shuffle=False)
