@@ -9,14 +9,20 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from tokenmill.tokenizers import HFTokenizer, TiktokenTokenizer, Tokenizer, WordTokenizer, get_tokenizer
+__version__ = "0.1.0"  # before the imports below: prepare records it in manifests
 
-__version__ = "0.1.0"
+from tokenmill.prepare import prepare  # noqa: E402  eager: a lazy name would be shadowed by the submodule
+from tokenmill.tokenizers import (  # noqa: E402
+    HFTokenizer,
+    TiktokenTokenizer,
+    Tokenizer,
+    WordTokenizer,
+    get_tokenizer,
+)
 
 # public name -> module that defines it (imported lazily: these modules import torch or are large)
 _LAZY = {
     "TokenStore": "tokenmill.store",
-    "prepare": "tokenmill.prepare",
     "WindowDataset": "tokenmill.windows",
     "create_dataloader": "tokenmill.windows",
     "InputEmbedding": "tokenmill.embeddings",

@@ -41,12 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"tokenmill {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        try:  # TEMPORARY-WHILE-PARALLEL: remove before landing
-            module = importlib.import_module(f"tokenmill.cli.{name}_cmd")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"tokenmill.cli.{name}_cmd":
-                raise
-            continue
+        module = importlib.import_module(f"tokenmill.cli.{name}_cmd")
         module.add_parser(sub)
     return parser
 

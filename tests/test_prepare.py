@@ -1,0 +1,437 @@
+"""tokenmill.prepare: exact tokens, deterministic parallel output, resume safety, bad input, CLI."""
+
+from __future__ import annotations
+
+import fcntl
+import functools
+import gzip
+import importlib
+import itertools
+import json
+import lzma
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tiktoken
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tokenmill import readers, vocab
+from tokenmill.prepare import prepare, reference_tokens
+from tokenmill.readers import _CUT, safe_cut
+from tokenmill.store import TokenStore
+from tokenmill.tokenizers import Tokenizer, get_tokenizer
+
+GPT2 = get_tokenizer("gpt2")
+WORDS = "the of and a to in is you that it he was for on are as with his they I at be this have from or one had by".split()
+
+
+def docs_of(store: TokenStore, split: str = "train") -> list[list[int]]:
+    return [d.tolist() for d in store.documents(split)]
+
+
+def synthetic_docs(n: int, seed: int = 0, size: int = 300) -> list[str]:
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        words = [rng.choice(WORDS) + rng.choice(["", "", "", ",", ".", "!\n", "\n\n", "'s"]) for _ in range(rng.randint(1, size))]
+        out.append(" ".join(words))
+    return out
+
+
+def write_jsonl(path: Path, texts: list[str], field: str = "text") -> Path:
+    path.write_text("".join(json.dumps({field: t}) + "\n" for t in texts), encoding="utf-8")
+    return path
+
+
+def all_files(d: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(d.iterdir()) if p.name != ".tokenmill.lock"}
+
+
+# ---- exact tokens -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("eot", ["append", "prepend", "none"])
+def test_documents_are_encode_ordinary_plus_eot(tmp_path: Path, eot: str) -> None:
+    texts = ["Hello, world!", "It's <|endoftext|> spelled, not a separator.", "", "naïve café 😀\n\n  x", "x" * 5000]
+    store = prepare([write_jsonl(tmp_path / "a.jsonl", texts)], tmp_path / "s", eot=eot, workers=0, progress=False)
+    assert docs_of(store) == reference_tokens(texts, eot=eot)
+    assert docs_of(store)[0] == ([50256] if eot == "prepend" else []) + [15496, 11, 995, 0] + ([50256] if eot == "append" else [])
+    stats = store.manifest["stats"]
+    assert (stats["documents"], stats["empty_documents"], stats["eot_spellings"]) == (4, 1, 1)
+    assert store.manifest["eot"] == {"policy": eot, "id": None if eot == "none" else 50256}
+    assert store.manifest["dtype"] == "uint16" and store["train"].dtype == np.uint16
+
+
+def test_golden_gutenberg_prefix(tmp_path: Path, corpora: Path) -> None:
+    with lzma.open(corpora / "gutenberg-50mb.jsonl.xz", "rt", encoding="utf-8") as f:
+        texts = [json.loads(next(f))["text"] for _ in range(3)]
+    src = write_jsonl(tmp_path / "g.jsonl", texts)
+    store = prepare([src], tmp_path / "s", workers=2, shard_tokens=50_000, progress=False)
+    assert docs_of(store) == reference_tokens(texts)
+    assert all(s["n_tokens"] >= 50_000 for s in store.manifest["splits"]["train"]["shards"][:-1])
+
+
+def test_uint32_for_a_large_vocabulary(tmp_path: Path) -> None:
+    try:
+        tok = get_tokenizer("cl100k_base")
+    except ValueError as exc:
+        pytest.skip(f"cl100k_base unavailable: {exc}")
+    src = tmp_path / "a.txt"
+    src.write_text("Hello world, 12345 tokens!")
+    store = prepare([src], tmp_path / "s", tokenizer="cl100k_base", workers=0, progress=False)
+    assert store.manifest["dtype"] == "uint32" and store["train"].dtype == np.uint32
+    assert docs_of(store) == [tok.encode_ordinary(src.read_text()) + [tok.eot_id]]
+
+
+def test_tokenizer_without_eot_needs_eot_none(tmp_path: Path) -> None:
+    class NoEot(Tokenizer):
+        name, vocab_size, max_token_value, eot_id, special_tokens = "noeot", 300, 299, None, {}
+
+        def encode_ordinary(self, text: str) -> list[int]:
+            return list(text.encode())
+
+    src = tmp_path / "a.txt"
+    src.write_text("abc")
+    with pytest.raises(ValueError, match="no end-of-text token.*eot='none'"):
+        prepare([src], tmp_path / "s", tokenizer=NoEot(), workers=0, progress=False)
+    store = prepare([src], tmp_path / "s", tokenizer=NoEot(), eot="none", workers=0, progress=False)
+    assert docs_of(store) == [[97, 98, 99]]
+
+
+# ---- cutting huge documents --------------------------------------------------------------------
+
+PATTERNS = {"gpt2": vocab.GPT2_PATTERN, "cl100k": vocab.CL100K_PATTERN, "o200k": vocab.O200K_PATTERN}
+
+
+@functools.cache
+def _encoding(pattern: str) -> tiktoken.Encoding:
+    # The cut rule is about the pre-tokenizer regex alone: BPE merges happen inside its
+    # pieces, so GPT-2's ranks with each pattern test that pattern (o200k's ranks are not offline).
+    return tiktoken.Encoding(f"test-{hash(pattern)}", pat_str=pattern, mergeable_ranks=GPT2.encoding._mergeable_ranks, special_tokens={})
+
+
+def _pieces_equal_whole(pattern: str, text: str, cuts: list[int]) -> bool:
+    enc = _encoding(pattern)
+    bounds = [0, *cuts, len(text)]
+    pieces = [enc.encode_ordinary(text[a:b]) for a, b in itertools.pairwise(bounds)]
+    return list(itertools.chain.from_iterable(pieces)) == enc.encode_ordinary(text)
+
+
+chars = st.sampled_from(list("ab Zq  \n\n\t\r1'.,!?-é中😀\u00a0\u2003s\u0301") + ["'s", "'ll", "'S", "<|endoftext|>", "   ", " \n ", "ǅ", "ʰ"])
+
+
+def test_the_cut_patterns_are_the_known_encodings() -> None:
+    assert set(PATTERNS.values()) <= readers.CUTTABLE_PATTERNS
+    assert GPT2.pat_str in readers.CUTTABLE_PATTERNS
+
+
+@pytest.mark.parametrize("name", sorted(PATTERNS))
+@settings(max_examples=150, deadline=None)
+@given(parts=st.lists(chars, min_size=1, max_size=60))
+def test_every_safe_cut_keeps_the_ids(name: str, parts: list[str]) -> None:
+    text = "".join(parts)
+    cuts = [m.start() for m in _CUT.finditer(text) if m.start() > 0]
+    assert _pieces_equal_whole(PATTERNS[name], text, cuts)
+
+
+@pytest.mark.parametrize("name", sorted(PATTERNS))
+def test_safe_cuts_on_real_text(name: str, verdict_text: str) -> None:
+    rng = random.Random(0)
+    allowed = [m.start() for m in _CUT.finditer(verdict_text)]
+    for _ in range(20):
+        assert _pieces_equal_whole(PATTERNS[name], verdict_text, sorted(rng.sample(allowed, 40)))
+    assert _pieces_equal_whole(PATTERNS[name], verdict_text, allowed)  # every safe place at once
+
+
+def test_naive_cuts_would_change_the_ids(verdict_text: str) -> None:
+    # The rule matters: a cut after the space, or inside a word, changes the IDs.
+    gpt2 = PATTERNS["gpt2"]
+    assert not _pieces_equal_whole(gpt2, "hello world", [6])
+    assert not _pieces_equal_whole(gpt2, "a 12", [3])
+    assert not _pieces_equal_whole(gpt2, "I'll go", [2])
+    assert not _pieces_equal_whole(gpt2, verdict_text, [verdict_text.index(" genius") + 1])
+
+
+def test_safe_cut_finds_the_last_place() -> None:
+    assert safe_cut("one two three", 13) == 7
+    assert safe_cut("one two three", 6) == 3
+    assert safe_cut("12 34 56", 8) == 0
+
+
+def test_huge_documents_are_tokenized_in_pieces(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, verdict_text: str) -> None:
+    # Shrink the limits so a 20 kB text counts as huge: it goes out as many pieces.
+    monkeypatch.setattr(readers, "DOC_BYTES", 3000)
+    monkeypatch.setattr(readers, "BLOCK_BYTES", 1000)
+    monkeypatch.setattr(readers, "HUGE_LINE_BYTES", 2000)
+    verdict_text = verdict_text.replace("e", "é").replace("--", "😀")  # multi-byte chars across block edges
+    (tmp_path / "v.txt").write_text(verdict_text, encoding="utf-8")
+    write_jsonl(tmp_path / "v.jsonl", ["small one", verdict_text, "after"])
+    tasks = list(readers.iter_tasks(readers.resolve_inputs([tmp_path / "v.txt"]), (0, 0), errors="strict", text_field="text", cuttable=True))
+    assert len(tasks) > 10 and {t.kind for t in tasks} == {"piece"}
+    for workers in (0, 2):
+        store = prepare([tmp_path / "v.txt", tmp_path / "v.jsonl"], tmp_path / f"s{workers}", workers=workers, progress=False)
+        assert docs_of(store) == reference_tokens([verdict_text, "small one", verdict_text, "after"])
+        assert store.manifest["stats"]["bytes_read"] == len(verdict_text.encode()) + (tmp_path / "v.jsonl").stat().st_size
+
+
+# ---- determinism: workers, splits ---------------------------------------------------------------
+
+
+def test_huge_documents_without_safe_places_are_encoded_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(readers, "DOC_BYTES", 3000)
+    monkeypatch.setattr(readers, "BLOCK_BYTES", 1000)
+    text = "中文文本测试没有空格" * 800 + " end of it"  # no ASCII letter before a space until the end
+    (tmp_path / "c.txt").write_bytes(text.encode() + b"\xff tail")
+    store = prepare([tmp_path / "c.txt"], tmp_path / "s", workers=2, progress=False)
+    assert docs_of(store) == reference_tokens([text + "\ufffd tail"])
+    assert store.manifest["stats"]["replacements"] == 1
+    with pytest.raises(ValueError, match=rf"c\.txt: invalid UTF-8 at byte offset {len(text.encode())} "):
+        prepare([tmp_path / "c.txt"], tmp_path / "s2", errors="strict", workers=0, progress=False)
+
+
+def test_workers_1_and_2_give_byte_identical_stores(tmp_path: Path) -> None:
+    texts = synthetic_docs(400, size=2000)
+    src = write_jsonl(tmp_path / "a.jsonl", texts)
+    (tmp_path / "b.txt").write_text(texts[0])
+    stores = {}
+    for workers in (0, 1, 2):
+        out = tmp_path / f"s{workers}"
+        prepare([src, tmp_path / "b.txt"], out, workers=workers, shard_tokens=20_000, val_fraction=0.2, progress=False)
+        stores[workers] = all_files(out)
+    assert stores[0] == stores[1] == stores[2]
+    assert sum(n.endswith(".bin") for n in stores[0]) > 4
+    store = TokenStore.open(tmp_path / "s2")
+    train, val = docs_of(store, "train"), docs_of(store, "val")
+    assert 0.1 < len(val) / (len(val) + len(train)) < 0.3
+    assert sorted(train + val) == sorted(reference_tokens(texts + [texts[0]]))
+    assert "blake2b" in store.manifest["split_rule"] and store.manifest["options"]["val_fraction"] == 0.2
+
+
+def test_window_dataset_reads_the_store(tmp_path: Path) -> None:
+    from tokenmill.windows import WindowDataset
+
+    store = prepare([write_jsonl(tmp_path / "a.jsonl", synthetic_docs(20))], tmp_path / "s", workers=0, shard_tokens=500, progress=False)
+    ds = WindowDataset(store["train"], max_length=8, stride=8)
+    flat = np.concatenate([np.array(d) for d in docs_of(store)])
+    x, y = ds[3]
+    assert x.tolist() == flat[24:32].tolist() and y.tolist() == flat[25:33].tolist()
+
+
+# ---- reruns, lock, options ------------------------------------------------------------------------
+
+
+def test_rerun_is_up_to_date_and_other_options_are_refused(tmp_path: Path) -> None:
+    src = write_jsonl(tmp_path / "a.jsonl", synthetic_docs(10))
+    out = tmp_path / "s"
+    prepare([src], out, workers=0, progress=False)
+    before = all_files(out)
+    prepare([src], out, workers=0, progress=False)
+    assert all_files(out) == before
+    with pytest.raises(ValueError, match=r"options\.seed: 0 -> 1.*--overwrite"):
+        prepare([src], out, workers=0, seed=1, val_fraction=0.5, progress=False)
+    os.utime(src, ns=(1, 1))
+    with pytest.raises(ValueError, match="inputs changed.*a.jsonl"):
+        prepare([src], out, workers=0, progress=False)
+    store = prepare([src], out, workers=0, seed=1, val_fraction=0.5, overwrite=True, progress=False)
+    assert store.manifest["options"]["seed"] == 1 and "val" in store.manifest["splits"]
+
+
+def test_a_running_prepare_locks_the_store(tmp_path: Path) -> None:
+    src = write_jsonl(tmp_path / "a.jsonl", ["x"])
+    out = tmp_path / "s"
+    out.mkdir()
+    with open(out / ".tokenmill.lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(ValueError, match="another `tokenmill prepare` is writing to"):
+            prepare([src], out, workers=0, progress=False)
+    assert prepare([src], out, workers=0, progress=False).manifest["stats"]["documents"] == 1
+
+
+def test_a_partial_store_resumes_and_damaged_shards_restart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    src = write_jsonl(tmp_path / "a.jsonl", synthetic_docs(200))
+    full = tmp_path / "full"
+    prepare([src], full, workers=0, shard_tokens=2000, val_fraction=0.3, progress=False)
+    reference = all_files(full)
+    # Interrupt a run after its 5th shard (kill -9 is in test_prepare_crash.py), then rerun.
+    writer_class = importlib.import_module("tokenmill.prepare")._Writer
+    real_close, calls = writer_class._close, []
+
+    def close_and_stop(self, split, position, stats):  # type: ignore[no-untyped-def]
+        real_close(self, split, position, stats)
+        calls.append(split)
+        if len(calls) == 5:
+            raise KeyboardInterrupt
+
+    for out in (tmp_path / "s2", tmp_path / "s3"):
+        calls.clear()
+        monkeypatch.setattr(writer_class, "_close", close_and_stop)
+        with pytest.raises(KeyboardInterrupt):
+            prepare([src], out, workers=0, shard_tokens=2000, val_fraction=0.3, progress=False)
+        monkeypatch.setattr(writer_class, "_close", real_close)
+        assert (out / ".progress.json").exists() and not (out / "manifest.json").exists()
+    prepare([src], tmp_path / "s2", workers=0, shard_tokens=2000, val_fraction=0.3, progress=False)
+    assert all_files(tmp_path / "s2") == reference
+    # A damaged kept shard is not trusted: the rerun starts over and still matches.
+    with open(tmp_path / "s3" / "train-00000.bin", "r+b") as f:
+        f.write(b"\xff\xff")
+    with pytest.warns(UserWarning, match="damaged"):
+        prepare([src], tmp_path / "s3", workers=0, shard_tokens=2000, val_fraction=0.3, progress=False)
+    assert all_files(tmp_path / "s3") == reference
+
+
+# ---- bad input --------------------------------------------------------------------------------------
+
+
+def test_invalid_utf8_strict_names_file_and_offset_and_leaves_no_store(tmp_path: Path) -> None:
+    src = tmp_path / "a.jsonl"
+    src.write_bytes(b'{"text": "fine"}\n{"text": "bad \xff byte"}\n')
+    out = tmp_path / "s"
+    with pytest.raises(ValueError, match=r"a\.jsonl, line 2: invalid UTF-8 at byte offset 31 \(byte 0xff\)"):
+        prepare([src], out, errors="strict", workers=0, progress=False)
+    assert sorted(p.name for p in out.iterdir()) == [".tokenmill.lock"]
+    with pytest.raises(ValueError, match="invalid UTF-8 at byte offset 31"):
+        prepare([src], out, errors="strict", workers=2, progress=False)
+    store = prepare([src], out, workers=0, progress=False)  # errors="replace": a rerun just works
+    assert store.manifest["stats"]["replacements"] == 1
+    assert docs_of(store)[1] == GPT2.encode_ordinary("bad \ufffd byte") + [50256]
+
+
+def test_invalid_utf8_in_txt_and_existing_fffd_not_counted(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_bytes("ok \ufffd already\n".encode() + b"\xc3\x28 two bad \xe2\x82")
+    store = prepare([tmp_path / "a.txt"], tmp_path / "s", workers=0, progress=False)
+    assert store.manifest["stats"]["replacements"] == 2
+    with pytest.raises(ValueError, match=r"a\.txt: invalid UTF-8 at byte offset 15 \(byte 0xc3\)"):
+        prepare([tmp_path / "a.txt"], tmp_path / "s2", errors="strict", workers=0, progress=False)
+
+
+def test_bad_jsonl_lines_error_or_are_skipped_and_counted(tmp_path: Path) -> None:
+    src = tmp_path / "a.jsonl"
+    src.write_text('{"text": "one"}\nnot json\n{"body": "x"}\n{"text": 5}\n[1]\n\n{"text": "two"}\n')
+    with pytest.raises(ValueError, match=r"a\.jsonl, line 2 is not valid JSON.*--skip-bad-lines"):
+        prepare([src], tmp_path / "s", workers=0, progress=False)
+    src.write_text('{"text": "one"}\n{"body": "x"}\n')
+    with pytest.raises(ValueError, match=r"line 2 has no 'text' field \(keys: \['body'\]\)"):
+        prepare([src], tmp_path / "s", workers=2, progress=False)
+    src.write_text('{"text": "one"}\nnot json\n{"body": "x"}\n{"text": 5}\n[1]\n\n{"text": "two"}\n')
+    store = prepare([src], tmp_path / "s", skip_bad_lines=True, workers=0, progress=False)
+    stats = store.manifest["stats"]
+    assert (stats["bad_lines_skipped"], stats["empty_documents"], stats["documents"]) == (4, 1, 2)
+    assert docs_of(store) == reference_tokens(["one", "two"])
+
+
+def test_input_errors_come_before_any_work(tmp_path: Path) -> None:
+    good = write_jsonl(tmp_path / "a.jsonl", ["x"])
+    out = tmp_path / "s"
+    with pytest.raises(FileNotFoundError, match="input not found: .*missing.txt"):
+        prepare([good, tmp_path / "missing.txt"], out, progress=False)
+    with pytest.raises(FileNotFoundError, match="no input file matches the glob"):
+        prepare([str(tmp_path / "*.nothing")], out, progress=False)
+    (tmp_path / "notes.md").write_text("x")
+    with pytest.raises(ValueError, match=r"notes\.md: unsupported input format; supported: \.txt, \.jsonl, \.parquet"):
+        prepare([good, tmp_path / "notes.md"], out, progress=False)
+    assert not out.exists()
+    if os.geteuid() != 0:
+        locked = write_jsonl(tmp_path / "b.jsonl", ["x"])
+        locked.chmod(0)
+        with pytest.raises(PermissionError, match="b.jsonl is not readable"):
+            prepare([locked], out, progress=False)
+
+
+def test_truncated_compressed_input_is_a_clear_error(tmp_path: Path) -> None:
+    data = lzma.compress(("".join(json.dumps({"text": t}) + "\n" for t in synthetic_docs(50))).encode())
+    (tmp_path / "a.jsonl.xz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match=r"a\.jsonl\.xz: cannot read it \(EOFError"):
+        prepare([tmp_path / "a.jsonl.xz"], tmp_path / "s", workers=0, progress=False)
+    assert not (tmp_path / "s" / "manifest.json").exists()
+
+
+def test_parquet_without_the_text_column_is_refused_up_front(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"body": ["x"]}), tmp_path / "a.parquet")
+    with pytest.raises(ValueError, match=r"a\.parquet: no column 'text' \(columns: \['body'\]\); pass --text-field"):
+        prepare([tmp_path / "a.parquet"], tmp_path / "s", progress=False)
+    store = prepare([tmp_path / "a.parquet"], tmp_path / "s", text_field="body", workers=0, progress=False)
+    assert docs_of(store) == reference_tokens(["x"])
+
+
+def test_bad_output_directories(tmp_path: Path) -> None:
+    src = write_jsonl(tmp_path / "a.jsonl", ["x"])
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ValueError, match="is a file, not a directory"):
+        prepare([src], tmp_path / "file", progress=False)
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "keep.txt").write_text("mine")
+    with pytest.raises(ValueError, match="not empty and holds no token store"):
+        prepare([src], tmp_path / "busy", progress=False)
+    prepare([src], tmp_path / "busy", overwrite=True, workers=0, progress=False)
+    assert (tmp_path / "busy" / "keep.txt").read_text() == "mine"
+    # What a run killed before its first checkpoint leaves is ours: cleaned, not refused.
+    (tmp_path / "killed").mkdir()
+    for name in ("train-00000.bin", "train-00000.idx", "train-00001.bin.tmp", ".progress.json.123.tmp"):
+        (tmp_path / "killed" / name).write_bytes(b"junk")
+    store = prepare([src], tmp_path / "killed", workers=0, progress=False)
+    assert sorted(p.name for p in store.path.iterdir()) == [".tokenmill.lock", "manifest.json", "train-00000.bin", "train-00000.idx"]
+    assert docs_of(store) == reference_tokens(["x"])
+
+
+def test_bad_options() -> None:
+    for kwargs, match in [({"eot": "end"}, "eot must be one of"), ({"val_fraction": 1.0}, "val_fraction"),
+                          ({"shard_tokens": 0}, "shard_tokens"), ({"engine": "x"}, "engine"), ({"errors": "ignore"}, "errors"),
+                          ({"workers": -1}, "workers")]:
+        with pytest.raises(ValueError, match=match):
+            prepare(["x.txt"], "out", **kwargs)
+
+
+# ---- CLI, every format ------------------------------------------------------------------------------
+
+
+def test_cli_end_to_end_every_format(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    import zstandard
+
+    texts = synthetic_docs(12, seed=3)
+    d = tmp_path / "in"
+    (d / "sub").mkdir(parents=True)
+    (d / "a.txt").write_text(texts[0])
+    write_jsonl(d / "b.jsonl", texts[1:3])
+    (d / "sub" / "c.jsonl.gz").write_bytes(gzip.compress("".join(json.dumps({"text": t}) + "\n" for t in texts[3:5]).encode()))
+    (tmp_path / "d.txt.xz").write_bytes(lzma.compress(texts[5].encode()))
+    (tmp_path / "e.jsonl.zst").write_bytes(zstandard.ZstdCompressor().compress("".join(json.dumps({"text": t}) + "\n" for t in texts[6:8]).encode()))
+    pq.write_table(pa.table({"text": texts[8:10], "id": [1, 2]}), tmp_path / "f.parquet")
+    (tmp_path / "g1.txt").write_text(texts[10])
+    (tmp_path / "g2.txt").write_text(texts[11])
+    out = tmp_path / "store"
+    cmd = [sys.executable, "-m", "tokenmill", "prepare", str(d), str(tmp_path / "d.txt.xz"), str(tmp_path / "e.jsonl.zst"),
+           str(tmp_path / "f.parquet"), str(tmp_path / "g*.txt"), "--out", str(out), "--workers", "2", "--shard-tokens", "300"]
+    done = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("12 documents, ") and f"-> {out}" in done.stdout and done.stdout.count("\n") == 1
+    assert "prepare" in done.stderr  # the progress bar
+    store = TokenStore.open(out)
+    assert docs_of(store) == reference_tokens(texts)  # a.txt, b.jsonl, sub/c.jsonl.gz, then the rest in order
+    store.verify()
+    again = subprocess.run([*cmd, "--quiet"], check=False, capture_output=True, text=True, timeout=60)
+    assert again.returncode == 0 and again.stdout.startswith("up to date") and again.stderr == ""
+    refused = subprocess.run([*cmd, "--seed", "3", "--quiet"], check=False, capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2 and "options.seed: 0 -> 3" in refused.stderr and "--overwrite" in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+
+def test_prepare_never_imports_torch(tmp_path: Path) -> None:
+    src = write_jsonl(tmp_path / "a.jsonl", ["hello"])
+    code = (
+        "import sys\nfrom tokenmill.prepare import prepare\nimport tokenmill.readers, tokenmill.engines\n"
+        f"prepare([{str(src)!r}], {str(tmp_path / 's')!r}, workers=1, progress=False)\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
