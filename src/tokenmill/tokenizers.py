@@ -20,6 +20,7 @@ import json
 import operator
 import os
 import re
+import sys
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -164,27 +165,38 @@ class TiktokenTokenizer(Tokenizer):
 
 def read_ranks(path: str | os.PathLike[str]) -> dict[bytes, int]:
     """Parse a ``.tiktoken`` file (``BASE64 RANK`` per line); ValueError naming file and line."""
-    ranks: dict[bytes, int] = {}
-    blank = 0
     with open(path, "rb") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                blank += 1
-                continue
-            try:
-                token, rank = line.split()
-                piece = base64.b64decode(token, validate=True)
-                ranks[piece] = int(rank)
-            except (ValueError, binascii.Error):
-                raise ValueError(
-                    f"{path}, line {lineno}: not a tiktoken ranks line (expected 'BASE64 RANK'): "
-                    f"{line[:60]!r}"
-                ) from None
-            if len(ranks) != lineno - blank:
-                raise ValueError(f"{path}, line {lineno}: the token {piece!r} appears twice")
-    if not ranks:
-        raise ValueError(f"{path}: the ranks file is empty")
-    return ranks
+        lines = f.read().splitlines()
+    try:  # the fast path: one strict decode per line, no per-line bookkeeping
+        ranks = {_b64(token): int(rank) for token, rank in (line.split() for line in lines if line)}
+    except (ValueError, binascii.Error):
+        ranks = {}
+    if len(ranks) == sum(1 for line in lines if line) and ranks:
+        return ranks
+    # Something is wrong: find the first bad line, slowly, to say where.
+    seen: dict[bytes, int] = {}
+    for lineno, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            token, rank = line.split()
+            piece = _b64(token)
+            int(rank)
+        except (ValueError, binascii.Error):
+            raise ValueError(
+                f"{path}, line {lineno}: not a tiktoken ranks line (expected 'BASE64 RANK'): "
+                f"{line[:60]!r}"
+            ) from None
+        if piece in seen:
+            raise ValueError(f"{path}, line {lineno}: the token {piece!r} appears twice")
+        seen[piece] = lineno
+    raise ValueError(f"{path}: the ranks file is empty")
+
+
+def _b64(token: bytes) -> bytes:
+    if sys.version_info >= (3, 11):
+        return binascii.a2b_base64(token, strict_mode=True)
+    return base64.b64decode(token, validate=True)
 
 
 def _tiktoken_from_file(source: str, path: Path, spec: _vocab.EncodingSpec | None) -> TiktokenTokenizer:
