@@ -1,0 +1,85 @@
+"""Tokenizers: text -> token IDs and back, one interface for the book's word tokenizer and BPE.
+
+Every tokenizer follows tiktoken's rule for special tokens: text that spells one (such as
+``<|endoftext|>``) raises a ValueError unless the caller allows it with ``allowed_special``;
+``encode_ordinary`` never treats text as special.
+
+>>> tok = get_tokenizer("gpt2")
+>>> tok.encode("hello world")
+[31373, 995]
+>>> tok.decode([31373, 995])
+'hello world'
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+
+from tokenmill import vocab as _vocab
+from tokenmill.tokenizers.base import ENDOFTEXT, UNK, AllowedSpecial, Tokenizer
+from tokenmill.tokenizers.bpe import TiktokenTokenizer, _tiktoken_by_name, _tiktoken_from_file, read_ranks
+from tokenmill.tokenizers.hf import HFTokenizer
+from tokenmill.tokenizers.word import WordTokenizer
+
+__all__ = [
+    "ENDOFTEXT",
+    "UNK",
+    "AllowedSpecial",
+    "HFTokenizer",
+    "TiktokenTokenizer",
+    "Tokenizer",
+    "WordTokenizer",
+    "get_tokenizer",
+    "read_ranks",
+]
+
+
+@functools.lru_cache(maxsize=32)
+def _load(name_or_path: str) -> Tokenizer:
+    if name_or_path in _vocab.KNOWN_ENCODINGS:
+        return _tiktoken_by_name(name_or_path)
+    path = Path(name_or_path)
+    if not path.is_file():
+        known = ", ".join(sorted(_vocab.KNOWN_ENCODINGS))
+        raise ValueError(
+            f"unknown tokenizer {name_or_path!r}: not a known name ({known}) and no such file "
+            f"(give a .tiktoken ranks file, a Hugging Face tokenizer.json or a saved WordTokenizer vocabulary)"
+        )
+    if path.suffix == ".tiktoken":
+        sha = _vocab.sha256_of(path)
+        spec = next((s for s in _vocab.KNOWN_ENCODINGS.values() if s.sha256 == sha), None)
+        named = next((s for s in _vocab.KNOWN_ENCODINGS.values() if path.name in s.filenames), None)
+        if spec is None and named is not None:  # e.g. an edited gpt2.tiktoken: refuse, never mislabel
+            _vocab.verify_ranks_file(path, named)
+        return _tiktoken_from_file(name_or_path, path, spec)
+    if path.suffix == ".json":
+        try:
+            with open(path, encoding="utf-8") as f:
+                head = f.read(4096)
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"{path}: not UTF-8 JSON (byte {exc.start}: {exc.reason})") from None
+        if "tokenmill-word-vocab" in head:
+            return WordTokenizer.load(path)
+        return HFTokenizer(path)
+    raise ValueError(f"{path}: unsupported tokenizer file; expected a .tiktoken or .json file")
+
+
+def get_tokenizer(name_or_path: str | os.PathLike[str] | Tokenizer) -> Tokenizer:
+    """A tokenizer by tiktoken name ("gpt2", "cl100k_base", ...) or by file path; cached.
+
+    Pitfall: on an offline machine the ranks file must be installed first
+    (``tokenmill vocab install gpt2``); the error says so and names the file and its sha256.
+
+    >>> get_tokenizer("gpt2").vocab_size, get_tokenizer("gpt2").eot_id
+    (50257, 50256)
+    """
+    if isinstance(name_or_path, Tokenizer):
+        return name_or_path
+    if type(name_or_path).__name__ == "Encoding" and hasattr(name_or_path, "_mergeable_ranks"):
+        # A tiktoken.Encoding the caller built (the book passes one): wrap it as it is.
+        return TiktokenTokenizer(name_or_path.name, name_or_path, None, None)
+    if not isinstance(name_or_path, (str, os.PathLike)):
+        raise TypeError(f"expected a tokenizer name or path, got {type(name_or_path).__name__}")
+    return _load(os.fspath(name_or_path))

@@ -1,0 +1,121 @@
+"""The interface every tokenizer offers, and tiktoken's special-token rule, in one place."""
+
+from __future__ import annotations
+
+import operator
+import re
+from collections.abc import Collection, Iterable, Sequence
+from typing import Literal
+
+from tokenmill import vocab as _vocab
+
+ENDOFTEXT = _vocab.ENDOFTEXT
+UNK = "<|unk|>"
+AllowedSpecial = Literal["all"] | Collection[str]
+_SPECIAL_SHAPE = re.compile(r"^<\|[^|<>]+\|>$")
+
+
+def _check_text(text: object) -> str:
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {type(text).__name__}; decode bytes first")
+    return text
+
+
+def _check_texts(texts: object) -> list[str]:
+    if isinstance(texts, str):
+        raise TypeError("texts must be a list of str, got one str; wrap it: encode_batch([text])")
+    return [_check_text(t) for t in texts]  # type: ignore[attr-defined]
+
+
+def _reload(source: str) -> Tokenizer:
+    """Unpickle a tokenizer by resolving its name or path again (the vocabulary is not pickled)."""
+    from tokenmill.tokenizers import get_tokenizer
+
+    return get_tokenizer(source)
+
+
+def _as_id(i: object) -> int:
+    try:
+        return operator.index(i)  # also accepts numpy integers and 0-d tensors
+    except TypeError:
+        raise TypeError(f"token ids must be integers, got {type(i).__name__} {i!r}") from None
+
+
+class Tokenizer:
+    """The interface every tokenizer offers; subclasses implement the `_encode*` hooks."""
+
+    name: str  # how get_tokenizer() finds it again
+    vocab_size: int  # number of token IDs, special tokens included
+    max_token_value: int  # the largest ID it can produce
+    eot_id: int | None  # the <|endoftext|> ID, or None
+    special_tokens: dict[str, int]  # special token text -> ID
+    ranks_sha256: str | None = None  # sha256 of the vocabulary file it was built from
+
+    def encode(self, text: str, *, allowed_special: AllowedSpecial = frozenset()) -> list[int]:
+        """Text -> IDs. Spelled special tokens raise unless listed in `allowed_special` (or "all")."""
+        _check_text(text)
+        allowed = self._allowed(allowed_special)
+        unknown = allowed - set(self.special_tokens)
+        if unknown:
+            raise ValueError(
+                f"allowed_special names {sorted(unknown)}, which {self.name} does not have; "
+                f"its special tokens are {sorted(self.special_tokens)}"
+            )
+        for special in self.special_tokens:
+            if special not in allowed and special in text:
+                raise ValueError(
+                    f"the text contains the special token {special!r}. To encode it as the "
+                    f"special token, pass allowed_special={{{special!r}}}; to encode it as "
+                    f"plain text, use encode_ordinary(text)."
+                )
+        return self._encode(text, allowed) if text else []
+
+    def _allowed(self, allowed_special: AllowedSpecial) -> set[str]:
+        if allowed_special == "all":
+            return set(self.special_tokens)
+        if isinstance(allowed_special, str):  # one token, not its characters
+            return {allowed_special}
+        if allowed_special is None or not isinstance(allowed_special, Collection):
+            raise TypeError(
+                f"allowed_special must be 'all' or a set of special tokens, got {allowed_special!r}; "
+                f"use set() to allow none"
+            )
+        return set(allowed_special)
+
+    def _check_ids(self, ids: Iterable[int]) -> list[int]:
+        """IDs as a list of ints; ValueError naming the first ID outside 0..max_token_value."""
+        out = [_as_id(i) for i in ids]
+        bad = next((i for i in out if not 0 <= i <= self.max_token_value), None)
+        if bad is not None:
+            raise ValueError(
+                f"token id {bad} is outside {self.name}'s vocabulary (ids 0..{self.max_token_value})"
+            )
+        return out
+
+    def encode_ordinary(self, text: str) -> list[int]:
+        """Text -> IDs, treating text that spells a special token as ordinary text."""
+        return self._encode(_check_text(text), set()) if text else []
+
+    def encode_batch(
+        self, texts: Sequence[str], *, allowed_special: AllowedSpecial = frozenset()
+    ) -> list[list[int]]:
+        """`encode` for each text, in order."""
+        return [self.encode(t, allowed_special=allowed_special) for t in _check_texts(texts)]
+
+    def encode_ordinary_batch(self, texts: Sequence[str], *, num_threads: int = 8) -> list[list[int]]:
+        """`encode_ordinary` for each text, in order (threaded where the backend allows)."""
+        return [self.encode_ordinary(t) for t in _check_texts(texts)]
+
+    def decode(self, ids: Iterable[int]) -> str:
+        """IDs -> text. Invalid UTF-8 from a partial token sequence becomes U+FFFD."""
+        return b"".join(self.decode_tokens_bytes(ids)).decode("utf-8", errors="replace")
+
+    def decode_tokens_bytes(self, ids: Iterable[int]) -> list[bytes]:
+        """The bytes of each token, for showing token boundaries."""
+        raise NotImplementedError
+
+    def _encode(self, text: str, allowed: set[str]) -> list[int]:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r} vocab_size={self.vocab_size}>"

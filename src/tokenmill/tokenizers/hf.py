@@ -1,0 +1,59 @@
+"""Hugging Face ``tokenizer.json`` files, run by the optional `tokenizers` package."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from tokenmill import vocab as _vocab
+from tokenmill.tokenizers.base import ENDOFTEXT, Tokenizer, _reload
+
+
+class HFTokenizer(Tokenizer):
+    """A Hugging Face ``tokenizer.json`` run by the `tokenizers` package (extra ``tokenmill[hf]``)."""
+
+    def __init__(self, path: str | os.PathLike[str]):
+        try:
+            from tokenizers import Tokenizer as _HF
+        except ImportError:
+            raise ValueError(
+                "reading a tokenizer.json needs the `tokenizers` package: pip install 'tokenmill[hf]'"
+            ) from None
+        self._source = str(path)
+        try:
+            self._hf = _HF.from_file(str(path))
+        except Exception as exc:
+            raise ValueError(f"{path}: not a valid Hugging Face tokenizer.json ({exc})") from exc
+        self.name = str(path)
+        added = self._hf.get_added_tokens_decoder()
+        self.special_tokens = {t.content: i for i, t in added.items() if t.special}
+        self.vocab_size = self._hf.get_vocab_size(with_added_tokens=True)
+        self.max_token_value = max(self._hf.get_vocab(with_added_tokens=True).values())
+        self.eot_id = self.special_tokens.get(ENDOFTEXT)
+        self.ranks_sha256 = _vocab.sha256_of(path)
+
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        return (_reload, (self._source,))
+
+    def _encode(self, text: str, allowed: set[str]) -> list[int]:
+        # With encode_special_tokens, HF splits special-token text like any other text;
+        # allowed specials are cut out first and inserted by ID.
+        self._hf.encode_special_tokens = True
+        if not allowed:
+            return self._hf.encode(text, add_special_tokens=False).ids
+        pieces = re.split("(" + "|".join(map(re.escape, sorted(allowed))) + ")", text)
+        ids: list[int] = []
+        for piece in pieces:
+            if piece in allowed:
+                ids.append(self.special_tokens[piece])
+            elif piece:
+                ids.extend(self._hf.encode(piece, add_special_tokens=False).ids)
+        return ids
+
+    def decode(self, ids: Iterable[int]) -> str:
+        return self._hf.decode(list(ids), skip_special_tokens=False)
+
+    def decode_tokens_bytes(self, ids: Iterable[int]) -> list[bytes]:
+        return [self._hf.decode([i], skip_special_tokens=False).encode() for i in ids]
