@@ -31,24 +31,27 @@ ENGINES = ("tiktoken", "riptoken")
 # Varied text that exercises every branch of the pre-tokenizer patterns: contractions in
 # both cases, digit runs, punctuation runs, whitespace runs (tabs, CRLF, trailing), accents,
 # combining marks, CJK, RTL scripts, emoji with ZWJ/skin tones and spelled special tokens.
-PARITY_SAMPLE = "\n".join(
-    [
-        "It's the 1st of May, 2024; we'll see what they've done (or didn't) -- don't panic!",
-        "I'M SURE YOU'LL LIKE IT. She'd've known. Rock'n'roll isn't dead: 'quoted' \"double\".",
-        "Numbers: 0 12 345 6789 01234567890 3.14159 -42 1e10 0x1F 1,000,000 $9.99 50% #1 @home",
-        "Punctuation runs: ... !!! ??? ;;; --- *** ((()))) [[]] {{}} <<>> /// \\\\ ||| ~~~ ``` ^^^",
-        "Whitespace:  two   three    four\ttab\t\ttabs\r\nCRLF\r\rCR   \n\n\n   leading and trailing   ",
-        "Café naïve résumé coöperate façade São Paulo Zürich Ångström Ærø œuvre straße ΑΒΓ δέλτα",
-        "Combining: e\u0301 a\u0308 n\u0303 o\u0302\u0323 — dashes – and … ellipses « guillemets »",
-        "中文文本测试，没有空格。日本語のテキスト、カタカナとひらがな。한국어 텍스트입니다.",
-        "العربية نص تجريبي עברית טקסט Русский текст пример. हिन्दी पाठ. ไทย ภาษา",
-        "Emoji: 😀 👍🏽 👩‍👩‍👧‍👦 🇫🇷 ❤️ 🧪✨ 1️⃣ ☕ and math ∑∫√∞ ≠ ≤ ≥ ± × ÷ and ⅓ ½ ² ³",
-        "Specials spelled: <|endoftext|> <|fim_prefix|><|fim_middle|><|fim_suffix|> <|endofprompt|>",
-        "Code: def f(x):\n    return {'a': [1, 2, 3]}  # comment\n\tif x>=0 and y!=1: pass\n",
-        "URLs: https://example.com/path?q=1&r=2#frag mail@example.org C:\\Windows\\path",
-        "  \u00a0nbsp\u2003emspace\u3000ideographic\u200bzero-width\ufeffbom end",
-    ]
-) * 2
+PARITY_SAMPLE = (
+    "\n".join(
+        [
+            "It's the 1st of May, 2024; we'll see what they've done (or didn't) -- don't panic!",
+            "I'M SURE YOU'LL LIKE IT. She'd've known. Rock'n'roll isn't dead: 'quoted' \"double\".",
+            "Numbers: 0 12 345 6789 01234567890 3.14159 -42 1e10 0x1F 1,000,000 $9.99 50% #1 @home",
+            "Punctuation runs: ... !!! ??? ;;; --- *** ((()))) [[]] {{}} <<>> /// \\\\ ||| ~~~ ``` ^^^",
+            "Whitespace:  two   three    four\ttab\t\ttabs\r\nCRLF\r\rCR   \n\n\n   leading and trailing   ",
+            "Café naïve résumé coöperate façade São Paulo Zürich Ångström Ærø œuvre straße ΑΒΓ δέλτα",
+            "Combining: e\u0301 a\u0308 n\u0303 o\u0302\u0323 — dashes – and … ellipses « guillemets »",
+            "中文文本测试，没有空格。日本語のテキスト、カタカナとひらがな。한국어 텍스트입니다.",
+            "العربية نص تجريبي עברית טקסט Русский текст пример. हिन्दी पाठ. ไทย ภาษา",
+            "Emoji: 😀 👍🏽 👩‍👩‍👧‍👦 🇫🇷 ❤️ 🧪✨ 1️⃣ ☕ and math ∑∫√∞ ≠ ≤ ≥ ± × ÷ and ⅓ ½ ² ³",
+            "Specials spelled: <|endoftext|> <|fim_prefix|><|fim_middle|><|fim_suffix|> <|endofprompt|>",
+            "Code: def f(x):\n    return {'a': [1, 2, 3]}  # comment\n\tif x>=0 and y!=1: pass\n",
+            "URLs: https://example.com/path?q=1&r=2#frag mail@example.org C:\\Windows\\path",
+            "  \u00a0nbsp\u2003emspace\u3000ideographic\u200bzero-width\ufeffbom end",
+        ]
+    )
+    * 2
+)
 
 
 def scrub_surrogates(text: str) -> tuple[str, int]:
@@ -71,7 +74,9 @@ def _build_riptoken_core(tokenizer: Any) -> Any:
     try:
         import riptoken
     except ImportError:
-        raise ValueError("engine='riptoken' needs the riptoken package: pip install 'tokenmill[fast]'") from None
+        raise ValueError(
+            "engine='riptoken' needs the riptoken package: pip install 'tokenmill[fast]'"
+        ) from None
     if not hasattr(tokenizer, "pat_str") or not hasattr(tokenizer, "encoding"):
         raise ValueError(
             f"engine='riptoken' works only with tiktoken-style BPE tokenizers, not {tokenizer.name!r}; "
@@ -113,14 +118,21 @@ def check_parity(tokenizer: Any, engine: str, *, sample: str = PARITY_SAMPLE) ->
             at = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))
             raise ValueError(
                 f"engine {engine!r} disagrees with tiktoken for tokenizer {tokenizer.name!r} on {line[:60]!r}: "
-                f"first difference at token {at} ({got[at:at + 3]} vs {want[at:at + 3]}); use engine='tiktoken'"
+                f"first difference at token {at} ({got[at : at + 3]} vs {want[at : at + 3]}); use engine='tiktoken'"
             )
 
 
 # ---- the worker side of prepare: one task in, token arrays + counters out ----------------------
 
 SPLITS = ("train", "val")
-STAT_KEYS = ("documents", "empty_documents", "bytes_read", "eot_spellings", "replacements", "bad_lines_skipped")
+STAT_KEYS = (
+    "documents",
+    "empty_documents",
+    "bytes_read",
+    "eot_spellings",
+    "replacements",
+    "bad_lines_skipped",
+)
 DOCS, EMPTY, BYTES, EOTS, REPL, BAD = range(len(STAT_KEYS))
 
 
@@ -182,11 +194,16 @@ class _Worker:
         getattr(self, f"_{task.kind}")(task)
         out = []
         for tokens, lengths, ordinals, cums in self.parts:
-            out.append((
-                np.concatenate(tokens, dtype=self.job.dtype, casting="same_kind") if tokens else np.empty(0, self.job.dtype),
-                np.array(lengths, dtype=np.int64), np.array(ordinals, dtype=np.int64),
-                np.array(cums, dtype=np.int64).reshape(-1, len(STAT_KEYS)),
-            ))
+            out.append(
+                (
+                    np.concatenate(tokens, dtype=self.job.dtype, casting="same_kind")
+                    if tokens
+                    else np.empty(0, self.job.dtype),
+                    np.array(lengths, dtype=np.int64),
+                    np.array(ordinals, dtype=np.int64),
+                    np.array(cums, dtype=np.int64).reshape(-1, len(STAT_KEYS)),
+                )
+            )
         return Result(task.input_index, task.progress, tuple(self.stats), *zip(*out), self.open_doc)
 
     def _lines(self, task: Any) -> None:
@@ -195,14 +212,23 @@ class _Worker:
             lines.pop()
         offset, path = task.offset, self.job.paths[task.input_index]
         for j, line in enumerate(lines):
-            ordinal, nbytes = task.ordinal + j, len(line) + (j < len(lines) - 1 or task.payload.endswith(b"\n"))
+            ordinal, nbytes = (
+                task.ordinal + j,
+                len(line) + (j < len(lines) - 1 or task.payload.endswith(b"\n")),
+            )
             if (task.input_index, ordinal) >= self.job.start:
                 self.stats[BYTES] += nbytes
                 if not line.strip():  # a blank line is an empty document
                     self.stats[EMPTY] += 1
                 else:
                     where = f"{path}, line {ordinal + 1}"
-                    text, repl, bad = parse_jsonl_line(line, errors=self.job.errors, text_field=self.job.text_field, where=where, offset=offset)
+                    text, repl, bad = parse_jsonl_line(
+                        line,
+                        errors=self.job.errors,
+                        text_field=self.job.text_field,
+                        where=where,
+                        offset=offset,
+                    )
                     self.stats[REPL] += repl
                     self._record(ordinal, text, bad, where)
             offset += nbytes
@@ -218,8 +244,14 @@ class _Worker:
         for j, value in enumerate(task.payload):
             ordinal = task.ordinal + j
             if (task.input_index, ordinal) >= self.job.start:
-                self.stats[BYTES] += len(value.encode("utf-8", "surrogatepass")) if isinstance(value, str) else 0
-                bad = None if isinstance(value, str) else f"has a {self.job.text_field!r} that is {type(value).__name__}, not a string"
+                self.stats[BYTES] += (
+                    len(value.encode("utf-8", "surrogatepass")) if isinstance(value, str) else 0
+                )
+                bad = (
+                    None
+                    if isinstance(value, str)
+                    else f"has a {self.job.text_field!r} that is {type(value).__name__}, not a string"
+                )
                 self._record(ordinal, value, bad, f"{path}, row {ordinal}")
 
     def _piece(self, task: Any) -> None:
@@ -233,7 +265,9 @@ class _Worker:
         elif self.job.skip_bad_lines:
             self.stats[BAD] += 1
         else:
-            raise ValueError(f"{where} {bad}; fix it, or pass skip_bad_lines=True (--skip-bad-lines) to skip and count such records")
+            raise ValueError(
+                f"{where} {bad}; fix it, or pass skip_bad_lines=True (--skip-bad-lines) to skip and count such records"
+            )
 
     def _document(self, ordinal: int, text: str, first: bool, last: bool) -> None:
         job, stats = self.job, self.stats

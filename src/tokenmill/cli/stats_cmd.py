@@ -28,11 +28,17 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("dir", metavar="DIR", help="the store directory (the --out of `tokenmill prepare`)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument(
-        "--top", type=int, default=10, metavar="K", help="how many most common tokens to list (default 10; 0 skips counting)"
+        "--top",
+        type=int,
+        default=10,
+        metavar="K",
+        help="how many most common tokens to list (default 10; 0 skips counting)",
     )
     p.add_argument("--split", metavar="S", default=None, help="only this split (default: all)")
     p.add_argument(
-        "--verify", action="store_true", help="check every shard's sha256 and structure instead; exit 1 if any is bad"
+        "--verify",
+        action="store_true",
+        help="check every shard's sha256 and structure instead; exit 1 if any is bad",
     )
     p.set_defaults(run=run)
     return p
@@ -98,7 +104,9 @@ def format_table(stats: dict[str, Any]) -> str:
         ("shards", [_num(blocks[c]["shards"]) for c in columns]),
     ]
     for key in ("min", "p10", "p50", "p90", "p99", "max", "mean"):
-        rows.append((f"doc tokens {key}", [_num((blocks[c]["document_tokens"] or {}).get(key)) for c in columns]))
+        rows.append(
+            (f"doc tokens {key}", [_num((blocks[c]["document_tokens"] or {}).get(key)) for c in columns])
+        )
     total = stats["total"]
     if "bytes" in total:
         rows.append(("input bytes", ["" for _ in columns[:-1]] + [_num(total["bytes"])]))
@@ -106,13 +114,20 @@ def format_table(stats: dict[str, Any]) -> str:
     label_w = max(len(r[0]) for r in rows)
     widths = [max(len(c), *(len(r[1][i]) for r in rows)) for i, c in enumerate(columns)]
     lines.append(" " * label_w + "  " + "  ".join(c.rjust(w) for c, w in zip(columns, widths)))
-    lines += [label.ljust(label_w) + "  " + "  ".join(v.rjust(w) for v, w in zip(vals, widths)) for label, vals in rows]
+    lines += [
+        label.ljust(label_w) + "  " + "  ".join(v.rjust(w) for v, w in zip(vals, widths))
+        for label, vals in rows
+    ]
     prepared = {k: v for k, v in stats["prepare"].items() if k not in ("documents", "bytes_read")}
     if prepared:
         lines += ["", "prepare counters: " + ", ".join(f"{k}={_num(v)}" for k, v in sorted(prepared.items()))]
     top = total.get("top_tokens")
     if top:
-        lines += ["", f"top {len(top)} tokens ({columns[-1]}):", f"{'id':>8}  {'count':>12}  {'share':>7}  text"]
+        lines += [
+            "",
+            f"top {len(top)} tokens ({columns[-1]}):",
+            f"{'id':>8}  {'count':>12}  {'share':>7}  text",
+        ]
         for t in top:
             text = t["text"] if t["text"] is not None else "?"  # None: the vocabulary could not be loaded
             lines.append(f"{t['id']:>8}  {t['count']:>12,}  {t['share']:>7.2%}  {text}")

@@ -43,7 +43,9 @@ class TokenArray:
 
     __slots__ = ("_paths", "_lengths", "_dtype", "_bounds", "_maps", "_views")
 
-    def __init__(self, paths: Sequence[str | os.PathLike[str]], lengths: Sequence[int], dtype: np.dtype | str) -> None:
+    def __init__(
+        self, paths: Sequence[str | os.PathLike[str]], lengths: Sequence[int], dtype: np.dtype | str
+    ) -> None:
         if len(paths) != len(lengths):
             raise ValueError(f"got {len(paths)} shard paths but {len(lengths)} lengths")
         self._paths = tuple(str(p) for p in paths)
@@ -132,7 +134,9 @@ class TokenArray:
             return self._gather(np.flatnonzero(index))
         if index.dtype.kind in "iu" or index.size == 0:
             return self._gather(index.astype(np.int64))
-        raise TypeError(f"TokenArray indices must be ints, slices or integer/boolean arrays, got {type(key).__name__}")
+        raise TypeError(
+            f"TokenArray indices must be ints, slices or integer/boolean arrays, got {type(key).__name__}"
+        )
 
     def _range(self, start: int, stop: int) -> np.ndarray:
         if stop <= start:
@@ -141,7 +145,9 @@ class TokenArray:
         b = self._bounds
         if first == last:
             return self._shard(first)[start - b[first] : stop - b[first]]
-        pieces = [self._shard(s)[max(start - b[s], 0) : min(stop, b[s + 1]) - b[s]] for s in range(first, last + 1)]
+        pieces = [
+            self._shard(s)[max(start - b[s], 0) : min(stop, b[s + 1]) - b[s]] for s in range(first, last + 1)
+        ]
         return np.concatenate(pieces)
 
     def _gather(self, index: np.ndarray) -> np.ndarray:
@@ -174,7 +180,9 @@ class TokenArray:
         if view is None:
             if len(self._views) > 2 * len(self._paths):  # callers switched lengths: start over
                 self._views.clear()
-            view = np.lib.stride_tricks.sliding_window_view(self._shard(s), length)  # (n - length + 1, length)
+            view = np.lib.stride_tricks.sliding_window_view(
+                self._shard(s), length
+            )  # (n - length + 1, length)
             self._views[key] = view
         return view
 
@@ -187,7 +195,9 @@ class TokenArray:
         """
         starts = np.asarray(starts)
         if starts.ndim != 1 or (starts.size and starts.dtype.kind not in "iu"):
-            raise ValueError(f"starts must be a 1-D integer array, got shape {starts.shape} dtype {starts.dtype}")
+            raise ValueError(
+                f"starts must be a 1-D integer array, got shape {starts.shape} dtype {starts.dtype}"
+            )
         if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 0:
             raise ValueError(f"length must be an int >= 0, got {length!r}")
         length, n = int(length), len(self)

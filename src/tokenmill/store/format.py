@@ -183,7 +183,9 @@ def write_shard(
 def _check_offsets(offsets: np.ndarray, n_tokens: int, *, what: str) -> None:
     """Raise ValueError unless ``offsets`` is a valid document index for ``n_tokens``."""
     if offsets.ndim != 1 or len(offsets) < 1:
-        raise ValueError(f"{what}: offsets must be 1-D with n_documents + 1 >= 1 values, got shape {offsets.shape}")
+        raise ValueError(
+            f"{what}: offsets must be 1-D with n_documents + 1 >= 1 values, got shape {offsets.shape}"
+        )
     if offsets.dtype.kind not in "iu":
         raise ValueError(f"{what}: offsets must be integers, got dtype {offsets.dtype}")
     if int(offsets[0]) != 0 or int(offsets[-1]) != n_tokens:
@@ -238,7 +240,9 @@ def read_manifest(directory: str | os.PathLike[str]) -> dict[str, Any]:
         raise ValueError(f"{path} is corrupt (not valid JSON: {exc}); {hint}") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         found = manifest.get("format") if isinstance(manifest, dict) else type(manifest).__name__
-        raise ValueError(f"{path} is not a tokenmill store manifest (format={found!r}, expected {FORMAT!r}); {hint}")
+        raise ValueError(
+            f"{path} is not a tokenmill store manifest (format={found!r}, expected {FORMAT!r}); {hint}"
+        )
     version = manifest.get("format_version")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise ValueError(f"{path} has an invalid format_version {version!r}; {hint}")

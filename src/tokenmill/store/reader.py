@@ -89,11 +89,16 @@ class TokenStore:
     def _split(self, split: str) -> dict[str, Any]:
         if split not in self.manifest["splits"]:
             have = ", ".join(self.splits) or "none"
-            raise ValueError(f"the token store at {self.path} has no split {split!r}; available splits: {have}")
+            raise ValueError(
+                f"the token store at {self.path} has no split {split!r}; available splits: {have}"
+            )
         return self.manifest["splits"][split]
 
     def _shard_files(self, split: str) -> list[tuple[dict[str, Any], Path, Path]]:
-        shards, root = self._split(split)["shards"], self.path.absolute()  # absolute: survives a chdir after pickling
+        shards, root = (
+            self._split(split)["shards"],
+            self.path.absolute(),
+        )  # absolute: survives a chdir after pickling
         return [(sh, root / f"{sh['name']}.bin", root / f"{sh['name']}.idx") for sh in shards]
 
     def _check_split(self, split: str) -> None:
@@ -182,7 +187,9 @@ class TokenStore:
                     raise ValueError(
                         f"shard file {idx_path} is corrupt: sha256 expected {sh['idx_sha256']}, found {found}; {fix}"
                     )
-                _check_offsets(np.fromfile(idx_path, dtype="<i8"), int(sh["n_tokens"]), what=f"shard file {idx_path}")
+                _check_offsets(
+                    np.fromfile(idx_path, dtype="<i8"), int(sh["n_tokens"]), what=f"shard file {idx_path}"
+                )
                 if limit is not None and top > int(limit):
                     raise ValueError(
                         f"shard file {bin_path} holds token ID {top} > the tokenizer's max_token_value {limit}; {fix}"

@@ -27,6 +27,7 @@ def token_counts(store: TokenStore, split: str = "train") -> np.ndarray:
             counts[: len(part)] += part
     return counts
 
+
 def store_stats(store: TokenStore, *, top_k: int = 10, splits: Sequence[str] | None = None) -> dict[str, Any]:
     """Corpus statistics as a JSON-able dict: per split and in total.
 
@@ -51,7 +52,9 @@ def store_stats(store: TokenStore, *, top_k: int = 10, splits: Sequence[str] | N
                 all_counts = counts.copy()
             else:
                 size = max(len(all_counts), len(counts))
-                all_counts = np.pad(all_counts, (0, size - len(all_counts))) + np.pad(counts, (0, size - len(counts)))
+                all_counts = np.pad(all_counts, (0, size - len(all_counts))) + np.pad(
+                    counts, (0, size - len(counts))
+                )
     lengths = np.concatenate(all_lengths) if all_lengths else np.zeros(0, np.int64)
     total = _summary(store, lengths, all_counts, top_k, shards=sum(v["shards"] for v in per_split.values()))
     prepared = dict(store.manifest.get("stats", {}))
@@ -69,19 +72,25 @@ def store_stats(store: TokenStore, *, top_k: int = 10, splits: Sequence[str] | N
         "prepare": prepared,
     }
 
-def _summary(store: TokenStore, lengths: np.ndarray, counts: np.ndarray | None, top_k: int, *, shards: int) -> dict[str, Any]:
+
+def _summary(
+    store: TokenStore, lengths: np.ndarray, counts: np.ndarray | None, top_k: int, *, shards: int
+) -> dict[str, Any]:
     out: dict[str, Any] = {"documents": int(len(lengths)), "tokens": int(lengths.sum()), "shards": shards}
     out["empty_documents"] = int(np.count_nonzero(lengths == 0))
     if len(lengths):
         # Nearest-rank percentiles ("inverted_cdf"): always a real document length.
         pct = np.percentile(lengths, [0, 10, 50, 90, 99, 100], method="inverted_cdf")
         keys = ("min", "p10", "p50", "p90", "p99", "max")
-        out["document_tokens"] = {k: int(v) for k, v in zip(keys, pct)} | {"mean": round(float(lengths.mean()), 2)}
+        out["document_tokens"] = {k: int(v) for k, v in zip(keys, pct)} | {
+            "mean": round(float(lengths.mean()), 2)
+        }
     else:
         out["document_tokens"] = None
     if counts is not None:
         out["top_tokens"] = _top_tokens(store, counts, top_k, int(lengths.sum()))
     return out
+
 
 def _top_tokens(store: TokenStore, counts: np.ndarray, top_k: int, total: int) -> list[dict[str, Any]]:
     order = np.lexsort((np.arange(len(counts)), -counts))[:top_k]  # by count, ties by ID
@@ -92,6 +101,11 @@ def _top_tokens(store: TokenStore, counts: np.ndarray, top_k: int, total: int) -
     except (ValueError, OSError, ImportError, KeyError):  # stats still work without the vocabulary
         texts = [None] * len(order)
     return [
-        {"id": int(i), "count": int(counts[i]), "share": round(int(counts[i]) / total, 6) if total else 0.0, "text": t}
+        {
+            "id": int(i),
+            "count": int(counts[i]),
+            "share": round(int(counts[i]) / total, 6) if total else 0.0,
+            "text": t,
+        }
         for i, t in zip(order.tolist(), texts)
     ]
