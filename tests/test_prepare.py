@@ -5,7 +5,6 @@ from __future__ import annotations
 import fcntl
 import functools
 import gzip
-import importlib
 import itertools
 import json
 import lzma
@@ -21,14 +20,18 @@ import tiktoken
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tokenmill import readers, vocab
-from tokenmill.prepare import prepare, reference_tokens
-from tokenmill.readers import _CUT, safe_cut
+from tokenmill import cutting, inputs, readers, vocab
+from tokenmill.cutting import _CUT, safe_cut
+from tokenmill.prepare import PrepareOptions, prepare, reference_tokens
+from tokenmill.shard_writer import ShardWriter
 from tokenmill.store import TokenStore
 from tokenmill.tokenizers import Tokenizer, get_tokenizer
 
 GPT2 = get_tokenizer("gpt2")
-WORDS = "the of and a to in is you that it he was for on are as with his they I at be this have from or one had by".split()
+WORDS = (
+    "the of and a to in is you that it he was for on are as with his they "
+    "I at be this have from or one had by"
+).split()
 
 
 def docs_of(store: TokenStore, split: str = "train") -> list[list[int]]:
@@ -39,7 +42,10 @@ def synthetic_docs(n: int, seed: int = 0, size: int = 300) -> list[str]:
     rng = random.Random(seed)
     out = []
     for _ in range(n):
-        words = [rng.choice(WORDS) + rng.choice(["", "", "", ",", ".", "!\n", "\n\n", "'s"]) for _ in range(rng.randint(1, size))]
+        words = [
+            rng.choice(WORDS) + rng.choice(["", "", "", ",", ".", "!\n", "\n\n", "'s"])
+            for _ in range(rng.randint(1, size))
+        ]
         out.append(" ".join(words))
     return out
 
@@ -58,10 +64,19 @@ def all_files(d: Path) -> dict[str, bytes]:
 
 @pytest.mark.parametrize("eot", ["append", "prepend", "none"])
 def test_documents_are_encode_ordinary_plus_eot(tmp_path: Path, eot: str) -> None:
-    texts = ["Hello, world!", "It's <|endoftext|> spelled, not a separator.", "", "naïve café 😀\n\n  x", "x" * 5000]
-    store = prepare([write_jsonl(tmp_path / "a.jsonl", texts)], tmp_path / "s", eot=eot, workers=0, progress=False)
+    texts = [
+        "Hello, world!",
+        "It's <|endoftext|> spelled, not a separator.",
+        "",
+        "naïve café 😀\n\n  x",
+        "x" * 5000,
+    ]
+    store = prepare(
+        [write_jsonl(tmp_path / "a.jsonl", texts)], tmp_path / "s", eot=eot, workers=0, progress=False
+    )
     assert docs_of(store) == reference_tokens(texts, eot=eot)
-    assert docs_of(store)[0] == ([50256] if eot == "prepend" else []) + [15496, 11, 995, 0] + ([50256] if eot == "append" else [])
+    head, tail = ([50256] if eot == "prepend" else []), ([50256] if eot == "append" else [])
+    assert docs_of(store)[0] == head + [15496, 11, 995, 0] + tail
     stats = store.manifest["stats"]
     assert (stats["documents"], stats["empty_documents"], stats["eot_spellings"]) == (4, 1, 1)
     assert store.manifest["eot"] == {"policy": eot, "id": None if eot == "none" else 50256}
@@ -113,7 +128,12 @@ PATTERNS = {"gpt2": vocab.GPT2_PATTERN, "cl100k": vocab.CL100K_PATTERN, "o200k":
 def _encoding(pattern: str) -> tiktoken.Encoding:
     # The cut rule is about the pre-tokenizer regex alone: BPE merges happen inside its
     # pieces, so GPT-2's ranks with each pattern test that pattern (o200k's ranks are not offline).
-    return tiktoken.Encoding(f"test-{hash(pattern)}", pat_str=pattern, mergeable_ranks=GPT2.encoding._mergeable_ranks, special_tokens={})
+    return tiktoken.Encoding(
+        f"test-{hash(pattern)}",
+        pat_str=pattern,
+        mergeable_ranks=GPT2.encoding._mergeable_ranks,
+        special_tokens={},
+    )
 
 
 def _pieces_equal_whole(pattern: str, text: str, cuts: list[int]) -> bool:
@@ -123,12 +143,15 @@ def _pieces_equal_whole(pattern: str, text: str, cuts: list[int]) -> bool:
     return list(itertools.chain.from_iterable(pieces)) == enc.encode_ordinary(text)
 
 
-chars = st.sampled_from(list("ab Zq  \n\n\t\r1'.,!?-é中😀\u00a0\u2003s\u0301") + ["'s", "'ll", "'S", "<|endoftext|>", "   ", " \n ", "ǅ", "ʰ"])
+chars = st.sampled_from(
+    list("ab Zq  \n\n\t\r1'.,!?-é中😀\u00a0\u2003s\u0301")
+    + ["'s", "'ll", "'S", "<|endoftext|>", "   ", " \n ", "ǅ", "ʰ"]
+)
 
 
 def test_the_cut_patterns_are_the_known_encodings() -> None:
-    assert set(PATTERNS.values()) <= readers.CUTTABLE_PATTERNS
-    assert GPT2.pat_str in readers.CUTTABLE_PATTERNS
+    assert set(PATTERNS.values()) <= cutting.CUTTABLE_PATTERNS
+    assert GPT2.pat_str in cutting.CUTTABLE_PATTERNS
 
 
 @pytest.mark.parametrize("name", sorted(PATTERNS))
@@ -164,7 +187,9 @@ def test_safe_cut_finds_the_last_place() -> None:
     assert safe_cut("12 34 56", 8) == 0
 
 
-def test_huge_documents_are_tokenized_in_pieces(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, verdict_text: str) -> None:
+def test_huge_documents_are_tokenized_in_pieces(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, verdict_text: str
+) -> None:
     # Shrink the limits so a 20 kB text counts as huge: it goes out as many pieces.
     monkeypatch.setattr(readers, "DOC_BYTES", 3000)
     monkeypatch.setattr(readers, "BLOCK_BYTES", 1000)
@@ -172,18 +197,23 @@ def test_huge_documents_are_tokenized_in_pieces(tmp_path: Path, monkeypatch: pyt
     verdict_text = verdict_text.replace("e", "é").replace("--", "😀")  # multi-byte chars across block edges
     (tmp_path / "v.txt").write_text(verdict_text, encoding="utf-8")
     write_jsonl(tmp_path / "v.jsonl", ["small one", verdict_text, "after"])
-    tasks = list(readers.iter_tasks(readers.resolve_inputs([tmp_path / "v.txt"]), (0, 0), errors="strict", text_field="text", cuttable=True))
+    files = inputs.resolve_inputs([tmp_path / "v.txt"])
+    tasks = list(readers.iter_tasks(files, (0, 0), errors="strict", text_field="text", cuttable=True))
     assert len(tasks) > 10 and {t.kind for t in tasks} == {"piece"}
     for workers in (0, 2):
-        store = prepare([tmp_path / "v.txt", tmp_path / "v.jsonl"], tmp_path / f"s{workers}", workers=workers, progress=False)
+        sources = [tmp_path / "v.txt", tmp_path / "v.jsonl"]
+        store = prepare(sources, tmp_path / f"s{workers}", workers=workers, progress=False)
         assert docs_of(store) == reference_tokens([verdict_text, "small one", verdict_text, "after"])
-        assert store.manifest["stats"]["bytes_read"] == len(verdict_text.encode()) + (tmp_path / "v.jsonl").stat().st_size
+        expected_bytes = len(verdict_text.encode()) + (tmp_path / "v.jsonl").stat().st_size
+        assert store.manifest["stats"]["bytes_read"] == expected_bytes
 
 
 # ---- determinism: workers, splits ---------------------------------------------------------------
 
 
-def test_huge_documents_without_safe_places_are_encoded_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_huge_documents_without_safe_places_are_encoded_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(readers, "DOC_BYTES", 3000)
     monkeypatch.setattr(readers, "BLOCK_BYTES", 1000)
     text = "中文文本测试没有空格" * 800 + " end of it"  # no ASCII letter before a space until the end
@@ -202,7 +232,8 @@ def test_workers_1_and_2_give_byte_identical_stores(tmp_path: Path) -> None:
     stores = {}
     for workers in (0, 1, 2):
         out = tmp_path / f"s{workers}"
-        prepare([src, tmp_path / "b.txt"], out, workers=workers, shard_tokens=20_000, val_fraction=0.2, progress=False)
+        sources = [src, tmp_path / "b.txt"]
+        prepare(sources, out, workers=workers, shard_tokens=20_000, val_fraction=0.2, progress=False)
         stores[workers] = all_files(out)
     assert stores[0] == stores[1] == stores[2]
     assert sum(n.endswith(".bin") for n in stores[0]) > 4
@@ -216,7 +247,8 @@ def test_workers_1_and_2_give_byte_identical_stores(tmp_path: Path) -> None:
 def test_window_dataset_reads_the_store(tmp_path: Path) -> None:
     from tokenmill.windows import WindowDataset
 
-    store = prepare([write_jsonl(tmp_path / "a.jsonl", synthetic_docs(20))], tmp_path / "s", workers=0, shard_tokens=500, progress=False)
+    src = write_jsonl(tmp_path / "a.jsonl", synthetic_docs(20))
+    store = prepare([src], tmp_path / "s", workers=0, shard_tokens=500, progress=False)
     ds = WindowDataset(store["train"], max_length=8, stride=8)
     flat = np.concatenate([np.array(d) for d in docs_of(store)])
     x, y = ds[3]
@@ -253,14 +285,15 @@ def test_a_running_prepare_locks_the_store(tmp_path: Path) -> None:
     assert prepare([src], out, workers=0, progress=False).manifest["stats"]["documents"] == 1
 
 
-def test_a_partial_store_resumes_and_damaged_shards_restart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_partial_store_resumes_and_damaged_shards_restart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     src = write_jsonl(tmp_path / "a.jsonl", synthetic_docs(200))
     full = tmp_path / "full"
     prepare([src], full, workers=0, shard_tokens=2000, val_fraction=0.3, progress=False)
     reference = all_files(full)
     # Interrupt a run after its 5th shard (kill -9 is in test_prepare_crash.py), then rerun.
-    writer_class = importlib.import_module("tokenmill.prepare")._Writer
-    real_close, calls = writer_class._close, []
+    real_close, calls = ShardWriter._close, []
 
     def close_and_stop(self, split, position, stats):  # type: ignore[no-untyped-def]
         real_close(self, split, position, stats)
@@ -270,10 +303,10 @@ def test_a_partial_store_resumes_and_damaged_shards_restart(tmp_path: Path, monk
 
     for out in (tmp_path / "s2", tmp_path / "s3"):
         calls.clear()
-        monkeypatch.setattr(writer_class, "_close", close_and_stop)
+        monkeypatch.setattr(ShardWriter, "_close", close_and_stop)
         with pytest.raises(KeyboardInterrupt):
             prepare([src], out, workers=0, shard_tokens=2000, val_fraction=0.3, progress=False)
-        monkeypatch.setattr(writer_class, "_close", real_close)
+        monkeypatch.setattr(ShardWriter, "_close", real_close)
         assert (out / ".progress.json").exists() and not (out / "manifest.json").exists()
     prepare([src], tmp_path / "s2", workers=0, shard_tokens=2000, val_fraction=0.3, progress=False)
     assert all_files(tmp_path / "s2") == reference
@@ -333,7 +366,9 @@ def test_input_errors_come_before_any_work(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="no input file matches the glob"):
         prepare([str(tmp_path / "*.nothing")], out, progress=False)
     (tmp_path / "notes.md").write_text("x")
-    with pytest.raises(ValueError, match=r"notes\.md: unsupported input format; supported: \.txt, \.jsonl, \.parquet"):
+    with pytest.raises(
+        ValueError, match=r"notes\.md: unsupported input format; supported: \.txt, \.jsonl, \.parquet"
+    ):
         prepare([good, tmp_path / "notes.md"], out, progress=False)
     assert not out.exists()
     if os.geteuid() != 0:
@@ -356,7 +391,9 @@ def test_parquet_without_the_text_column_is_refused_up_front(tmp_path: Path) -> 
     import pyarrow.parquet as pq
 
     pq.write_table(pa.table({"body": ["x"]}), tmp_path / "a.parquet")
-    with pytest.raises(ValueError, match=r"a\.parquet: no column 'text' \(columns: \['body'\]\); pass --text-field"):
+    with pytest.raises(
+        ValueError, match=r"a\.parquet: no column 'text' \(columns: \['body'\]\); pass --text-field"
+    ):
         prepare([tmp_path / "a.parquet"], tmp_path / "s", progress=False)
     store = prepare([tmp_path / "a.parquet"], tmp_path / "s", text_field="body", workers=0, progress=False)
     assert docs_of(store) == reference_tokens(["x"])
@@ -378,14 +415,39 @@ def test_bad_output_directories(tmp_path: Path) -> None:
     for name in ("train-00000.bin", "train-00000.idx", "train-00001.bin.tmp", ".progress.json.123.tmp"):
         (tmp_path / "killed" / name).write_bytes(b"junk")
     store = prepare([src], tmp_path / "killed", workers=0, progress=False)
-    assert sorted(p.name for p in store.path.iterdir()) == [".tokenmill.lock", "manifest.json", "train-00000.bin", "train-00000.idx"]
+    assert sorted(p.name for p in store.path.iterdir()) == [
+        ".tokenmill.lock",
+        "manifest.json",
+        "train-00000.bin",
+        "train-00000.idx",
+    ]
     assert docs_of(store) == reference_tokens(["x"])
 
 
+def test_manifest_options_are_the_fields_that_define_the_store() -> None:
+    # The manifest's "options" are compared on every rerun: their keys and values are format.
+    options = PrepareOptions(workers=3, overwrite=True, progress=False, val_fraction=0)
+    assert options.manifest_options("gpt2") == {
+        "tokenizer": "gpt2", "eot": "append", "val_fraction": 0.0, "seed": 0, "text_field": "text",
+        "errors": "replace", "shard_tokens": 100_000_000, "skip_bad_lines": False, "engine": "tiktoken",
+    }  # fmt: skip
+    assert isinstance(options.manifest_options("gpt2")["val_fraction"], float)
+    assert PrepareOptions(tokenizer=GPT2).manifest_options("gpt2")["tokenizer"] == "gpt2"
+    with pytest.raises(TypeError, match="seed must be an int, got 1.5"):
+        PrepareOptions(seed=1.5)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="workers must be an int or None, got True"):
+        PrepareOptions(workers=True)
+
+
 def test_bad_options() -> None:
-    for kwargs, match in [({"eot": "end"}, "eot must be one of"), ({"val_fraction": 1.0}, "val_fraction"),
-                          ({"shard_tokens": 0}, "shard_tokens"), ({"engine": "x"}, "engine"), ({"errors": "ignore"}, "errors"),
-                          ({"workers": -1}, "workers")]:
+    for kwargs, match in [
+        ({"eot": "end"}, "eot must be one of"),
+        ({"val_fraction": 1.0}, "val_fraction"),
+        ({"shard_tokens": 0}, "shard_tokens"),
+        ({"engine": "x"}, "engine"),
+        ({"errors": "ignore"}, "errors"),
+        ({"workers": -1}, "workers"),
+    ]:
         with pytest.raises(ValueError, match=match):
             prepare(["x.txt"], "out", **kwargs)
 
@@ -403,26 +465,39 @@ def test_cli_end_to_end_every_format(tmp_path: Path) -> None:
     (d / "sub").mkdir(parents=True)
     (d / "a.txt").write_text(texts[0])
     write_jsonl(d / "b.jsonl", texts[1:3])
-    (d / "sub" / "c.jsonl.gz").write_bytes(gzip.compress("".join(json.dumps({"text": t}) + "\n" for t in texts[3:5]).encode()))
+    jsonl_c = "".join(json.dumps({"text": t}) + "\n" for t in texts[3:5]).encode()
+    (d / "sub" / "c.jsonl.gz").write_bytes(gzip.compress(jsonl_c))
     (tmp_path / "d.txt.xz").write_bytes(lzma.compress(texts[5].encode()))
-    (tmp_path / "e.jsonl.zst").write_bytes(zstandard.ZstdCompressor().compress("".join(json.dumps({"text": t}) + "\n" for t in texts[6:8]).encode()))
+    jsonl_e = "".join(json.dumps({"text": t}) + "\n" for t in texts[6:8]).encode()
+    (tmp_path / "e.jsonl.zst").write_bytes(zstandard.ZstdCompressor().compress(jsonl_e))
     pq.write_table(pa.table({"text": texts[8:10], "id": [1, 2]}), tmp_path / "f.parquet")
     (tmp_path / "g1.txt").write_text(texts[10])
     (tmp_path / "g2.txt").write_text(texts[11])
     out = tmp_path / "store"
-    cmd = [sys.executable, "-m", "tokenmill", "prepare", str(d), str(tmp_path / "d.txt.xz"), str(tmp_path / "e.jsonl.zst"),
-           str(tmp_path / "f.parquet"), str(tmp_path / "g*.txt"), "--out", str(out), "--workers", "2", "--shard-tokens", "300"]
+    inputs = [str(d), *(str(tmp_path / name) for name in ("d.txt.xz", "e.jsonl.zst", "f.parquet", "g*.txt"))]
+    options = ["--out", str(out), "--workers", "2", "--shard-tokens", "300"]
+    cmd = [sys.executable, "-m", "tokenmill", "prepare", *inputs, *options]
     done = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("12 documents, ") and f"-> {out}" in done.stdout and done.stdout.count("\n") == 1
+    assert (
+        done.stdout.startswith("12 documents, ")
+        and f"-> {out}" in done.stdout
+        and done.stdout.count("\n") == 1
+    )
     assert "prepare" in done.stderr  # the progress bar
     store = TokenStore.open(out)
     assert docs_of(store) == reference_tokens(texts)  # a.txt, b.jsonl, sub/c.jsonl.gz, then the rest in order
     store.verify()
     again = subprocess.run([*cmd, "--quiet"], check=False, capture_output=True, text=True, timeout=60)
     assert again.returncode == 0 and again.stdout.startswith("up to date") and again.stderr == ""
-    refused = subprocess.run([*cmd, "--seed", "3", "--quiet"], check=False, capture_output=True, text=True, timeout=60)
-    assert refused.returncode == 2 and "options.seed: 0 -> 3" in refused.stderr and "--overwrite" in refused.stderr
+    refused = subprocess.run(
+        [*cmd, "--seed", "3", "--quiet"], check=False, capture_output=True, text=True, timeout=60
+    )
+    assert (
+        refused.returncode == 2
+        and "options.seed: 0 -> 3" in refused.stderr
+        and "--overwrite" in refused.stderr
+    )
     assert "Traceback" not in refused.stderr
 
 
@@ -433,5 +508,7 @@ def test_prepare_never_imports_torch(tmp_path: Path) -> None:
         f"prepare([{str(src)!r}], {str(tmp_path / 's')!r}, workers=1, progress=False)\n"
         "assert 'torch' not in sys.modules, 'torch was imported'\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stderr

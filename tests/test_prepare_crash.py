@@ -13,7 +13,10 @@ from pathlib import Path
 
 import pytest
 
-WORDS = "the of and a to in is you that it he was for on are as with his they I at be this have from or one had by".split()
+WORDS = (
+    "the of and a to in is you that it he was for on are as with his they "
+    "I at be this have from or one had by"
+).split()
 
 
 @pytest.fixture(scope="module")
@@ -23,14 +26,17 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("crash") / "corpus.jsonl"
     with open(path, "w") as f:
         for _ in range(1500):
-            text = " ".join(rng.choice(WORDS) + rng.choice(["", "", ",", ".", "\n"]) for _ in range(rng.randint(100, 3000)))
+            text = " ".join(
+                rng.choice(WORDS) + rng.choice(["", "", ",", ".", "\n"])
+                for _ in range(rng.randint(100, 3000))
+            )
             f.write(json.dumps({"text": text}) + "\n")
     return path
 
 
 def _cmd(corpus: Path, out: Path) -> list[str]:
-    return [sys.executable, "-m", "tokenmill", "prepare", str(corpus), "--out", str(out), "--workers", "2",
-            "--shard-tokens", "60000", "--val-fraction", "0.1", "--quiet"]
+    options = ["--workers", "2", "--shard-tokens", "60000", "--val-fraction", "0.1", "--quiet"]
+    return [sys.executable, "-m", "tokenmill", "prepare", str(corpus), "--out", str(out), *options]
 
 
 def _files(d: Path) -> dict[str, bytes]:
@@ -64,7 +70,9 @@ def _run_and_kill(cmd: list[str], out: Path, visible_shards: int) -> bool:
 
 
 @pytest.mark.parametrize("visible_shards", [0, 1, 4, 11])
-def test_kill_9_then_rerun_gives_the_identical_store(corpus: Path, reference: dict[str, bytes], tmp_path: Path, visible_shards: int) -> None:
+def test_kill_9_then_rerun_gives_the_identical_store(
+    corpus: Path, reference: dict[str, bytes], tmp_path: Path, visible_shards: int
+) -> None:
     out = tmp_path / "store"
     cmd = _cmd(corpus, out)
     killed = _run_and_kill(cmd, out, visible_shards)

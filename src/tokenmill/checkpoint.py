@@ -1,0 +1,192 @@
+"""The output directory of ``tokenmill prepare``: its lock, checkpoint, resume and cleanup.
+
+A run holds an ``flock`` on ``.tokenmill.lock``; after each closed shard it writes
+``.progress.json`` (the store's identity, and per split the finished shards, the input
+position its documents reach and the counters there); the manifest, written last, marks
+the store complete. A rerun with the same identity resumes from the checkpoint, or finds
+the store complete and does nothing.
+
+Pitfall: the identity (tokenizer, stored options, inputs' paths, sizes and mtimes) decides
+whether a store may be reused; touching an input (a new mtime) makes its store "other
+inputs", refused unless ``overwrite``.
+
+>>> is_ours("train-00003.bin"), is_ours(".progress.json"), is_ours("notes.txt")
+(True, True, False)
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from tokenmill.engines import SPLITS, STAT_KEYS
+from tokenmill.store import atomic_write_bytes, sha256_file
+
+PROGRESS, LOCK, MANIFEST = ".progress.json", ".tokenmill.lock", "manifest.json"
+
+# Per split: {"shards": [manifest entries], "position": [input, ordinal], "stats": [counters]}.
+SplitStates = dict[str, dict[str, Any]]
+
+
+def store_identity(tok: Any, options: dict[str, Any], inputs: list[dict[str, Any]]) -> dict[str, Any]:
+    """What a store is made of; a rerun may reuse the store only if this is unchanged.
+
+    Pitfall: the tokenizer counts by its vocabulary's sha256 too, not just its name: a
+    vocabulary file with other contents under the same name makes another store.
+
+    >>> from tokenmill.tokenizers import get_tokenizer
+    >>> store_identity(get_tokenizer("gpt2"), {"seed": 0}, [])["tokenizer"]["max_token_value"]
+    50256
+    """
+    tokenizer = {
+        "name": tok.name,
+        "vocab_size": tok.vocab_size,
+        "max_token_value": tok.max_token_value,
+        "ranks_sha256": tok.ranks_sha256,
+        "eot_id": tok.eot_id,
+    }
+    return {"tokenizer": tokenizer, "options": options, "inputs": inputs}
+
+
+def check_out_dir(out: Path) -> Path:
+    """Create ``out`` if needed; raise ValueError unless it is a writable directory."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file, not a directory; choose a directory path")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"cannot create the output directory {out}: {exc.strerror or exc}") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise ValueError(f"the output directory {out} is not writable; choose another --out")
+    return out
+
+
+@contextmanager
+def locked(out: Path) -> Iterator[int]:
+    """Hold the store's lock; yields its file descriptor (forked workers inherit it)."""
+    # flock, not a pid file: the OS drops it when the holder dies, even by kill -9.
+    fd = os.open(out / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ValueError(
+                f"another `tokenmill prepare` is writing to {out} (it holds {out / LOCK}); "
+                "wait for it or use another --out"
+            ) from None
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def load_state(
+    out: Path, identity: dict[str, Any], splits: Sequence[str], overwrite: bool
+) -> SplitStates | None:
+    """None if ``out`` already holds this store; else the split states to start from.
+
+    Pitfall: it deletes what it will not reuse (prepare's own files only, never anything
+    else), so call it with the lock held.
+    """
+    complete, progress = (out / MANIFEST).exists(), _read_json(out / PROGRESS)
+    if complete:
+        have = _read_json(out / MANIFEST)
+        if not _diff(identity, have) and all(
+            (out / f"{e['name']}.bin").exists() for s in have["splits"].values() for e in s["shards"]
+        ):
+            return None
+    elif progress:
+        have = progress.get("identity", {})
+    elif any(not is_ours(p.name) for p in out.iterdir()) and not overwrite:
+        # Only prepare's own files (say, a run killed before its first checkpoint) are fine.
+        raise ValueError(
+            f"{out} is not empty and holds no token store; choose an empty or new --out "
+            "(or pass --overwrite to write into it anyway)"
+        )
+    else:
+        have = None
+    if have is not None and (diffs := _diff(identity, have)):
+        if not overwrite:
+            raise ValueError(
+                f"{out} holds a store made from other inputs or options ({'; '.join(diffs)}); "
+                "pass overwrite=True (--overwrite) to replace it, or choose another --out"
+            )
+        have = None
+    state = _fresh(splits)
+    if have is not None and not complete:
+        state = progress["splits"]
+        # Checksums before trust: a crash or a disk fault may have damaged a kept shard.
+        if not all(_intact(out, e) for st in state.values() for e in st["shards"]):
+            warnings.warn(
+                f"{out}: a shard kept from the interrupted run is damaged; starting over", stacklevel=3
+            )
+            state = _fresh(splits)
+    kept = {f"{e['name']}.{ext}" for st in state.values() for e in st["shards"] for ext in ("bin", "idx")}
+    clean(out, keep=kept)
+    return state
+
+
+def save_checkpoint(out: Path, identity: dict[str, Any], splits: SplitStates) -> None:
+    """Record the finished shards; call it only once their files are durable."""
+    data = json.dumps({"identity": identity, "splits": splits}, sort_keys=True).encode()
+    atomic_write_bytes(out / PROGRESS, data)
+
+
+def clean(out: Path, *, keep: set[str]) -> None:
+    """Remove prepare's own files (never anything else), the manifest first."""
+    (out / MANIFEST).unlink(missing_ok=True)
+    for p in out.iterdir():
+        if is_ours(p.name) and p.name not in keep and p.name != LOCK:
+            p.unlink()
+
+
+def is_ours(name: str) -> bool:
+    """Is this a file prepare writes (shards, temp files, checkpoint, lock)?"""
+    if name.endswith(".tmp") or name in (PROGRESS, LOCK, MANIFEST):
+        return True
+    stem, _, ext = name.rpartition(".")
+    split, _, k = stem.partition("-")
+    return ext in ("bin", "idx") and split in SPLITS and len(k) == 5 and k.isdigit()
+
+
+def _fresh(splits: Sequence[str]) -> SplitStates:
+    return {s: {"shards": [], "position": [0, 0], "stats": [0] * len(STAT_KEYS)} for s in splits}
+
+
+def _diff(want: dict[str, Any], have: dict[str, Any]) -> list[str]:
+    """What differs between two identities, as "key: old -> new" lines for the error."""
+    out = []
+    for key in ("tokenizer", "options"):
+        for k in sorted(set(want[key]) | set(have.get(key, {}))):
+            if want[key].get(k) != have.get(key, {}).get(k):
+                out.append(f"{key}.{k}: {have.get(key, {}).get(k)!r} -> {want[key].get(k)!r}")
+    if want["inputs"] != have.get("inputs"):
+        old = {i["path"]: i for i in have.get("inputs", [])}
+        changed = [i["path"] for i in want["inputs"] if old.get(i["path"]) != i] or [
+            "(order or set of files)"
+        ]
+        out.append(f"inputs changed (added, removed, new size or mtime): {', '.join(changed[:5])}")
+    return out
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    # A missing, half-written or foreign file reads as empty: then it is just not trusted.
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _intact(out: Path, entry: dict[str, Any]) -> bool:
+    try:
+        return all(
+            sha256_file(out / f"{entry['name']}.{ext}") == entry[f"{ext}_sha256"] for ext in ("bin", "idx")
+        )
+    except (OSError, KeyError, TypeError):
+        return False
