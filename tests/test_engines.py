@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tokenmill import engines
-from tokenmill.engines import (
+from tokenmill.prepare import engines
+from tokenmill.prepare.engines import (
     PARITY_SAMPLE,
     check_parity,
     make_encoder,

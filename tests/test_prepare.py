@@ -20,10 +20,11 @@ import tiktoken
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tokenmill import cutting, inputs, readers, vocab
-from tokenmill.cutting import _CUT, safe_cut
+from tokenmill import vocab
+from tokenmill.prepare import cutting, inputs, readers
+from tokenmill.prepare.cutting import _CUT, safe_cut
 from tokenmill.prepare import PrepareOptions, prepare, reference_tokens
-from tokenmill.shard_writer import ShardWriter
+from tokenmill.prepare.shard_writer import ShardWriter
 from tokenmill.store import TokenStore
 from tokenmill.tokenizers import Tokenizer, get_tokenizer
 
@@ -504,7 +505,7 @@ def test_cli_end_to_end_every_format(tmp_path: Path) -> None:
 def test_prepare_never_imports_torch(tmp_path: Path) -> None:
     src = write_jsonl(tmp_path / "a.jsonl", ["hello"])
     code = (
-        "import sys\nfrom tokenmill.prepare import prepare\nimport tokenmill.readers, tokenmill.engines\n"
+        "import sys\nfrom tokenmill.prepare import prepare\nimport tokenmill.prepare.readers, tokenmill.prepare.engines\n"
         f"prepare([{str(src)!r}], {str(tmp_path / 's')!r}, workers=1, progress=False)\n"
         "assert 'torch' not in sys.modules, 'torch was imported'\n"
     )

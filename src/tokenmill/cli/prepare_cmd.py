@@ -21,7 +21,7 @@ A rerun with other inputs or options on the same --out is refused unless --overw
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    from tokenmill.engines import ENGINES
+    from tokenmill.prepare.engines import ENGINES
     from tokenmill.prepare import DEFAULT_SHARD_TOKENS, EOT_POLICIES, ERROR_POLICIES
 
     p = subparsers.add_parser(

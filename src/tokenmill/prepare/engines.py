@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from tokenmill.readers import decode_utf8, parse_jsonl_line
+from tokenmill.prepare.readers import decode_utf8, parse_jsonl_line
 
 ENGINES = ("tiktoken", "riptoken")
 

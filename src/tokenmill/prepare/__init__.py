@@ -3,10 +3,10 @@
 Worker processes tokenize batches of documents; the calling process reads and decompresses
 the inputs and is the single writer, taking results in input order, so the store is
 byte-identical whatever ``workers`` is, and after a crash and a rerun. The parts: finding
-inputs (:mod:`tokenmill.inputs`), reading them as tasks (:mod:`tokenmill.readers`, cut by
-:mod:`tokenmill.cutting`), tokenizing (:mod:`tokenmill.engines` in the processes of
-:mod:`tokenmill.parallel`), writing shards (:mod:`tokenmill.shard_writer`) and the lock,
-checkpoint and resume (:mod:`tokenmill.checkpoint`). This module ties them together.
+inputs (:mod:`tokenmill.prepare.inputs`), reading them as tasks (:mod:`tokenmill.prepare.readers`, cut by
+:mod:`tokenmill.prepare.cutting`), tokenizing (:mod:`tokenmill.prepare.engines` in the processes of
+:mod:`tokenmill.prepare.parallel`), writing shards (:mod:`tokenmill.prepare.shard_writer`) and the lock,
+checkpoint and resume (:mod:`tokenmill.prepare.checkpoint`). This module ties them together.
 
 Pitfalls: a shard is closed at the first document boundary where it holds ``shard_tokens``
 tokens; documents never span shards, so one huge document makes one big shard. Workers are
@@ -34,13 +34,13 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from tokenmill.checkpoint import check_out_dir, clean, load_state, locked, store_identity
-from tokenmill.cutting import CUTTABLE_PATTERNS
-from tokenmill.engines import ENGINES, SPLITS, STAT_KEYS, Job, check_parity
-from tokenmill.inputs import InputFile, resolve_inputs
-from tokenmill.parallel import tokenized
-from tokenmill.readers import iter_tasks
-from tokenmill.shard_writer import ShardWriter
+from tokenmill.prepare.checkpoint import check_out_dir, clean, load_state, locked, store_identity
+from tokenmill.prepare.cutting import CUTTABLE_PATTERNS
+from tokenmill.prepare.engines import ENGINES, SPLITS, STAT_KEYS, Job, check_parity
+from tokenmill.prepare.inputs import InputFile, resolve_inputs
+from tokenmill.prepare.parallel import tokenized
+from tokenmill.prepare.readers import iter_tasks
+from tokenmill.prepare.shard_writer import ShardWriter
 from tokenmill.store import TokenStore, dtype_for
 from tokenmill.tokenizers import get_tokenizer
 

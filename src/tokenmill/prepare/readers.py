@@ -2,15 +2,15 @@
 
 The calling process only splits bytes into tasks (about ``BLOCK_BYTES`` of text each);
 workers decode and parse them, so that the reading process never becomes the bottleneck.
-Finding and checking the files is :mod:`tokenmill.inputs`; cutting huge texts is
-:mod:`tokenmill.cutting`.
+Finding and checking the files is :mod:`tokenmill.prepare.inputs`; cutting huge texts is
+:mod:`tokenmill.prepare.cutting`.
 
 Pitfall: a ``.txt`` bigger than ``DOC_BYTES``, or a ``.jsonl`` line longer than
 ``HUGE_LINE_BYTES``, is decoded here and sent as pieces; invalid UTF-8 in it is then
 reported (or counted) here, not by a worker.
 
 >>> import pathlib, tempfile
->>> from tokenmill.inputs import resolve_inputs
+>>> from tokenmill.prepare.inputs import resolve_inputs
 >>> p = pathlib.Path(tempfile.mkdtemp()) / "a.jsonl"
 >>> _ = p.write_text('{"text": "hi"}\\n{"text": "there"}\\n')
 >>> tasks = iter_tasks(resolve_inputs([p]), (0, 0), errors="strict", text_field="text", cuttable=True)
@@ -25,8 +25,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, Any, NamedTuple
 
-from tokenmill.cutting import Cutter
-from tokenmill.inputs import InputFile, open_stream, read_errors
+from tokenmill.prepare.cutting import Cutter
+from tokenmill.prepare.inputs import InputFile, open_stream, read_errors
 
 BLOCK_BYTES = 1 << 20  # text per task: small enough to balance 2+ workers at the end of a run
 DOC_BYTES = 4 << 20  # a .txt up to this size is one task; bigger ones are cut into pieces

@@ -3,7 +3,7 @@
 Results arrive in input order; each split has at most one open shard, written to
 ``<name>.bin.tmp`` and renamed when it closes. A shard closes at the first document
 boundary where it holds ``shard_tokens`` tokens, and every close is followed by a
-checkpoint (see :mod:`tokenmill.checkpoint`), so a crash loses at most the open shards.
+checkpoint (see :mod:`tokenmill.prepare.checkpoint`), so a crash loses at most the open shards.
 
 Pitfall: documents never span shards, so one huge document makes one big shard; and a
 document cut into pieces (``Result.open_doc``) is no boundary until its last piece.
@@ -23,8 +23,8 @@ from typing import IO, Any
 import numpy as np
 
 from tokenmill import __version__
-from tokenmill.checkpoint import PROGRESS, SplitStates, save_checkpoint
-from tokenmill.engines import SPLITS, STAT_KEYS, Result
+from tokenmill.prepare.checkpoint import PROGRESS, SplitStates, save_checkpoint
+from tokenmill.prepare.engines import SPLITS, STAT_KEYS, Result
 from tokenmill.store import FORMAT, FORMAT_VERSION, atomic_write_bytes, shard_name, write_manifest
 
 SPLIT_RULE = (

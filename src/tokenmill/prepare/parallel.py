@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from tokenmill.engines import Job, Result, _Worker, init_worker, run_task
+from tokenmill.prepare.engines import Job, Result, _Worker, init_worker, run_task
 
 
 def start_method() -> str:
