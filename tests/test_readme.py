@@ -18,3 +18,15 @@ def test_readme_examples():
         runner.run(parser.get_doctest(block, globs, f"README block {i}", str(README), 0))
     result = runner.summarize(verbose=False)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_readme_shows_what_make_demo_prints():
+    import subprocess
+    import sys
+
+    text = README.read_text(encoding="utf-8")
+    start = text.index("1. Text (built-in sample)")
+    end = text.index("ready for the transformer", start) + len("ready for the transformer")
+    tokenmill = Path(sys.executable).with_name("tokenmill")
+    out = subprocess.run([str(tokenmill), "demo"], capture_output=True, text=True, check=True).stdout
+    assert text[start:end] in out
