@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import os
+
 import pytest
+from hypothesis import settings
+
+# Timing varies a lot on small shared machines: no per-example deadline. CI runs a fixed
+# sequence of examples so that a red build is reproducible; locally they are random.
+settings.register_profile("dev", deadline=None)
+settings.register_profile("ci", deadline=None, derandomize=True, print_blob=True)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 CORPORA = Path(__file__).resolve().parents[1].parent / "shared" / "corpora"
 
