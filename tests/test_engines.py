@@ -12,15 +12,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tokenmill.prepare import engines
+from tokenmill.prepare import engines, prepare
 from tokenmill.prepare.engines import (
     PARITY_SAMPLE,
     check_parity,
     make_encoder,
     scrub_surrogates,
-    split_of,
 )
-from tokenmill.prepare import prepare
+from tokenmill.prepare.worker import split_of
 from tokenmill.tokenizers import get_tokenizer
 
 pytest.importorskip("riptoken")

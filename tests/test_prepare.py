@@ -13,6 +13,7 @@ import random
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 import pytest
@@ -21,9 +22,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tokenmill import vocab
-from tokenmill.prepare import cutting, inputs, readers
+from tokenmill.prepare import (
+    PrepareOptions,
+    cutting,
+    inputs,
+    prepare,
+    readers,
+    reference_tokens,
+)
 from tokenmill.prepare.cutting import _CUT, safe_cut
-from tokenmill.prepare import PrepareOptions, prepare, reference_tokens
 from tokenmill.prepare.shard_writer import ShardWriter
 from tokenmill.store import TokenStore
 from tokenmill.tokenizers import Tokenizer, get_tokenizer
@@ -513,3 +520,227 @@ def test_prepare_never_imports_torch(tmp_path: Path) -> None:
         [sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0, done.stderr
+
+
+# ---- review fixes: identity of inputs, expansion, --out inside inputs, val shards, workers -------
+
+
+def _val_docs(store: TokenStore) -> list[list[int]]:
+    return docs_of(store, "val") if "val" in store.splits else []
+
+
+def test_val_split_does_not_depend_on_how_the_path_is_typed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "data").mkdir()
+    write_jsonl(tmp_path / "data" / "big.jsonl", synthetic_docs(60, size=20))
+    monkeypatch.chdir(tmp_path / "data")
+    options = {"workers": 0, "val_fraction": 0.3, "progress": False}
+    a = prepare(["big.jsonl"], tmp_path / "a", **options)
+    b = prepare(["./big.jsonl"], tmp_path / "b", **options)
+    c = prepare([str(tmp_path / "data")], tmp_path / "c", **options)  # a directory: name relative to it
+    d = prepare([str(tmp_path / "data" / "*.jsonl")], tmp_path / "d", **options)  # a glob: likewise
+    assert 5 < len(_val_docs(a)) < 40
+    assert _val_docs(a) == _val_docs(b) == _val_docs(c) == _val_docs(d)
+    assert a.manifest["inputs"][0]["name"] == "big.jsonl" and "inputs[].name" in a.manifest["split_rule"]
+    assert a.manifest["inputs"] == b.manifest["inputs"]
+    assert a.manifest["inputs"][0]["path"] == os.path.realpath(tmp_path / "data" / "big.jsonl")
+    # Rerun from another working directory with an absolute path: the same store, not "inputs changed".
+    monkeypatch.chdir(tmp_path)
+    before = all_files(tmp_path / "a")
+    prepare([str(tmp_path / "data" / "big.jsonl")], tmp_path / "a", **options)
+    assert all_files(tmp_path / "a") == before
+
+
+def test_symlinked_dirs_and_dirs_matched_by_a_glob_are_read(tmp_path: Path) -> None:
+    root = tmp_path / "in"
+    (root / "real").mkdir(parents=True)
+    (root / "real" / "a.txt").write_text("alpha")
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "b.txt").write_text("beta")
+    (root / "link").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    (root / "real" / "loop").symlink_to(root, target_is_directory=True)  # a cycle: walked once
+    store = prepare([root], tmp_path / "s", workers=0, progress=False)
+    assert docs_of(store) == reference_tokens(["beta", "alpha"])  # link/b.txt, real/a.txt
+    names = [f.name for f in inputs.resolve_inputs([root])]
+    assert names == ["link/b.txt", "real/a.txt"]
+    found = inputs.resolve_inputs([str(tmp_path / "e*")])  # the glob matches a directory
+    assert [f.name for f in found] == ["elsewhere/b.txt"]
+
+
+def test_an_unlistable_subdirectory_is_an_error_not_skipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "in" / "sub").mkdir(parents=True)
+    (tmp_path / "in" / "a.txt").write_text("x")
+    real_scandir = os.scandir
+
+    def scandir(path):  # type: ignore[no-untyped-def]  # chmod 000 does not stop root: simulate it
+        if os.fspath(path).endswith("sub"):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    expected = r"input directory .*sub cannot be listed \(Permission denied\)"
+    with pytest.raises(PermissionError, match=expected):
+        inputs.resolve_inputs([tmp_path / "in"])
+
+
+def test_overlapping_inputs_are_read_once_with_a_warning(tmp_path: Path) -> None:
+    (tmp_path / "in").mkdir()
+    write_jsonl(tmp_path / "in" / "a.jsonl", ["one", "two"])
+    with pytest.warns(UserWarning, match=r"a\.jsonl is already among the inputs: overlapping inputs are read once"):
+        store = prepare(
+            [tmp_path / "in", str(tmp_path / "in" / "*.jsonl")], tmp_path / "s", workers=0, progress=False
+        )
+    assert store.manifest["stats"]["documents"] == 2 and len(store.manifest["inputs"]) == 1
+
+
+def test_out_inside_an_input_directory_is_skipped(tmp_path: Path) -> None:
+    d = tmp_path / "dd"
+    d.mkdir()
+    (d / "b.txt").write_text("hello world")
+    cmd = [sys.executable, "-m", "tokenmill", "prepare", "dd", "--out", "dd/store", "--quiet"]
+    first = subprocess.run(cmd, check=False, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.startswith("1 documents, 3 tokens") and "1 shard ->" in first.stdout
+    again = subprocess.run(cmd, check=False, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert again.returncode == 0 and again.stdout.startswith("up to date"), again.stderr
+
+
+def test_the_val_shard_closes_with_every_train_shard(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tokenmill.prepare import shard_writer
+
+    src = write_jsonl(tmp_path / "a.jsonl", synthetic_docs(300))
+    checkpoints = []
+    real = shard_writer.save_checkpoint
+
+    def record(out, identity, splits):  # type: ignore[no-untyped-def]
+        checkpoints.append(json.loads(json.dumps(splits)))
+        real(out, identity, splits)
+
+    monkeypatch.setattr(shard_writer, "save_checkpoint", record)
+    store = prepare([src], tmp_path / "s", workers=0, shard_tokens=2000, val_fraction=0.1, progress=False)
+    assert len(store.manifest["splits"]["val"]["shards"]) > 3
+    assert sum(1 for c in checkpoints if c["train"]["shards"]) > 10
+    # After a train shard closes, a rerun resumes there for both splits: nothing older is re-read.
+    for c in checkpoints:
+        assert c["val"]["position"] >= c["train"]["position"]
+    assert sorted(docs_of(store) + _val_docs(store)) == sorted(reference_tokens(synthetic_docs(300)))
+
+
+def test_an_empty_val_split_is_warned_about(tmp_path: Path) -> None:
+    src = write_jsonl(tmp_path / "a.jsonl", ["one", "two"])
+    with pytest.warns(UserWarning, match=r"val_fraction=0\.001 put none of the 2 documents in val"):
+        store = prepare([src], tmp_path / "s", workers=0, val_fraction=0.001, progress=False)
+    assert store.manifest["splits"]["val"]["n_documents"] == 0
+    cmd = [sys.executable, "-m", "tokenmill", "prepare", str(src), "--out", str(tmp_path / "t")]
+    args = [*cmd, "--val-fraction", "0.001", "--quiet"]
+    done = subprocess.run(args, check=False, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "val split EMPTY" in done.stdout and "put none" in done.stderr
+
+
+def test_start_method_ignores_tqdms_monitor_thread(tmp_path: Path) -> None:
+    from tokenmill.prepare.parallel import start_method
+
+    src = write_jsonl(tmp_path / "a.jsonl", ["one", "two"])
+    code = (
+        "import threading, tqdm, time\n"
+        "from tokenmill.prepare import prepare\nfrom tokenmill.prepare.parallel import start_method\n"
+        "if __name__ == '__main__':\n"
+        "    tqdm.tqdm.monitor_interval = 0.01\n"
+        "    with tqdm.tqdm(total=1, disable=False, file=open('/dev/null', 'w')) as bar: time.sleep(0.05)\n"
+        "    assert any(type(t).__name__ == 'TMonitor' for t in threading.enumerate())\n"
+        "    print(start_method())\n"
+        f"    prepare([{str(src)!r}], {str(tmp_path / 's')!r}, workers=1, progress=False)\n"
+    )
+    script = tmp_path / "two.py"
+    script.write_text(code)
+    done = subprocess.run(
+        [sys.executable, str(script)], check=False, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["fork"]
+    assert start_method() in ("fork", "spawn")
+
+
+def test_a_worker_that_fails_at_startup_reports_the_cause(tmp_path: Path) -> None:
+    import dataclasses
+
+    from tokenmill.prepare.parallel import tokenized
+
+    src = write_jsonl(tmp_path / "a.jsonl", ["one"])
+    files = inputs.resolve_inputs([src])
+    from tokenmill.prepare import _job
+
+    class _W:  # what _job reads of a ShardWriter
+        splits: ClassVar[dict[str, Any]] = {}
+        start = (0, 0)
+
+    job = _job(GPT2, PrepareOptions(workers=1), files, _W())  # type: ignore[arg-type]
+    job = dataclasses.replace(job, engine="nope")
+    tasks = readers.iter_tasks(files, (0, 0), errors="replace", text_field="text", cuttable=True)
+    fd = os.open(tmp_path / "lock", os.O_RDWR | os.O_CREAT)
+    expected = r"worker failed to start: ValueError: unknown engine 'nope'"
+    with pytest.raises(RuntimeError, match=expected), tokenized(tasks, job, 1, fd) as results:
+        list(results)
+
+
+def test_disk_errors_keep_the_partial_store_and_say_rerun(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import errno
+
+    from tokenmill.cli import main
+
+    src = write_jsonl(tmp_path / "a.jsonl", synthetic_docs(50))
+
+    def full(self, *args):  # type: ignore[no-untyped-def]
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "s" / "train-00001.bin.tmp"))
+
+    real_write, calls = ShardWriter._write, []
+
+    def write_then_fail(self, *args):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        return real_write(self, *args) if len(calls) < 3 else full(self, *args)
+
+    monkeypatch.setattr(ShardWriter, "_write", write_then_fail)
+    out = tmp_path / "s"
+    options = ["--workers", "0", "--shard-tokens", "500", "--quiet"]
+    code = main(["prepare", str(src), "--out", str(out), *options])
+    err = capsys.readouterr().err
+    assert code == 1 and "No space left on device" in err and "Traceback" not in err
+    assert "partial store" in err and "rerun the same command to resume" in err
+    assert (out / ".progress.json").exists()
+
+
+def test_default_workers_follow_the_cpu_affinity() -> None:
+    from tokenmill.prepare.parallel import default_workers
+
+    expected = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    assert default_workers() == expected
+
+
+def test_a_huge_jsonl_line_is_not_held_many_times_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tracemalloc
+
+    monkeypatch.setattr(readers, "HUGE_LINE_BYTES", 1 << 20)
+    text = " ".join(synthetic_docs(1, size=20)[0] for _ in range(400_000))[: 8 << 20]  # 8 MB, ASCII
+    (tmp_path / "h.jsonl").write_text('{"text": "a"}\n' + json.dumps({"text": text}))  # no final newline
+    files = inputs.resolve_inputs([tmp_path / "h.jsonl"])
+    tracemalloc.start()
+    try:
+        pieces = []
+        for task in readers.iter_tasks(files, (0, 0), errors="strict", text_field="text", cuttable=True):
+            if task.kind == "piece":
+                pieces.append(len(task.payload))  # like a worker: each piece is dropped once sent
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert sum(pieces) == len(text) and len(pieces) > 4
+    # raw bytes, JSON text and value never all at once; pieces cut lazily (it was > 5x).
+    assert peak < 2.6 * len(text), peak / len(text)
+    store = prepare([tmp_path / "h.jsonl"], tmp_path / "s", workers=0, progress=False)
+    assert docs_of(store) == reference_tokens(["a", text])

@@ -95,3 +95,38 @@ def test_kill_twice_then_rerun(corpus: Path, reference: dict[str, bytes], tmp_pa
     assert _files(out) == reference
     assert not (out / ".progress.json").exists() and not any(p.suffix == ".tmp" for p in out.iterdir())
     assert os.path.getsize(out / "manifest.json") > 0
+
+
+def _start_and_wait_for(cmd: list[str], out: Path, err: Path, visible_shards: int) -> subprocess.Popen[bytes]:
+    # A session of its own: Ctrl-C in a terminal signals the whole process group.
+    with open(err, "wb") as stderr:  # the child keeps its own copy of the descriptor
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while not (out.is_dir() and sum(p.suffix == ".idx" for p in out.iterdir()) >= visible_shards):
+        assert proc.poll() is None and time.monotonic() < deadline, "prepare ended too soon"
+        time.sleep(0.002)
+    return proc
+
+
+def test_ctrl_c_is_one_line_not_a_traceback_per_worker(corpus: Path, tmp_path: Path) -> None:
+    out, err = tmp_path / "store", tmp_path / "err"
+    proc = _start_and_wait_for(_cmd(corpus, out), out, err, 2)
+    os.killpg(proc.pid, signal.SIGINT)  # as Ctrl-C does: the workers get it too
+    assert proc.wait(timeout=60) == 130
+    text = err.read_text()
+    assert "interrupted" in text and "Traceback" not in text and "KeyboardInterrupt" not in text, text
+
+
+def test_workers_of_a_killed_prepare_exit_quietly(corpus: Path, tmp_path: Path) -> None:
+    import psutil
+
+    out, err = tmp_path / "store", tmp_path / "err"
+    proc = _start_and_wait_for(_cmd(corpus, out), out, err, 2)
+    workers = psutil.Process(proc.pid).children()
+    assert workers
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    _, alive = psutil.wait_procs(workers, timeout=30)
+    assert not alive, "orphaned workers kept running"
+    text = err.read_text()
+    assert "Traceback" not in text and "BrokenPipeError" not in text, text

@@ -57,10 +57,11 @@ def test_json_end_to_end(tmp_path: Path) -> None:
     assert (stats["total"]["documents"], stats["total"]["tokens"], stats["total"]["bytes"]) == (4, 10, 40)
     assert stats["total"]["bytes_per_token"] == 4.0
     assert stats["total"]["top_tokens"] == [
-        {"id": EOT, "count": 4, "share": 0.4, "text": "'<|endoftext|>'"},
-        {"id": 40, "count": 2, "share": 0.2, "text": "'I'"},
-        {"id": 995, "count": 2, "share": 0.2, "text": "' world'"},
+        {"id": EOT, "count": 4, "share": 0.4, "text": "<|endoftext|>"},
+        {"id": 40, "count": 2, "share": 0.2, "text": "I"},
+        {"id": 995, "count": 2, "share": 0.2, "text": " world"},  # the decoded string, not a repr
     ]
+    assert "empty_documents" not in stats["splits"]["train"] and "empty_documents" not in stats["total"]
     assert stats["prepare"] == PREPARED
 
 
@@ -74,8 +75,12 @@ def test_table_is_readable(tmp_path: Path) -> None:
     assert header
     assert next(line for line in out.splitlines() if line.startswith("tokens")).split() == ["tokens", "8", "2", "10"]
     assert "bytes per token" in out and "4.0" in out
-    assert "eot_spellings=1" in out and "replacements=2" in out
-    assert "'<|endoftext|>'" in out
+    lines = out.splitlines()
+    # Each manifest counter once, labelled; no stored "empty documents 0" row to contradict it.
+    empty = [line.split() for line in lines if "empty documents" in line]
+    assert empty == [["empty", "documents", "skipped", "0"]]
+    assert "EOT spellings kept as text  1" in out and "U+FFFD replacements         2" in out
+    assert "'<|endoftext|>'" in out and "' world'" in out  # a repr in the table: spaces stay visible
 
 
 def test_one_split_and_no_top_tokens(tmp_path: Path) -> None:
@@ -126,3 +131,17 @@ def test_negative_top_is_refused(tmp_path: Path) -> None:
     make_store(tmp_path)
     result = tokenmill("stats", str(tmp_path), "--top", "-1")
     assert result.returncode == 2 and "--top must be >= 0, got -1" in result.stderr
+
+
+def test_a_store_being_written_is_not_called_interrupted(tmp_path: Path) -> None:
+    import fcntl
+
+    (tmp_path / ".progress.json").write_text("{}")
+    (tmp_path / "train-00000.bin").write_bytes(b"")
+    with open(tmp_path / ".tokenmill.lock", "w") as held:  # as a running prepare holds it
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        busy = tokenmill("stats", str(tmp_path))
+    assert busy.returncode == 2 and "is being written by a running `tokenmill prepare`" in busy.stderr
+    assert "interrupted" not in busy.stderr
+    dead = tokenmill("stats", str(tmp_path))  # the lock released (its holder died): interrupted
+    assert dead.returncode == 2 and "interrupted" in dead.stderr

@@ -99,7 +99,6 @@ def format_table(stats: dict[str, Any]) -> str:
     ]
     rows: list[tuple[str, list[str]]] = [
         ("documents", [_num(blocks[c]["documents"]) for c in columns]),
-        ("empty documents", [_num(blocks[c]["empty_documents"]) for c in columns]),
         ("tokens", [_num(blocks[c]["tokens"]) for c in columns]),
         ("shards", [_num(blocks[c]["shards"]) for c in columns]),
     ]
@@ -118,9 +117,7 @@ def format_table(stats: dict[str, Any]) -> str:
         label.ljust(label_w) + "  " + "  ".join(v.rjust(w) for v, w in zip(vals, widths))
         for label, vals in rows
     ]
-    prepared = {k: v for k, v in stats["prepare"].items() if k not in ("documents", "bytes_read")}
-    if prepared:
-        lines += ["", "prepare counters: " + ", ".join(f"{k}={_num(v)}" for k, v in sorted(prepared.items()))]
+    lines += _prepare_lines(stats["prepare"])
     top = total.get("top_tokens")
     if top:
         lines += [
@@ -129,6 +126,25 @@ def format_table(stats: dict[str, Any]) -> str:
             f"{'id':>8}  {'count':>12}  {'share':>7}  text",
         ]
         for t in top:
-            text = t["text"] if t["text"] is not None else "?"  # None: the vocabulary could not be loaded
+            text = repr(t["text"]) if t["text"] is not None else "?"  # None: no vocabulary to decode with
             lines.append(f"{t['id']:>8}  {t['count']:>12,}  {t['share']:>7.2%}  {text}")
     return "\n".join(lines)
+
+
+# The manifest's counters, labelled once (empty documents are skipped, never stored).
+_COUNTERS = (
+    ("empty_documents", "empty documents skipped"),
+    ("bad_lines_skipped", "bad lines skipped"),
+    ("eot_spellings", "EOT spellings kept as text"),
+    ("replacements", "U+FFFD replacements"),
+)
+
+
+def _prepare_lines(prepared: dict[str, Any]) -> list[str]:
+    known = [(label, prepared[key]) for key, label in _COUNTERS if key in prepared]
+    known += [(k, v) for k, v in sorted(prepared.items()) if k not in dict(_COUNTERS)]
+    known = [(k, v) for k, v in known if k not in ("documents", "bytes_read")]  # shown in the table
+    if not known:
+        return []
+    width = max(len(k) for k, _ in known)
+    return ["", "while preparing (from the manifest):"] + [f"  {k.ljust(width)}  {_num(v)}" for k, v in known]

@@ -28,19 +28,26 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from tokenmill.prepare.checkpoint import check_out_dir, clean, load_state, locked, store_identity
+from tokenmill.prepare.checkpoint import (
+    check_out_dir,
+    clean,
+    load_state,
+    locked,
+    store_identity,
+)
 from tokenmill.prepare.cutting import CUTTABLE_PATTERNS
-from tokenmill.prepare.engines import ENGINES, SPLITS, STAT_KEYS, Job, check_parity
+from tokenmill.prepare.engines import ENGINES, check_parity
 from tokenmill.prepare.inputs import InputFile, resolve_inputs
-from tokenmill.prepare.parallel import tokenized
+from tokenmill.prepare.parallel import default_workers, progress_bar, tokenized
 from tokenmill.prepare.readers import iter_tasks
 from tokenmill.prepare.shard_writer import ShardWriter
+from tokenmill.prepare.worker import SPLITS, STAT_KEYS, Job
 from tokenmill.store import TokenStore, dtype_for
 from tokenmill.tokenizers import get_tokenizer
 
@@ -68,7 +75,7 @@ class PrepareOptions:
     """
 
     tokenizer: Any = "gpt2"  # a name or file for get_tokenizer, or a Tokenizer
-    workers: int | None = None  # tokenizing processes; None: all cores; 0: in this process
+    workers: int | None = None  # tokenizing processes; None: every CPU we may use; 0: in this process
     eot: str = "append"  # where each document's end-of-text ID goes: "append", "prepend", "none"
     val_fraction: float = 0.0  # share of documents sent to "val" by a seeded hash; 0: no val split
     seed: int = 0  # seed of that hash
@@ -152,14 +159,19 @@ def prepare(
 
     Each document is ``encode_ordinary(text)`` plus the EOT ID (``eot``: "append",
     "prepend" or "none"); text that spells ``<|endoftext|>`` stays ordinary text (counted in
-    ``manifest["stats"]["eot_spellings"]``). ``workers``: tokenizing processes (None: all
-    cores; 0: in this process). ``val_fraction`` sends documents to "val" by a seeded hash
-    of (input path, ordinal). ``errors``: "replace" invalid UTF-8 (counted) or "strict".
+    ``manifest["stats"]["eot_spellings"]``). ``workers``: tokenizing processes (None: every
+    CPU this process may use; 0: in this process). ``val_fraction`` sends documents to
+    "val" by a seeded hash of (input name, ordinal): the name is the file's base name, or
+    its path relative to the directory (or glob) argument it came from, so ``x`` and
+    ``./x`` split alike. ``errors``: "replace" invalid UTF-8 (counted) or "strict".
     ``engine="riptoken"``: faster, used only after a parity check against tiktoken. The
     options are those of :class:`PrepareOptions`.
 
     Pitfall: rerunning the same call resumes an interrupted run, or returns the finished
     store at once; other inputs or options on the same ``out`` raise unless ``overwrite``.
+    Memory stays bounded except for one case: a ``.jsonl`` line over 64 MB is parsed whole,
+    needing about 2x its size (ASCII; Python holds non-ASCII text at 2-4 bytes a character);
+    ``.txt`` documents stream whatever their size.
 
     >>> import tempfile, pathlib
     >>> d = pathlib.Path(tempfile.mkdtemp())
@@ -202,7 +214,8 @@ def run_prepare(inputs: Any, out: str | os.PathLike[str], options: PrepareOption
     tok = get_tokenizer(options.tokenizer)
     if options.eot != "none" and tok.eot_id is None:
         raise ValueError(f"tokenizer {tok.name!r} has no end-of-text token; pass eot='none' (--eot none)")
-    files = resolve_inputs(inputs, text_field=options.text_field)  # every input error before any work
+    # Every input error before any work; a store inside an input directory is not an input.
+    files = resolve_inputs(inputs, text_field=options.text_field, exclude=out)
     check_parity(tok, options.engine)
     out = check_out_dir(Path(out))
     identity = store_identity(tok, options.manifest_options(tok.name), [f.describe() for f in files])
@@ -222,11 +235,11 @@ def run_prepare(inputs: Any, out: str | os.PathLike[str], options: PrepareOption
         )
         total = sum(f.size for f in files)
         try:
-            n_workers = (os.cpu_count() or 1) if options.workers is None else options.workers
+            n_workers = default_workers() if options.workers is None else options.workers
             # The pool first: it may fork, which is safe only before tqdm starts its thread.
             with (
                 tokenized(tasks, job, n_workers, lock_fd) as results,
-                _progress_bar(total, options.progress) as bar,
+                progress_bar(total, options.progress) as bar,
             ):
                 for result in results:
                     writer.add(result)
@@ -237,6 +250,12 @@ def run_prepare(inputs: Any, out: str | os.PathLike[str], options: PrepareOption
                 counts = dict(zip(STAT_KEYS, writer.stats))
                 raise ValueError(f"the inputs hold no documents ({counts}); nothing to store")
             writer.finish()
+            if len(splits) > 1 and not writer.splits["val"]["shards"]:
+                warnings.warn(
+                    f"val_fraction={options.val_fraction} put none of the {writer.stats[0]:,} documents in "
+                    "val: the val split is empty; raise val_fraction (--val-fraction) for a usable one",
+                    stacklevel=3,
+                )
         except ValueError:
             clean(out, keep=set())  # bad input: rerunning fails the same way, so leave no partial store
             raise
@@ -261,26 +280,10 @@ def _job(tok: Any, options: PrepareOptions, files: Sequence[InputFile], writer: 
         errors=options.errors,
         skip_bad_lines=options.skip_bad_lines,
         paths=tuple(f.path for f in files),
+        names=tuple(f.name for f in files),
         start=writer.start,
         positions=positions,
     )
-
-
-@contextmanager
-def _progress_bar(total: int, enabled: bool) -> Iterator[Any]:
-    from tqdm import tqdm
-
-    with tqdm(
-        total=total,
-        unit="B",
-        unit_scale=True,
-        unit_divisor=1024,
-        file=sys.stderr,
-        disable=not enabled,
-        desc="prepare",
-        smoothing=0.1,
-    ) as bar:
-        yield bar
 
 
 def reference_tokens(

@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from tokenmill.prepare.engines import SPLITS, STAT_KEYS
+from tokenmill.prepare.worker import SPLITS, STAT_KEYS
 from tokenmill.store import atomic_write_bytes, sha256_file
 
 PROGRESS, LOCK, MANIFEST = ".progress.json", ".tokenmill.lock", "manifest.json"

@@ -14,6 +14,7 @@ patterns in :data:`CUTTABLE_PATTERNS`, and texts under any other pattern are not
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 # Pre-tokenizer patterns for which the cut rule of safe_cut() is proven (tests re-check it):
 # GPT-2/r50k/p50k, cl100k_base and o200k_base. Any other pattern: huge texts are not cut.
@@ -131,3 +132,24 @@ class Cutter:
         self.parts, self.size = [text[start:]], len(text) - start
         self.has_cut = _CUT.search(text, start + 1) is not None
         return pieces
+
+
+def cut_pieces(text: str, cuttable: bool, target: int) -> Iterator[str]:
+    """A complete text's pieces of about ``target`` chars, cut as :class:`Cutter` cuts, one at a time.
+
+    Lazy, so that a huge text is never held twice (text + all its pieces) in memory.
+
+    >>> list(cut_pieces("one two three four", True, 4)), list(cut_pieces("a b", False, 1))
+    (['one', ' two', ' three', ' four'], ['a b'])
+    """
+    start = 0
+    while cuttable and len(text) - start >= 2 * target:
+        cut = safe_cut(text, start + target, lo=start + 1)
+        if cut == 0:  # none in the window: the first one after it
+            m = _CUT.search(text, start + target)
+            if m is None:
+                break
+            cut = m.start()
+        yield text[start:cut]
+        start = cut
+    yield text[start:] if start else text

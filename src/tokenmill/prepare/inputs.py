@@ -5,17 +5,25 @@ given. Formats: ``.txt`` (one file = one document), ``.jsonl`` (one document per
 ``.parquet`` (a string column); ``.txt``/``.jsonl`` may be compressed (``.gz``, ``.xz``,
 ``.zst``).
 
-Pitfall: the format is taken from the file name alone, so select files with a glob when a
-directory also holds other files; anything else is refused before any work starts.
+Each file also gets a *name*, its identity in the val split: a file argument's base name,
+else the file's path relative to the directory argument (or to the fixed leading directory
+of the glob) it was found in, with ``/`` separators. So ``x``, ``./x`` and ``/abs/x`` give
+the same name and the same val split, whatever the working directory.
 
->>> InputFile("a.jsonl.xz", "jsonl", "xz", 10, 0).describe()
-{'path': 'a.jsonl.xz', 'size': 10, 'mtime_ns': 0}
+Pitfall: the format is taken from the file name alone, so select files with a glob when a
+directory also holds other files; anything else is refused before any work starts. A file
+reached twice (a directory and a glob over it, or a symlink) is read once, at its first
+place, with a warning; symlinked directories are followed (a cycle is walked once).
+
+>>> InputFile("a.jsonl.xz", "jsonl", "xz", 10, 0, "a.jsonl.xz").describe()["name"]
+'a.jsonl.xz'
 """
 
 from __future__ import annotations
 
 import glob
 import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import IO, Any
@@ -34,17 +42,29 @@ class InputFile:
     compression: str | None  # None, "gz", "xz" or "zst"
     size: int  # bytes on disk; a changed size or mtime means a changed input
     mtime_ns: int
+    name: str = ""  # its identity in the val split (see the module docstring); "" -> path
 
     def describe(self) -> dict[str, Any]:
-        """What the manifest records of this input (and compares on a rerun)."""
-        return {"path": self.path, "size": self.size, "mtime_ns": self.mtime_ns}
+        """What the manifest records of this input (and compares on a rerun).
+
+        ``path`` is the real path, so a rerun from another working directory, or with
+        ``./x`` for ``x``, is the same store.
+        """
+        real = os.path.realpath(self.path)
+        return {"path": real, "name": self.name or self.path, "size": self.size, "mtime_ns": self.mtime_ns}
 
 
-def resolve_inputs(inputs: Sequence[str | os.PathLike[str]], *, text_field: str = "text") -> list[InputFile]:
+def resolve_inputs(
+    inputs: Sequence[str | os.PathLike[str]],
+    *,
+    text_field: str = "text",
+    exclude: str | os.PathLike[str] | None = None,
+) -> list[InputFile]:
     """Expand, check and describe the inputs; every error is raised before any work starts.
 
     Pitfall: a directory is walked recursively and every file in it must have a supported
-    format; a glob keeps only files, so use one to pick files out of a mixed directory.
+    format; a glob picks files out of a mixed directory. ``exclude`` (prepare's ``--out``)
+    and everything under it is skipped, so a store may live inside an input directory.
 
     >>> resolve_inputs(["no/such/file.txt"])
     Traceback (most recent call last):
@@ -56,8 +76,19 @@ def resolve_inputs(inputs: Sequence[str | os.PathLike[str]], *, text_field: str 
     if not inputs:
         raise ValueError("no inputs given; pass at least one file, directory or glob")
     files: list[InputFile] = []
+    skip = os.path.realpath(exclude) if exclude is not None else None
+    seen: dict[str, str] = {}  # real path -> the path it was first found as
     for item in inputs:
-        for path in _expand(os.fspath(item)):
+        for path, name in _expand(os.fspath(item), skip):
+            real = os.path.realpath(path)
+            if real in seen:
+                again = "" if seen[real] == path else f" (as {seen[real]})"
+                warnings.warn(
+                    f"input {path} is already among the inputs{again}: overlapping inputs are read once",
+                    stacklevel=2,
+                )
+                continue
+            seen[real] = path
             kind = _classify(path)
             if kind is None:
                 raise ValueError(
@@ -72,7 +103,7 @@ def resolve_inputs(inputs: Sequence[str | os.PathLike[str]], *, text_field: str 
                 raise ValueError(f"input {path} cannot be read: {exc.strerror or exc}") from None
             fmt, compression = kind
             _check_extra(path, fmt, compression, text_field)
-            files.append(InputFile(path, fmt, compression, st.st_size, st.st_mtime_ns))
+            files.append(InputFile(path, fmt, compression, st.st_size, st.st_mtime_ns, name))
     return files
 
 
@@ -89,21 +120,68 @@ def _classify(path: str) -> tuple[str, str | None] | None:
     return None
 
 
-def _expand(item: str) -> list[str]:
+def _expand(item: str, skip: str | None) -> list[tuple[str, str]]:
+    """(path, name) of the files of one input argument, in order (see the module docstring)."""
     # An existing path wins over a glob: a file may have "*" or "[" in its name.
     if os.path.isdir(item):
-        found = sorted(os.path.join(root, f) for root, _, files in os.walk(item) for f in files)
+        found = [(p, _name(p, item)) for p in _walk(item, skip)]
         if not found:
             raise FileNotFoundError(f"input directory {item} holds no files")
         return found
     if os.path.exists(item):
-        return [item]
+        return [(item, os.path.basename(item))]
     if glob.has_magic(item):
-        found = sorted(p for p in glob.glob(item, recursive=True) if os.path.isfile(p))
+        root = _glob_root(item)
+        found = []
+        for match in sorted(glob.glob(item, recursive=True)):
+            if _under(match, skip):
+                continue
+            paths = _walk(match, skip) if os.path.isdir(match) else [match]
+            found += [(p, _name(p, root)) for p in paths if os.path.isfile(p)]
         if not found:
             raise FileNotFoundError(f"no input file matches the glob {item!r}")
         return found
     raise FileNotFoundError(f"input not found: {item}")
+
+
+def _walk(top: str, skip: str | None) -> list[str]:
+    """Every file under ``top`` in sorted path order; symlinked directories are followed once."""
+
+    def fail(exc: OSError) -> None:  # os.walk would silently skip the directory
+        raise PermissionError(
+            f"input directory {exc.filename} cannot be listed ({exc.strerror or exc}); "
+            "fix its permissions or leave it out of the inputs"
+        ) from None
+
+    found, visited = [], set()
+    for root, dirs, files in os.walk(top, onerror=fail, followlinks=True):
+        real = os.path.realpath(root)
+        if real in visited or _under(root, skip):
+            dirs[:] = []  # a symlink cycle, a directory reached twice, or the store itself
+            continue
+        visited.add(real)
+        dirs.sort()
+        found += (os.path.join(root, f) for f in files if not _under(os.path.join(root, f), skip))
+    return sorted(found)
+
+
+def _under(path: str, skip: str | None) -> bool:
+    if skip is None:
+        return False
+    real = os.path.realpath(path)
+    return real == skip or real.startswith(skip.rstrip(os.sep) + os.sep)
+
+
+def _name(path: str, root: str) -> str:
+    return os.path.relpath(path, root).replace(os.sep, "/")
+
+
+def _glob_root(pattern: str) -> str:
+    """The leading directories of a glob that hold no wildcard ("." if none)."""
+    head = pattern
+    while glob.has_magic(head):
+        head = os.path.dirname(head)
+    return head or "."
 
 
 def _check_extra(path: str, fmt: str, compression: str | None, text_field: str) -> None:

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from tokenmill.prepare.engines import Job, Result, _Worker, init_worker, run_task
+from tokenmill.prepare.worker import Job, Result, _Worker, init_worker, run_task
 
 
 def start_method() -> str:
@@ -34,7 +34,19 @@ def start_method() -> str:
     """
     if method := os.environ.get("TOKENMILL_START_METHOD"):
         return method
-    return "fork" if sys.platform == "linux" and threading.active_count() == 1 else "spawn"
+    # tqdm's monitor thread (left by any earlier bar) only sleeps and the workers never use
+    # tqdm, so it does not make forking unsafe: counting it would flip later runs to spawn.
+    others = [t for t in threading.enumerate() if t is not threading.current_thread()]
+    quiet = all(type(t).__name__ == "TMonitor" for t in others)
+    return "fork" if sys.platform == "linux" and quiet else "spawn"
+
+
+def default_workers() -> int:
+    """The CPUs this process may run on (its affinity), else the machine's count."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not on every platform (macOS, Windows)
+        return os.cpu_count() or 1
 
 
 @contextmanager
@@ -47,21 +59,22 @@ def tokenized(tasks: Iterator[Any], job: Job, workers: int, lock_fd: int) -> Ite
         yield map(_Worker(job).run, tasks)
         return
     method = start_method()
-    initargs = (job, lock_fd if method == "fork" else None)
+    initargs = (job, lock_fd if method == "fork" else None, os.getpid())
     with multiprocessing.get_context(method).Pool(
         workers, initializer=init_worker, initargs=initargs
     ) as pool:
-        pids = {p.pid for p in pool._pool}  # private, but the only way to notice a killed worker
+        started = list(pool._pool)  # private, but the only way to notice a killed worker
+        pids, received = {p.pid for p in started}, [0]
 
         def wait(pending: Any) -> Result:
             while True:
                 try:
-                    return pending.get(timeout=1.0)
+                    result = pending.get(timeout=1.0)
+                    received[0] += 1
+                    return result
                 except multiprocessing.TimeoutError:
                     if {p.pid for p in pool._pool} != pids:
-                        raise RuntimeError(
-                            "a tokenizing worker died (out of memory?); rerun the same command to resume"
-                        ) from None
+                        raise RuntimeError(_death_message(started, received[0], method)) from None
 
         def results() -> Iterator[Result]:
             pending: deque[Any] = deque()
@@ -73,3 +86,54 @@ def tokenized(tasks: Iterator[Any], job: Job, workers: int, lock_fd: int) -> Ite
                 yield wait(pending.popleft())
 
         yield results()
+
+
+def _death_message(started: list[Any], received: int, method: str) -> str:
+    codes = sorted({p.exitcode for p in started if p.exitcode is not None})
+    if received == 0 and codes and all(c > 0 for c in codes):
+        # It exited by itself before any result: a start-up failure (its traceback is above).
+        hint = (
+            " (spawned workers re-import the main script: is it a real file with "
+            "`if __name__ == '__main__':`?)"
+        )
+        return (
+            f"the tokenizing workers failed at startup (exit code {codes[0]}); see the error above"
+            + (hint if method == "spawn" else "")
+        )
+    return (
+        f"a tokenizing worker died (exit code {codes or 'unknown'}; -9: killed, say by the out-of-memory "
+        "killer); rerun the same command to resume"
+    )
+
+
+class _NoBar:
+    """Stands in for a disabled tqdm bar: no thread, no output."""
+
+    n = 0
+
+    def update(self, n: float) -> None:
+        self.n += n
+
+    def set_postfix_str(self, s: str, refresh: bool = True) -> None:
+        pass
+
+
+@contextmanager
+def progress_bar(total: int, enabled: bool) -> Iterator[Any]:
+    """A tqdm bar of input bytes on stderr; when disabled, no bar at all (tqdm would start a thread)."""
+    if not enabled:
+        yield _NoBar()
+        return
+    from tqdm import tqdm
+
+    # Bytes in MB of 10**6, as in the summary line and its MB/s.
+    with tqdm(
+        total=total,
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1000,
+        file=sys.stderr,
+        desc="prepare",
+        smoothing=0.1,
+    ) as bar:
+        yield bar

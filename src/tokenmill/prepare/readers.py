@@ -21,11 +21,11 @@ reported (or counted) here, not by a worker.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, Any, NamedTuple
 
-from tokenmill.prepare.cutting import Cutter
+from tokenmill.prepare.cutting import Cutter, cut_pieces
 from tokenmill.prepare.inputs import InputFile, open_stream, read_errors
 
 BLOCK_BYTES = 1 << 20  # text per task: small enough to balance 2+ workers at the end of a run
@@ -92,18 +92,24 @@ def parse_jsonl_line(
     "has no 'text' field (keys: ['body'])"
     """
     text, replacements = decode_utf8(line, errors, where, offset)
+    value, bad = _parse_json(text, text_field)
+    return value, replacements, bad
+
+
+def _parse_json(text: str, text_field: str) -> tuple[Any, str | None]:
+    """(the text field's value or None, why the JSON is bad or None)."""
     try:
         obj = json.loads(text)
     except json.JSONDecodeError as exc:
-        return None, replacements, f"is not valid JSON ({exc.msg} at column {exc.colno})"
+        return None, f"is not valid JSON ({exc.msg} at column {exc.colno})"
     if not isinstance(obj, dict):
-        return None, replacements, f"is a JSON {type(obj).__name__}, not an object"
+        return None, f"is a JSON {type(obj).__name__}, not an object"
     if text_field not in obj:
-        return None, replacements, f"has no {text_field!r} field (keys: {sorted(obj)[:8]})"
+        return None, f"has no {text_field!r} field (keys: {sorted(obj)[:8]})"
     value = obj[text_field]
     if not isinstance(value, str):
-        return None, replacements, f"has a {text_field!r} that is {type(value).__name__}, not a string"
-    return value, replacements, None
+        return None, f"has a {text_field!r} that is {type(value).__name__}, not a string"
+    return value, None
 
 
 class Task(NamedTuple):
@@ -160,21 +166,29 @@ class _Source:
     cuttable: bool  # may a huge text be cut (the tokenizer's pattern is in CUTTABLE_PATTERNS)?
 
 
-def _piece_tasks(pieces: list[str], template: Task) -> Iterator[Task]:
-    """One "piece" task per piece of one document, from ``template``.
+def _piece_tasks(pieces: Iterable[str], template: Task) -> Iterator[Task]:
+    """One "piece" task per piece of one document, from ``template``; ``pieces`` may be lazy.
 
     The first piece carries the template's input bytes and replacements (so they are
     counted once) and its ``first`` flag; the last piece carries its ``last`` flag.
     """
-    for j, piece in enumerate(pieces):
-        head, end = j == 0, j == len(pieces) - 1
+    it = iter(pieces)
+    piece, head = next(it), True
+    for following in it:  # one piece of lookahead: is this one the last?
         yield template._replace(
             payload=piece,
             first=template.first and head,
-            last=template.last and end,
+            last=False,
             nbytes=template.nbytes if head else 0,
             replacements=template.replacements if head else 0,
         )
+        piece, head = following, False
+    yield template._replace(
+        payload=piece,
+        first=template.first and head,
+        nbytes=template.nbytes if head else 0,
+        replacements=template.replacements if head else 0,
+    )
 
 
 def _txt_tasks(src: _Source, stream: IO[bytes], progress: Callable[[], int]) -> Iterator[Task]:
@@ -216,21 +230,25 @@ def _jsonl_tasks(src: _Source, stream: IO[bytes], progress: Callable[[], int]) -
     for block in blocks:
         data = carry + block if carry else block
         end = data.rfind(b"\n") + 1
-        if end == 0 and len(data) > HUGE_LINE_BYTES:
-            # Too big for one task: read the whole line here and send it as pieces.
-            parts = [data]
-            for block in blocks:  # the rest of this huge line, however long
-                parts.append(block)
+        if end == 0:
+            # A line longer than a block: gather it in one growing buffer (no quadratic joins).
+            buf = bytearray(data)
+            del data
+            for block in blocks:
+                buf += block
                 if b"\n" in block:
                     break
-            data = b"".join(parts)
-            end = data.find(b"\n") + 1 or len(data)
-            if ordinal >= src.skip:
-                yield from _huge_line(src, ordinal, offset, data[:end], progress())
-            ordinal, offset, carry = ordinal + 1, offset + end, data[end:]
-            continue
-        if end == 0:
-            carry = data
+            end = buf.find(b"\n") + 1 or len(buf)
+            carry = bytes(buf[end:])
+            del buf[end:]
+            if ordinal >= src.skip and end > HUGE_LINE_BYTES:
+                box = [buf]  # handed over, so that _huge_line can free the bytes once decoded
+                del buf
+                yield from _huge_line(src, ordinal, offset, box, progress())
+            elif ordinal >= src.skip:
+                yield Task("lines", src.index, ordinal, offset, bytes(buf), progress=progress())
+                del buf
+            ordinal, offset = ordinal + 1, offset + end
             continue
         n = data.count(b"\n", 0, end)
         if ordinal + n > src.skip:
@@ -240,19 +258,34 @@ def _jsonl_tasks(src: _Source, stream: IO[bytes], progress: Callable[[], int]) -
         yield Task("lines", src.index, ordinal, offset, carry, progress=progress())
 
 
-def _huge_line(src: _Source, ordinal: int, offset: int, line: bytes, progress: int) -> Iterator[Task]:
+def _huge_line(
+    src: _Source, ordinal: int, offset: int, box: list[bytearray], progress: int
+) -> Iterator[Task]:
+    """A .jsonl line too long for one task: parsed here, its text sent as pieces.
+
+    Memory: the raw bytes are freed once decoded and the JSON text once parsed; the text
+    is then cut lazily. The peak is the JSON text plus the value (while parsing).
+    """
+    line = box.pop()
+    nbytes = len(line)
     where = f"{src.file.path}, line {ordinal + 1}"
-    text, repl, bad = parse_jsonl_line(
-        line.rstrip(b"\n"), errors=src.errors, text_field=src.text_field, where=where, offset=offset
-    )
-    if bad is not None or not text:
-        # Not a document to cut: let the worker count/report it like any other line.
-        yield Task("lines", src.index, ordinal, offset, line, progress=progress)
+    if line.endswith(b"\n"):
+        del line[-1:]
+    try:
+        text, repl = str(line, "utf-8"), 0  # no bytes copy, unlike bytes(line).decode()
+    except UnicodeDecodeError:
+        text, repl = decode_utf8(bytes(line), src.errors, where, offset)
+    del line
+    value, bad = _parse_json(text, src.text_field)
+    if bad is not None or not value:
+        # Not a document to cut: let the worker count/report it like any other line (re-encoded:
+        # a U+FFFD replaced here then reads as text; only the replacement count can differ).
+        payload = text.encode("utf-8", "surrogatepass") + b"\n"
+        yield Task("lines", src.index, ordinal, offset, payload, progress=progress)
         return
-    cutter = Cutter(src.cuttable, BLOCK_BYTES)
-    pieces = cutter.feed(text) + [cutter.rest]
-    template = Task("piece", src.index, ordinal, 0, "", True, True, len(line), repl, progress)
-    yield from _piece_tasks(pieces, template)
+    del text
+    template = Task("piece", src.index, ordinal, 0, "", True, True, nbytes, repl, progress)
+    yield from _piece_tasks(cut_pieces(value, src.cuttable, BLOCK_BYTES), template)
 
 
 def _parquet_tasks(src: _Source, done: int) -> Iterator[Task]:

@@ -2,8 +2,10 @@
 
 Results arrive in input order; each split has at most one open shard, written to
 ``<name>.bin.tmp`` and renamed when it closes. A shard closes at the first document
-boundary where it holds ``shard_tokens`` tokens, and every close is followed by a
-checkpoint (see :mod:`tokenmill.prepare.checkpoint`), so a crash loses at most the open shards.
+boundary where it holds ``shard_tokens`` tokens; the open val shard also closes whenever a
+train shard does (so a resume never goes back further than the last train shard). Every
+close is followed by a checkpoint (see :mod:`tokenmill.prepare.checkpoint`), so a crash
+loses at most the open shards.
 
 Pitfall: documents never span shards, so one huge document makes one big shard; and a
 document cut into pieces (``Result.open_doc``) is no boundary until its last piece.
@@ -24,12 +26,20 @@ import numpy as np
 
 from tokenmill import __version__
 from tokenmill.prepare.checkpoint import PROGRESS, SplitStates, save_checkpoint
-from tokenmill.prepare.engines import SPLITS, STAT_KEYS, Result
-from tokenmill.store import FORMAT, FORMAT_VERSION, atomic_write_bytes, shard_name, write_manifest
+from tokenmill.prepare.worker import SPLITS, STAT_KEYS, Result
+from tokenmill.store import (
+    FORMAT,
+    FORMAT_VERSION,
+    atomic_write_bytes,
+    shard_name,
+    write_manifest,
+)
 
 SPLIT_RULE = (
-    "a document is in 'val' iff blake2b(f'{seed}:{input path}:{ordinal}', digest_size=8) "
-    "as a big-endian integer < val_fraction * 2**64"
+    "a document is in 'val' iff blake2b(f'{seed}:{name}:{ordinal}', digest_size=8) "
+    "as a big-endian integer < val_fraction * 2**64, where name is the input's inputs[].name "
+    "(a file argument's base name, else its path relative to the directory argument or to the "
+    "glob's leading directory, '/'-separated) and ordinal the document's line/row number from 0"
 )
 
 
@@ -62,16 +72,21 @@ class ShardWriter:
         self.n_tokens = self.run_bytes = 0  # written / read by this run
 
     def add(self, result: Result) -> None:
-        for s, split in enumerate(SPLITS):
-            if split in self.splits and len(result.lengths[s]):
-                self._add_split(split, result, s)
+        self._done = {split: (0, 0) for split in SPLITS}  # per split: (tokens, documents) of result stored
+        for split in SPLITS:
+            if split in self.splits:
+                self._feed(split, result, None)
         self.stats = [a + b for a, b in zip(self.stats, result.total)]
         self.run_bytes += result.total[STAT_KEYS.index("bytes_read")]
 
-    def _add_split(self, split: str, r: Result, s: int) -> None:
+    def _feed(self, split: str, r: Result, limit: int | None) -> None:
+        """Store the result's documents of ``split`` (those with an ordinal < ``limit``), closing shards."""
+        s = SPLITS.index(split)
         tokens, ends = r.tokens[s], np.cumsum(r.lengths[s])
         complete = len(ends) - (1 if r.open_doc else 0)  # a piece that continues is no boundary
-        written, i = 0, 0
+        if limit is not None:
+            complete = min(complete, int(np.searchsorted(r.ordinals[s], limit)))
+        written, i = self._done[split]
         while True:
             # Shard offset of tokens[0] (virtual once a written part went to an earlier shard).
             base = (self.files[split].n_tokens if split in self.files else 0) - written
@@ -80,10 +95,22 @@ class ShardWriter:
                 break
             self._write(split, tokens[written : ends[j]], base + ends[i : j + 1])
             written, i = int(ends[j]), j + 1
+            self._done[split] = (written, i)
+            position = (r.input_index, int(r.ordinals[s][j]) + 1)
             stats = [a + b for a, b in zip(self.stats, r.cums[s][j].tolist())]
-            self._close(split, (r.input_index, int(r.ordinals[s][j]) + 1), stats)
-        if written < len(tokens):
-            self._write(split, tokens[written:], base + ends[i:complete])
+            if split == "train" and "val" in self.splits:
+                # The val shard closes with every train shard: a rerun then resumes from here
+                # for both splits, not from the last val close (val shards fill slowly).
+                self._feed("val", r, position[1])
+                if "val" in self.files:
+                    self._close("val", None, None)
+                if tuple(self.splits["val"]["position"]) < position:
+                    self.splits["val"].update(position=list(position), stats=stats)
+            self._close(split, position, stats)
+        stop = len(tokens) if limit is None else (int(ends[complete - 1]) if complete > i else written)
+        if written < stop:
+            self._write(split, tokens[written:stop], base + ends[i:complete])
+            self._done[split] = (stop, max(i, complete))
 
     def _write(self, split: str, tokens: np.ndarray, doc_ends: np.ndarray) -> None:
         if split not in self.files:

@@ -23,6 +23,27 @@ from tokenmill.store.format import (  # noqa: F401  (doctests)
     write_shard,
 )
 
+_LOCK_NAME = ".tokenmill.lock"  # flock'd by a running prepare (see tokenmill.prepare.checkpoint)
+
+
+def _being_written(directory: Path) -> bool:
+    """Does a running prepare hold the store's lock? (Tested without blocking or creating it.)"""
+    import fcntl
+
+    try:
+        fd = os.open(directory / _LOCK_NAME, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)  # also drops the shared lock, if taken
+    return False
+
 
 class TokenStore:
     """A token store directory opened for reading (see ``docs/format.md``).
@@ -49,6 +70,11 @@ class TokenStore:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
+        if not (self.path / MANIFEST_NAME).exists() and _being_written(self.path):
+            raise ValueError(
+                f"{self.path} is being written by a running `tokenmill prepare` (it holds "
+                f"{self.path / _LOCK_NAME}); wait for it to finish, then open the store"
+            )
         self.manifest: dict[str, Any] = read_manifest(self.path)
         self.dtype: np.dtype = _le(np.dtype(self.manifest["dtype"]))
         names = list(self.manifest["splits"])

@@ -33,6 +33,10 @@ def store_stats(store: TokenStore, *, top_k: int = 10, splits: Sequence[str] | N
 
     ``tokens`` counts every stored token, separators included; ``bytes`` is the input
     size prepare read (only reported for the whole store, it is not known per split).
+    ``prepare`` holds the manifest's counters as recorded by prepare (documents read,
+    empty documents skipped, EOT spellings kept as text, U+FFFD replacements, bad lines
+    skipped): stored documents are never empty, so those are the only empty-document count.
+    ``top_tokens[].text`` is the decoded token (invalid UTF-8 shown as U+FFFD).
     Document-length percentiles are read from the ``.idx`` files; top tokens come from
     a chunked bincount, so memory stays bounded on big stores.
     """
@@ -77,7 +81,6 @@ def _summary(
     store: TokenStore, lengths: np.ndarray, counts: np.ndarray | None, top_k: int, *, shards: int
 ) -> dict[str, Any]:
     out: dict[str, Any] = {"documents": int(len(lengths)), "tokens": int(lengths.sum()), "shards": shards}
-    out["empty_documents"] = int(np.count_nonzero(lengths == 0))
     if len(lengths):
         # Nearest-rank percentiles ("inverted_cdf"): always a real document length.
         pct = np.percentile(lengths, [0, 10, 50, 90, 99, 100], method="inverted_cdf")
@@ -97,7 +100,7 @@ def _top_tokens(store: TokenStore, counts: np.ndarray, top_k: int, total: int) -
     order = order[counts[order] > 0]
     try:
         pieces = store.tokenizer.decode_tokens_bytes(order.tolist())
-        texts = [repr(p.decode("utf-8", errors="replace")) for p in pieces]
+        texts = [p.decode("utf-8", errors="replace") for p in pieces]
     except (ValueError, OSError, ImportError, KeyError):  # stats still work without the vocabulary
         texts = [None] * len(order)
     return [
