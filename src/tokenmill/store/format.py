@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from tokenmill.vocab import sha256_of as sha256_file  # noqa: F401  (re-exported: one hasher for all files)
+
 FORMAT = "tokenmill-store"
 FORMAT_VERSION = 1
 MANIFEST_NAME = "manifest.json"
@@ -101,13 +103,6 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def sha256_file(path: str | os.PathLike[str]) -> str:
-    """The hex SHA-256 of a file, read in chunks (memory stays bounded for big shards)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK_BYTES):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _le(dtype: np.dtype) -> np.dtype:
