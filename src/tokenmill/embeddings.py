@@ -171,7 +171,7 @@ class InputEmbedding(nn.Module):
         if token_ids.numel():
             # One device sync per call: the price of a readable error instead of an IndexError
             # (CPU) or a device-side assert (CUDA).
-            largest, smallest = int(token_ids.max()), int(token_ids.min())
+            smallest, largest = (int(v) for v in torch.aminmax(token_ids))
             if largest >= self.vocab_size:
                 raise ValueError(
                     f"token ID {largest} is out of range for vocab_size={self.vocab_size} "

@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
 
     print(f"1. Text ({source}): {len(text):,} characters")
     print(f"   {text[:70]!r}...")
-    ids = tok.encode(text, allowed_special="all")
+    ids = loader.dataset.tokens.tolist()  # the loader encoded the text already
     print(f"2. Tokens ({tok.name}, vocabulary {tok.vocab_size:,}): {len(ids):,} tokens")
     pieces = tok.decode_tokens_bytes(ids[:10])
     print("   " + " ".join(f"{p.decode('utf-8', 'replace')!r}={i}" for p, i in zip(pieces, ids)))

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from tokenmill.prepare.readers import decode_utf8
 from tokenmill.tokenizers import get_tokenizer
 
 EPILOG = """\
@@ -57,8 +58,7 @@ def read_text_file(path: str) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        text = data.decode("utf-8", errors="replace")
-        replaced = text.count("\ufffd") - data.count("\ufffd".encode())
+        text, replaced = decode_utf8(data, "replace", path, 0)
         print(
             f"tokenmill: warning: {path} is not valid UTF-8 (first bad byte at offset {exc.start}); "
             f"{replaced} invalid sequence(s) replaced by U+FFFD",

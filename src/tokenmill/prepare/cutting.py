@@ -16,40 +16,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from tokenmill.vocab import CL100K_PATTERN, GPT2_PATTERN, O200K_PATTERN
+
 # Pre-tokenizer patterns for which the cut rule of safe_cut() is proven (tests re-check it):
 # GPT-2/r50k/p50k, cl100k_base and o200k_base. Any other pattern: huge texts are not cut.
-_GPT2_PAT = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s"""
+# The original GPT-2 release's spelling of the GPT-2 pattern (tiktoken uses a faster equivalent).
 _GPT2_PAT_OLD = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
-_CL100K_PAT = "|".join(
-    [
-        r"""'(?i:[sdmt]|ll|ve|re)""",
-        r"""[^\r\n\p{L}\p{N}]?+\p{L}++""",
-        r"""\p{N}{1,3}+""",
-        r""" ?[^\s\p{L}\p{N}]++[\r\n]*+""",
-        r"""\s++$""",
-        r"""\s*[\r\n]""",
-        r"""\s+(?!\S)""",
-        r"""\s""",
-    ]
-)
-_O200K_PAT = "|".join(
-    [
-        (
-            r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+"""
-            r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)?"""
-        ),
-        (
-            r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*"""
-            r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)?"""
-        ),
-        r"""\p{N}{1,3}""",
-        r""" ?[^\s\p{L}\p{N}]+[\r\n/]*""",
-        r"""\s*[\r\n]+""",
-        r"""\s+(?!\S)""",
-        r"""\s+""",
-    ]
-)
-CUTTABLE_PATTERNS = frozenset({_GPT2_PAT, _GPT2_PAT_OLD, _CL100K_PAT, _O200K_PAT})
+CUTTABLE_PATTERNS = frozenset({GPT2_PATTERN, _GPT2_PAT_OLD, CL100K_PATTERN, O200K_PATTERN})
 
 # An ASCII letter followed by a space or newline: the cut goes between the two.
 _CUT = re.compile(r"(?<=[A-Za-z])[ \n]")
@@ -118,19 +91,9 @@ class Cutter:
         self.size += len(text)
         if not self.has_cut or self.size < 2 * self.target:
             return []
-        text = self.rest
-        pieces, start = [], 0
-        while len(text) - start >= 2 * self.target:
-            cut = safe_cut(text, start + self.target, lo=start + 1)
-            if cut == 0:  # none in the window: the first one after it
-                m = _CUT.search(text, start + self.target)
-                if m is None:
-                    break
-                cut = m.start()
-            pieces.append(text[start:cut])
-            start = cut
-        self.parts, self.size = [text[start:]], len(text) - start
-        self.has_cut = _CUT.search(text, start + 1) is not None
+        *pieces, rest = cut_pieces(self.rest, True, self.target)
+        self.parts, self.size = [rest], len(rest)
+        self.has_cut = _CUT.search(rest, 1) is not None
         return pieces
 
 

@@ -53,7 +53,7 @@ def _load(name_or_path: str) -> Tokenizer:
         named = next((s for s in _vocab.KNOWN_ENCODINGS.values() if path.name in s.filenames), None)
         if spec is None and named is not None:  # e.g. an edited gpt2.tiktoken: refuse, never mislabel
             _vocab.verify_ranks_file(path, named)
-        return _tiktoken_from_file(name_or_path, path, spec)
+        return _tiktoken_from_file(name_or_path, path, spec, sha)
     if path.suffix == ".json":
         try:
             with open(path, encoding="utf-8") as f:

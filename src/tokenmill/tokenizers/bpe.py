@@ -81,10 +81,12 @@ def _b64(token: bytes) -> bytes:
     return base64.b64decode(token, validate=True)
 
 
-def _tiktoken_from_file(source: str, path: Path, spec: _vocab.EncodingSpec | None) -> TiktokenTokenizer:
+def _tiktoken_from_file(
+    source: str, path: Path, spec: _vocab.EncodingSpec | None, sha: str
+) -> TiktokenTokenizer:
+    """A tokenizer from a ranks file whose sha256 (`sha`) the caller has already computed."""
     import tiktoken
 
-    sha = _vocab.sha256_of(path)
     ranks = read_ranks(path)
     if spec is None:
         # An unknown ranks file: assume GPT-2's pre-tokenizer and <|endoftext|> right after the ranks.
@@ -102,7 +104,7 @@ def _tiktoken_by_name(name: str) -> TiktokenTokenizer:
     spec = _vocab.spec_for(name)
     path = _vocab.find_ranks_file(spec)
     if path is not None:
-        return _tiktoken_from_file(name, path, spec)
+        return _tiktoken_from_file(name, path, spec, spec.sha256)  # just verified
     import tiktoken
 
     try:  # last resort: tiktoken's own cache, then its download
