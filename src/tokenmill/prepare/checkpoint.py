@@ -27,8 +27,9 @@ from typing import Any
 
 from tokenmill.prepare.worker import SPLITS, STAT_KEYS
 from tokenmill.store import atomic_write_bytes, sha256_file
+from tokenmill.store.format import LOCK_NAME, MANIFEST_NAME, PROGRESS_NAME
 
-PROGRESS, LOCK, MANIFEST = ".progress.json", ".tokenmill.lock", "manifest.json"
+PROGRESS, LOCK, MANIFEST = PROGRESS_NAME, LOCK_NAME, MANIFEST_NAME
 
 # Per split: {"shards": [manifest entries], "position": [input, ordinal], "stats": [counters]}.
 SplitStates = dict[str, dict[str, Any]]

@@ -202,9 +202,8 @@ class TokenArray:
             raise ValueError(f"length must be an int >= 0, got {length!r}")
         length, n = int(length), len(self)
         starts = starts.astype(np.int64)
-        out = np.empty((len(starts), length), dtype=self._dtype)
         if not starts.size or not length:
-            return out
+            return np.empty((len(starts), length), dtype=self._dtype)
         if starts.min() < 0 or starts.max() + length > n:
             bad = int(starts.min()) if starts.min() < 0 else int(starts.max())
             raise ValueError(
@@ -218,6 +217,7 @@ class TokenArray:
         lo, hi = int(first.min()), int(first.max())
         if lo == hi and inside.all():
             return self._windows(lo, length)[starts - self._bounds[lo]]
+        out = np.empty((len(starts), length), dtype=self._dtype)
         # Group the windows that lie inside one shard by shard (one sort, one gather each).
         order = np.flatnonzero(inside)
         order = order[np.argsort(first[order], kind="stable")]

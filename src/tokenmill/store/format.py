@@ -24,6 +24,8 @@ from tokenmill.vocab import sha256_of as sha256_file  # noqa: F401  (re-exported
 FORMAT = "tokenmill-store"
 FORMAT_VERSION = 1
 MANIFEST_NAME = "manifest.json"
+PROGRESS_NAME = ".progress.json"  # prepare's resume checkpoint
+LOCK_NAME = ".tokenmill.lock"  # flock'd by a running prepare
 # Chunk size for streamed hashing and counting: bounded memory whatever the shard size.
 _CHUNK_BYTES = 1 << 24
 _STORE_DTYPES = (np.dtype("uint16"), np.dtype("uint32"))
@@ -219,7 +221,7 @@ def read_manifest(directory: str | os.PathLike[str]) -> dict[str, Any]:
     if not path.is_file():
         if not directory.exists():
             raise ValueError(f"no token store at {directory} (the directory does not exist); {hint}")
-        if (directory / ".progress.json").exists() or any(directory.glob("*-[0-9][0-9][0-9][0-9][0-9].bin")):
+        if (directory / PROGRESS_NAME).exists() or any(directory.glob("*-[0-9][0-9][0-9][0-9][0-9].bin")):
             raise ValueError(
                 f"{directory} holds an incomplete token store (shards but no {MANIFEST_NAME}: "
                 f"`tokenmill prepare` was interrupted); rerun the same "

@@ -13,6 +13,7 @@ import numpy as np
 from tokenmill.store.array import TokenArray
 from tokenmill.store.format import (  # noqa: F401  (doctests)
     _CHUNK_BYTES,
+    LOCK_NAME,
     MANIFEST_NAME,
     _check_offsets,
     _example_manifest,
@@ -23,15 +24,13 @@ from tokenmill.store.format import (  # noqa: F401  (doctests)
     write_shard,
 )
 
-_LOCK_NAME = ".tokenmill.lock"  # flock'd by a running prepare (see tokenmill.prepare.checkpoint)
-
 
 def _being_written(directory: Path) -> bool:
     """Does a running prepare hold the store's lock? (Tested without blocking or creating it.)"""
     import fcntl
 
     try:
-        fd = os.open(directory / _LOCK_NAME, os.O_RDONLY)
+        fd = os.open(directory / LOCK_NAME, os.O_RDONLY)
     except OSError:
         return False
     try:
@@ -73,7 +72,7 @@ class TokenStore:
         if not (self.path / MANIFEST_NAME).exists() and _being_written(self.path):
             raise ValueError(
                 f"{self.path} is being written by a running `tokenmill prepare` (it holds "
-                f"{self.path / _LOCK_NAME}); wait for it to finish, then open the store"
+                f"{self.path / LOCK_NAME}); wait for it to finish, then open the store"
             )
         self.manifest: dict[str, Any] = read_manifest(self.path)
         self.dtype: np.dtype = _le(np.dtype(self.manifest["dtype"]))
