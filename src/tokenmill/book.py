@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 
-from tokenmill.tokenizers import Tokenizer, WordTokenizer, get_tokenizer
+from tokenmill.tokenizers import WordTokenizer, get_tokenizer
 from tokenmill.windows import ENDOFTEXT, WindowDataset, window_loader
 
 __all__ = [
@@ -97,16 +97,9 @@ def _encode_like_book(txt: str, tokenizer: Any) -> list[int]:
     """``tokenizer.encode(txt, allowed_special={"<|endoftext|>"})``, for each kind of tokenizer."""
     if isinstance(tokenizer, SimpleTokenizerV1):
         return tokenizer.encode(txt)
-    if isinstance(tokenizer, str):
-        tokenizer = get_tokenizer(tokenizer)
-    if isinstance(tokenizer, Tokenizer):
-        # tiktoken ignores an allowed special token it does not have; tokenmill's tokenizers refuse it.
-        return tokenizer.encode(
-            txt, allowed_special={ENDOFTEXT} & set(tokenizer.special_tokens)
-        )
-    return tokenizer.encode(
-        txt, allowed_special={ENDOFTEXT}
-    )  # a tiktoken.Encoding, as in the book
+    tok = get_tokenizer(tokenizer)  # a name, a tokenmill tokenizer or a tiktoken.Encoding
+    # tiktoken ignores an allowed special token it does not have; tokenmill's tokenizers refuse it.
+    return tok.encode(txt, allowed_special={ENDOFTEXT} & set(tok.special_tokens))
 
 
 class GPTDatasetV1(WindowDataset):
