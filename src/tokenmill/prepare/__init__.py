@@ -26,7 +26,6 @@ Huge documents are cut only for the GPT-2, cl100k and o200k pre-tokenizers (see
 from __future__ import annotations
 
 import os
-import sys
 import time
 import warnings
 from collections.abc import Sequence
@@ -36,9 +35,11 @@ from typing import Any
 
 from tokenmill.prepare.checkpoint import (
     check_out_dir,
-    clean,
     load_state,
     locked,
+    nothing_to_keep,
+    remove_trace,
+    save_checkpoint,
     store_identity,
 )
 from tokenmill.prepare.cutting import CUTTABLE_PATTERNS
@@ -49,19 +50,21 @@ from tokenmill.prepare.readers import iter_tasks
 from tokenmill.prepare.shard_writer import ShardWriter
 from tokenmill.prepare.worker import SPLITS, STAT_KEYS, Job
 from tokenmill.store import TokenStore, dtype_for
+from tokenmill.store.bundled import bundle_name, copy_tokenizer
 from tokenmill.tokenizers import get_tokenizer
+from tokenmill.vocab import KNOWN_ENCODINGS
 
 DEFAULT_SHARD_TOKENS = 100_000_000  # 200 MB per shard with uint16
 EOT_POLICIES = ("append", "prepend", "none")
 ERROR_POLICIES = ("replace", "strict")
-_RUN_ONLY = frozenset({"workers", "overwrite", "progress"})  # PrepareOptions that never change the store
+_RUN_ONLY = frozenset({"workers", "overwrite", "progress", "verify"})  # PrepareOptions that never change the store
 
 
 @dataclass(frozen=True)
 class PrepareOptions:
     """How :func:`prepare` tokenizes and stores a corpus; checked when built.
 
-    Pitfall: every field but ``workers``, ``overwrite`` and ``progress`` defines the store:
+    Pitfall: every field but ``workers``, ``overwrite``, ``progress`` and ``verify`` defines the store:
     it is recorded in the manifest (:meth:`manifest_options`), and a rerun that changes one
     is refused unless ``overwrite``.
 
@@ -86,6 +89,7 @@ class PrepareOptions:
     skip_bad_lines: bool = False  # skip (and count) .jsonl lines that are not JSON or lack the text
     overwrite: bool = False  # replace a store made from other inputs or options
     progress: bool = True  # a progress bar on stderr
+    verify: bool = False  # also re-read every shard of the finished store and check its sha256 and IDs
 
     def __post_init__(self) -> None:
         if self.eot not in EOT_POLICIES:
@@ -136,6 +140,7 @@ class PrepareReport:
     seconds: float  # wall time of this run
     run_bytes: int = 0  # input bytes this run read (less than stats["bytes_read"] when resumed)
     run_tokens: int = 0  # tokens this run wrote
+    disk_bytes: int = 0  # size of the input files on disk (compressed, when they are)
 
 
 def prepare(
@@ -154,6 +159,7 @@ def prepare(
     skip_bad_lines: bool = False,
     overwrite: bool = False,
     progress: bool = True,
+    verify: bool = False,
 ) -> TokenStore:
     """Tokenize ``inputs`` (files, directories, globs) into the token store ``out``; return it opened.
 
@@ -167,8 +173,11 @@ def prepare(
     ``engine="riptoken"``: faster, used only after a parity check against tiktoken. The
     options are those of :class:`PrepareOptions`.
 
-    Pitfall: rerunning the same call resumes an interrupted run, or returns the finished
-    store at once; other inputs or options on the same ``out`` raise unless ``overwrite``.
+    Pitfall: rerunning the same call resumes an interrupted run, or checks the finished
+    store (sizes, indexes, sha256) and returns it, rebuilding it if a shard is damaged;
+    ``overwrite`` rebuilds it anyway, and is needed for other inputs or options on the same
+    ``out``. ``verify`` also re-reads the shards this run wrote. A tokenizer given as a file
+    or directory is copied into the store (``tokenizer/``), so the store decodes anywhere.
     Memory stays bounded except for one case: a ``.jsonl`` line over 64 MB is parsed whole,
     needing about 2x its size (ASCII; Python holds non-ASCII text at 2-4 bytes a character);
     ``.txt`` documents stream whatever their size.
@@ -193,6 +202,7 @@ def prepare(
         skip_bad_lines=skip_bad_lines,
         overwrite=overwrite,
         progress=progress,
+        verify=verify,
     )
     return run_prepare(inputs, out, options).store
 
@@ -200,8 +210,11 @@ def prepare(
 def run_prepare(inputs: Any, out: str | os.PathLike[str], options: PrepareOptions) -> PrepareReport:
     """:func:`prepare` with its options built, returning a :class:`PrepareReport`.
 
-    Pitfall: on a ValueError (bad input) the partial store is removed, since a rerun would
-    fail the same way; on any other error (a killed worker, Ctrl-C) it is kept for a rerun.
+    Pitfall: an error never throws away finished shards: they and the checkpoint stay for
+    a rerun (which resumes, or, with other inputs or options, asks for ``overwrite``); only
+    what cannot be resumed from (the open shards' temp files) is removed. A run that fails
+    before finishing any shard leaves nothing: no directory it created, no lock file.
+    Ctrl-C keeps the directory, so that ``tokenmill stats`` can say how to resume.
 
     >>> import tempfile, pathlib
     >>> d = pathlib.Path(tempfile.mkdtemp())
@@ -215,52 +228,104 @@ def run_prepare(inputs: Any, out: str | os.PathLike[str], options: PrepareOption
     if options.eot != "none" and tok.eot_id is None:
         raise ValueError(f"tokenizer {tok.name!r} has no end-of-text token; pass eot='none' (--eot none)")
     # Every input error before any work; a store inside an input directory is not an input.
-    files = resolve_inputs(inputs, text_field=options.text_field, exclude=out)
+    skipped: list[str] = []
+    files = resolve_inputs(inputs, text_field=options.text_field, exclude=out, skipped=skipped)
     check_parity(tok, options.engine)
-    out = check_out_dir(Path(out))
-    identity = store_identity(tok, options.manifest_options(tok.name), [f.describe() for f in files])
-    splits = SPLITS[: 2 if options.val_fraction > 0 else 1]
+    source = _tokenizer_source(options.tokenizer, tok)
+    identity = store_identity(
+        tok,
+        options.manifest_options(tok.name),
+        [f.describe() for f in files],
+        tokenizer_file=bundle_name(source) if source else None,
+        skipped=skipped,
+    )
+    out = Path(out)
+    created = check_out_dir(out, overwrite=options.overwrite)
     with locked(out) as lock_fd:
-        state = load_state(out, identity, splits, options.overwrite)
-        if state is None:
-            if options.progress:
-                print(f"tokenmill prepare: {out} is up to date", file=sys.stderr)
-            return PrepareReport(TokenStore.open(out), True, 0, time.perf_counter() - started)
-        resumed = sum(len(s["shards"]) for s in state.values())
-        writer = ShardWriter(out, identity, state, dtype_for(tok), options.shard_tokens)
-        job = _job(tok, options, files, writer)
-        cuttable = getattr(tok, "pat_str", None) in CUTTABLE_PATTERNS
-        tasks = iter_tasks(
-            files, writer.start, errors=options.errors, text_field=options.text_field, cuttable=cuttable
-        )
-        total = sum(f.size for f in files)
         try:
-            n_workers = default_workers() if options.workers is None else options.workers
-            # The pool first: it may fork, which is safe only before tqdm starts its thread.
-            with (
-                tokenized(tasks, job, n_workers, lock_fd) as results,
-                progress_bar(total, options.progress) as bar,
-            ):
-                for result in results:
-                    writer.add(result)
-                    bar.update(result.progress - bar.n)
-                    rate = writer.n_tokens / max(1e-9, time.perf_counter() - started) / 1e6
-                    bar.set_postfix_str(f"{rate:.2f}M tok/s", refresh=False)
-            if writer.stats[0] == 0:
-                counts = dict(zip(STAT_KEYS, writer.stats))
-                raise ValueError(f"the inputs hold no documents ({counts}); nothing to store")
-            writer.finish()
-            if len(splits) > 1 and not writer.splits["val"]["shards"]:
-                warnings.warn(
-                    f"val_fraction={options.val_fraction} put none of the {writer.stats[0]:,} documents in "
-                    "val: the val split is empty; raise val_fraction (--val-fraction) for a usable one",
-                    stacklevel=3,
-                )
-        except ValueError:
-            clean(out, keep=set())  # bad input: rerunning fails the same way, so leave no partial store
+            report = _run_locked(files, out, tok, options, identity, source, lock_fd, started)
+        except KeyboardInterrupt:
+            raise  # kept as it is: `tokenmill stats` explains it, a rerun resumes
+        except BaseException:
+            if nothing_to_keep(out):
+                remove_trace(out, created=created)
             raise
+    if options.verify and not report.up_to_date:
+        report.store.verify()  # re-read what this run wrote
+    return report
+
+
+def _run_locked(
+    files: Sequence[InputFile],
+    out: Path,
+    tok: Any,
+    options: PrepareOptions,
+    identity: dict[str, Any],
+    source: str | None,
+    lock_fd: int,
+    started: float,
+) -> PrepareReport:
+    splits = SPLITS[: 2 if options.val_fraction > 0 else 1]
+    state = load_state(out, identity, splits, options.overwrite)
+    if state is None:
+        store = TokenStore.open(out)
+        if options.verify:
+            store.verify()
+        return PrepareReport(store, True, 0, time.perf_counter() - started)
+    resumed = sum(len(s["shards"]) for s in state.values())
+    if not resumed:  # a checkpoint from the start: an interrupted run can be explained and resumed
+        save_checkpoint(out, identity, state)
+    writer = ShardWriter(out, identity, state, dtype_for(tok), options.shard_tokens)
+    job = _job(tok, options, files, writer)
+    cuttable = getattr(tok, "pat_str", None) in CUTTABLE_PATTERNS
+    tasks = iter_tasks(files, writer.start, errors=options.errors, text_field=options.text_field, cuttable=cuttable)
+    total = sum(f.size for f in files)
+    try:
+        n_workers = default_workers() if options.workers is None else options.workers
+        # The pool first: it may fork, which is safe only before tqdm starts its thread.
+        with (
+            tokenized(tasks, job, n_workers, lock_fd) as results,
+            progress_bar(total, options.progress) as bar,
+        ):
+            for result in results:
+                writer.add(result)
+                bar.update(result.progress - bar.n)
+                rate = writer.n_tokens / max(1e-9, time.perf_counter() - started) / 1e6
+                bar.set_postfix_str(f"{rate:.2f}M tok/s", refresh=False)
+        if writer.stats[0] == 0:
+            raise ValueError(f"the inputs hold no documents ({_counts(writer.stats)}); nothing to store")
+        if source is not None:
+            copy_tokenizer(source, out)
+        writer.finish()
+    except BaseException:
+        writer.abort()  # close and remove the open shards; finished ones stay for a rerun
+        raise
+    if len(splits) > 1 and not writer.splits["val"]["shards"]:
+        warnings.warn(
+            f"val_fraction={options.val_fraction} put none of the {writer.stats[0]:,} documents in "
+            "val: the val split is empty; raise val_fraction (--val-fraction) for a usable one",
+            stacklevel=4,
+        )
     run_seconds = time.perf_counter() - started
-    return PrepareReport(TokenStore.open(out), False, resumed, run_seconds, writer.run_bytes, writer.n_tokens)
+    return PrepareReport(
+        TokenStore.open(out), False, resumed, run_seconds, writer.run_bytes, writer.n_tokens, total
+    )
+
+
+def _counts(stats: Sequence[int]) -> str:
+    """The counters of an empty run, in words (never a Python dict)."""
+    words = [f"{n:,} {key.replace('_', ' ')}" for key, n in zip(STAT_KEYS, stats) if n and key != "documents"]
+    return ", ".join(words) or "no records at all"
+
+
+def _tokenizer_source(spec: Any, tok: Any) -> str | None:
+    """The file or directory a tokenizer came from, when it is not a built-in name (else None)."""
+    for candidate in (spec, getattr(tok, "_source", None)):
+        if isinstance(candidate, (str, os.PathLike)):
+            path = os.fspath(candidate)
+            if path not in KNOWN_ENCODINGS and os.path.exists(path):
+                return path
+    return None
 
 
 def _job(tok: Any, options: PrepareOptions, files: Sequence[InputFile], writer: ShardWriter) -> Job:
@@ -283,6 +348,7 @@ def _job(tok: Any, options: PrepareOptions, files: Sequence[InputFile], writer: 
         names=tuple(f.name for f in files),
         start=writer.start,
         positions=positions,
+        tokenizer_info={"name": tok.name, "max_token_value": tok.max_token_value},
     )
 
 

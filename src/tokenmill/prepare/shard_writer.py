@@ -24,9 +24,9 @@ from typing import IO, Any
 
 import numpy as np
 
-from tokenmill import __version__
+from tokenmill._version import __version__
 from tokenmill.prepare.checkpoint import PROGRESS, SplitStates, save_checkpoint
-from tokenmill.prepare.worker import SPLITS, STAT_KEYS, Result
+from tokenmill.prepare.worker import SPLITS, STAT_KEYS, Result, check_ids
 from tokenmill.store import (
     FORMAT,
     FORMAT_VERSION,
@@ -118,6 +118,8 @@ class ShardWriter:
             file = open(self.out / f"{name}.bin.tmp", "wb")  # noqa: SIM115 - _close closes it
             self.files[split] = _OpenShard(file, hashlib.sha256())
         f = self.files[split]
+        if tokens.size and tokens.dtype.newbyteorder("=") != self.dtype.newbyteorder("="):
+            check_ids(tokens, self.dtype, self.identity["tokenizer"])  # a cast must never wrap an ID
         data = memoryview(np.ascontiguousarray(tokens, dtype=self.dtype)).cast("B")
         f.file.write(data)
         f.sha256.update(data)
@@ -147,6 +149,13 @@ class ShardWriter:
             self.splits[split].update(position=list(position), stats=stats)
             save_checkpoint(self.out, self.identity, self.splits)
 
+    def abort(self) -> None:
+        """After an error: close the open shards and remove their temp files (never resumable)."""
+        for split, f in list(self.files.items()):
+            f.file.close()
+            Path(f.file.name).unlink(missing_ok=True)
+            del self.files[split]
+
     def finish(self) -> None:
         """Close the open shards and write the manifest; the checkpoint is then obsolete."""
         for split in list(self.files):
@@ -173,5 +182,9 @@ class ShardWriter:
             "split_rule": SPLIT_RULE,
             "stats": dict(zip(STAT_KEYS, self.stats)),
         }
+        skipped = self.identity.get("skipped_inputs", [])
+        if skipped:  # files of unknown type inside directory inputs: listed and counted, never silent
+            manifest["skipped_inputs"] = skipped
+            manifest["stats"]["unknown_files_skipped"] = len(skipped)
         write_manifest(self.out, manifest)
         (self.out / PROGRESS).unlink(missing_ok=True)

@@ -56,6 +56,7 @@ class Job:
     names: tuple[str, ...]  # input names (InputFile.name): part of each document's identity
     start: tuple[int, int]  # (input, ordinal) reading starts at; records before are ignored
     positions: tuple[tuple[int, int], ...]  # per split: its documents before this are stored
+    tokenizer_info: dict[str, Any]  # the manifest's "tokenizer" (name, max_token_value): IDs are checked
 
 
 class Result(NamedTuple):
@@ -101,7 +102,7 @@ class _Worker:
         for tokens, lengths, ordinals, cums in self.parts:
             out.append(
                 (
-                    np.concatenate(tokens, dtype=self.job.dtype, casting="same_kind")
+                    self._stored(np.concatenate(tokens))
                     if tokens
                     else np.empty(0, self.job.dtype),
                     np.array(lengths, dtype=np.int64),
@@ -110,6 +111,11 @@ class _Worker:
                 )
             )
         return Result(task.input_index, task.progress, tuple(self.stats), *zip(*out), self.open_doc)
+
+    def _stored(self, ids: np.ndarray) -> np.ndarray:
+        """The IDs in the store dtype, after checking that each fits: never a silent wrap-around."""
+        check_ids(ids, np.dtype(self.job.dtype), self.job.tokenizer_info)
+        return ids.astype(self.job.dtype)
 
     def _lines(self, task: Any) -> None:
         lines = task.payload.split(b"\n")
@@ -209,6 +215,29 @@ class _Worker:
 
 _WORKER: _Worker | None = None
 _STARTUP_ERROR: str | None = None  # why init_worker failed: reported with the first task
+
+
+def check_ids(ids: np.ndarray, dtype: np.dtype, tokenizer: dict[str, Any]) -> None:
+    """ValueError naming the ID, the tokenizer and the dtype if an ID is above the tokenizer's
+    ``max_token_value`` (from which the store dtype was chosen) or does not fit ``dtype``.
+
+    >>> check_ids(np.array([70000]), np.dtype("uint16"), {"name": "t", "max_token_value": 50256})
+    Traceback (most recent call last):
+    ...
+    ValueError: tokenizer 't' returned token ID 70000, but its max_token_value is 50256 and the store dtype uint16 holds 0..65535; the ID is refused, never truncated: fix the tokenizer's max_token_value (it chooses the dtype)
+    """
+    if not ids.size:
+        return
+    lo, hi = int(ids.min()), int(ids.max())
+    limit = int(np.iinfo(dtype).max)
+    top = tokenizer.get("max_token_value")
+    if lo < 0 or hi > (limit if top is None else min(int(top), limit)):
+        bad = lo if lo < 0 else hi
+        raise ValueError(
+            f"tokenizer {tokenizer.get('name')!r} returned token ID {bad}, but its max_token_value is {top} "
+            f"and the store dtype {np.dtype(dtype).name} holds 0..{limit}; the ID is refused, never "
+            "truncated: fix the tokenizer's max_token_value (it chooses the dtype)"
+        )
 
 
 def init_worker(job: Job, inherited_lock_fd: int | None = None, parent_pid: int | None = None) -> None:
