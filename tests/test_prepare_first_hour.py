@@ -97,6 +97,25 @@ def test_the_command_a_store_error_advises_repairs_it(tmp_path: Path, how: str) 
         assert files_of(store) == good
 
 
+def test_the_advice_works_from_anywhere_for_directory_and_glob_inputs(tmp_path: Path) -> None:
+    work, elsewhere = tmp_path / "work", tmp_path / "elsewhere"
+    (work / "books" / "sub").mkdir(parents=True)
+    elsewhere.mkdir()
+    for k, t in enumerate(texts(30)):
+        (work / "books" / ("sub" if k % 2 else ".") / f"b{k:02d}.txt").write_text(t)
+    write_jsonl(work / "extra-1.jsonl", texts(20, seed=2))
+    args = ["prepare", "books", "extra-*.jsonl", "--out", "store", "--shard-tokens", "1500", "-t", "gpt2", "--quiet"]
+    assert cli(*args, cwd=work).returncode == 0
+    good = files_of(work / "store")
+    _damage(work / "store", "flip a byte")
+    check = cli("stats", str(work / "store"), "--verify", cwd=elsewhere)
+    command = advised_prepare(check.stderr)
+    assert str(work / "books") in command and str(work / "extra-*.jsonl") in command
+    repair = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=elsewhere)
+    assert repair.returncode == 0 and "rebuilding" in repair.stderr, repair.stderr
+    assert files_of(work / "store") == good
+
+
 def test_overwrite_rebuilds_and_verify_rereads(tmp_path: Path) -> None:
     src = write_jsonl(tmp_path / "a.jsonl", texts(30))
     store = tmp_path / "store"

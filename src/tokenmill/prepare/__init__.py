@@ -44,7 +44,7 @@ from tokenmill.prepare.checkpoint import (
 )
 from tokenmill.prepare.cutting import CUTTABLE_PATTERNS
 from tokenmill.prepare.engines import ENGINES, check_parity
-from tokenmill.prepare.inputs import InputFile, resolve_inputs
+from tokenmill.prepare.inputs import InputFile, absolute_arguments, resolve_inputs
 from tokenmill.prepare.parallel import default_workers, progress_bar, tokenized
 from tokenmill.prepare.readers import iter_tasks
 from tokenmill.prepare.shard_writer import ShardWriter
@@ -238,6 +238,7 @@ def run_prepare(inputs: Any, out: str | os.PathLike[str], options: PrepareOption
         [f.describe() for f in files],
         tokenizer_file=bundle_name(source) if source else None,
         skipped=skipped,
+        arguments=absolute_arguments(inputs),
     )
     out = Path(out)
     created = check_out_dir(out, overwrite=options.overwrite)

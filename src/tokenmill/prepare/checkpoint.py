@@ -43,13 +43,16 @@ def store_identity(
     *,
     tokenizer_file: str | None = None,
     skipped: Sequence[str] = (),
+    arguments: Sequence[str] = (),
 ) -> dict[str, Any]:
     """What a store is made of; a rerun may reuse the store only if this is unchanged.
 
     Pitfall: the tokenizer counts by its vocabulary's sha256 too, not just its name: a
     vocabulary file with other contents under the same name makes another store.
     ``tokenizer_file`` is where the store keeps its copy of a tokenizer given as a file or
-    directory; ``skipped`` lists the files of unknown type skipped inside directory inputs.
+    directory; ``skipped`` lists the files of unknown type skipped inside directory inputs;
+    ``arguments`` are the input arguments made absolute (for advice that works as written).
+    Neither of the last two decides whether a store may be reused.
 
     >>> from tokenmill.tokenizers import get_tokenizer
     >>> store_identity(get_tokenizer("gpt2"), {"seed": 0}, [])["tokenizer"]["max_token_value"]
@@ -67,6 +70,8 @@ def store_identity(
     identity = {"tokenizer": tokenizer, "options": options, "inputs": inputs}
     if skipped:
         identity["skipped_inputs"] = list(skipped)
+    if arguments:
+        identity["arguments"] = list(arguments)
     return identity
 
 

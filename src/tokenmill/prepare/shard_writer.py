@@ -182,6 +182,8 @@ class ShardWriter:
             "split_rule": SPLIT_RULE,
             "stats": dict(zip(STAT_KEYS, self.stats)),
         }
+        if self.identity.get("arguments"):  # how prepare was called: repair advice names it
+            manifest["arguments"] = self.identity["arguments"]
         skipped = self.identity.get("skipped_inputs", [])
         if skipped:  # files of unknown type inside directory inputs: listed and counted, never silent
             manifest["skipped_inputs"] = skipped

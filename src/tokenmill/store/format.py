@@ -231,9 +231,10 @@ _PREPARE_FLAGS = {
 def prepare_command(directory: str | os.PathLike[str], identity: dict[str, Any] | None) -> str:
     """The `tokenmill prepare` command that (re)makes the store at ``directory``, for advice.
 
-    From the manifest (or checkpoint) ``identity``, so that advice works when copied; the
-    inputs are named by real path. Without an identity (or when an input was found inside
-    a directory argument, whose name a file argument would not reproduce) it is generic.
+    From the manifest (or checkpoint) ``identity``, so that advice works when copied: the
+    input arguments as recorded (absolute), else the input files by real path. Without an
+    identity (or when an input was found inside a directory argument that is not recorded,
+    whose name a file argument would not reproduce) it is generic.
 
     >>> prepare_command("s", {"inputs": [{"path": "/d/a.txt", "name": "a.txt"}], "options": {"seed": 3}})
     'tokenmill prepare /d/a.txt --out s --seed 3'
@@ -241,14 +242,18 @@ def prepare_command(directory: str | os.PathLike[str], identity: dict[str, Any] 
     import shlex
 
     generic = f"tokenmill prepare INPUT --out {shlex.quote(str(directory))}"
-    inputs = (identity or {}).get("inputs")
-    if not isinstance(inputs, list) or not inputs:
-        return generic
-    if any(os.path.basename(i.get("path", "")) != i.get("name") for i in inputs):
-        return generic
-    words = ["tokenmill", "prepare", *(i["path"] for i in inputs), "--out", str(directory)]
+    identity = identity or {}
+    arguments = identity.get("arguments")
+    if not (isinstance(arguments, list) and arguments and all(isinstance(a, str) for a in arguments)):
+        inputs = identity.get("inputs")
+        if not isinstance(inputs, list) or not inputs:
+            return generic
+        if any(os.path.basename(i.get("path", "")) != i.get("name") for i in inputs):
+            return generic  # found inside a directory argument that is not recorded
+        arguments = [i["path"] for i in inputs]
+    words = ["tokenmill", "prepare", *arguments, "--out", str(directory)]
     for key, (flag, default) in _PREPARE_FLAGS.items():
-        value = (identity or {}).get("options", {}).get(key, default)
+        value = identity.get("options", {}).get(key, default)
         if value != default:
             words += [flag] if isinstance(value, bool) else [flag, str(value)]
     return " ".join(shlex.quote(w) for w in words)
