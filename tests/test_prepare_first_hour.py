@@ -412,7 +412,7 @@ def test_no_import_circles_between_store_modules_and_no_stage_reaches_up() -> No
 
 
 def test_repair_advice_knows_the_prepare_defaults() -> None:
-    from tokenmill.store.format import _PREPARE_FLAGS
+    from tokenmill.store.repair import _PREPARE_FLAGS
 
     defaults = PrepareOptions()
     for key, (flag, default) in _PREPARE_FLAGS.items():

@@ -27,8 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from tokenmill.prepare.worker import SPLITS, STAT_KEYS
-from tokenmill.store import FORMAT, atomic_write_bytes, dtype_for, sha256_file
-from tokenmill.store.format import LOCK_NAME, MANIFEST_NAME, PROGRESS_NAME, read_index
+from tokenmill.store import FORMAT, atomic_write_bytes, dtype_for
+from tokenmill.store.format import LOCK_NAME, MANIFEST_NAME, PROGRESS_NAME
+from tokenmill.store.repair import shard_problem
 
 PROGRESS, LOCK, MANIFEST = PROGRESS_NAME, LOCK_NAME, MANIFEST_NAME
 
@@ -265,27 +266,6 @@ def _is_shard_file(name: str) -> bool:
     stem, _, ext = name.rpartition(".")
     split, _, k = stem.partition("-")
     return ext in ("bin", "idx") and split in SPLITS and len(k) == 5 and k.isdigit()
-
-
-def shard_problem(out: Path, entry: dict[str, Any], itemsize: int) -> str | None:
-    """What is wrong with a recorded shard's files (sizes, index, sha256), or None if sound."""
-    try:
-        name, n_tokens, n_docs = entry["name"], int(entry["n_tokens"]), int(entry["n_documents"])
-        for ext, size in (("bin", n_tokens * itemsize), ("idx", (n_docs + 1) * 8)):
-            path = out / f"{name}.{ext}"
-            if not path.is_file():
-                return f"shard file {path} is missing"
-            if (found := path.stat().st_size) != size:
-                return f"shard file {path} has {found} bytes, expected {size} (truncated or overwritten)"
-        read_index(out / f"{name}.idx", n_tokens)
-        for ext in ("bin", "idx"):
-            if (found := sha256_file(out / f"{name}.{ext}")) != entry[f"{ext}_sha256"]:
-                return f"shard file {out / f'{name}.{ext}'} is corrupt (sha256 {found}, expected {entry[f'{ext}_sha256']})"
-    except ValueError as exc:
-        return str(exc)
-    except (OSError, KeyError, TypeError) as exc:
-        return f"shard {entry.get('name') if isinstance(entry, dict) else entry!r} cannot be checked ({exc})"
-    return None
 
 
 def _fresh(splits: Sequence[str]) -> SplitStates:
