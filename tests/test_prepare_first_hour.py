@@ -146,11 +146,25 @@ def test_a_failed_run_leaves_no_directory_it_created(tmp_path: Path, name: str, 
     out = tmp_path / "new" / "store"
     done = cli("prepare", str(tmp_path / name), "--out", str(out), "--workers", "0", *options)
     assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
-    assert not out.exists()
+    assert not out.exists() and not out.parent.exists()  # nor the parent it made for it
     existing = tmp_path / "empty_dir"
     existing.mkdir()
     assert cli("prepare", str(tmp_path / name), "--out", str(existing), *options).returncode == 2
     assert list(existing.iterdir()) == []  # kept (not ours), and empty: no lock file
+
+
+def test_a_corrupt_manifest_is_rebuilt_by_prepare(tmp_path: Path) -> None:
+    src = write_jsonl(tmp_path / "a.jsonl", texts(20))
+    args = ("prepare", str(src), "--out", str(tmp_path / "s"), "--shard-tokens", "1500", "--quiet")
+    assert cli(*args).returncode == 0
+    good = files_of(tmp_path / "s")
+    (tmp_path / "s" / "manifest.json").write_text('{"format": "tokenmill-st')
+    (tmp_path / "s" / "my-notes.txt").write_text("mine")
+    stats = cli("stats", str(tmp_path / "s"))
+    assert stats.returncode == 2 and "corrupt" in stats.stderr and "tokenmill prepare" in stats.stderr
+    again = cli(*args)
+    assert again.returncode == 0 and "rebuilding" in again.stderr, again.stderr
+    assert files_of(tmp_path / "s") == {**good, "my-notes.txt": b"mine"}
 
 
 def test_a_refused_folder_gets_no_lock_file(tmp_path: Path) -> None:
