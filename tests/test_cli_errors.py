@@ -24,26 +24,6 @@ def tm(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture
-def cli(capsys):
-    """``cli(*argv)``: ``main(argv)`` in this process (fast), as a CompletedProcess.
-
-    An exception escaping main() fails the test, as a traceback would.
-    """
-    from tokenmill.cli import main
-
-    def run(*argv: str) -> subprocess.CompletedProcess[str]:
-        capsys.readouterr()
-        try:
-            code = main(list(argv))
-        except SystemExit as exc:  # argparse's own errors
-            code = exc.code
-        out, err = capsys.readouterr()
-        return subprocess.CompletedProcess(list(argv), code, out, err)
-
-    return run
-
-
-@pytest.fixture
 def bad_paths(tmp_path: Path) -> dict[str, Path]:
     folder = tmp_path / "folder"
     folder.mkdir()
