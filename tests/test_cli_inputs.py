@@ -22,7 +22,6 @@ from tokenmill.prepare import reference_tokens
 from tokenmill.tokenizers import get_tokenizer
 
 TOKENMILL = Path(sys.executable).with_name("tokenmill")
-CORPORA = Path(__file__).resolve().parents[1].parent / "shared" / "corpora"
 DOCS = ["The miller walked down to the river.", "Every morning, the wheel turned.", "日本語の文章です。"]
 JAPANESE = "吾輩は猫である。名前はまだ無い。どこで生れたかとんと見当がつかぬ。"
 
@@ -157,8 +156,8 @@ def test_demo_on_japanese_shows_bytes_not_replacement_characters(tmp_path, cli):
     assert lines[1].strip() == repr(JAPANESE)  # shown whole: no "..."
 
 
-def test_demo_on_the_aozora_corpus(tmp_path, cli):
-    path = CORPORA / "aozora-ja.jsonl.xz"
+def test_demo_on_the_aozora_corpus(tmp_path, cli, corpora):
+    path = corpora / "aozora-ja.jsonl.xz"
     if not path.is_file():
         pytest.skip(f"{path} is absent")
     # The first documents only: the whole corpus takes a while to tokenize on a small machine.

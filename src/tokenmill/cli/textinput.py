@@ -41,7 +41,7 @@ class InputError(ValueError):
 class TextInput:
     """What was read from one input: its documents and how they were found."""
 
-    documents: list[str]  # non-empty documents in file order (one for a text file)
+    documents: list[str]  # in file order: a text file is exactly one (maybe empty), others only non-empty ones
     kind: str  # "txt", "jsonl" or "parquet"
     empty: int  # empty documents (blank .jsonl lines, empty strings) left out, as prepare does
 
