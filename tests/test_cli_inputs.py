@@ -12,6 +12,7 @@ import gzip
 import json
 import lzma
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -76,15 +77,30 @@ def test_tokenize_reads_compressed_text_and_documents_as_prepare_does(tmp_path, 
     assert doc["characters"] == sum(len(d) for d in DOCS)
 
 
-def test_tokenize_reads_the_same_tokens_prepare_stores(tmp_path):
+def test_tokenize_and_demo_read_the_same_tokens_prepare_stores(tmp_path, cli):
     from tokenmill import prepare
     from tokenmill.store import TokenStore
 
-    src = _write_inputs(tmp_path)["docs.jsonl.zst"]
+    src = tmp_path / "docs.jsonl.zst"
+    import zstandard
+
+    # A document that spells <|endoftext|>: prepare keeps it as text, and so do they.
+    docs = [*DOCS, "a <|endoftext|> spelled in a document"]
+    src.write_bytes(zstandard.ZstdCompressor().compress(_jsonl(docs)))
     prepare([src], tmp_path / "store", workers=1, progress=False)
     stored = TokenStore.open(tmp_path / "store")["train"]
+    want = [int(x) for x in stored[: len(stored)]]
+    assert want == [i for ids in reference_tokens(docs) for i in ids] and want.count(50256) == 4
     r = tm("tokenize", "--file", str(src), "--ids")
-    assert [int(x) for x in r.stdout.split()] == [int(x) for x in stored[: len(stored)]]
+    assert [int(x) for x in r.stdout.split()] == want
+    r = cli("demo", str(src), "--max-length", "2", "--stride", "2", "--batch-size", "1000")
+    assert f"{len(want)} tokens" in r.stdout
+    first_inputs = r.stdout[r.stdout.index("first batch inputs") : r.stdout.index("first batch targets")]
+    n_windows = len(range(0, len(want) - 2, 2))  # all in the first batch: the windows tile the IDs
+    assert [int(x) for x in re.findall(r"\d+", first_inputs.split(":", 1)[1])] == want[: 2 * n_windows]
+    # --allowed-special makes the spelled one special, as it does for a text
+    r = cli("tokenize", "--file", str(src), "--ids", "--allowed-special", "<|endoftext|>")
+    assert [int(x) for x in r.stdout.split()].count(50256) == 5
 
 
 def test_parquet_and_text_field(tmp_path, cli):

@@ -69,7 +69,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         read, source = TextInput([sample_text()], "txt", 0), "built-in sample"
     tok = get_tokenizer(args.tokenizer)
-    ids = encode_documents(tok, read, tuple(tok.special_tokens))
+    # A text may spell <|endoftext|> between its parts (as the book does); documents are stored
+    # as prepare stores them, where a spelled special token is text.
+    ids = encode_documents(tok, read, tuple(tok.special_tokens) if read.kind == "txt" else ())
     try:  # built first, so that bad settings fail before any stage is printed
         loader = create_dataloader(
             ids, batch_size=args.batch_size, max_length=args.max_length,

@@ -6,8 +6,9 @@ A ``.txt`` (or any other name) is one document; ``.jsonl`` is one document per l
 unreadable paths are refused with one line that says what to do, never tokenized as bytes.
 
 Several documents are encoded one by one, each followed by the end-of-text token, exactly
-as ``tokenmill prepare`` stores them with its default ``--eot append`` (with no separator
-where the tokenizer has no end-of-text token, as ``--eot none``).
+as ``tokenmill prepare`` stores them with its default ``--eot append`` (a spelled
+``<|endoftext|>`` inside a document stays text; no separator where the tokenizer has no
+end-of-text token, as ``--eot none``).
 """
 
 from __future__ import annotations
@@ -199,16 +200,19 @@ def eot_spelling(tok: Any) -> str | None:
 
 
 def encode_documents(tok: Any, read: TextInput, allowed_special: Collection[str] | str) -> list[int]:
-    """Each document's IDs followed by the end-of-text ID, as prepare's ``--eot append`` stores them.
+    """The IDs of what was read: a text file's as ``tok.encode(text, allowed_special=...)``;
+    documents as prepare stores them with ``--eot append``, each followed by the end-of-text ID.
 
-    A text file is one document, encoded as it is, with no end-of-text added.
+    Pitfall: in documents, as in prepare, text that spells a special token stays text
+    (``encode_ordinary``) unless ``allowed_special`` names it.
     """
     if read.kind == "txt":
         return tok.encode(read.documents[0], allowed_special=allowed_special)
     tail = [tok.eot_id] if tok.eot_id is not None else []
     ids: list[int] = []
     for doc in read.documents:
-        ids += tok.encode(doc, allowed_special=allowed_special) + tail
+        ids += (tok.encode(doc, allowed_special=allowed_special) if allowed_special else tok.encode_ordinary(doc))
+        ids += tail
     return ids
 
 
