@@ -122,7 +122,7 @@ def sampler_state_of(state: Any) -> dict[str, Any]:
         main = state["_snapshot"].get("_main_snapshot", {})
         steps = int(state.get("_steps_since_snapshot", 0) or 0)
     inner = main.get("_sampler_iter_state") or main.get("_index_sampler_state")
-    if not isinstance(inner, dict):
+    if not isinstance(inner, dict) or "format" not in inner:
         raise ValueError(
             f"this loader state dict holds no tokenmill sampler state (keys {sorted(state)[:8]}); "
             f"it was saved by a loader without seed= (or not by tokenmill): restore into a "
