@@ -33,6 +33,7 @@ def assert_bijection(n: int, seed: int, epoch: int) -> np.ndarray:
         st.integers(301, 100_000),
         st.sampled_from(PRIMES + POWERS_OF_TWO),
         st.sampled_from([2**k + d for k in range(1, 21) for d in (-1, 1)]),
+        st.integers(100_001, 3_000_000),  # a few million
     ),
     seed=st.integers(0, 2**64 - 1),
     epoch=st.integers(0, 10**6),
