@@ -201,15 +201,17 @@ class _SeededIterator(Iterator[np.ndarray]):
 
     def __init__(self, sampler: SeededBatchSampler, epoch: int, start: int) -> None:
         self._sampler = sampler
-        self._seek(epoch, start)
         # The permuted indices of the next few global batches of this rank, (K, batch_size).
         self._chunk_batches = max(1, _CHUNK_WINDOWS // sampler.batch_size)
+        self._seek(epoch, start)
 
     def _seek(self, epoch: int, next_global_batch: int) -> None:
         s = self._sampler
         self.epoch, self.next_global_batch = epoch, next_global_batch
         self._perm = Permutation(s.n_windows, seed=s.seed, epoch=epoch) if s.shuffle else None
         self._first, self._chunk = -1, np.empty((0, s.batch_size), np.int64)
+        # K starts small and grows to _chunk_batches: the first batch after a seek is quick.
+        self._rows = min(4, self._chunk_batches)
 
     def __iter__(self) -> _SeededIterator:
         return self
@@ -229,7 +231,8 @@ class _SeededIterator(Iterator[np.ndarray]):
     def _batch(self, g: int) -> np.ndarray:
         if not self._first <= g < self._first + len(self._chunk):
             s = self._sampler
-            rows = np.arange(g, min(g + self._chunk_batches, s.num_global_batches), dtype=np.int64)
+            rows = np.arange(g, min(g + self._rows, s.num_global_batches), dtype=np.int64)
+            self._rows = min(self._rows * 8, self._chunk_batches)
             starts = rows * s.global_batch_size + s.rank * s.batch_size
             positions = starts[:, None] + np.arange(s.batch_size)  # (K, batch_size)
             # Positions past the end fill a short last row; they are cut off, never yielded.

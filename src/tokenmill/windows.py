@@ -180,7 +180,10 @@ def create_dataloader(
             f"comes from torch's global RNG and is neither)"
         )
     if seeded and generator is not None:
-        raise ValueError("pass seed= or generator=, not both: with seed= the order is the seeded permutation")
+        raise ValueError(
+            "pass seed= or generator=, not both: generator= draws the book's order, while with "
+            "seed=, ranks or stateful=True the order is the seeded permutation; drop generator="
+        )
     loader_class = _stateful_loader_class() if stateful else WindowLoader
     store = open_store_path(source)
     if store is not None:
