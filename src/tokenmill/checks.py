@@ -13,7 +13,7 @@ from __future__ import annotations
 import operator
 from typing import Any
 
-__all__ = ["non_negative_int", "positive_int"]
+__all__ = ["non_negative_int", "positive_int", "rank_and_world_size"]
 
 
 def _int(name: str, value: Any) -> int:
@@ -51,3 +51,20 @@ def non_negative_int(name: str, value: Any) -> int:
     if number < 0:
         raise ValueError(f"{name} must be >= 0, got {number}")
     return number
+
+
+def rank_and_world_size(rank: Any, world_size: Any) -> tuple[int, int]:
+    """``(rank, world_size)`` as ints with ``0 <= rank < world_size``, or an error naming the bad one.
+
+    >>> rank_and_world_size(2, 2)
+    Traceback (most recent call last):
+    ...
+    ValueError: rank=2 is out of range for world_size=2; ranks are 0 to 1
+    """
+    world_size = positive_int("world_size", world_size)
+    rank = non_negative_int("rank", rank)
+    if rank >= world_size:
+        raise ValueError(
+            f"rank={rank} is out of range for world_size={world_size}; ranks are 0 to {world_size - 1}"
+        )
+    return rank, world_size

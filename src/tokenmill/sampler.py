@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch.utils.data import Sampler
 
-from tokenmill.checks import non_negative_int, positive_int
+from tokenmill.checks import non_negative_int, positive_int, rank_and_world_size
 from tokenmill.permutation import PERMUTATION_VERSION, Permutation
 from tokenmill.sampler_state import STATE_FORMAT, STATE_VERSION, check_state
 
@@ -107,13 +107,7 @@ class SeededBatchSampler(Sampler[np.ndarray]):
     ) -> None:
         self.n_windows = positive_int("n_windows", n_windows)
         self.batch_size = positive_int("batch_size", batch_size)
-        self.world_size = positive_int("world_size", world_size)
-        self.rank = non_negative_int("rank", rank)
-        if self.rank >= self.world_size:
-            raise ValueError(
-                f"rank={self.rank} is out of range for world_size={self.world_size}; ranks are "
-                f"0 to {self.world_size - 1}"
-            )
+        self.rank, self.world_size = rank_and_world_size(rank, world_size)
         self.shuffle, self.drop_last = bool(shuffle), bool(drop_last)
         if self.shuffle and seed is None:
             raise ValueError("SeededBatchSampler(shuffle=True) needs a seed; pass seed=123")

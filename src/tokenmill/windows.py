@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 
-from tokenmill.checks import non_negative_int, positive_int
+from tokenmill.checks import positive_int, rank_and_world_size
 from tokenmill.loader_sources import check_store_tokenizer, dataset_id, open_store_path
 from tokenmill.sampler import SeededBatchSampler, WindowBatchSampler
 from tokenmill.window_dataset import ENDOFTEXT, WindowDataset, as_token_array
@@ -95,16 +95,10 @@ def _ranks(rank: int | None, world_size: int | None) -> tuple[int, int]:
     """``(rank, world_size)``: as given, else torch.distributed's when initialised, else 0 and 1."""
     dist = torch.distributed
     live = dist.is_available() and dist.is_initialized()
-    world_size = positive_int(
-        "world_size", world_size if world_size is not None else dist.get_world_size() if live else 1
+    return rank_and_world_size(
+        rank if rank is not None else dist.get_rank() if live else 0,
+        world_size if world_size is not None else dist.get_world_size() if live else 1,
     )
-    rank = non_negative_int("rank", rank if rank is not None else dist.get_rank() if live else 0)
-    if rank >= world_size:
-        raise ValueError(
-            f"rank={rank} is out of range for world_size={world_size}; ranks are 0 to "
-            f"{world_size - 1}"
-        )
-    return rank, world_size
 
 
 def _stateful_loader_class() -> type[DataLoader]:
