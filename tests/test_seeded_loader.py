@@ -114,6 +114,10 @@ def test_default_order_is_still_the_books() -> None:
     want = [b.tolist() for b in DataLoader(list(range(20)), batch_size=4, shuffle=True, drop_last=True)]
     assert a == want
     assert type(loader(20, batch_size=4).sampler) is SeededBatchSampler
+    # One training loop serves both orders: set_epoch is accepted and changes nothing here.
+    plain.sampler.set_epoch(3)
+    torch.manual_seed(123)
+    assert global_batches([plain]) == want
 
 
 @pytest.mark.parametrize("num_workers", [0, 2])
@@ -308,3 +312,26 @@ def test_permutation_positions_match_the_loader() -> None:
     one = loader(64, batch_size=64)
     (batch,) = list(one)
     assert windows_of(batch) == Permutation(64, seed=11)(np.arange(64)).tolist()
+
+
+@pytest.mark.filterwarnings("ignore:.*set_vital")
+@pytest.mark.parametrize("num_workers", [0, 1])
+def test_the_sampler_resumes_inside_torchdatas_own_loader(num_workers: int) -> None:
+    pytest.importorskip("torchdata")
+    from torchdata.stateful_dataloader import StatefulDataLoader
+
+    from tokenmill.windows import _batch_as_is
+
+    def plain(n_workers: int) -> Any:
+        dataset = loader(150, batch_size=4).dataset
+        sampler = SeededBatchSampler(len(dataset), 4, seed=11)
+        return StatefulDataLoader(dataset, batch_size=None, sampler=sampler, collate_fn=_batch_as_is,
+                                  num_workers=n_workers)
+
+    full = [windows_of(b) for b in plain(0)]
+    a = plain(num_workers)
+    it = iter(a)
+    head = [windows_of(next(it)) for _ in range(9)]
+    b = plain(num_workers)
+    b.load_state_dict(a.state_dict())  # torchdata's own restore: Stateful sampler, no replay
+    assert head + [windows_of(x) for x in b] == full

@@ -49,10 +49,18 @@ class WindowBatchSampler(Sampler[np.ndarray]):
         self.n_windows = positive_int("n_windows", n_windows)
         self.batch_size = positive_int("batch_size", batch_size)
         self.shuffle, self.drop_last, self.generator = bool(shuffle), bool(drop_last), generator
+        self.epoch = 0
 
     def __len__(self) -> int:
         full, rest = divmod(self.n_windows, self.batch_size)
         return full + (1 if rest and not self.drop_last else 0)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Accepted so that one training loop serves both orders; the epoch changes nothing here.
+
+        The book's order draws a new shuffle from torch's RNG at every epoch already.
+        """
+        self.epoch = non_negative_int("epoch", epoch)
 
     def __iter__(self) -> Iterator[np.ndarray]:
         n, size, generator = self.n_windows, self.batch_size, self.generator
