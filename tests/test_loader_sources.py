@@ -52,6 +52,10 @@ def test_a_path_that_is_not_a_store_says_how_to_open_one(tmp_path: Path) -> None
     # A str naming a directory that is no store is refused, not tokenized as its name.
     with pytest.raises(ValueError, match=r"is a directory that is not a token store.*TokenStore\.open"):
         create_dataloader(str(tmp_path))
+    # An interrupted prepare is named as such (the store's own message), with the way to open one.
+    (tmp_path / "train-00000.bin").write_bytes(b"")
+    with pytest.raises(ValueError, match=r"incomplete token store.*interrupted.*TokenStore\.open"):
+        create_dataloader(str(tmp_path))
 
 
 def test_text_is_still_text() -> None:

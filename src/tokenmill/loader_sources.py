@@ -43,10 +43,12 @@ def open_store_path(source: Any) -> Any:
     path = Path(source)
     if (path / MANIFEST_NAME).is_file():
         return TokenStore.open(path)
-    what = (
-        "a directory that is not a token store (no manifest.json)" if path.is_dir()
-        else "a file, not a token store directory" if path.exists() else "a path that does not exist"
-    )
+    what = "a file, not a token store directory" if path.exists() else "a path that does not exist"
+    if path.is_dir():
+        try:  # the store's own words: no manifest, an interrupted prepare, one being written
+            TokenStore.open(path)
+        except ValueError as error:
+            what = f"a directory that is not a token store ({error})"
     text = f"; to train on a text file pass its text, Path({str(path)!r}).read_text()" if path.is_file() else ""
     raise ValueError(
         f"source {str(path)!r} is {what}: create_dataloader takes text, token IDs or a token store; "
