@@ -9,6 +9,9 @@ side by side in one run and interleaved round by round, batches of ``batch x max
 - ``tokenmill``: ``create_dataloader(np.memmap(...), shuffle=True, num_workers=0)``, iterated,
   at ``--stride`` (default max_length) and at stride 1 (any offset, like get_batch);
 - ``tokenmill .batch``: the same gather without the DataLoader (its overhead is the difference);
+- ``tokenmill seed=``: the same loader with the seeded permutation (``seed=0``), plain and
+  ``stateful=True`` (torchdata's StatefulDataLoader), beside today's order in the same rounds;
+  then the order's memory at 10^10 windows and ``load_state_dict`` + first batch at step 10^6;
 - ``nanoGPT get_batch``: np.memmap reopened per batch, torch.randint offsets, torch.stack of
   per-row ``astype(np.int64)`` (nanoGPT's train.py);
 - ``book``: GPTDatasetV1's precomputed tensors + a shuffled DataLoader (built from the token IDs,
@@ -18,6 +21,7 @@ Usage::
 
     python benchmarks/bench_loader.py            # the 50 MB corpus: about a minute (+10 s to tokenize, first run only)
     python benchmarks/bench_loader.py --quick    # first 15 books, fewer batches
+    python benchmarks/bench_loader.py --seeded-only   # today's order vs seed=, and the resume figures
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ import torch
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler
 
 from tokenmill.tokenizers import get_tokenizer
+from tokenmill.sampler import SeededBatchSampler
 from tokenmill.windows import WindowDataset, _batch_as_is, create_dataloader
 
 HERE = Path(__file__).resolve().parent
@@ -181,6 +186,101 @@ def endless(loader: DataLoader) -> Callable[[], Any]:
     return step
 
 
+def time_rounds(methods: dict[str, Callable[[], None]], rounds: int, n_batches: int) -> dict[str, float]:
+    """Median microseconds per batch of each method, interleaved round by round after a warm-up."""
+    times: dict[str, list[float]] = {name: [] for name in methods}
+    for run in methods.values():  # warm-up: page in the memmap, start the iterators
+        run()
+    for _ in range(rounds):
+        for name, run in methods.items():
+            t0 = time.perf_counter()
+            run()
+            times[name].append((time.perf_counter() - t0) / n_batches * 1e6)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def print_seeded(us: dict[str, float], floor: float) -> None:
+    today = us["tokenmill DataLoader"]
+    for name in ("tokenmill DataLoader, seed=0", "tokenmill stateful=True, seed=0"):
+        print(
+            f"{name}: {us[name] / today:.3f}x today's loader (target <= 1.1x), "
+            f"{us[name] / floor:.2f}x the memcpy floor"
+        )
+
+
+def print_resume(mm: np.ndarray, B: int, L: int, step: int = 10**6, repeats: int = 7) -> None:
+    """The seeded order's memory at 10^10 windows, and restoring at step 10^6 of an epoch."""
+    gc.collect()
+    tracemalloc.start()
+    sampler = SeededBatchSampler(10**10, B, seed=0)
+    first = next(iter(sampler))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    state = sampler.state_dict()
+    print("\nthe seeded order (SeededBatchSampler):")
+    print(
+        f"  order memory at 10^10 windows: Python allocations peak {peak / 1024:,.1f} KiB while building the sampler "
+        f"and its first batch ({len(first)} indices); state dict {len(json.dumps(state))} bytes as JSON "
+        f"(torch's randperm would hold {10**10 * 8 / 1e9:,.0f} GB)"
+    )
+    for stateful in (False, True):
+        loader = create_dataloader(mm, batch_size=B, max_length=L, stride=1, seed=0, stateful=stateful)
+        if step >= loader.sampler.num_global_batches:
+            print(f"  step {step:,} is past this corpus's epoch at stride 1; skipped")
+            return
+        state = loader.sampler.state_dict() | {"next_global_batch": step}
+        seconds = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            (loader if stateful else loader.sampler).load_state_dict(state)
+            next(iter(loader))
+            seconds.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        it = iter(loader)
+        for _ in range(200):
+            next(it)
+        per_batch = (time.perf_counter() - t0) / 200
+        kind = "StatefulDataLoader.load_state_dict" if stateful else "sampler.load_state_dict"
+        print(
+            f"  {kind} + first batch at step {step:,} (stride 1, {len(loader.dataset):,} windows): median "
+            f"{statistics.median(seconds) * 1e3:.2f} ms of {repeats} (target < 10 ms); replaying {step:,} "
+            f"batches would take ~{per_batch * step / 60:,.1f} min"
+        )
+
+
+def seeded_report(
+    args: argparse.Namespace, mm: np.ndarray, n_batches: int, today: Callable[[], Any],
+    seeded: Callable[[], Any], stateful: Callable[[], Any],
+) -> int:
+    B, L = args.batch_size, args.max_length
+    data64 = np.asarray(mm, dtype=np.int64)
+    rows64 = np.lib.stride_tricks.sliding_window_view(data64, L)
+    offsets = np.random.default_rng(0).integers(0, len(mm) - L, size=(n_batches, B))
+
+    def memcpy_round() -> None:
+        for row in offsets:
+            (torch.from_numpy(rows64[row]), torch.from_numpy(rows64[row + 1]))  # (B, L) each
+
+    def repeated(step: Callable[[], Any]) -> Callable[[], None]:
+        return lambda: [step() for _ in range(n_batches)] and None
+
+    us = time_rounds(
+        {
+            "memcpy floor": memcpy_round,
+            "tokenmill DataLoader": repeated(today),
+            "tokenmill DataLoader, seed=0": repeated(seeded),
+            "tokenmill stateful=True, seed=0": repeated(stateful),
+        },
+        args.rounds, n_batches,
+    )
+    print(f"\nmicroseconds per batch (median of {args.rounds} rounds x {n_batches} batches, interleaved):")
+    for name, value in us.items():
+        print(f"  {name:32s} {value:9.1f} us   ({1e6 / value:8.0f} batches/s)")
+    print_seeded(us, us["memcpy floor"])
+    print_resume(mm, B, L)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -206,6 +306,10 @@ def main(argv: list[str] | None = None) -> int:
         help="batches per method per round (default 2000, quick 300)",
     )
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--seeded-only", action="store_true",
+        help="only today's loader vs seed= (and stateful=True), then the order's memory and resume",
+    )
     parser.add_argument(
         "--book-stride",
         type=int,
@@ -264,6 +368,15 @@ def main(argv: list[str] | None = None) -> int:
     dataset: WindowDataset = loader.dataset  # type: ignore[assignment]
     picks = np.random.default_rng(1).integers(0, len(dataset), size=(n_batches, B))
 
+    seeded_next = endless(
+        create_dataloader(mm, batch_size=B, max_length=L, stride=args.stride, seed=0)
+    )
+    stateful_next = endless(
+        create_dataloader(mm, batch_size=B, max_length=L, stride=args.stride, seed=0, stateful=True)
+    )
+    if args.seeded_only:
+        return seeded_report(args, mm, n_batches, next_batch, seeded_next, stateful_next)
+
     # The book: GPTDatasetV1 at --book-stride on the whole corpus, then its shuffled DataLoader.
     ids = mm.tolist()
     book, book_s, book_bytes, book_rss = build_book(ids, L, args.book_stride)
@@ -288,6 +401,8 @@ def main(argv: list[str] | None = None) -> int:
         "one contiguous memcpy": contiguous_round,
         "tokenmill DataLoader": repeated(next_batch),
         "tokenmill DataLoader, stride 1": repeated(next_batch_1),
+        "tokenmill DataLoader, seed=0": repeated(seeded_next),
+        "tokenmill stateful=True, seed=0": repeated(stateful_next),
         "tokenmill .batch()": batch_round,
         "nanoGPT get_batch": repeated(lambda: nanogpt_get_batch(bin_path, L, B)),
         "nanoGPT get_batch, memmap kept": repeated(lambda: nanogpt_get_batch(mm, L, B)),
@@ -328,6 +443,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"DataLoader overhead over .batch(): {us['tokenmill DataLoader'] - us['tokenmill .batch()']:.1f} us per batch"
     )
+    print_seeded(us, floor)
+    print_resume(mm, B, L)
 
     # Start-up: tokenmill's dataset is a view; the shuffled epoch order is torch's randperm, kept
     # as one int64 array by WindowBatchSampler, vs RandomSampler's Python list of the same order.

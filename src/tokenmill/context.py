@@ -7,28 +7,16 @@ so tokenizing tools can use it without the torch stack.
 
 from __future__ import annotations
 
-import operator
 import sys
 from typing import Any, TypeVar
+
+from tokenmill.checks import positive_int
 
 __all__ = ["KEEP_CHOICES", "truncate"]
 
 KEEP_CHOICES: tuple[str, ...] = ("last", "first")
 
 Ids = TypeVar("Ids")
-
-
-def _positive_int(name: str, value: Any) -> int:
-    """Return ``value`` as an int >= 1, or raise a TypeError/ValueError naming ``name``."""
-    if isinstance(value, bool):
-        raise TypeError(f"{name} must be an int, got the bool {value!r}")
-    try:
-        number = operator.index(value)
-    except TypeError:
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}") from None
-    if number < 1:
-        raise ValueError(f"{name} must be >= 1, got {number}")
-    return number
 
 
 def truncate(ids: Ids, context_length: int, *, keep: str = "last") -> Ids:
@@ -53,7 +41,7 @@ def truncate(ids: Ids, context_length: int, *, keep: str = "last") -> Ids:
     array([[1, 2],
            [4, 5]])
     """
-    context_length = _positive_int("context_length", context_length)
+    context_length = positive_int("context_length", context_length)
     if keep not in KEEP_CHOICES:
         raise ValueError(f"keep={keep!r} is not one of {KEEP_CHOICES}")
     # slice(-n, None) never reaches past the start, so short inputs come back whole.

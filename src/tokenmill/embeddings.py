@@ -16,7 +16,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from tokenmill.context import KEEP_CHOICES, _positive_int, truncate
+from tokenmill.checks import positive_int
+from tokenmill.context import KEEP_CHOICES, truncate
 
 __all__ = [
     "KEEP_CHOICES",
@@ -64,8 +65,8 @@ def sinusoidal_table(context_length: int, emb_dim: int, *, base: float = 10000.0
             [ 0.8415,  0.5403,  0.0100,  0.9999],
             [ 0.9093, -0.4161,  0.0200,  0.9998]])
     """
-    context_length = _positive_int("context_length", context_length)
-    emb_dim = _positive_int("emb_dim", emb_dim)
+    context_length = positive_int("context_length", context_length)
+    emb_dim = positive_int("emb_dim", emb_dim)
     base = _base(base)
     column = torch.arange(emb_dim)  # (emb_dim,)
     pair = (column // 2).to(torch.float64)  # (emb_dim,) the i of columns 2i and 2i+1
@@ -116,9 +117,9 @@ class InputEmbedding(nn.Module):
         overflow: str = "error",
     ) -> None:
         super().__init__()
-        self.vocab_size = _positive_int("vocab_size", vocab_size)
-        self.emb_dim = _positive_int("emb_dim", emb_dim)
-        self.context_length = _positive_int("context_length", context_length)
+        self.vocab_size = positive_int("vocab_size", vocab_size)
+        self.emb_dim = positive_int("emb_dim", emb_dim)
+        self.context_length = positive_int("context_length", context_length)
         if positional not in POSITIONAL_CHOICES:
             raise ValueError(f"positional={positional!r} is not one of {POSITIONAL_CHOICES}")
         if overflow not in OVERFLOW_CHOICES:
@@ -267,7 +268,7 @@ class RotaryEmbedding(nn.Module):
 
     def __init__(self, head_dim: int, *, base: float = 10000.0) -> None:
         super().__init__()
-        self.head_dim = _positive_int("head_dim", head_dim)
+        self.head_dim = positive_int("head_dim", head_dim)
         if self.head_dim % 2:
             raise ValueError(f"head_dim must be even (RoPE turns pairs of dims), got {head_dim}")
         self.base = _base(base)

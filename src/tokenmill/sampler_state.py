@@ -1,0 +1,133 @@
+"""The seeded sampler's state dict: a versioned contract, checked field by field when loaded.
+
+A state dict records the global position (epoch, next global batch), not a rank's, so any
+rank's state restores any rank of a job with another world size and the same global batch
+size ``B = batch_size * world_size``. Loading refuses, with a ValueError that says what
+differs, a state from another dataset (window count, seed, token store checksum, windowing),
+another ``B``, another order, or another version; nothing is ever silently misread.
+
+>>> STATE_FORMAT, STATE_VERSION
+('tokenmill.SeededBatchSampler', 1)
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Any
+
+from tokenmill.permutation import PERMUTATION_VERSION
+
+__all__ = ["STATE_FORMAT", "STATE_VERSION", "check_state", "sampler_state_of"]
+
+STATE_FORMAT = "tokenmill.SeededBatchSampler"
+STATE_VERSION = 1  # bump on any change of meaning; check_state refuses versions it does not know
+
+_MATCH = ("n_windows", "seed", "shuffle", "drop_last")  # must equal the loader's, as they are
+
+
+def _int_field(state: dict[str, Any], key: str) -> int:
+    value = state.get(key)
+    try:
+        number = operator.index(value) if not isinstance(value, bool) else -1
+    except TypeError:
+        number = -1
+    if number < 0:
+        raise ValueError(f"sampler state dict field {key!r} must be an int >= 0, got {value!r}")
+    return number
+
+
+def _differences(saved: Any, have: Any) -> list[str]:
+    if not (isinstance(saved, dict) and isinstance(have, dict)):
+        return [] if saved == have else [f"dataset {saved!r} here {have!r}"]
+    keys = sorted(set(saved) | set(have))
+    return [f"{k} {saved.get(k)!r} here {have.get(k)!r}" for k in keys if saved.get(k) != have.get(k)]
+
+
+def check_state(sampler: Any, state: Any) -> tuple[int, int]:
+    """``(epoch, next_global_batch)`` of ``state`` if it fits ``sampler``, else ValueError saying why."""
+    if not isinstance(state, dict):
+        raise ValueError(
+            f"a sampler state dict must be a dict, got {type(state).__name__}; pass what "
+            f"loader.sampler.state_dict() returned"
+        )
+    if state.get("format") != STATE_FORMAT:
+        hint = (
+            "; it looks like a whole loader's state: pass it to loader.load_state_dict()"
+            if "_snapshot" in state or "_sampler_iter_state" in state or "_index_sampler_state" in state
+            else ""
+        )
+        raise ValueError(
+            f"not a tokenmill seeded sampler state (format {state.get('format')!r}, keys "
+            f"{sorted(state)[:8]}); it cannot be restored into {STATE_FORMAT}{hint}"
+        )
+    version = state.get("version")
+    if version != STATE_VERSION:
+        newer = isinstance(version, int) and version > STATE_VERSION
+        raise ValueError(
+            f"sampler state version {version!r} is not one this tokenmill reads (it reads "
+            f"{STATE_VERSION}); " + ("upgrade tokenmill to resume from it" if newer else
+            "it was saved by another tokenmill; resume with that version or restart the epoch")
+        )
+    if state.get("permutation_version") != PERMUTATION_VERSION:
+        raise ValueError(
+            f"sampler state uses permutation version {state.get('permutation_version')!r}, this "
+            f"tokenmill computes version {PERMUTATION_VERSION}: the order would differ; resume "
+            f"with the tokenmill that saved it"
+        )
+    have = sampler._state(0, 0)
+    diffs = [f"{k}: saved {state.get(k)!r}, here {have[k]!r}" for k in _MATCH if state.get(k) != have[k]]
+    if state.get("dataset") != have["dataset"]:
+        diffs.append("dataset: saved " + ", ".join(_differences(state.get("dataset"), have["dataset"])))
+    if diffs:
+        raise ValueError(
+            "the sampler state dict is from another dataset or order, so its position means "
+            "nothing here: " + "; ".join(diffs) + "; restore it into a loader made with the "
+            "same data, windowing, seed, shuffle and drop_last"
+        )
+    saved_B, B = _int_field(state, "global_batch_size"), sampler.global_batch_size
+    if saved_B != B:
+        ws = sampler.world_size
+        fix = (
+            f"pass batch_size={saved_B // ws} (x world_size={ws} = {saved_B})"
+            if saved_B % ws == 0
+            else f"world_size={ws} does not divide {saved_B}; use a world size that does"
+        )
+        raise ValueError(
+            f"the state was saved with global batch size {saved_B} (batch_size x world_size), "
+            f"this loader's is {B} (batch_size={sampler.batch_size} x world_size={ws}); the "
+            f"global batches would differ: {fix}"
+        )
+    epoch, g = _int_field(state, "epoch"), _int_field(state, "next_global_batch")
+    if g > sampler.num_global_batches:
+        raise ValueError(
+            f"sampler state next_global_batch={g} is past the epoch's "
+            f"{sampler.num_global_batches} global batches; the state is damaged"
+        )
+    return epoch, g
+
+
+def sampler_state_of(state: Any) -> dict[str, Any]:
+    """The seeded sampler's state inside a ``StatefulDataLoader`` state dict (or ``state`` itself).
+
+    Reads both of torchdata's layouts (``num_workers=0`` and ``> 0``), so a state saved with one
+    restores a loader with the other.
+    """
+    if not isinstance(state, dict):
+        raise ValueError(f"a loader state dict must be a dict, got {type(state).__name__}")
+    if state.get("format") == STATE_FORMAT:
+        return state
+    steps = 0
+    main: Any = state
+    if "_snapshot" in state:  # num_workers > 0: the main process's snapshot, and steps since it
+        main = state["_snapshot"].get("_main_snapshot", {})
+        steps = int(state.get("_steps_since_snapshot", 0) or 0)
+    inner = main.get("_sampler_iter_state") or main.get("_index_sampler_state")
+    if not isinstance(inner, dict) or "format" not in inner:
+        raise ValueError(
+            f"this loader state dict holds no tokenmill sampler state (keys {sorted(state)[:8]}); "
+            f"it was saved by a loader without seed= (or not by tokenmill): restore into a "
+            f"loader made the way the saving one was"
+        )
+    if steps and isinstance(inner.get("next_global_batch"), int):
+        inner = dict(inner, next_global_batch=inner["next_global_batch"] + steps)
+    return inner
