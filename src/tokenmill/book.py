@@ -15,9 +15,11 @@ import torch
 from torch.utils.data import DataLoader
 
 from tokenmill.tokenizers import WordTokenizer, get_tokenizer
+from tokenmill.training.simple import BPETokenizerSimple
 from tokenmill.windows import ENDOFTEXT, WindowDataset, window_loader
 
 __all__ = [
+    "BPETokenizerSimple",
     "GPTDatasetV1",
     "SimpleTokenizerV1",
     "SimpleTokenizerV2",
