@@ -66,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"tokenmill train-tokenizer: warning: {message}", file=sys.stderr)
 
     with warnings.catch_warnings():
+        warnings.simplefilter("always")  # a smaller vocabulary than asked is always said
         warnings.showwarning = show
         tok = train_tokenizer(
             args.inputs,

@@ -9,8 +9,9 @@ with piece length) and so is encoding.
 leading space, English contractions, punctuation runs) and cuts runs of letters where the
 script changes between kanji (Han), hiragana and katakana, letting a kanji run keep the
 hiragana that follows it (okurigana and particles: 思った, 東京に), the unit Japanese
-readers see as a word. Digits go in groups of up to three, as in cl100k. The figures
-behind this choice are in docs/benchmarks.md.
+readers see as a word, and a Japanese comma or full stop right after (た。). Digits go in
+groups of up to three, as in cl100k. The figures behind this choice are in
+docs/benchmarks.md.
 
 Pitfall: the regex must match every character of any text (tiktoken silently drops what
 no branch matches); the last branch of ``multilingual`` is a catch-all, and a test checks
@@ -18,7 +19,7 @@ that the pieces join back to the text.
 
 >>> import regex
 >>> regex.findall(PATTERNS["multilingual"], "吾輩は猫である。名前はまだ無い。")
-['吾輩は', '猫である', '。', '名前はまだ', '無い', '。']
+['吾輩は', '猫である。', '名前はまだ', '無い。']
 >>> regex.findall(PATTERNS["multilingual"], "We'll see 12345 cats")
 ['We', "'ll", ' see', ' ', '123', '45', ' cats']
 """
@@ -36,8 +37,8 @@ MULTILINGUAL_PATTERN = "|".join(
     [
         r"""'(?i:[sdmt]|ll|ve|re)""",  # English contractions, as cl100k
         r""" ?""" + _OTHER_LETTER + r"""+""",  # a word of a spaced script, with its leading space
-        r""" ?\p{Han}+\p{Hiragana}*""",  # kanji run + the hiragana after it
-        r""" ?\p{Hiragana}+""",
+        r""" ?\p{Han}+\p{Hiragana}*[、。]?""",  # kanji run + the hiragana after it (+ 、 or 。)
+        r""" ?\p{Hiragana}+[、。]?""",
         r""" ?""" + _KATAKANA + r"""+""",
         r"""\p{N}{1,3}""",
         r""" ?[^\s\p{L}\p{N}]+[\r\n]*""",  # punctuation and symbols, as cl100k
