@@ -27,6 +27,7 @@ _LAZY = {
     "InputEmbedding": "tokenmill.embeddings",
     "RotaryEmbedding": "tokenmill.embeddings",
     "truncate": "tokenmill.context",
+    "train_tokenizer": "tokenmill.training",
 }
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "__version__",
     "TokenStore",
     "prepare",
+    "train_tokenizer",
     "WindowDataset",
     "create_dataloader",
     "InputEmbedding",

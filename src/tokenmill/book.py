@@ -20,9 +20,11 @@ import torch
 from torch.utils.data import DataLoader
 
 from tokenmill.tokenizers import Tokenizer, WordTokenizer, get_tokenizer
+from tokenmill.training.simple import BPETokenizerSimple
 from tokenmill.windows import ENDOFTEXT, WindowDataset, as_token_array, window_loader
 
 __all__ = [
+    "BPETokenizerSimple",
     "GPTDatasetV1",
     "SimpleTokenizerV1",
     "SimpleTokenizerV2",

@@ -14,13 +14,14 @@ import sys
 from collections.abc import Sequence
 
 # Subcommands in the order `tokenmill --help` lists them (the order of the pipeline).
-COMMANDS: tuple[str, ...] = ("tokenize", "vocab", "demo", "prepare", "stats")
+COMMANDS: tuple[str, ...] = ("tokenize", "vocab", "demo", "train-tokenizer", "prepare", "stats")
 
 EPILOG = """\
 examples:
   tokenmill demo                          # the whole pipeline on a built-in sample
   tokenmill tokenize "hello world" --ids  # 31373 995
   tokenmill vocab install gpt2 --from gpt2.tiktoken
+  tokenmill train-tokenizer corpus.jsonl.xz --vocab-size 32000 --out tok/
   tokenmill prepare corpus.jsonl.xz --out store/
   tokenmill stats store/
 """
@@ -42,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"tokenmill {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        module = importlib.import_module(f"tokenmill.cli.{name}_cmd")
+        module = importlib.import_module(f"tokenmill.cli.{name.replace('-', '_')}_cmd")
         module.add_parser(sub)
     return parser
 

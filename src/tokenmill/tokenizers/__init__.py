@@ -21,6 +21,7 @@ from tokenmill import vocab as _vocab
 from tokenmill.tokenizers.base import ENDOFTEXT, UNK, AllowedSpecial, Tokenizer
 from tokenmill.tokenizers.bpe import TiktokenTokenizer, _tiktoken_by_name, _tiktoken_from_file, read_ranks
 from tokenmill.tokenizers.hf import HFTokenizer
+from tokenmill.tokenizers.trained import META_FILE, load_tokenizer_dir
 from tokenmill.tokenizers.word import WordTokenizer
 
 __all__ = [
@@ -45,7 +46,8 @@ def _load(name_or_path: str) -> Tokenizer:
         known = ", ".join(sorted(_vocab.KNOWN_ENCODINGS))
         raise ValueError(
             f"unknown tokenizer {name_or_path!r}: not a known name ({known}) and no such file "
-            f"(give a .tiktoken ranks file, a Hugging Face tokenizer.json or a saved WordTokenizer vocabulary)"
+            f"(give a .tiktoken ranks file, a Hugging Face tokenizer.json, a saved WordTokenizer "
+            f"vocabulary or a directory made by tokenmill train-tokenizer)"
         )
     if path.suffix == ".tiktoken":
         sha = _vocab.sha256_of(path)
@@ -67,7 +69,9 @@ def _load(name_or_path: str) -> Tokenizer:
 
 
 def get_tokenizer(name_or_path: str | os.PathLike[str] | Tokenizer) -> Tokenizer:
-    """A tokenizer by tiktoken name ("gpt2", "cl100k_base", ...) or by file path; cached.
+    """A tokenizer by tiktoken name ("gpt2", "cl100k_base", ...), file path or trained directory; cached.
+
+    A directory made by ``tokenmill train-tokenizer`` runs on tiktoken, its ranks verified.
 
     Pitfall: on an offline machine the ranks file must be installed first
     (``tokenmill vocab install gpt2``); the error says so and names the file and its sha256.
@@ -82,4 +86,20 @@ def get_tokenizer(name_or_path: str | os.PathLike[str] | Tokenizer) -> Tokenizer
         return TiktokenTokenizer(name_or_path.name, name_or_path, None, None)
     if not isinstance(name_or_path, (str, os.PathLike)):
         raise TypeError(f"expected a tokenizer name or path, got {type(name_or_path).__name__}")
-    return _load(os.fspath(name_or_path))
+    source = os.fspath(name_or_path)
+    if os.path.isdir(source):  # made by `tokenmill train-tokenizer`; retraining it changes the key
+        return _load_dir(source, _dir_version(source))
+    return _load(source)
+
+
+@functools.lru_cache(maxsize=32)
+def _load_dir(source: str, version: tuple[int, int]) -> Tokenizer:
+    return load_tokenizer_dir(source)
+
+
+def _dir_version(source: str) -> tuple[int, int]:
+    try:
+        st = os.stat(os.path.join(source, META_FILE))
+    except OSError:
+        return (0, 0)  # not a tokenizer directory: load_tokenizer_dir says so
+    return (st.st_mtime_ns, st.st_ino)

@@ -1,0 +1,130 @@
+"""A trained Hugging Face BPE -> tiktoken ranks + tokenizer.json + metadata, written atomically.
+
+Hugging Face's byte-level BPE names each byte by a printable character (GPT-2's table,
+:func:`bytes_to_unicode`) and numbers tokens in its own order. The export renumbers them
+the way tiktoken's ranks files are laid out: ranks 0..255 are the bytes, then one rank
+per merge in the order training learned them, then the special tokens. The exported
+``tokenizer.json`` gets the very same numbering, so both engines give the same IDs.
+
+Pitfall: tiktoken merges any adjacent pair whose concatenation is a token (lowest rank
+first) while Hugging Face applies only the learned merges (``ignore_merges`` makes it look a
+whole piece up first, as tiktoken does). For a vocabulary learned by BPE the two agree;
+the tests check it on corpora and on generated Unicode.
+
+>>> bytes_to_unicode()[ord(" ")], bytes_to_unicode()[ord("\\n")]
+('Ġ', 'Ċ')
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from tokenmill.tokenizers.trained import HF_FILE, META_FILE, RANKS_FILE, is_tokenizer_dir
+
+
+@functools.lru_cache(maxsize=1)
+def bytes_to_unicode() -> dict[int, str]:
+    """GPT-2's byte -> printable character table (printable Latin-1 bytes map to themselves)."""
+    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    table, extra = {}, 0
+    for b in range(256):
+        if b in printable:
+            table[b] = chr(b)
+        else:
+            table[b] = chr(256 + extra)
+            extra += 1
+    return table
+
+
+def renumber(trained: dict[str, Any]) -> tuple[dict[bytes, int], list[tuple[str, str]]]:
+    """(tiktoken ranks, merges as pairs of HF token strings) from a trained ``tokenizer.json``.
+
+    Pitfall: a merge whose result is already a token (two merges, one string) keeps the
+    first rank; tiktoken has one rank per token string.
+    """
+    to_byte = {c: b for b, c in bytes_to_unicode().items()}
+    ranks: dict[bytes, int] = {bytes([b]): b for b in range(256)}
+    merges: list[tuple[str, str]] = []
+    for merge in trained["model"]["merges"]:
+        left, right = merge.split(" ", 1) if isinstance(merge, str) else merge
+        merges.append((left, right))
+        token = bytes(to_byte[c] for c in left + right)
+        ranks.setdefault(token, len(ranks))
+    return ranks, merges
+
+
+def hf_json(trained: dict[str, Any], ranks: dict[bytes, int], merges: list[tuple[str, str]],
+            special_tokens: dict[str, int]) -> str:
+    """The exported ``tokenizer.json``: the trained one with tiktoken's numbering and the specials."""
+    table = bytes_to_unicode()
+    doc = dict(trained)
+    model = dict(doc["model"])
+    model["vocab"] = {"".join(table[b] for b in token): rank for token, rank in ranks.items()}
+    model["merges"] = [[left, right] for left, right in merges]
+    model["ignore_merges"] = True  # look a whole piece up first, as tiktoken does
+    doc["model"] = model
+    doc["added_tokens"] = [
+        {"id": i, "content": s, "single_word": False, "lstrip": False, "rstrip": False,
+         "normalized": False, "special": True}
+        for s, i in special_tokens.items()
+    ]
+    return json.dumps(doc, ensure_ascii=False)
+
+
+def ranks_text(ranks: dict[bytes, int]) -> bytes:
+    """A ``.tiktoken`` file: ``BASE64 RANK`` per line, in rank order."""
+    lines = (base64.b64encode(t) + b" " + str(r).encode() for t, r in sorted(ranks.items(), key=lambda x: x[1]))
+    return b"\n".join(lines) + b"\n"
+
+
+def check_out(out: Path, overwrite: bool) -> None:
+    """Refuse an ``out`` that holds another tokenizer (unless ``overwrite``) or other files."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file; give a directory path for the tokenizer")
+    if not out.is_dir() or not any(out.iterdir()):
+        return
+    if not is_tokenizer_dir(out):
+        raise ValueError(
+            f"--out {out} holds files that are not a tokenizer; give a new or empty directory"
+        )
+    if not overwrite:
+        raise ValueError(
+            f"--out {out} already holds a tokenizer; pass --overwrite (overwrite=True) to replace it, "
+            "or choose another directory"
+        )
+
+
+def write_dir(out: Path, ranks: bytes, hf: str, meta: dict[str, Any], *, overwrite: bool) -> None:
+    """Write the three files into a hidden sibling directory, then rename it to ``out``.
+
+    Readers see no directory, the old one, or the new one complete; never a mix.
+    """
+    check_out(out, overwrite)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
+    old = out.parent / f".{out.name}.old-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        hf_bytes = hf.encode("utf-8")
+        meta = {**meta, "ranks_sha256": hashlib.sha256(ranks).hexdigest(),
+                "tokenizer_json_sha256": hashlib.sha256(hf_bytes).hexdigest()}
+        for name, data in ((RANKS_FILE, ranks), (HF_FILE, hf_bytes),
+                           (META_FILE, (json.dumps(meta, ensure_ascii=False, indent=1) + "\n").encode())):
+            with open(tmp / name, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+        if out.exists():
+            os.replace(out, old)  # an empty dir, or the tokenizer --overwrite replaces
+        os.replace(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
