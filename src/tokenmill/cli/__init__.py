@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 # Subcommands in the order `tokenmill --help` lists them (the order of the pipeline).
-COMMANDS: tuple[str, ...] = ("tokenize", "vocab", "demo", "prepare", "stats")
+COMMANDS: tuple[str, ...] = ("tokenize", "vocab", "demo", "prepare", "stats", "report")
 
 EPILOG = """\
 examples:

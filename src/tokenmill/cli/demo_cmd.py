@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from importlib import resources
 
+from tokenmill.cli import html_out
 from tokenmill.cli.tokenize_cmd import read_text_file
 from tokenmill.tokenizers import get_tokenizer
 
@@ -14,6 +15,7 @@ examples:
   tokenmill demo story.txt                     # your own text
   tokenmill demo --max-length 8 --stride 2     # overlapping windows
   tokenmill demo --emb-dim 768 --positional sinusoidal
+  tokenmill demo --html chapter2.html          # the stages as pictures in a page
 """
 
 
@@ -40,6 +42,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="position encoding (default: learned, as GPT)",
     )
     p.add_argument("--seed", type=int, default=123, help="torch seed for the embedding weights")
+    html_out.add_demo_flags(p)
     p.set_defaults(run=run)
 
 
@@ -95,6 +98,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"   token embeddings    {tuple(token_emb.shape)}")
     print(f"   position embeddings {tuple(pos_emb.shape)}")
     print(f"   input embeddings    {tuple(input_emb.shape)}  = token + position, ready for the transformer")
+    if args.html:
+        html_out.demo_html(args, text, source, tok, loader.dataset, emb)
     return 0
 
 

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from tokenmill.cli import html_out
 from tokenmill.prepare.readers import decode_utf8
 from tokenmill.tokenizers import get_tokenizer
 
@@ -17,6 +18,7 @@ examples:
   tokenmill tokenize "a <|endoftext|> b" --allowed-special "<|endoftext|>"
   tokenmill tokenize --file story.txt --max-tokens 1024 --keep last   # what a 1024-context model sees
   tokenmill tokenize "It's here" --tokenizer vocab.json   # a saved WordTokenizer vocabulary
+  tokenmill tokenize --file ja.txt --html tokens.html --compare cl100k_base   # a page, side by side
 """
 
 # Alternating background colours make token boundaries visible without changing the text.
@@ -45,6 +47,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-tokens", type=int, metavar="N", help="keep at most N tokens (a model's context_length)")
     p.add_argument("--keep", choices=("first", "last"), default="last", help="which tokens --max-tokens keeps")
     p.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+    html_out.add_tokenize_flags(p)
     p.set_defaults(run=run)
 
 
@@ -111,6 +114,8 @@ def run(args: argparse.Namespace) -> int:
                 f"{str(exc).split('.')[0]}. Add --allowed-special TOKEN to encode it as special."
             ) from None
         raise
+    if args.html or args.compare:
+        return html_out.tokenize_html(args, text, tok, ids, allowed)
     n_before = len(ids)
     if args.max_tokens is not None:
         from tokenmill.context import truncate
