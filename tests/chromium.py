@@ -47,6 +47,14 @@ def find_chromium() -> str | None:
     return None
 
 
+def _high(fd: int) -> int:
+    import fcntl
+
+    new = fcntl.fcntl(fd, fcntl.F_DUPFD, 10)
+    os.close(fd)
+    return new
+
+
 class Browser:
     """One headless Chromium; :meth:`load` opens a file URL in a fresh tab and reports what happened."""
 
@@ -55,8 +63,10 @@ class Browser:
         self.profile = tempfile.mkdtemp(prefix="tokenmill-chromium-")
         to_browser_r, self._to_browser = os.pipe()
         self._from_browser, from_browser_w = os.pipe()
-        # The shell puts the two pipe ends on fds 3 and 4, where Chromium expects them.
-        cmd = ["sh", "-c", f'exec "$0" "$@" 3<&{to_browser_r} 4>&{from_browser_w}', executable,
+        # The child's ends move above fd 10 first, so the redirections below cannot clobber each other.
+        to_browser_r, from_browser_w = (_high(fd) for fd in (to_browser_r, from_browser_w))
+        # bash (dash takes one-digit fds only) puts the two pipe ends on fds 3 and 4 for Chromium.
+        cmd = ["bash", "-c", f'exec "$0" "$@" 3<&{to_browser_r} 4>&{from_browser_w}', executable,
                *FLAGS, f"--user-data-dir={self.profile}", "about:blank"]
         self._log = open(Path(self.profile) / "stderr.log", "wb")
         self.proc = subprocess.Popen(cmd, pass_fds=(to_browser_r, from_browser_w), stdin=subprocess.DEVNULL,

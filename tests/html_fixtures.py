@@ -7,7 +7,8 @@ from pathlib import Path
 
 HOSTILE = [
     "<script>alert(1)</script>",
-    '<img src=x onerror="alert(2)">',
+    "<script>window.__pwned = 1; alert(1)</script>",
+    '<img src=x onerror="window.__pwned = 2; alert(2)">',
     "</div></section></body><h1>injected heading</h1>",
     '<a href="javascript:alert(3)">click me</a>',
     '"><svg onload=alert(4)>',

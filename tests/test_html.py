@@ -278,3 +278,18 @@ def test_cli_report_and_demo(store, tmp_path):
     assert r.stdout.splitlines()[-1].startswith("6. Pictures: wrote")
     assert page.count("<svg") == 3 and 'class="win"' in page
     assert re.findall(r"<h2>(.*?)</h2>", page)[1] == "2. Sliding windows: inputs and shifted targets"
+
+
+def test_importing_tokenmill_and_its_html_module_does_not_import_matplotlib():
+    code = (
+        "import sys, tokenmill, tokenmill.html, tokenmill.cli.report_cmd, tokenmill.cli.tokenize_cmd; "
+        "print('matplotlib' in sys.modules, 'torch' in sys.modules)"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert r.stdout.split() == ["False", "False"]
+
+
+def test_report_help_has_examples():
+    r = tm("report", "--help")
+    assert r.returncode == 0 and "tokenmill report store/ -o report.html" in r.stdout
+    assert "report" in tm("--help").stdout

@@ -103,6 +103,7 @@ def histogram_svg(edges: np.ndarray, counts: np.ndarray) -> str:
         ax.bar(left, counts, width=edges[1:] - left, align="edge", color="#4c8bd6", edgecolor="white", lw=0.4)
         ax.set_xscale("log")
         ax.set_yscale("log")
+        ax.set_ylim(bottom=0.5)  # a bin of one document still shows as a bar
         ax.set_xlabel("document length (tokens, separator included; log scale)")
         ax.set_ylabel("documents (log scale)")
         return svg(_plain_minor(fig, ax))

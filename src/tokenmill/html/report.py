@@ -130,7 +130,7 @@ def _summary(store: Any, stats: dict[str, Any], data: dict[str, Any]) -> str:
     )
     rows = [
         ("format", f'{m.get("format")} v{m.get("format_version")}'),
-        ("written by tokenmill", m.get("tokenmill_version")),
+        ("tokenmill version", m.get("tokenmill_version")),
         ("tokenizer", f'{tok.get("name")} (vocabulary {tok.get("vocab_size")}, max ID {tok.get("max_token_value")})'),
         ("ranks sha256", Safe(f'<span class="hash">{esc(tok.get("ranks_sha256") or "-")}</span>')),
         ("dtype", m.get("dtype")),
