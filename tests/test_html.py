@@ -164,6 +164,9 @@ def test_sample_is_spread_and_bounded(store):
     picks = sample_documents(store, 4)
     assert {s for s, _ in picks} == set(store.splits) and len(picks) <= 5
     assert sample_documents(store, 0) == []
+    n = store.num_documents("train") + store.num_documents("val")
+    assert len(report_data(store)["sample"]) == n  # a small store shows every document
+    assert len(report_data(store, ReportOptions(show_all_below=0, sample_documents=3))["sample"]) == 3
 
 
 # --- safety and size ----------------------------------------------------------------------
@@ -185,8 +188,8 @@ def test_report_shows_every_section(store):
     headings = re.findall(r"<h2>(.*?)</h2>", page)
     assert headings == [
         "Manifest", "Document lengths", "Token frequencies (Zipf)", "Top 50 tokens",
-        "Separators, replacements and skipped input", "Train / val split", "Shards", "Sample of 8 documents",
-    ] or headings[3].startswith("Top ")
+        "Separators, replacements and skipped input", "Train / val split", "Shards", "Sample of 12 documents",
+    ]  # 12 documents: a small store shows them all
     m = store.manifest
     for sh in m["splits"]["train"]["shards"]:
         assert sh["bin_sha256"] in page and sh["idx_sha256"] in page

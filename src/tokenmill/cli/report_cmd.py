@@ -29,7 +29,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("dir", metavar="STORE", help="the store directory (the --out of `tokenmill prepare`)")
     p.add_argument("-o", "--output", required=True, metavar="OUT.html", help="where to write the page ('-' for stdout)")
     p.add_argument("--top", type=int, default=50, metavar="K", help="most frequent tokens listed (default 50)")
-    p.add_argument("--samples", type=int, default=8, metavar="N", help="documents shown with token boundaries (default 8)")
+    p.add_argument(
+        "--samples", type=int, default=None, metavar="N",
+        help="documents shown with token boundaries, spread over the store (default 12; a store of "
+        "at most 50 documents shows them all)",
+    )
     p.set_defaults(run=run)
     return p
 
@@ -39,11 +43,14 @@ def run(args: argparse.Namespace) -> int:
     from tokenmill.store import TokenStore
 
     for flag, value, low in (("--top", args.top, 1), ("--samples", args.samples, 0)):
-        if value < low:
+        if value is not None and value < low:
             raise ValueError(f"{flag} must be >= {low}, got {value}")
     started = time.perf_counter()
     store = TokenStore.open(args.dir)
-    document = report_page(store, ReportOptions(top_k=args.top, sample_documents=args.samples))
+    options = ReportOptions(top_k=args.top)
+    if args.samples is not None:  # exactly N (fewer only when the store holds fewer)
+        options = ReportOptions(top_k=args.top, sample_documents=args.samples, show_all_below=0)
+    document = report_page(store, options)
     if args.output == "-":
         sys.stdout.write(document)
         return 0

@@ -26,7 +26,8 @@ class ReportOptions:
     """How much of a store the page shows (the page's size is bounded by these)."""
 
     top_k: int = 50  # most frequent tokens listed
-    sample_documents: int = 8  # documents rendered with token boundaries (spread over the store)
+    sample_documents: int = 12  # documents rendered with token boundaries (spread over the store)
+    show_all_below: int = 50  # a store of at most this many documents shows every one of them
     sample_tokens: int = 400  # tokens shown per sampled document
     max_shards: int = 200  # shard-table rows per split
     max_inputs: int = 50  # input files listed
@@ -55,8 +56,13 @@ def report_data(store: Any, options: ReportOptions = ReportOptions()) -> dict[st
         "zipf": plots.zipf_points(counts),
         "distinct_tokens": int(np.count_nonzero(counts)),
         "eot_count": int(counts[eot]) if eot is not None and eot < len(counts) else 0,
-        "sample": sample_documents(store, options.sample_documents),
+        "sample": sample_documents(store, _how_many(store, options)),
     }
+
+
+def _how_many(store: Any, options: ReportOptions) -> int:
+    total = sum(store.num_documents(s) for s in store.splits)
+    return total if total <= options.show_all_below else options.sample_documents
 
 
 def sample_documents(store: Any, n: int) -> list[tuple[str, int]]:
@@ -70,15 +76,11 @@ def sample_documents(store: Any, n: int) -> list[tuple[str, int]]:
     """
     sizes = {s: store.num_documents(s) for s in store.splits}
     total = sum(sizes.values())
-    if total == 0 or n <= 0:
-        return []
-    want = {s: 0 for s in sizes}
-    for s in sizes:  # at least one document of every non-empty split, the rest by size
-        if sizes[s]:
-            want[s] = 1
-    spare = max(n - sum(want.values()), 0)
-    for s in sizes:
-        want[s] = min(sizes[s], want[s] + round(spare * sizes[s] / total))
+    n = min(n, total)
+    want = dict.fromkeys(sizes, 0)
+    for _ in range(n):  # one at a time to the split with the most documents per pick (D'Hondt)
+        s = max((s for s in sizes if want[s] < sizes[s]), key=lambda s: (want[s] == 0, sizes[s] / (want[s] + 1)))
+        want[s] += 1
     picks = []
     for s, k in want.items():
         if k:
