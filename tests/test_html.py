@@ -267,6 +267,10 @@ def test_cli_html_errors_are_one_line(tmp_path):
     assert r.returncode == 2 and "--max-tokens" in r.stderr
     r = tm("report", str(tmp_path / "nope"), "-o", str(tmp_path / "r.html"))
     assert r.returncode == 2 and "tokenmill prepare" in r.stderr and "Traceback" not in r.stderr
+    r = tm("tokenize", "hi", "--html", str(tmp_path))
+    assert r.returncode == 2 and "is a directory" in r.stderr and len(r.stderr.splitlines()) == 1
+    r = tm("tokenize", "hi", "--html", str(tmp_path / "no" / "x.html"))
+    assert r.returncode == 2 and "does not exist" in r.stderr and len(r.stderr.splitlines()) == 1
 
 
 def test_cli_report_and_demo(store, tmp_path):

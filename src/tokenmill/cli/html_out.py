@@ -6,6 +6,16 @@ import argparse
 from typing import Any
 
 
+def need_matplotlib() -> None:
+    """A one-line CLI error, before any work, when the pictures cannot be drawn."""
+    import importlib.util
+
+    from tokenmill.cli import CLIError
+
+    if importlib.util.find_spec("matplotlib") is None:
+        raise CLIError("the HTML pictures need matplotlib: pip install 'tokenmill[html]'")
+
+
 def add_tokenize_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--html", metavar="OUT.html", help="write the tokens as a coloured HTML page (hover: ID, bytes)")
     p.add_argument(
@@ -17,12 +27,14 @@ def add_tokenize_flags(p: argparse.ArgumentParser) -> None:
 def tokenize_html(args: argparse.Namespace, text: str, tok: Any, ids: list[int], allowed: Any) -> int:
     """Write ``tokenmill tokenize --html``'s page; prints one line saying where."""
     from tokenmill.html import tokens_page, write_html
+    from tokenmill.html.page import check_writable
     from tokenmill.tokenizers import get_tokenizer
 
     if not args.html:
         raise ValueError("--compare shows tokenizers side by side in a page: add --html OUT.html")
     if args.max_tokens is not None:
         raise ValueError("--html shows the whole text; drop --max-tokens (or use it without --html)")
+    check_writable(args.html)
     encoded = [(tok, ids)]
     for name in args.compare:
         other = get_tokenizer(name)
@@ -44,5 +56,6 @@ def demo_html(args: argparse.Namespace, text: str, source: str, tok: Any, datase
     """Write ``tokenmill demo --html``'s page; prints one line saying where."""
     from tokenmill.html import demo_page, write_html
 
+    need_matplotlib()
     size = write_html(args.html, demo_page(text, tok, dataset, emb, source=source, seed=args.seed))
     print(f"6. Pictures: wrote {args.html} ({size:,} bytes); open it in a browser")

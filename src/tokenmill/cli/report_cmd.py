@@ -39,9 +39,14 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    from tokenmill.cli.html_out import need_matplotlib
     from tokenmill.html import ReportOptions, report_page, write_html
+    from tokenmill.html.page import check_writable
     from tokenmill.store import TokenStore
 
+    need_matplotlib()
+    if args.output != "-":
+        check_writable(args.output)
     for flag, value, low in (("--top", args.top, 1), ("--samples", args.samples, 0)):
         if value is not None and value < low:
             raise ValueError(f"{flag} must be >= {low}, got {value}")

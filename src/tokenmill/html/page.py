@@ -131,6 +131,18 @@ def _fmt(value: object) -> str:
 
 def write_html(path: str | os.PathLike[str], document: str) -> int:
     """Write ``document`` to ``path`` atomically (temp file + rename); returns its size in bytes."""
+    target = check_writable(path)
     data = document.encode("utf-8")
-    atomic_write_bytes(path, data)
+    atomic_write_bytes(target, data)
     return len(data)
+
+
+def check_writable(path: str | os.PathLike[str]) -> str:
+    """``path`` as a str if a page can be written there, else a ValueError that says why (call it early)."""
+    target = os.fspath(path)
+    if os.path.isdir(target):
+        raise ValueError(f"{target} is a directory; give a file name, e.g. {os.path.join(target, 'report.html')}")
+    parent = os.path.dirname(os.path.abspath(target))
+    if not os.path.isdir(parent):
+        raise ValueError(f"cannot write {target}: the directory {parent} does not exist; create it first (mkdir -p)")
+    return target
