@@ -300,3 +300,12 @@ def test_report_help_has_examples():
     r = tm("report", "--help")
     assert r.returncode == 0 and "tokenmill report store/ -o report.html" in r.stdout
     assert "report" in tm("--help").stdout
+
+
+def test_cli_tokenize_html_from_stdin(tmp_path):
+    out = tmp_path / "s.html"
+    r = subprocess.run([str(TOKENMILL), "tokenize", "--file", "-", "--html", str(out)], input="a\tb\n",
+                       capture_output=True, text=True)
+    assert r.returncode == 0 and "gpt2" in r.stdout
+    page = out.read_text(encoding="utf-8")
+    assert parse(page).blocks == ["a\tb\n"] and "stdin: 4 characters" in page

@@ -43,7 +43,7 @@ code,.mono,.hash{font-family:ui-monospace,"DejaVu Sans Mono",Menlo,monospace;fon
 .t{border-radius:3px;padding:1px 0;box-shadow:inset 0 0 0 1px rgba(0,0,0,.06)}
 .t0{background:#cfe6ff}.t1{background:#ffe2c2}.t2{background:#d7f5d5}.t3{background:#f6d6f0}
 .t:hover{outline:2px solid #3a6fd8}
-.partial{outline:2px dashed #c0392b;outline-offset:-1px}
+.partial{outline:1px dashed #c0392b;outline-offset:-1px}
 .special{background:#3b4450;color:#fff}
 .ws{position:relative;color:transparent}
 .sp::after,.tab::after,.nl::before,.cr::before{position:absolute;left:0;color:#8a96a3;pointer-events:none}

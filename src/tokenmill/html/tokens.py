@@ -114,7 +114,7 @@ def token_summary(tok: Any, text: str, ids: Sequence[int]) -> dict[str, Any]:
     """The numbers a tokenizer panel shows: tokens, characters, bytes, bytes and characters per token."""
     n_bytes = len(text.encode("utf-8", errors="surrogatepass"))
     n = len(ids)
-    partial = sum(len(g.ids) for g in token_groups(tok, ids[:MAX_TOKENS_SHOWN]) if g.partial)
+    partial = sum(len(g.ids) for g in token_groups(tok, ids) if g.partial)
     return {
         "tokenizer": tok.name,
         "tokens": n,
