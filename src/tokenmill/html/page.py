@@ -132,7 +132,7 @@ def _fmt(value: object) -> str:
 def write_html(path: str | os.PathLike[str], document: str) -> int:
     """Write ``document`` to ``path`` atomically (temp file + rename); returns its size in bytes."""
     target = check_writable(path)
-    data = document.encode("utf-8")
+    data = document.encode("utf-8", errors="replace")  # a lone surrogate (from argv) becomes "?"
     atomic_write_bytes(target, data)
     return len(data)
 
