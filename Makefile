@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,9 +23,22 @@ demo: $(VENV)/.installed
 	@$(BIN)/tokenmill vocab install gpt2 >&2
 	$(BIN)/tokenmill demo
 
-test: $(VENV)/.installed-dev
+test: $(VENV)/.installed-dev browser
 	@$(BIN)/tokenmill vocab install gpt2 >&2
 	$(BIN)/python -m pytest
+
+# Headless Chromium (and CJK/emoji fonts) from Debian for tests/test_html_browser.py, where we can
+# (root with apt-get, as CI is); elsewhere those tests skip and say how to run them. Never fails.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "make browser: installing chromium from Debian for the browser tests" >&2; \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	        chromium fonts-noto-cjk fonts-noto-color-emoji; } >/dev/null 2>&1 \
+	      || echo "make browser: could not install chromium; the browser tests will skip" >&2; \
+	  else \
+	    echo "make browser: no chromium and no root apt-get; the browser tests will skip" >&2; \
+	  fi; }
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/bench_loader.py

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 # Subcommands in the order `tokenmill --help` lists them (the order of the pipeline).
-COMMANDS: tuple[str, ...] = ("tokenize", "vocab", "demo", "train-tokenizer", "prepare", "stats")
+COMMANDS: tuple[str, ...] = ("tokenize", "vocab", "demo", "train-tokenizer", "prepare", "stats", "report")
 
 EPILOG = """\
 examples:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from importlib import resources
 
+from tokenmill.cli import html_out
 from tokenmill.cli.textinput import TextInput, describe, encode_documents, eot_spelling, read_input
 from tokenmill.tokenizers import get_tokenizer
 from tokenmill.tokenizers.display import shown_context, shown_token
@@ -16,6 +17,7 @@ examples:
   tokenmill demo corpus.jsonl.xz               # what prepare reads: each document + <|endoftext|>
   tokenmill demo --max-length 8 --stride 2     # overlapping windows
   tokenmill demo --emb-dim 768 --positional sinusoidal
+  tokenmill demo --html chapter2.html          # the stages as pictures in a page
 """
 
 
@@ -47,6 +49,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="position encoding (default: learned, as GPT)",
     )
     p.add_argument("--seed", type=int, default=123, help="torch seed for the embedding weights")
+    html_out.add_demo_flags(p)
     p.set_defaults(run=run)
 
 
@@ -111,6 +114,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"   token embeddings    {tuple(token_emb.shape)}")
     print(f"   position embeddings {tuple(pos_emb.shape)}")
     print(f"   input embeddings    {tuple(input_emb.shape)}  = token + position, ready for the transformer")
+    if args.html:
+        html_out.demo_html(args, text, source, tok, loader.dataset, emb)
     return 0
 
 

@@ -6,7 +6,8 @@ import argparse
 import json
 import sys
 
-from tokenmill.cli.textinput import TextInput, describe, encode_documents, read_input
+from tokenmill.cli import html_out
+from tokenmill.cli.textinput import TextInput, describe, encode_documents, eot_spelling, read_input
 from tokenmill.tokenizers import get_tokenizer
 from tokenmill.tokenizers.display import shown_token
 
@@ -18,6 +19,7 @@ examples:
   tokenmill tokenize --file corpus.jsonl.xz --ids     # what prepare stores: each document + <|endoftext|>
   tokenmill tokenize "a <|endoftext|> b" --allowed-special "<|endoftext|>"
   tokenmill tokenize --file story.txt --max-tokens 1024 --keep last   # what a 1024-context model sees
+  tokenmill tokenize --file ja.txt --html tokens.html --compare cl100k_base   # a page, side by side
   # the book's word tokenizer: build a vocabulary from a text and save it (vocab.json), then use it
   python -c "import tokenmill; tokenmill.WordTokenizer.from_text(open('story.txt').read()).save('vocab.json')"
   tokenmill tokenize "It's here" --tokenizer vocab.json
@@ -54,6 +56,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-tokens", type=int, metavar="N", help="keep at most N tokens (a model's context_length)")
     p.add_argument("--keep", choices=("first", "last"), default="last", help="which tokens --max-tokens keeps")
     p.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+    html_out.add_tokenize_flags(p)
     p.set_defaults(run=run)
 
 
@@ -95,6 +98,14 @@ def run(args: argparse.Namespace) -> int:
                 f"{str(exc).split('.')[0]}. Add --allowed-special TOKEN to encode it as special."
             ) from None
         raise
+    if args.html or args.compare:
+        if read.kind == "txt":
+            return html_out.tokenize_html(args, read.documents[0], tok, ids, allowed)
+        # Documents are shown as one text with the end-of-text token spelled where the IDs hold it.
+        eot = eot_spelling(tok) or ""
+        text = "".join(doc + eot for doc in read.documents)
+        shown = allowed if allowed == "all" or not eot else set(allowed) | {eot}
+        return html_out.tokenize_html(args, text, tok, ids, shown)
     n_before = len(ids)
     if args.max_tokens is not None:
         from tokenmill.context import truncate

@@ -1,0 +1,148 @@
+"""The frame every tokenmill HTML page shares: escaping, one stylesheet, no scripts, no network.
+
+Every page is one self-contained file: styles inline, pictures inline SVG, no ``<script>``
+and a Content-Security-Policy that forbids scripts and any fetch, so a page opens offline
+and text from a corpus can never run, even if an escape were missed.
+
+Pitfall: everything that did not come from tokenmill itself (corpus text, file names,
+tokenizer names) must go through :func:`esc` before it is put in a page.
+
+>>> esc('<script>alert("x")</script>')
+'&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;'
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from collections.abc import Iterable
+
+from tokenmill.store.format import atomic_write_bytes
+
+# No script may run and nothing may be fetched; inline styles and data: images (matplotlib's
+# heatmaps inside inline SVG) are all a page needs.
+CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
+
+STYLE = """
+body{font:15px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif;color:#1d232a;background:#fff;
+ margin:0 auto;max-width:1180px;padding:24px 28px 60px}
+h1{font-size:26px;margin:0 0 4px}h2{font-size:20px;margin:34px 0 8px;border-bottom:1px solid #e3e6ea;
+ padding-bottom:4px}h3{font-size:16px;margin:18px 0 6px}
+.sub{color:#5b6570;margin:0 0 14px}.note{color:#5b6570;font-size:13px}
+table{border-collapse:collapse;font-size:13.5px;margin:6px 0}
+th,td{padding:3px 10px;border-bottom:1px solid #eceff2;text-align:left;vertical-align:top}
+th{background:#f5f7f9;font-weight:600}td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
+code,.mono,.hash{font-family:ui-monospace,"DejaVu Sans Mono",Menlo,monospace;font-size:12.5px}
+.hash{color:#4a5560;word-break:break-all}
+.cards{display:flex;flex-wrap:wrap;gap:10px;margin:10px 0}
+.card{border:1px solid #e3e6ea;border-radius:8px;padding:8px 14px;min-width:110px}
+.card b{display:block;font-size:20px}.card span{color:#5b6570;font-size:12.5px}
+.toks{font-family:ui-monospace,"DejaVu Sans Mono",Menlo,monospace;font-size:14px;line-height:1.9;
+ white-space:pre-wrap;word-break:break-word;border:1px solid #e3e6ea;border-radius:8px;padding:10px 12px;
+ background:#fcfcfd}
+.t{border-radius:3px;padding:1px 0;box-shadow:inset 0 0 0 1px rgba(0,0,0,.06)}
+.t0{background:#cfe6ff}.t1{background:#ffe2c2}.t2{background:#d7f5d5}.t3{background:#f6d6f0}
+.t:hover{outline:2px solid #3a6fd8}
+.partial{outline:1px dashed #c0392b;outline-offset:-1px}
+.special{background:#3b4450;color:#fff}
+.ws{position:relative;color:transparent}
+.sp::after,.tab::after,.nl::before,.cr::before{position:absolute;left:0;color:#8a96a3;pointer-events:none}
+.sp::after{content:"\\00b7";width:100%;text-align:center}.tab::after{content:"\\2192"}
+.nl::before{content:"\\21b5"}.cr::before{content:"\\240d"}
+.nl,.cr{padding-left:1ch}
+.side{display:grid;gap:16px}
+.legend span{margin-right:14px}
+figure{margin:10px 0}figure svg{max-width:100%;height:auto}figcaption{color:#5b6570;font-size:13px}
+.grid2{display:grid;grid-template-columns:1fr 1fr;gap:18px}
+.win td{font-family:ui-monospace,"DejaVu Sans Mono",monospace;font-size:13px;text-align:center;
+ border:1px solid #eceff2;min-width:3ch;white-space:pre}
+.win td.in{background:#cfe6ff}.win td.tg{background:#ffe2c2}.win td.both{background:linear-gradient(
+ #cfe6ff 50%,#ffe2c2 50%)}.win th{font-weight:500;color:#5b6570}
+.doc{margin:14px 0}.doc h3{font-size:14px;margin:4px 0}.doc .toks{max-height:22em;overflow:auto}
+.win th{white-space:nowrap}.hex{color:#8a3b12}
+"""
+
+
+def esc(value: object) -> str:
+    """``value`` as text that is safe in HTML element content and in quoted attributes."""
+    return html.escape(str(value), quote=True)
+
+
+def page(title: str, subtitle: str, sections: Iterable[str]) -> str:
+    """A whole HTML document: ``title`` as <title> and <h1>, then the (already safe) sections."""
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
+        '<meta name="viewport" content="width=device-width,initial-scale=1">'
+        f"<title>{esc(title)}</title><style>{STYLE}</style></head><body>"
+        f"<h1>{esc(title)}</h1><p class=\"sub\">{esc(subtitle)}</p>"
+        + "\n".join(sections)
+        + "</body></html>\n"
+    )
+
+
+def section(heading: str, *parts: str, anchor: str | None = None) -> str:
+    """One <section> with an <h2>; ``parts`` are HTML already made safe."""
+    ident = f' id="{esc(anchor)}"' if anchor else ""
+    return f"<section{ident}><h2>{esc(heading)}</h2>" + "".join(parts) + "</section>"
+
+
+def cards(items: Iterable[tuple[str, object]]) -> str:
+    """Big numbers with a label under each (the summary at the top of a section)."""
+    return '<div class="cards">' + "".join(
+        f'<div class="card"><b>{esc(_fmt(v))}</b><span>{esc(k)}</span></div>' for k, v in items
+    ) + "</div>"
+
+
+def table(header: Iterable[str] | None, rows: Iterable[Iterable[object]], *, numeric: Iterable[int] = ()) -> str:
+    """A table of escaped cells; columns in ``numeric`` are right-aligned and get thousands separators.
+
+    >>> table(["a", "n"], [["<b>", 1234]], numeric=[1])
+    '<table><tr><th>a</th><th class="n">n</th></tr><tr><td>&lt;b&gt;</td><td class="n">1,234</td></tr></table>'
+    """
+    num = set(numeric)
+    cls = lambda i: ' class="n"' if i in num else ""  # noqa: E731
+    head = "" if header is None else "<tr>" + "".join(f"<th{cls(i)}>{esc(h)}</th>" for i, h in enumerate(header)) + "</tr>"
+    body = "".join(
+        "<tr>" + "".join(f"<td{cls(i)}>{_cell(v)}</td>" for i, v in enumerate(row)) + "</tr>" for row in rows
+    )
+    return f"<table>{head}{body}</table>"
+
+
+class Safe(str):
+    """HTML that tokenmill built itself and that :func:`table` must not escape again."""
+
+
+def _cell(value: object) -> str:
+    return value if isinstance(value, Safe) else esc(_fmt(value))
+
+
+def _fmt(value: object) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.0f}"
+    return str(value)
+
+
+def write_html(path: str | os.PathLike[str], document: str) -> int:
+    """Write ``document`` to ``path`` atomically (temp file + rename); returns its size in bytes."""
+    target = check_writable(path)
+    data = document.encode("utf-8", errors="replace")  # a lone surrogate (from argv) becomes "?"
+    atomic_write_bytes(target, data)
+    return len(data)
+
+
+def check_writable(path: str | os.PathLike[str]) -> str:
+    """``path`` as a str if a page can be written there, else a ValueError that says why (call it early)."""
+    target = os.fspath(path)
+    if os.path.isdir(target):
+        raise ValueError(f"{target} is a directory; give a file name, e.g. {os.path.join(target, 'report.html')}")
+    parent = os.path.dirname(os.path.abspath(target))
+    if not os.path.isdir(parent):
+        raise ValueError(f"cannot write {target}: the directory {parent} does not exist; create it first (mkdir -p)")
+    return target
