@@ -234,6 +234,28 @@ def test_a_store_made_with_a_tokenizer_file_decodes_from_anywhere(tmp_path: Path
     assert cli("prepare", "a.txt", "-t", "store/tokenizer/mini.tiktoken", "--out", "s2", "--quiet", cwd=work).returncode == 0
 
 
+def test_a_store_made_with_an_hf_tokenizer_json_decodes_elsewhere(tmp_path: Path) -> None:
+    pytest.importorskip("tokenizers")
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    work, elsewhere = tmp_path / "work", tmp_path / "elsewhere"
+    work.mkdir()
+    elsewhere.mkdir()
+    hf = Tokenizer(models.BPE())
+    hf.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    hf.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=["<|endoftext|>"])
+    hf.train_from_iterator(["hello world, hello tea"] * 50, trainer)
+    hf.save(str(work / "hf-tokenizer.json"))
+    write_jsonl(work / "a.jsonl", ["hello tea", "world hello"])
+    done = cli("prepare", "a.jsonl", "--tokenizer", "hf-tokenizer.json", "--out", "store", "--quiet", cwd=work)
+    assert done.returncode == 0, done.stderr
+    (work / "hf-tokenizer.json").unlink()
+    probe = "from tokenmill import TokenStore; print(TokenStore.open(%r).decode(0, 99))" % str(work / "store")
+    decoded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=elsewhere, timeout=60)
+    assert decoded.returncode == 0 and decoded.stdout == "hello tea<|endoftext|>world hello<|endoftext|>\n", decoded.stderr
+
+
 def test_a_tokenizer_directory_is_copied_whole(tmp_path: Path) -> None:
     from tokenmill.prepare import _tokenizer_source
     from tokenmill.store.bundled import copy_tokenizer
