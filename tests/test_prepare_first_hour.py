@@ -334,6 +334,13 @@ def test_input_errors_name_flags_and_read_well(tmp_path: Path) -> None:
     assert "hold no documents (2 empty documents, " in done.stderr and "{" not in done.stderr, done.stderr
 
 
+def test_warnings_name_flags_too(tmp_path: Path) -> None:
+    src = write_jsonl(tmp_path / "a.jsonl", ["x"])
+    done = cli("prepare", str(src), "--out", str(tmp_path / "s"), "--val-fraction", "0.001", "--workers", "0")
+    assert done.returncode == 0 and "warning: --val-fraction 0.001 put none" in done.stderr, done.stderr
+    assert "val_fraction" not in done.stderr and "raise --val-fraction" in done.stderr
+
+
 def test_up_to_date_is_said_once(tmp_path: Path) -> None:
     src = write_jsonl(tmp_path / "a.jsonl", ["x"])
     args = ("prepare", str(src), "--out", str(tmp_path / "s"), "--workers", "0")
