@@ -18,7 +18,7 @@ from torch.utils.data import Sampler
 
 from tokenmill.checks import non_negative_int, positive_int, rank_and_world_size
 from tokenmill.book_order import WindowBatchSampler
-from tokenmill.permutation import PERMUTATION_VERSION, Permutation
+from tokenmill.permutation import PERMUTATION_VERSION, Permutation, check_seed
 from tokenmill.sampler_state import STATE_FORMAT, STATE_VERSION, check_state
 
 __all__ = ["SeededBatchSampler", "WindowBatchSampler"]
@@ -59,8 +59,7 @@ class SeededBatchSampler(Sampler[np.ndarray]):
         self.shuffle, self.drop_last = bool(shuffle), bool(drop_last)
         if self.shuffle and seed is None:
             raise ValueError("SeededBatchSampler(shuffle=True) needs a seed; pass seed=123")
-        # Checked here, once: Permutation refuses a bad seed with its own message.
-        self.seed = None if seed is None else Permutation(1, seed=seed).seed
+        self.seed = None if seed is None else check_seed(seed)
         self.dataset_id = dataset_id  # what a state dict must match (see sampler_state)
         self.global_batch_size = B = self.batch_size * self.world_size
         n = self.n_windows

@@ -17,6 +17,7 @@ from torch.utils.data import DataLoader
 
 from tokenmill.checks import positive_int, rank_and_world_size
 from tokenmill.loader_sources import check_store_tokenizer, dataset_id, open_store_path
+from tokenmill.permutation import check_seed
 from tokenmill.sampler import SeededBatchSampler, WindowBatchSampler
 from tokenmill.window_dataset import ENDOFTEXT, WindowDataset, as_token_array
 
@@ -171,6 +172,8 @@ def create_dataloader(
     for name, value in (("batch_size", batch_size), ("max_length", max_length), ("stride", stride)):
         positive_int(name, value)
     rank, world_size = _ranks(rank, world_size)
+    if seed is not None:
+        check_seed(seed)
     seeded = seed is not None or world_size > 1
     if seeded and shuffle and seed is None:
         raise ValueError(
