@@ -200,8 +200,6 @@ def test_ranks_default_to_one_process_and_seed_is_required_for_more() -> None:
     assert isinstance(one.sampler, WindowBatchSampler)
     with pytest.raises(ValueError, match="world_size=2 > 1 needs seed="):
         loader(20, batch_size=2, seed=None, rank=0, world_size=2)
-    with pytest.raises(ValueError, match="stateful=True needs seed="):
-        loader(20, batch_size=2, seed=None, stateful=True)
     sequential = loader(20, batch_size=2, seed=None, rank=1, world_size=2, shuffle=False)
     assert global_batches([sequential]) == [[2, 3], [6, 7], [10, 11], [14, 15], [18, 19]]
 
@@ -282,7 +280,7 @@ def test_another_global_batch_size_is_refused_with_the_fix() -> None:
     [
         ({"version": 2}, "state version 2 is not one this tokenmill reads .*upgrade tokenmill"),
         ({"version": None}, "state version None is not one this tokenmill reads"),
-        ({"format": None}, "not a tokenmill seeded sampler state"),
+        ({"format": None}, "not a tokenmill.SeededBatchSampler state"),
         ({"permutation_version": 0}, "permutation version 0"),
         ({"next_global_batch": 10**9}, "next_global_batch=1000000000 is past the epoch's 25 global batches"),
         ({"epoch": -1}, "'epoch' must be an int >= 0, got -1"),
@@ -335,3 +333,31 @@ def test_the_sampler_resumes_inside_torchdatas_own_loader(num_workers: int) -> N
     b = plain(num_workers)
     b.load_state_dict(a.state_dict())  # torchdata's own restore: Stateful sampler, no replay
     assert head + [windows_of(x) for x in b] == full
+
+
+@pytest.mark.parametrize(("num_workers", "with_generator", "drop_last"), [(0, False, True), (2, False, False), (0, True, False)])
+def test_the_books_order_resumes_exactly_too(num_workers: int, with_generator: bool, drop_last: bool) -> None:
+    pytest.importorskip("torchdata")
+
+    def book(stateful: bool, workers: int = 0) -> Any:
+        generator = torch.Generator().manual_seed(5) if with_generator else None
+        return create_dataloader(tokens_for(97), max_length=STRIDE, stride=STRIDE, batch_size=4,
+                                 drop_last=drop_last, stateful=stateful, num_workers=workers,
+                                 generator=generator)
+
+    torch.manual_seed(123)
+    full = global_batches([book(False)])
+    torch.manual_seed(123)
+    a = book(True, num_workers)
+    assert isinstance(a.sampler, WindowBatchSampler)
+    it = iter(a)
+    head = [windows_of(next(it)) for _ in range(6)]
+    assert head == full[:6]  # stateful=True keeps the book's batches
+    state = a.state_dict()
+    torch.manual_seed(999)  # another process, another global RNG: the state alone decides
+    b = book(True, 2 - num_workers)
+    b.load_state_dict(state)
+    rest = [windows_of(x) for x in b]
+    assert head + rest == full
+    with pytest.raises(ValueError, match="not a tokenmill.SeededBatchSampler state.*seed="):
+        loader(97, batch_size=4, stateful=True).load_state_dict(state)

@@ -26,7 +26,7 @@ import numpy as np
 
 from tokenmill.checks import non_negative_int, positive_int
 
-__all__ = ["PERMUTATION_VERSION", "Permutation", "permutation_reference"]
+__all__ = ["PERMUTATION_VERSION", "Permutation", "check_seed", "permutation_reference"]
 
 PERMUTATION_VERSION = 1
 ROUNDS = 6  # even, so the two halves end at the widths they started with
@@ -42,7 +42,8 @@ def _mix(z: int) -> int:
     return z ^ (z >> 31)
 
 
-def _check_seed(seed: Any) -> int:
+def check_seed(seed: Any) -> int:
+    """``seed`` as an int in ``[0, 2**64)``, or a TypeError/ValueError that says so."""
     seed = non_negative_int("seed", seed)
     if seed > _MASK64:
         raise ValueError(f"seed must be < 2**64, got {seed}; pass seed % 2**64")
@@ -68,7 +69,7 @@ def permutation_reference(position: int, n: int, *, seed: int, epoch: int = 0) -
     """
     if not 0 <= position < n:
         raise IndexError(f"position {position} is out of range for {n} windows")
-    keys, (left, right) = _round_keys(_check_seed(seed), epoch), _halves(n)
+    keys, (left, right) = _round_keys(check_seed(seed), epoch), _halves(n)
     x = position
     while True:
         a, b = left, right  # the widths of the high (L) and low (R) halves of x
@@ -96,7 +97,7 @@ class Permutation:
 
     def __init__(self, n: int, *, seed: int, epoch: int = 0) -> None:
         self.n = positive_int("n", n)
-        self.seed = _check_seed(seed)
+        self.seed = check_seed(seed)
         self.epoch = non_negative_int("epoch", epoch)
         self._keys = tuple(np.uint64(k) for k in _round_keys(self.seed, self.epoch))
         self._left, self._right = _halves(self.n)

@@ -14,76 +14,16 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
-import torch
 from torch.utils.data import Sampler
 
 from tokenmill.checks import non_negative_int, positive_int, rank_and_world_size
-from tokenmill.permutation import PERMUTATION_VERSION, Permutation
+from tokenmill.book_order import WindowBatchSampler
+from tokenmill.permutation import PERMUTATION_VERSION, Permutation, check_seed
 from tokenmill.sampler_state import STATE_FORMAT, STATE_VERSION, check_state
 
 __all__ = ["SeededBatchSampler", "WindowBatchSampler"]
 
 _CHUNK_WINDOWS = 8192  # positions permuted per numpy call: 64 KiB of indices, whatever n is
-
-
-class WindowBatchSampler(Sampler[np.ndarray]):
-    """Batches of window indices as int64 arrays: torch's shuffled order without a Python list.
-
-    Yields the batches of ``BatchSampler(RandomSampler(range(n_windows), generator=generator),
-    batch_size, drop_last)`` (``SequentialSampler`` if not ``shuffle``) in the same order and
-    with the same RNG draws, but keeps the epoch's ``torch.randperm`` as one int64 array (8
-    bytes per window; RandomSampler makes a Python list, ~36) and yields read-only slices of it.
-
-    Pitfall: as in torch, the order is drawn at the first batch (one int64 from the global RNG
-    seeds a private generator, unless ``generator`` is given), so seed just before iterating.
-
-    >>> _ = torch.manual_seed(0)
-    >>> [b.tolist() for b in WindowBatchSampler(5, 2, drop_last=True)]
-    [[1, 3], [4, 2]]
-    """
-
-    def __init__(
-        self, n_windows: int, batch_size: int, *, shuffle: bool = True, drop_last: bool = False,
-        generator: torch.Generator | None = None,
-    ) -> None:
-        self.n_windows = positive_int("n_windows", n_windows)
-        self.batch_size = positive_int("batch_size", batch_size)
-        self.shuffle, self.drop_last, self.generator = bool(shuffle), bool(drop_last), generator
-        self.epoch = 0
-
-    def __len__(self) -> int:
-        full, rest = divmod(self.n_windows, self.batch_size)
-        return full + (1 if rest and not self.drop_last else 0)
-
-    def set_epoch(self, epoch: int) -> None:
-        """Accepted so that one training loop serves both orders; the epoch changes nothing here.
-
-        The book's order draws a new shuffle from torch's RNG at every epoch already.
-        """
-        self.epoch = non_negative_int("epoch", epoch)
-
-    def __iter__(self) -> Iterator[np.ndarray]:
-        n, size, generator = self.n_windows, self.batch_size, self.generator
-        stop = n - n % size if self.drop_last else n
-        if not self.shuffle:
-            for start in range(0, stop, size):
-                yield np.arange(start, min(start + size, n), dtype=np.int64)
-            return
-        if generator is None:  # RandomSampler's way: one draw from the global RNG seeds its own
-            generator = torch.Generator()
-            generator.manual_seed(int(torch.empty((), dtype=torch.int64).random_().item()))
-        order = torch.randperm(n, generator=generator).numpy()  # (n,) int64, shares the tensor
-        order.flags.writeable = False
-        # RandomSampler draws an unused permutation when it runs out, which BatchSampler hits
-        # while filling a partial last batch or when asked for one batch more. Only a caller's
-        # generator can see that draw, so only then is it repeated, at the same moment.
-        visible = self.generator is not None
-        for start in range(0, stop, size):
-            if visible and start + size > n:
-                torch.randperm(n, generator=generator)
-            yield order[start : start + size]  # (<= batch_size,) a view
-        if visible and stop % size == 0:
-            torch.randperm(n, generator=generator)
 
 
 class SeededBatchSampler(Sampler[np.ndarray]):
@@ -119,8 +59,7 @@ class SeededBatchSampler(Sampler[np.ndarray]):
         self.shuffle, self.drop_last = bool(shuffle), bool(drop_last)
         if self.shuffle and seed is None:
             raise ValueError("SeededBatchSampler(shuffle=True) needs a seed; pass seed=123")
-        # Checked here, once: Permutation refuses a bad seed with its own message.
-        self.seed = None if seed is None else Permutation(1, seed=seed).seed
+        self.seed = None if seed is None else check_seed(seed)
         self.dataset_id = dataset_id  # what a state dict must match (see sampler_state)
         self.global_batch_size = B = self.batch_size * self.world_size
         n = self.n_windows

@@ -17,10 +17,11 @@ from typing import Any
 
 from tokenmill.permutation import PERMUTATION_VERSION
 
-__all__ = ["STATE_FORMAT", "STATE_VERSION", "check_state", "sampler_state_of"]
+__all__ = ["BOOK_FORMAT", "STATE_FORMAT", "STATE_VERSION", "check_book_state", "check_state", "sampler_state_of"]
 
 STATE_FORMAT = "tokenmill.SeededBatchSampler"
-STATE_VERSION = 1  # bump on any change of meaning; check_state refuses versions it does not know
+BOOK_FORMAT = "tokenmill.WindowBatchSampler"  # the book's order: how the epoch was drawn + position
+STATE_VERSION = 1  # bump on any change of meaning; both formats refuse versions they do not know
 
 _MATCH = ("n_windows", "seed", "shuffle", "drop_last")  # must equal the loader's, as they are
 
@@ -43,22 +44,23 @@ def _differences(saved: Any, have: Any) -> list[str]:
     return [f"{k} {saved.get(k)!r} here {have.get(k)!r}" for k in keys if saved.get(k) != have.get(k)]
 
 
-def check_state(sampler: Any, state: Any) -> tuple[int, int]:
-    """``(epoch, next_global_batch)`` of ``state`` if it fits ``sampler``, else ValueError saying why."""
+def _check_header(state: Any, fmt: str) -> None:
+    """ValueError unless ``state`` is a dict of format ``fmt`` at a version this tokenmill reads."""
     if not isinstance(state, dict):
         raise ValueError(
             f"a sampler state dict must be a dict, got {type(state).__name__}; pass what "
             f"loader.sampler.state_dict() returned"
         )
-    if state.get("format") != STATE_FORMAT:
+    if state.get("format") != fmt:
         hint = (
             "; it looks like a whole loader's state: pass it to loader.load_state_dict()"
             if "_snapshot" in state or "_sampler_iter_state" in state or "_index_sampler_state" in state
-            else ""
+            else "; a loader made with seed= saves the seeded order's state, one without saves the book order's"
+            if str(state.get("format", "")).startswith("tokenmill.") else ""
         )
         raise ValueError(
-            f"not a tokenmill seeded sampler state (format {state.get('format')!r}, keys "
-            f"{sorted(state)[:8]}); it cannot be restored into {STATE_FORMAT}{hint}"
+            f"not a {fmt} state (format {state.get('format')!r}, keys {sorted(state)[:8]}): it "
+            f"cannot be restored into this loader's sampler{hint}"
         )
     version = state.get("version")
     if version != STATE_VERSION:
@@ -68,14 +70,10 @@ def check_state(sampler: Any, state: Any) -> tuple[int, int]:
             f"{STATE_VERSION}); " + ("upgrade tokenmill to resume from it" if newer else
             "it was saved by another tokenmill; resume with that version or restart the epoch")
         )
-    if state.get("permutation_version") != PERMUTATION_VERSION:
-        raise ValueError(
-            f"sampler state uses permutation version {state.get('permutation_version')!r}, this "
-            f"tokenmill computes version {PERMUTATION_VERSION}: the order would differ; resume "
-            f"with the tokenmill that saved it"
-        )
-    have = sampler._state(0, 0)
-    diffs = [f"{k}: saved {state.get(k)!r}, here {have[k]!r}" for k in _MATCH if state.get(k) != have[k]]
+
+
+def _check_same_data(state: dict[str, Any], have: dict[str, Any], keys: tuple[str, ...]) -> None:
+    diffs = [f"{k}: saved {state.get(k)!r}, here {have[k]!r}" for k in keys if state.get(k) != have[k]]
     if state.get("dataset") != have["dataset"]:
         diffs.append("dataset: saved " + ", ".join(_differences(state.get("dataset"), have["dataset"])))
     if diffs:
@@ -84,6 +82,18 @@ def check_state(sampler: Any, state: Any) -> tuple[int, int]:
             "nothing here: " + "; ".join(diffs) + "; restore it into a loader made with the "
             "same data, windowing, seed, shuffle and drop_last"
         )
+
+
+def check_state(sampler: Any, state: Any) -> tuple[int, int]:
+    """``(epoch, next_global_batch)`` of ``state`` if it fits ``sampler``, else ValueError saying why."""
+    _check_header(state, STATE_FORMAT)
+    if state.get("permutation_version") != PERMUTATION_VERSION:
+        raise ValueError(
+            f"sampler state uses permutation version {state.get('permutation_version')!r}, this "
+            f"tokenmill computes version {PERMUTATION_VERSION}: the order would differ; resume "
+            f"with the tokenmill that saved it"
+        )
+    _check_same_data(state, sampler._state(0, 0), _MATCH)
     saved_B, B = _int_field(state, "global_batch_size"), sampler.global_batch_size
     if saved_B != B:
         ws = sampler.world_size
@@ -106,6 +116,24 @@ def check_state(sampler: Any, state: Any) -> tuple[int, int]:
     return epoch, g
 
 
+def check_book_state(sampler: Any, state: Any) -> tuple[dict[str, Any] | None, int]:
+    """``(how the epoch's order was drawn, batches done)`` of a book-order state, else ValueError."""
+    _check_header(state, BOOK_FORMAT)
+    _check_same_data(state, sampler.state_dict(), ("n_windows", "batch_size", "shuffle", "drop_last"))
+    position, drawn = _int_field(state, "position"), state.get("drawn")
+    if position > len(sampler):
+        raise ValueError(
+            f"sampler state position={position} is past the epoch's {len(sampler)} batches; the "
+            f"state is damaged"
+        )
+    ok = drawn is None or (
+        isinstance(drawn, dict) and (isinstance(drawn.get("seed"), int) or isinstance(drawn.get("generator_state"), list))
+    )
+    if not ok or (drawn is None and sampler.shuffle and position):
+        raise ValueError(f"sampler state field 'drawn' is damaged: {str(drawn)[:80]!r}")
+    return drawn, position
+
+
 def sampler_state_of(state: Any) -> dict[str, Any]:
     """The seeded sampler's state inside a ``StatefulDataLoader`` state dict (or ``state`` itself).
 
@@ -114,7 +142,7 @@ def sampler_state_of(state: Any) -> dict[str, Any]:
     """
     if not isinstance(state, dict):
         raise ValueError(f"a loader state dict must be a dict, got {type(state).__name__}")
-    if state.get("format") == STATE_FORMAT:
+    if state.get("format") in (STATE_FORMAT, BOOK_FORMAT):
         return state
     steps = 0
     main: Any = state

@@ -17,9 +17,10 @@ __all__ = ["StatefulWindowLoader"]
 
 
 class StatefulWindowLoader(StatefulDataLoader):
-    """A ``StatefulDataLoader`` over a ``SeededBatchSampler``, restorable across job shapes.
+    """A ``StatefulDataLoader`` over a window sampler, restorable across job shapes.
 
-    ``state_dict()`` is torchdata's, holding the sampler's (a few ints: the global position).
+    ``state_dict()`` is torchdata's, holding the sampler's: for the seeded order a few ints
+    (the global position), for the book's order how its epoch was drawn and the batches done.
     ``load_state_dict`` takes any such dict (saved by any rank, at any world size with the same
     global batch size, with any ``num_workers``, or a bare ``sampler.state_dict()``) and hands
     the position to the sampler: the next ``iter()`` continues there, in O(1), replaying nothing.

@@ -17,6 +17,7 @@ from torch.utils.data import DataLoader
 
 from tokenmill.checks import positive_int, rank_and_world_size
 from tokenmill.loader_sources import check_store_tokenizer, dataset_id, open_store_path
+from tokenmill.permutation import check_seed
 from tokenmill.sampler import SeededBatchSampler, WindowBatchSampler
 from tokenmill.window_dataset import ENDOFTEXT, WindowDataset, as_token_array
 
@@ -59,13 +60,16 @@ def _check_dataset(dataset: Any) -> None:
 
 def window_loader(
     dataset: WindowDataset, *, batch_size: int = 4, shuffle: bool = True, drop_last: bool = True,
-    num_workers: int = 0, generator: torch.Generator | None = None,
-) -> WindowLoader:
+    num_workers: int = 0, generator: torch.Generator | None = None, stateful: bool = False,
+    dataset_id: dict[str, Any] | None = None,
+) -> DataLoader:
     """A DataLoader over ``dataset`` that fetches each batch with one gather.
 
     Same batches, RNG draws, ``batch_size``, ``drop_last`` and ``len`` as ``DataLoader(dataset,
     batch_size, shuffle=..., drop_last=..., generator=...)``; ``loader.sampler`` is a
-    ``WindowBatchSampler``. Pitfall: refuses (ValueError) a loader that would drop every batch.
+    ``WindowBatchSampler``. ``stateful=True`` makes it torchdata's ``StatefulDataLoader``
+    (restoring checks ``dataset_id``). Pitfall: refuses (ValueError) a loader that would drop
+    every batch.
 
     >>> loader = window_loader(WindowDataset(list(range(12)), max_length=3, stride=3),
     ...                        batch_size=2, shuffle=False)
@@ -82,10 +86,12 @@ def window_loader(
             f"or max_length, or pass drop_last=False"
         )
     sampler = WindowBatchSampler(
-        len(dataset), batch_size, shuffle=shuffle, drop_last=drop_last, generator=generator
+        len(dataset), batch_size, shuffle=shuffle, drop_last=drop_last, generator=generator,
+        dataset_id=dataset_id,
     )
+    loader_class = _stateful_loader_class() if stateful else WindowLoader
     # batch_size=None: the sampler yields whole batches and the dataset gathers each in one step.
-    return WindowLoader(
+    return loader_class(
         dataset, batch_size=None, sampler=sampler, collate_fn=_batch_as_is,
         num_workers=num_workers, generator=generator,
     )
@@ -142,8 +148,9 @@ def create_dataloader(
     ``StatefulDataLoader`` (extra ``tokenmill[stateful]``), whose ``state_dict()`` resumes
     exactly, in O(1), at any world size with the same ``B``.
 
-    Pitfalls: in the book's order, seed before ``iter(loader)`` (or pass ``generator``).
-    ``seed`` is required with more than one rank, or with ``stateful=True``, when shuffling.
+    Pitfalls: in the book's order, seed before ``iter(loader)`` (or pass ``generator``); it
+    resumes too (``stateful=True``), by redrawing its epoch's shuffle (O(n_windows)), at world
+    size 1 only. ``seed`` is required with more than one rank when shuffling.
     With ``drop_last=False`` the last global batch is divided the same way, so some ranks get a
     shorter batch or none. ``stride < max_length`` makes windows overlap; ``stride >
     max_length`` skips tokens.
@@ -165,18 +172,19 @@ def create_dataloader(
     for name, value in (("batch_size", batch_size), ("max_length", max_length), ("stride", stride)):
         positive_int(name, value)
     rank, world_size = _ranks(rank, world_size)
-    seeded = seed is not None or world_size > 1 or bool(stateful)
+    if seed is not None:
+        check_seed(seed)
+    seeded = seed is not None or world_size > 1
     if seeded and shuffle and seed is None:
-        why = f"world_size={world_size} > 1" if world_size > 1 else "stateful=True"
         raise ValueError(
-            f"{why} needs seed=: every rank must draw the same order, and a resumable order "
-            f"must be computable; pass the same seed=... on every rank (the book's default order "
-            f"comes from torch's global RNG and is neither)"
+            f"world_size={world_size} > 1 needs seed=: every rank must draw the same order; pass "
+            f"the same seed=... on every rank (the book's default order comes from each "
+            f"process's torch RNG)"
         )
     if seeded and generator is not None:
         raise ValueError(
             "pass seed= or generator=, not both: generator= draws the book's order, while with "
-            "seed=, ranks or stateful=True the order is the seeded permutation; drop generator="
+            "seed= or ranks the order is the seeded permutation; drop generator="
         )
     loader_class = _stateful_loader_class() if stateful else WindowLoader
     store = open_store_path(source)
@@ -201,7 +209,8 @@ def create_dataloader(
     if not seeded:
         return window_loader(
             dataset, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last,
-            num_workers=num_workers, generator=generator,
+            num_workers=num_workers, generator=generator, stateful=stateful,
+            dataset_id=dataset_id(dataset, source, split) if stateful else None,
         )
     sampler = SeededBatchSampler(
         len(dataset), batch_size, seed=seed, rank=rank, world_size=world_size, shuffle=shuffle,
