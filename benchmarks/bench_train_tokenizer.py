@@ -130,7 +130,7 @@ def japanese(tmp: Path, vocab: int) -> None:
     print(f"\n## Japanese: {CORPORA / 'aozora-ja.jsonl.xz'}, vocab {vocab:,}; held out {len(test)} documents, "
           f"{len(text):,} characters, {len(text.encode()):,} bytes\n", flush=True)
     runs = {}
-    for kind, pattern in [("tokenmill", "multilingual"), ("spm-bpe", ""), ("spm-unigram", ""), ("hf-gpt2", "")]:
+    for kind, pattern in [("tokenmill", "multilingual"), ("spm-bpe", ""), ("hf-gpt2", ""), ("spm-unigram", "")]:
         out = str(tmp / f"ja-{kind}" if kind == "tokenmill" else tmp / f"ja-{kind}")
         if kind == "hf-gpt2":
             out += ".json"

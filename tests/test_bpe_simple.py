@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from tokenmill import book
 from tokenmill.tokenizers import get_tokenizer, read_ranks
 from tokenmill.training import BPETokenizerSimple, train_tokenizer
-from tokenmill.training.simple import SPACE, openai_files_from_ranks
+from tokenmill.training.export import openai_files_from_ranks
+from tokenmill.training.simple import SPACE
 
 
 def test_book_reexports_it():

@@ -128,3 +128,43 @@ def write_dir(out: Path, ranks: bytes, hf: str, meta: dict[str, Any], *, overwri
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(old, ignore_errors=True)
+
+
+def openai_files_from_ranks(
+    ranks: dict[bytes, int], encoder_path: str | os.PathLike[str], bpe_merges_path: str | os.PathLike[str]
+) -> None:
+    """Write GPT-2-style ``encoder.json`` and ``vocab.bpe`` for a tiktoken ranks table.
+
+    tokenmill installs GPT-2's ranks file, not OpenAI's two original files; both hold the
+    same vocabulary. Each token's merge is recovered by merging its bytes with the ranks
+    below its own (the result must be two parts); ``<|endoftext|>`` follows the ranks.
+
+    >>> import tempfile, os, json
+    >>> d = tempfile.mkdtemp()
+    >>> ranks = {bytes([b]): b for b in range(256)} | {b"ab": 256, b"abc": 257}
+    >>> openai_files_from_ranks(ranks, os.path.join(d, "e.json"), os.path.join(d, "m.bpe"))
+    >>> open(os.path.join(d, "m.bpe")).read().splitlines()
+    ['#version: 0.2', 'a b', 'ab c']
+    """
+    table = bytes_to_unicode()
+    name = {token: "".join(table[b] for b in token) for token in ranks}
+    lines = ["#version: 0.2"]
+    for token, rank in sorted(ranks.items(), key=lambda item: item[1]):
+        if len(token) < 2:
+            continue
+        parts = [bytes([b]) for b in token]
+        while len(parts) > 2:  # merge the lowest-ranked pair among those ranked below `rank`
+            candidates = [(ranks.get(a + b, rank), i) for i, (a, b) in enumerate(zip(parts, parts[1:]))]
+            best, i = min(candidates)
+            if best >= rank:
+                break
+            parts[i : i + 2] = [parts[i] + parts[i + 1]]
+        if len(parts) != 2:
+            raise ValueError(f"token {token!r} (rank {rank}) is not a merge of two lower-ranked tokens")
+        lines.append(f"{name[parts[0]]} {name[parts[1]]}")
+    encoder = {name[t]: r for t, r in ranks.items()}
+    encoder["<|endoftext|>"] = max(ranks.values()) + 1
+    with open(encoder_path, "w", encoding="utf-8") as f:
+        json.dump(encoder, f, ensure_ascii=False)
+    with open(bpe_merges_path, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
