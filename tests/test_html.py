@@ -200,7 +200,7 @@ def test_report_shows_every_section(store):
 
 def test_page_size_is_bounded_on_a_big_store(tmp_path):
     from tokenmill.store import TokenStore, shard_name, write_manifest, write_shard
-    from tokenmill.store.format import _example_manifest
+    from tokenmill.store.manifest import _example_manifest
 
     rng, eot, entries = np.random.default_rng(0), 50256, []
     for k in range(30):  # shard 0: 3,000 documents up to 5,000 tokens; then 29 small shards
