@@ -36,8 +36,8 @@ from pathlib import Path
 CORPORA = Path(__file__).resolve().parents[1].parent / "shared" / "corpora"
 
 
-def held_out(doc_id: str) -> bool:
-    return hashlib.blake2b(doc_id.encode(), digest_size=8).digest()[0] < 13
+def held_out(doc_id: object) -> bool:
+    return hashlib.blake2b(str(doc_id).encode(), digest_size=8).digest()[0] < 13
 
 
 def split_corpus(path: Path, tmp: Path, limit_chars: int | None = None) -> tuple[Path, Path, list[str]]:
