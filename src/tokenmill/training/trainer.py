@@ -74,6 +74,8 @@ def train_tokenizer(
         )
     if isinstance(min_frequency, bool) or not isinstance(min_frequency, int) or min_frequency < 0:
         raise ValueError(f"min_frequency must be an int >= 0, got {min_frequency!r}")
+    if errors not in ("replace", "strict"):
+        raise ValueError(f"errors must be 'replace' or 'strict', got {errors!r}")
     out = Path(out)
     check_out(out, overwrite)  # before any work; checked again just before writing
     files = resolve_inputs(inputs, text_field=text_field, exclude=out)
