@@ -146,6 +146,7 @@ def _oracle_merges_while_unique(text: str, vocab_size: int) -> list[str]:
     return out
 
 
+@pytest.mark.filterwarnings("ignore:the corpus gave only")  # a tie can leave fewer merges
 @settings(max_examples=25)
 @given(words=_words)
 def test_fast_trainer_agrees_with_the_oracle(words, tmp_path_factory):
