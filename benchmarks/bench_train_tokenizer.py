@@ -13,6 +13,7 @@ text as paragraphs, median of 3 passes.
 
     python benchmarks/bench_train_tokenizer.py                # all of it (minutes)
     python benchmarks/bench_train_tokenizer.py --skip-en      # Japanese only
+    python benchmarks/bench_train_tokenizer.py --skip-en --ja-trainers tokenmill,spm-bpe  # quick
     python benchmarks/bench_train_tokenizer.py --design-mb 8  # + the pattern design table
     python benchmarks/bench_train_tokenizer.py --corpora /work/shared/corpora
 
@@ -31,13 +32,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 CORPORA = Path(__file__).resolve().parents[1].parent / "shared" / "corpora"
 
 
-def held_out(doc_id: str) -> bool:
-    return hashlib.blake2b(doc_id.encode(), digest_size=8).digest()[0] < 13
+def held_out(doc_id: object) -> bool:
+    return hashlib.blake2b(str(doc_id).encode(), digest_size=8).digest()[0] < 13
 
 
 def split_corpus(path: Path, tmp: Path, limit_chars: int | None = None) -> tuple[Path, Path, list[str]]:
@@ -118,7 +120,7 @@ def table(rows: list[list[str]], head: list[str]) -> str:
     return "\n".join(lines)
 
 
-def japanese(tmp: Path, vocab: int) -> None:
+def japanese(tmp: Path, vocab: int, trainers: Sequence[str] = ("tokenmill", "spm-bpe", "hf-gpt2", "spm-unigram")) -> None:
     import sentencepiece as spm
     from tokenizers import Tokenizer
 
@@ -130,7 +132,8 @@ def japanese(tmp: Path, vocab: int) -> None:
     print(f"\n## Japanese: {CORPORA / 'aozora-ja.jsonl.xz'}, vocab {vocab:,}; held out {len(test)} documents, "
           f"{len(text):,} characters, {len(text.encode()):,} bytes\n", flush=True)
     runs = {}
-    for kind, pattern in [("tokenmill", "multilingual"), ("spm-bpe", ""), ("hf-gpt2", ""), ("spm-unigram", "")]:
+    for kind in trainers:
+        pattern = "multilingual" if kind == "tokenmill" else ""
         out = str(tmp / f"ja-{kind}" if kind == "tokenmill" else tmp / f"ja-{kind}")
         if kind == "hf-gpt2":
             out += ".json"
@@ -139,9 +142,10 @@ def japanese(tmp: Path, vocab: int) -> None:
 
     mine = get_tokenizer(runs["tokenmill"][0])
     hf_mine = Tokenizer.from_file(str(Path(runs["tokenmill"][0]) / "tokenizer.json"))
-    hf_gpt2 = Tokenizer.from_file(runs["hf-gpt2"][0])
+    hf_gpt2 = Tokenizer.from_file(runs["hf-gpt2"][0]) if "hf-gpt2" in runs else None
     sp_bpe = spm.SentencePieceProcessor(model_file=runs["spm-bpe"][0] + ".model", num_threads=1)
-    sp_uni = spm.SentencePieceProcessor(model_file=runs["spm-unigram"][0] + ".model", num_threads=1)
+    sp_uni = (spm.SentencePieceProcessor(model_file=runs["spm-unigram"][0] + ".model", num_threads=1)
+              if "spm-unigram" in runs else None)
     gpt2, cl100k = get_tokenizer("gpt2"), get_tokenizer("cl100k_base")
 
     def count(encode) -> int:  # newlines left out: sentencepiece has no token for them
@@ -156,9 +160,11 @@ def japanese(tmp: Path, vocab: int) -> None:
         ("GPT-2", gpt2.encode_ordinary, None),
         ("cl100k_base", cl100k.encode_ordinary, None),
         ("sentencepiece BPE", sp_bpe.encode, runs["spm-bpe"]),
-        ("sentencepiece unigram", sp_uni.encode, runs["spm-unigram"]),
-        ("HF trainer, GPT-2 pre-tokenizer", lambda t: hf_gpt2.encode(t).ids, runs["hf-gpt2"]),
     ]
+    if sp_uni is not None:
+        entries.append(("sentencepiece unigram", sp_uni.encode, runs["spm-unigram"]))
+    if hf_gpt2 is not None:
+        entries.append(("HF trainer, GPT-2 pre-tokenizer", lambda t: hf_gpt2.encode(t).ids, runs["hf-gpt2"]))
     spm_bpe_s = runs["spm-bpe"][1]
     for name, encode, run in entries:
         tokens = count(encode)
@@ -251,6 +257,8 @@ def main() -> None:
     parser.add_argument("--en-vocab", type=int, default=50257)
     parser.add_argument("--skip-ja", action="store_true")
     parser.add_argument("--skip-en", action="store_true")
+    parser.add_argument("--ja-trainers", default="tokenmill,spm-bpe,hf-gpt2,spm-unigram",
+                        help="Japanese trainers to run (tokenmill and spm-bpe are needed)")
     parser.add_argument("--design-mb", type=float, default=0.0, help="also the pattern design table")
     args = parser.parse_args()
     if args.child:
@@ -265,7 +273,7 @@ def main() -> None:
         tmp = Path(d)
         (tmp / "design").mkdir()
         if not args.skip_ja:
-            japanese(tmp, args.ja_vocab)
+            japanese(tmp, args.ja_vocab, args.ja_trainers.split(","))
         if not args.skip_en:
             english(tmp, args.en_vocab)
         if args.design_mb:

@@ -146,11 +146,13 @@ def _oracle_merges_while_unique(text: str, vocab_size: int) -> list[str]:
     return out
 
 
+@pytest.mark.filterwarnings("ignore:the corpus gave only")  # a tie can leave fewer merges
 @settings(max_examples=25)
 @given(words=_words)
 def test_fast_trainer_agrees_with_the_oracle(words, tmp_path_factory):
-    """Words over a small alphabet, single spaces: both learn the same merges until a tie,
-    reach the same vocabulary size, and both round-trip every text."""
+    """Words over a small alphabet, single spaces: both learn the same merges until a tie
+    (the two trainers break ties differently, and a tie can change how many merges are
+    possible), the same vocabulary when there is none, and both round-trip the text."""
     text = " ".join(words)
     d = tmp_path_factory.mktemp("oracle")
     (d / "a.txt").write_text(text, encoding="utf-8")
@@ -160,9 +162,10 @@ def test_fast_trainer_agrees_with_the_oracle(words, tmp_path_factory):
     fast = train_tokenizer(
         [d / "a.txt"], d / "tok", vocab_size=256 + n_merges + 1, pattern="gpt2", min_frequency=1, progress=False
     )
-    assert fast.vocab_size == 256 + n_merges + 1  # the same number of merges was possible
-    learned = [b.decode() for b in fast.decode_tokens_bytes(range(256, 256 + n_merges))]
     want = _oracle_merges_while_unique(text, 300)
-    assert learned[: len(want)] == want
+    learned = [b.decode() for b in fast.decode_tokens_bytes(range(256, fast.vocab_size - 1))]
+    assert learned[: len(want)] == want  # the same merges, as long as no tie decides
+    if len(want) == n_merges:  # no tie anywhere: the same vocabulary, merge for merge
+        assert fast.vocab_size == 256 + n_merges + 1 and learned == want
     assert fast.decode(fast.encode(text)) == text
     assert simple.decode(simple.encode(text)) == text

@@ -189,6 +189,8 @@ def test_vocab_size_too_small(tmp_path):
         train_tokenizer([corpus], tmp_path / "t", vocab_size=256)
     with pytest.raises(ValueError, match="at least 258"):
         train_tokenizer([corpus], tmp_path / "t", vocab_size=257, special_tokens=("<|endoftext|>", "<|pad|>"))
+    with pytest.raises(ValueError, match="errors must be 'replace' or 'strict'"):
+        train_tokenizer([corpus], tmp_path / "t", vocab_size=300, errors="ignore")
     with pytest.raises(TypeError, match="vocab_size must be an int"):
         train_tokenizer([corpus], tmp_path / "t", vocab_size="300")  # type: ignore[arg-type]
 

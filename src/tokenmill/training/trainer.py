@@ -13,7 +13,7 @@ import os
 import re
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +74,8 @@ def train_tokenizer(
         )
     if isinstance(min_frequency, bool) or not isinstance(min_frequency, int) or min_frequency < 0:
         raise ValueError(f"min_frequency must be an int >= 0, got {min_frequency!r}")
+    if errors not in ("replace", "strict"):
+        raise ValueError(f"errors must be 'replace' or 'strict', got {errors!r}")
     out = Path(out)
     check_out(out, overwrite)  # before any work; checked again just before writing
     files = resolve_inputs(inputs, text_field=text_field, exclude=out)
@@ -86,7 +88,7 @@ def train_tokenizer(
         docs = iter_documents(
             files, stats, text_field=text_field, errors=errors, skip_bad_lines=skip_bad_lines, bar=bar
         )
-        hf.train_from_iterator(chunks(docs), trainer)
+        hf.train_from_iterator(_then_merging(chunks(docs), bar), trainer)
     if stats.documents == 0:
         raise ValueError(f"the inputs hold no text to learn from ({vars(stats)}); check the inputs and --text-field")
     trained = json.loads(hf.to_str())
@@ -119,6 +121,14 @@ def train_tokenizer(
     }
     write_dir(out, ranks_text(ranks), hf_json(trained, ranks, merges, special_ids), meta, overwrite=overwrite)
     return get_tokenizer(out)
+
+
+def _then_merging(texts: Iterator[str], bar: Any) -> Iterator[str]:
+    """``texts``, then the bar says the merges are being learned (the long, silent part)."""
+    yield from texts
+    if hasattr(bar, "set_description"):
+        bar.set_description("train-tokenizer: read; learning merges")
+        bar.refresh()
 
 
 def _check_specials(special_tokens: Sequence[str]) -> list[str]:
