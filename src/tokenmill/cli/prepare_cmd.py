@@ -13,10 +13,16 @@ examples:
   tokenmill prepare books/ 'extra/*.txt' --out store/       # a directory (recursive) and a glob
   tokenmill prepare data.parquet --text-field content --out store/ --val-fraction 0.01
   tokenmill prepare corpus.jsonl --out store/ --engine riptoken   # faster, checked against tiktoken
-  tokenmill prepare corpus.jsonl --out store/               # rerun after a crash: resumes
+  tokenmill prepare corpus.jsonl --out store/               # rerun after a crash: skips finished tasks
+  tokenmill prepare shards/ --out store/ --executor ray     # on a local Ray (127.0.0.1 only)
+  tokenmill prepare /nfs/corpus/ --out /nfs/store --executor ray --ray-address 10.0.0.5:6379
 
 Inputs: .txt (one file = one document), .jsonl (one document per line, --text-field),
 .parquet (the --text-field column); .txt/.jsonl may be .gz, .xz or .zst compressed.
+The work is split into tasks (a file, or a 16 MB range of an uncompressed .jsonl) that
+workers read, tokenize and write themselves; a rerun skips the tasks already done, and
+the store is byte-identical whatever --workers or --executor ran it. With --executor ray
+the inputs and --out must be at the same path on every node (a shared file system).
 A rerun with other inputs or options on the same --out is refused unless --overwrite.
 A file reached twice (a directory and a glob over it) is read once, with a warning; --out
 may live inside an input directory (it is skipped). Memory: .txt documents stream in
@@ -97,6 +103,18 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--overwrite", action="store_true", help="replace a store made from other inputs or options"
     )
+    p.add_argument(
+        "--executor",
+        choices=("local", "ray"),
+        default="local",
+        help="what runs the tasks: local processes (default) or Ray (pip install 'tokenmill[ray]')",
+    )
+    p.add_argument(
+        "--ray-address",
+        default=None,
+        metavar="ADDR",
+        help="with --executor ray: the cluster's HOST:PORT (default: start a local Ray on 127.0.0.1)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
     return p
@@ -118,7 +136,10 @@ def run(args: argparse.Namespace) -> int:
         skip_bad_lines=args.skip_bad_lines,
         overwrite=args.overwrite,
         progress=not args.quiet,
+        executor=args.executor,
+        ray_address=args.ray_address,
     )
+
     def show(message: Any, *_: Any, **__: Any) -> None:  # a warning is for the user: no source line
         print(f"tokenmill prepare: warning: {message}", file=sys.stderr)
 
@@ -153,7 +174,11 @@ def run(args: argparse.Namespace) -> int:
             f"{shards} in {report.store.path}"
         )
         return 0
-    resumed = f" (resumed after {report.resumed_shards} shards)" if report.resumed_shards else ""
+    resumed = (
+        f" (resumed: skipped {report.skipped_tasks} of {report.tasks} tasks finished by an earlier run)"
+        if report.skipped_tasks
+        else ""
+    )
     if "val" in splits and not splits["val"]["n_documents"]:
         resumed += "; val split EMPTY (no document drawn: raise --val-fraction)"
     rates = f"{run_mb / secs:.1f} MB/s, {report.run_tokens / secs / 1e6:.2f}M tokens/s"

@@ -30,7 +30,7 @@ import sys
 import time
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -39,29 +39,32 @@ from tokenmill.prepare.checkpoint import (
     clean,
     load_state,
     locked,
+    save_checkpoint,
     store_identity,
 )
 from tokenmill.prepare.cutting import CUTTABLE_PATTERNS
 from tokenmill.prepare.engines import ENGINES, check_parity
+from tokenmill.prepare.executors import EXECUTORS, default_workers, make_executor
 from tokenmill.prepare.inputs import InputFile, resolve_inputs
-from tokenmill.prepare.parallel import default_workers, progress_bar, tokenized
-from tokenmill.prepare.readers import iter_tasks
-from tokenmill.prepare.shard_writer import ShardWriter
-from tokenmill.prepare.worker import SPLITS, STAT_KEYS, Job
+from tokenmill.prepare.manifest import build_manifest, finish_store, totals
+from tokenmill.prepare.parallel import progress_bar
+from tokenmill.prepare.tasks import TaskSpec, describe_task, plan_tasks, range_bytes_for
+from tokenmill.prepare.worker import SPLITS, Job
 from tokenmill.store import TokenStore, dtype_for
 from tokenmill.tokenizers import get_tokenizer
 
 DEFAULT_SHARD_TOKENS = 100_000_000  # 200 MB per shard with uint16
 EOT_POLICIES = ("append", "prepend", "none")
 ERROR_POLICIES = ("replace", "strict")
-_RUN_ONLY = frozenset({"workers", "overwrite", "progress"})  # PrepareOptions that never change the store
+_RUN_ONLY = frozenset({"workers", "overwrite", "progress", "executor", "ray_address"})  # PrepareOptions that never change the store
 
 
 @dataclass(frozen=True)
 class PrepareOptions:
     """How :func:`prepare` tokenizes and stores a corpus; checked when built.
 
-    Pitfall: every field but ``workers``, ``overwrite`` and ``progress`` defines the store:
+    Pitfall: every field but ``workers``, ``overwrite``, ``progress``, ``executor`` and
+    ``ray_address`` defines the store:
     it is recorded in the manifest (:meth:`manifest_options`), and a rerun that changes one
     is refused unless ``overwrite``.
 
@@ -86,8 +89,14 @@ class PrepareOptions:
     skip_bad_lines: bool = False  # skip (and count) .jsonl lines that are not JSON or lack the text
     overwrite: bool = False  # replace a store made from other inputs or options
     progress: bool = True  # a progress bar on stderr
+    executor: str = "local"  # what runs the tasks: "local" (processes here) or "ray"
+    ray_address: str | None = None  # executor="ray": the cluster's HOST:PORT; None: a local Ray
 
     def __post_init__(self) -> None:
+        if self.executor not in EXECUTORS:
+            raise ValueError(f"executor must be one of {EXECUTORS}, got {self.executor!r}")
+        if self.ray_address is not None and self.executor != "ray":
+            raise ValueError("ray_address (--ray-address) needs executor='ray' (--executor ray)")
         if self.eot not in EOT_POLICIES:
             raise ValueError(f"eot must be one of {EOT_POLICIES}, got {self.eot!r}")
         if self.errors not in ERROR_POLICIES:
@@ -136,6 +145,10 @@ class PrepareReport:
     seconds: float  # wall time of this run
     run_bytes: int = 0  # input bytes this run read (less than stats["bytes_read"] when resumed)
     run_tokens: int = 0  # tokens this run wrote
+    tasks: int = 0  # tasks in the plan
+    skipped_tasks: int = 0  # tasks found finished by an earlier run, not redone
+    nodes: frozenset[str] = field(default_factory=frozenset)  # where tasks ran (hosts / Ray node IDs)
+    startup_seconds: float = 0.0  # of ``seconds``: starting the executor (a local Ray: seconds)
 
 
 def prepare(
@@ -154,6 +167,8 @@ def prepare(
     skip_bad_lines: bool = False,
     overwrite: bool = False,
     progress: bool = True,
+    executor: str = "local",
+    ray_address: str | None = None,
 ) -> TokenStore:
     """Tokenize ``inputs`` (files, directories, globs) into the token store ``out``; return it opened.
 
@@ -164,11 +179,14 @@ def prepare(
     "val" by a seeded hash of (input name, ordinal): the name is the file's base name, or
     its path relative to the directory (or glob) argument it came from, so ``x`` and
     ``./x`` split alike. ``errors``: "replace" invalid UTF-8 (counted) or "strict".
-    ``engine="riptoken"``: faster, used only after a parity check against tiktoken. The
-    options are those of :class:`PrepareOptions`.
+    ``engine="riptoken"``: faster, used only after a parity check against tiktoken.
+    ``executor``: "local" (processes on this machine) or "ray" (Ray tasks on the cluster at
+    ``ray_address``, or on a local Ray started for the run, listening on 127.0.0.1 only);
+    the store is byte-identical either way. The options are those of :class:`PrepareOptions`.
 
-    Pitfall: rerunning the same call resumes an interrupted run, or returns the finished
-    store at once; other inputs or options on the same ``out`` raise unless ``overwrite``.
+    Pitfall: rerunning the same call resumes an interrupted run (finished tasks are skipped),
+    or returns the finished store at once; with ``executor="ray"`` the inputs and ``out``
+    must be at the same path on every node (a shared file system); other inputs or options on the same ``out`` raise unless ``overwrite``.
     Memory stays bounded except for one case: a ``.jsonl`` line over 64 MB is parsed whole,
     needing about 2x its size (ASCII; Python holds non-ASCII text at 2-4 bytes a character);
     ``.txt`` documents stream whatever their size.
@@ -193,6 +211,8 @@ def prepare(
         skip_bad_lines=skip_bad_lines,
         overwrite=overwrite,
         progress=progress,
+        executor=executor,
+        ray_address=ray_address,
     )
     return run_prepare(inputs, out, options).store
 
@@ -200,8 +220,9 @@ def prepare(
 def run_prepare(inputs: Any, out: str | os.PathLike[str], options: PrepareOptions) -> PrepareReport:
     """:func:`prepare` with its options built, returning a :class:`PrepareReport`.
 
-    Pitfall: on a ValueError (bad input) the partial store is removed, since a rerun would
-    fail the same way; on any other error (a killed worker, Ctrl-C) it is kept for a rerun.
+    Pitfall: when a task fails (bad input, a full disk), the tasks already finished keep
+    their output and the error names the failed task's input; fix it and rerun (with
+    ``overwrite`` if an input file changed): the finished tasks are skipped.
 
     >>> import tempfile, pathlib
     >>> d = pathlib.Path(tempfile.mkdtemp())
@@ -217,56 +238,126 @@ def run_prepare(inputs: Any, out: str | os.PathLike[str], options: PrepareOption
     # Every input error before any work; a store inside an input directory is not an input.
     files = resolve_inputs(inputs, text_field=options.text_field, exclude=out)
     check_parity(tok, options.engine)
-    out = check_out_dir(Path(out))
     identity = store_identity(tok, options.manifest_options(tok.name), [f.describe() for f in files])
     splits = SPLITS[: 2 if options.val_fraction > 0 else 1]
-    with locked(out) as lock_fd:
-        state = load_state(out, identity, splits, options.overwrite)
-        if state is None:
-            if options.progress:
-                print(f"tokenmill prepare: {out} is up to date", file=sys.stderr)
-            return PrepareReport(TokenStore.open(out), True, 0, time.perf_counter() - started)
-        resumed = sum(len(s["shards"]) for s in state.values())
-        writer = ShardWriter(out, identity, state, dtype_for(tok), options.shard_tokens)
-        job = _job(tok, options, files, writer)
-        cuttable = getattr(tok, "pat_str", None) in CUTTABLE_PATTERNS
-        tasks = iter_tasks(
-            files, writer.start, errors=options.errors, text_field=options.text_field, cuttable=cuttable
-        )
-        total = sum(f.size for f in files)
-        try:
-            n_workers = default_workers() if options.workers is None else options.workers
-            # The pool first: it may fork, which is safe only before tqdm starts its thread.
-            with (
-                tokenized(tasks, job, n_workers, lock_fd) as results,
-                progress_bar(total, options.progress) as bar,
-            ):
-                for result in results:
-                    writer.add(result)
-                    bar.update(result.progress - bar.n)
-                    rate = writer.n_tokens / max(1e-9, time.perf_counter() - started) / 1e6
-                    bar.set_postfix_str(f"{rate:.2f}M tok/s", refresh=False)
-            if writer.stats[0] == 0:
-                counts = dict(zip(STAT_KEYS, writer.stats))
-                raise ValueError(f"the inputs hold no documents ({counts}); nothing to store")
-            writer.finish()
-            if len(splits) > 1 and not writer.splits["val"]["shards"]:
+    n_workers = default_workers() if options.workers is None else options.workers
+    executor = make_executor(options.executor, workers=n_workers, ray_address=options.ray_address)
+    out_path = Path(out)
+    with executor:  # connect first: an unreachable cluster fails before anything is written
+        startup = time.perf_counter() - started
+        out_path = check_out_dir(out_path)
+        with locked(out_path) as lock_fd:
+            if load_state(out_path, identity, options.overwrite):
+                if options.progress:
+                    print(f"tokenmill prepare: {out_path} is up to date", file=sys.stderr)
+                return PrepareReport(TokenStore.open(out_path), True, 0, time.perf_counter() - started)
+            if hasattr(executor, "lock_fd"):
+                executor.lock_fd = lock_fd  # forked workers close their copy of the lock
+            range_bytes = range_bytes_for(files)
+            tasks = plan_tasks(files, _digest(identity), range_bytes=range_bytes)
+            job = _job(tok, options, files, out_path, splits, identity)
+            records, skipped, failures = _run_tasks(executor, job, tasks, options.progress)
+            if failures:
+                if all(r is None for r in records):
+                    clean(out_path, keep=set())  # nothing finished: leave no litter
+                else:
+                    failed = min(failures, key=lambda f: f[0].index)[1]
+                    save_checkpoint(out_path, identity, failed=failed["kind"] == "input")
+                raise _failure(failures, files, out_path)
+            manifest = build_manifest(identity, dtype_for(tok).name, splits, tasks, records, range_bytes)
+            stats = manifest["stats"]
+            if stats["documents"] == 0:
+                clean(out_path, keep=set())  # rerunning fails the same way: leave no partial store
+                raise ValueError(f"the inputs hold no documents ({stats}); nothing to store")
+            if len(splits) > 1 and not manifest["splits"]["val"]["shards"]:
                 warnings.warn(
-                    f"val_fraction={options.val_fraction} put none of the {writer.stats[0]:,} documents in "
+                    f"val_fraction={options.val_fraction} put none of the {stats['documents']:,} documents in "
                     "val: the val split is empty; raise val_fraction (--val-fraction) for a usable one",
                     stacklevel=3,
                 )
-        except ValueError:
-            clean(out, keep=set())  # bad input: rerunning fails the same way, so leave no partial store
-            raise
-    run_seconds = time.perf_counter() - started
-    return PrepareReport(TokenStore.open(out), False, resumed, run_seconds, writer.run_bytes, writer.n_tokens)
+            finish_store(out_path, manifest)
+            keep = {f"{e['name']}.{x}" for s in manifest["splits"].values() for e in s["shards"] for x in ("bin", "idx")}
+            clean(out_path, keep=keep | {"manifest.json"})  # records, checkpoint, stale shards
+    done = [r for r, was_skipped in zip(records, skipped) if not was_skipped]
+    run_totals = totals(done)
+    return PrepareReport(
+        TokenStore.open(out_path),
+        False,
+        sum(len(v) for r, was_skipped in zip(records, skipped) if was_skipped for v in r["shards"].values()),
+        time.perf_counter() - started,
+        run_totals["bytes_read"],
+        sum(e["n_tokens"] for r in done for v in r["shards"].values() for e in v),
+        tasks=len(tasks),
+        skipped_tasks=sum(skipped),
+        nodes=frozenset(executor.nodes),
+        startup_seconds=startup,
+    )
 
 
-def _job(tok: Any, options: PrepareOptions, files: Sequence[InputFile], writer: ShardWriter) -> Job:
-    """What every worker needs, from the options and where the writer resumes."""
+def _digest(identity: dict[str, Any]) -> str:
+    """What every task's output depends on besides its input: tokenizer and options."""
+    import hashlib
+    import json
+
+    key = json.dumps({"tokenizer": identity["tokenizer"], "options": identity["options"]}, sort_keys=True)
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _run_tasks(
+    executor: Any, job: Job, tasks: Sequence[TaskSpec], progress: bool
+) -> tuple[list[dict[str, Any]], list[bool], list[tuple[TaskSpec, dict[str, Any]]]]:
+    """Run every task; (records in task order, skipped flags, failures). Stops starting tasks at a failure."""
+    records: list[Any] = [None] * len(tasks)
+    skipped = [False] * len(tasks)
+    repaired = 0
+    failures: list[tuple[TaskSpec, dict[str, Any]]] = []
+    started = time.perf_counter()
+    tokens = 0
+    with progress_bar(sum(t.size for t in tasks), progress) as bar:
+        for spec, outcome in executor.run(job, tasks, lambda: bool(failures)):
+            if "error" in outcome:
+                failures.append((spec, outcome))
+                continue
+            records[spec.index] = outcome["record"]
+            skipped[spec.index] = bool(outcome.get("skipped"))
+            repaired += bool(outcome.get("repaired"))
+            tokens += sum(e["n_tokens"] for v in outcome["record"]["shards"].values() for e in v)
+            bar.update(spec.size)
+            rate = tokens / max(1e-9, time.perf_counter() - started) / 1e6
+            bar.set_postfix_str(f"{rate:.2f}M tok/s", refresh=False)
+    if repaired:
+        warnings.warn(
+            f"the shards of {repaired} task(s) kept from an earlier run were damaged (checksum mismatch); "
+            "those tasks were redone",
+            stacklevel=4,
+        )
+    if progress and any(skipped):
+        print(
+            f"tokenmill prepare: skipped {sum(skipped)} of {len(tasks)} tasks finished by an earlier run",
+            file=sys.stderr,
+        )
+    return records, skipped, failures
+
+
+def _failure(failures: list[tuple[TaskSpec, dict[str, Any]]], files: Sequence[InputFile], out: Path) -> Exception:
+    """The error of the first failed task (in task order); finished tasks stay for the rerun."""
+    spec, outcome = min(failures, key=lambda f: f[0].index)
+    message = outcome["error"]
+    if outcome["kind"] == "input":
+        return ValueError(message)
+    kept = f"the partial store in {out} keeps the finished tasks; rerun the same command to resume"
+    if outcome["kind"] == "write":
+        return OSError(f"{message}; {kept}")
+    if "task" not in message:
+        message = f"task {spec.index} ({describe_task(spec, files[spec.input_index].path)}): {message}"
+    return RuntimeError(f"{message}; {kept}")
+
+
+def _job(
+    tok: Any, options: PrepareOptions, files: Sequence[InputFile], out: Path, splits: Sequence[str], identity: dict[str, Any]
+) -> Job:
+    """What every worker needs, from the options."""
     eot_text = next((s for s, i in tok.special_tokens.items() if i == tok.eot_id), None)
-    positions = tuple(tuple(writer.splits[s]["position"]) if s in writer.splits else (0, 0) for s in SPLITS)
     return Job(
         tokenizer=tok,
         engine=options.engine,
@@ -279,10 +370,12 @@ def _job(tok: Any, options: PrepareOptions, files: Sequence[InputFile], writer: 
         text_field=options.text_field,
         errors=options.errors,
         skip_bad_lines=options.skip_bad_lines,
-        paths=tuple(f.path for f in files),
-        names=tuple(f.name for f in files),
-        start=writer.start,
-        positions=positions,
+        shard_tokens=options.shard_tokens,
+        cuttable=getattr(tok, "pat_str", None) in CUTTABLE_PATTERNS,
+        out=str(out.absolute()),
+        splits=tuple(splits),
+        files=tuple(files),
+        key=f"{_digest(identity)}:{out.absolute()}",
     )
 
 

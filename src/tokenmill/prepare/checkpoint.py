@@ -1,10 +1,10 @@
 """The output directory of ``tokenmill prepare``: its lock, checkpoint, resume and cleanup.
 
-A run holds an ``flock`` on ``.tokenmill.lock``; after each closed shard it writes
-``.progress.json`` (the store's identity, and per split the finished shards, the input
-position its documents reach and the counters there); the manifest, written last, marks
-the store complete. A rerun with the same identity resumes from the checkpoint, or finds
-the store complete and does nothing.
+A run holds an ``flock`` on ``.tokenmill.lock``; before any task runs it writes
+``.progress.json`` (the identity of the store being made); each finished task writes its
+own record in ``.tasks/`` (see :mod:`tokenmill.prepare.worker`); the manifest, written
+last, marks the store complete. A rerun with the same identity skips the finished tasks,
+or finds the store complete and does nothing.
 
 Pitfall: the identity (tokenizer, stored options, inputs' paths, sizes and mtimes) decides
 whether a store may be reused; touching an input (a new mtime) makes its store "other
@@ -19,20 +19,17 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from tokenmill.prepare.worker import SPLITS, STAT_KEYS
-from tokenmill.store import atomic_write_bytes, sha256_file
-from tokenmill.store.format import LOCK_NAME, MANIFEST_NAME, PROGRESS_NAME
+from tokenmill.prepare.tasks import TASKS_DIR
+from tokenmill.prepare.worker import SPLITS
+from tokenmill.store import atomic_write_bytes
+from tokenmill.store.format import FORMAT_VERSION, LOCK_NAME, MANIFEST_NAME, PROGRESS_NAME
 
 PROGRESS, LOCK, MANIFEST = PROGRESS_NAME, LOCK_NAME, MANIFEST_NAME
-
-# Per split: {"shards": [manifest entries], "position": [input, ordinal], "stats": [counters]}.
-SplitStates = dict[str, dict[str, Any]]
 
 
 def store_identity(tok: Any, options: dict[str, Any], inputs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -86,21 +83,31 @@ def locked(out: Path) -> Iterator[int]:
         os.close(fd)
 
 
-def load_state(
-    out: Path, identity: dict[str, Any], splits: Sequence[str], overwrite: bool
-) -> SplitStates | None:
-    """None if ``out`` already holds this store; else the split states to start from.
+def load_state(out: Path, identity: dict[str, Any], overwrite: bool) -> bool:
+    """True if ``out`` already holds this store; else get ``out`` ready for the tasks and return False.
 
-    Pitfall: it deletes what it will not reuse (prepare's own files only, never anything
-    else), so call it with the lock held.
+    Ready means: ``.progress.json`` names the identity being made, the manifest is gone,
+    and the task records and shards of an earlier run are kept (each task checks its own
+    by digest and checksum, so only what this run would write again is reused).
+
+    Pitfall: it deletes prepare's own files only, never anything else; call it with the lock held.
     """
     complete, progress = (out / MANIFEST).exists(), _read_json(out / PROGRESS)
     if complete:
         have = _read_json(out / MANIFEST)
-        if not _diff(identity, have) and all(
-            (out / f"{e['name']}.bin").exists() for s in have["splits"].values() for e in s["shards"]
+        if (
+            not _diff(identity, have)
+            and have.get("format_version") == FORMAT_VERSION
+            and all(
+                (out / f"{e['name']}.{x}").exists()
+                for s in have["splits"].values()
+                for e in s["shards"]
+                for x in ("bin", "idx")
+            )
         ):
-            return None
+            return True
+    elif progress.get("failed"):
+        have = None  # a run stopped by bad input: a rerun may change inputs/options (tasks check digests)
     elif progress:
         have = progress.get("identity", {})
     elif any(not is_ours(p.name) for p in out.iterdir()) and not overwrite:
@@ -111,52 +118,64 @@ def load_state(
         )
     else:
         have = None
-    if have is not None and (diffs := _diff(identity, have)):
-        if not overwrite:
-            raise ValueError(
-                f"{out} holds a store made from other inputs or options ({'; '.join(diffs)}); "
-                "pass overwrite=True (--overwrite) to replace it, or choose another --out"
-            )
-        have = None
-    state = _fresh(splits)
-    if have is not None and not complete:
-        state = progress["splits"]
-        # Checksums before trust: a crash or a disk fault may have damaged a kept shard.
-        if not all(_intact(out, e) for st in state.values() for e in st["shards"]):
-            warnings.warn(
-                f"{out}: a shard kept from the interrupted run is damaged; starting over", stacklevel=3
-            )
-            state = _fresh(splits)
-    kept = {f"{e['name']}.{ext}" for st in state.values() for e in st["shards"] for ext in ("bin", "idx")}
-    clean(out, keep=kept)
-    return state
+    if have is not None and (diffs := _diff(identity, have)) and not overwrite:
+        raise ValueError(
+            f"{out} holds a store made from other inputs or options ({'; '.join(diffs)}); "
+            "pass overwrite=True (--overwrite) to replace it, or choose another --out"
+        )
+    (out / MANIFEST).unlink(missing_ok=True)  # first: from here on the directory is no store
+    (out / TASKS_DIR).mkdir(exist_ok=True)
+    save_checkpoint(out, identity)
+    return False
 
 
-def save_checkpoint(out: Path, identity: dict[str, Any], splits: SplitStates) -> None:
-    """Record the finished shards; call it only once their files are durable."""
-    data = json.dumps({"identity": identity, "splits": splits}, sort_keys=True).encode()
+def save_checkpoint(out: Path, identity: dict[str, Any], *, failed: bool = False) -> None:
+    """Record which store ``out`` is becoming (the tasks record their own progress).
+
+    ``failed``: the run stopped on bad input, so the rerun that follows a fix may bring
+    other inputs or options without ``overwrite`` (only tasks with the same digest are reused).
+    """
+    state = {"format_version": FORMAT_VERSION, "identity": identity, "failed": failed}
+    data = json.dumps(state, sort_keys=True).encode()
     atomic_write_bytes(out / PROGRESS, data)
 
 
 def clean(out: Path, *, keep: set[str]) -> None:
-    """Remove prepare's own files (never anything else), the manifest first."""
-    (out / MANIFEST).unlink(missing_ok=True)
+    """Remove prepare's own files (never anything else) but ``keep``, the manifest first."""
+    if MANIFEST not in keep:
+        (out / MANIFEST).unlink(missing_ok=True)
     for p in out.iterdir():
-        if is_ours(p.name) and p.name not in keep and p.name != LOCK:
+        if not is_ours(p.name) or p.name in keep or p.name == LOCK:
+            continue
+        if p.name == TASKS_DIR and p.is_dir():
+            for q in p.iterdir():
+                if q.name.endswith((".json", ".tmp")):
+                    q.unlink()
+            try:
+                p.rmdir()
+            except OSError:  # something else in there: leave it
+                pass
+        elif p.is_file():
             p.unlink()
 
 
 def is_ours(name: str) -> bool:
-    """Is this a file prepare writes (shards, temp files, checkpoint, lock)?"""
-    if name.endswith(".tmp") or name in (PROGRESS, LOCK, MANIFEST):
+    """Is this a file prepare writes (shards of format 1 or 2, temp files, records, checkpoint, lock)?
+
+    >>> is_ours("train-00003-00001.bin"), is_ours("train-3.bin"), is_ours(".tasks")
+    (True, False, True)
+    """
+    if name.endswith(".tmp") or name in (PROGRESS, LOCK, MANIFEST, TASKS_DIR):
         return True
     stem, _, ext = name.rpartition(".")
-    split, _, k = stem.partition("-")
-    return ext in ("bin", "idx") and split in SPLITS and len(k) == 5 and k.isdigit()
-
-
-def _fresh(splits: Sequence[str]) -> SplitStates:
-    return {s: {"shards": [], "position": [0, 0], "stats": [0] * len(STAT_KEYS)} for s in splits}
+    split, _, numbers = stem.partition("-")
+    parts = numbers.split("-")
+    return (
+        ext in ("bin", "idx")
+        and split in SPLITS
+        and len(parts) <= 2
+        and all(len(k) >= 5 and k.isdigit() for k in parts)
+    )
 
 
 def _diff(want: dict[str, Any], have: dict[str, Any]) -> list[str]:
@@ -182,12 +201,3 @@ def _read_json(path: Path) -> dict[str, Any]:
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
-
-
-def _intact(out: Path, entry: dict[str, Any]) -> bool:
-    try:
-        return all(
-            sha256_file(out / f"{entry['name']}.{ext}") == entry[f"{ext}_sha256"] for ext in ("bin", "idx")
-        )
-    except (OSError, KeyError, TypeError):
-        return False
