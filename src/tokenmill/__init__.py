@@ -9,10 +9,9 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__version__ = "0.1.0"  # before the imports below: prepare records it in manifests
-
-from tokenmill.prepare import prepare  # noqa: E402  eager: a lazy name would be shadowed by the submodule
-from tokenmill.tokenizers import (  # noqa: E402
+from tokenmill._version import __version__
+from tokenmill.prepare import prepare  # eager: a lazy name would be shadowed by the submodule
+from tokenmill.tokenizers import (
     HFTokenizer,
     TiktokenTokenizer,
     Tokenizer,

@@ -128,6 +128,8 @@ def format_table(stats: dict[str, Any]) -> str:
         for t in top:
             text = repr(t["text"]) if t["text"] is not None else "?"  # None: no vocabulary to decode with
             lines.append(f"{t['id']:>8}  {t['count']:>12,}  {t['share']:>7.2%}  {text}")
+        if stats.get("tokenizer_error"):
+            lines.append(f"(token texts not shown: {stats['tokenizer_error']})")
     return "\n".join(lines)
 
 

@@ -25,10 +25,9 @@ Huge documents are cut only for the GPT-2, cl100k and o200k pre-tokenizers (see
 
 from __future__ import annotations
 
+import dataclasses
 import os
-import sys
 import time
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -36,35 +35,33 @@ from typing import Any
 
 from tokenmill.prepare.checkpoint import (
     check_out_dir,
-    clean,
-    load_state,
     locked,
-    save_checkpoint,
+    nothing_to_keep,
+    remove_trace,
     store_identity,
 )
-from tokenmill.prepare.cutting import CUTTABLE_PATTERNS
+from tokenmill.prepare.coordinator import run_locked, tokenizer_source
 from tokenmill.prepare.engines import ENGINES, check_parity
 from tokenmill.prepare.executors import EXECUTORS, default_workers, make_executor
-from tokenmill.prepare.inputs import InputFile, resolve_inputs
-from tokenmill.prepare.manifest import build_manifest, finish_store, totals
-from tokenmill.prepare.parallel import progress_bar
-from tokenmill.prepare.tasks import TaskSpec, describe_task, plan_tasks, range_bytes_for
-from tokenmill.prepare.worker import SPLITS, Job
-from tokenmill.store import TokenStore, dtype_for
+from tokenmill.prepare.inputs import resolve_inputs
+from tokenmill.store import TokenStore
+from tokenmill.store.bundled import bundle_name
 from tokenmill.tokenizers import get_tokenizer
 
 DEFAULT_SHARD_TOKENS = 100_000_000  # 200 MB per shard with uint16
 EOT_POLICIES = ("append", "prepend", "none")
 ERROR_POLICIES = ("replace", "strict")
-_RUN_ONLY = frozenset({"workers", "overwrite", "progress", "executor", "ray_address"})  # PrepareOptions that never change the store
+_RUN_ONLY = frozenset(  # PrepareOptions that never change the store
+    {"workers", "overwrite", "progress", "verify", "executor", "ray_address"}
+)
 
 
 @dataclass(frozen=True)
 class PrepareOptions:
     """How :func:`prepare` tokenizes and stores a corpus; checked when built.
 
-    Pitfall: every field but ``workers``, ``overwrite``, ``progress``, ``executor`` and
-    ``ray_address`` defines the store:
+    Pitfall: every field but ``workers``, ``overwrite``, ``progress``, ``verify``, ``executor``
+    and ``ray_address`` defines the store:
     it is recorded in the manifest (:meth:`manifest_options`), and a rerun that changes one
     is refused unless ``overwrite``.
 
@@ -89,6 +86,7 @@ class PrepareOptions:
     skip_bad_lines: bool = False  # skip (and count) .jsonl lines that are not JSON or lack the text
     overwrite: bool = False  # replace a store made from other inputs or options
     progress: bool = True  # a progress bar on stderr
+    verify: bool = False  # also re-read every shard of the finished store and check its sha256 and IDs
     executor: str = "local"  # what runs the tasks: "local" (processes here) or "ray"
     ray_address: str | None = None  # executor="ray": the cluster's HOST:PORT; None: a local Ray
 
@@ -149,6 +147,7 @@ class PrepareReport:
     skipped_tasks: int = 0  # tasks found finished by an earlier run, not redone
     nodes: frozenset[str] = field(default_factory=frozenset)  # where tasks ran (hosts / Ray node IDs)
     startup_seconds: float = 0.0  # of ``seconds``: starting the executor (a local Ray: seconds)
+    disk_bytes: int = 0  # size of the input files on disk (compressed, when they are)
 
 
 def prepare(
@@ -169,6 +168,7 @@ def prepare(
     progress: bool = True,
     executor: str = "local",
     ray_address: str | None = None,
+    verify: bool = False,
 ) -> TokenStore:
     """Tokenize ``inputs`` (files, directories, globs) into the token store ``out``; return it opened.
 
@@ -184,9 +184,13 @@ def prepare(
     ``ray_address``, or on a local Ray started for the run, listening on 127.0.0.1 only);
     the store is byte-identical either way. The options are those of :class:`PrepareOptions`.
 
-    Pitfall: rerunning the same call resumes an interrupted run (finished tasks are skipped),
-    or returns the finished store at once; with ``executor="ray"`` the inputs and ``out``
-    must be at the same path on every node (a shared file system); other inputs or options on the same ``out`` raise unless ``overwrite``.
+    Pitfall: rerunning the same call resumes an interrupted run (the finished tasks are
+    skipped), or checks the finished store (sizes, indexes, sha256) and returns it,
+    rebuilding it if a shard is damaged; ``overwrite`` rebuilds it anyway, and is needed for
+    other inputs or options on the same ``out``. ``verify`` also re-reads the shards this
+    run wrote. A tokenizer given as a file or directory is copied into the store
+    (``tokenizer/``), so the store decodes anywhere. With ``executor="ray"`` the inputs and
+    ``out`` must be at the same path on every node (a shared file system).
     Memory stays bounded except for one case: a ``.jsonl`` line over 64 MB is parsed whole,
     needing about 2x its size (ASCII; Python holds non-ASCII text at 2-4 bytes a character);
     ``.txt`` documents stream whatever their size.
@@ -213,6 +217,7 @@ def prepare(
         progress=progress,
         executor=executor,
         ray_address=ray_address,
+        verify=verify,
     )
     return run_prepare(inputs, out, options).store
 
@@ -220,9 +225,11 @@ def prepare(
 def run_prepare(inputs: Any, out: str | os.PathLike[str], options: PrepareOptions) -> PrepareReport:
     """:func:`prepare` with its options built, returning a :class:`PrepareReport`.
 
-    Pitfall: when a task fails (bad input, a full disk), the tasks already finished keep
-    their output and the error names the failed task's input; fix it and rerun (with
-    ``overwrite`` if an input file changed): the finished tasks are skipped.
+    Pitfall: an error never throws away finished work: when a task fails (bad input, a full
+    disk), the tasks already finished keep their output and the error names the failed
+    task's input; fix it and rerun: the finished tasks are skipped. A run that fails before
+    finishing any task leaves nothing: no directory it created, no lock file. Ctrl-C keeps
+    the directory, so that ``tokenmill stats`` can say how to resume.
 
     >>> import tempfile, pathlib
     >>> d = pathlib.Path(tempfile.mkdtemp())
@@ -236,147 +243,35 @@ def run_prepare(inputs: Any, out: str | os.PathLike[str], options: PrepareOption
     if options.eot != "none" and tok.eot_id is None:
         raise ValueError(f"tokenizer {tok.name!r} has no end-of-text token; pass eot='none' (--eot none)")
     # Every input error before any work; a store inside an input directory is not an input.
-    files = resolve_inputs(inputs, text_field=options.text_field, exclude=out)
+    skipped: list[str] = []
+    files = resolve_inputs(inputs, text_field=options.text_field, exclude=out, skipped=skipped)
     check_parity(tok, options.engine)
-    identity = store_identity(tok, options.manifest_options(tok.name), [f.describe() for f in files])
-    splits = SPLITS[: 2 if options.val_fraction > 0 else 1]
+    source = tokenizer_source(options.tokenizer, tok)
+    identity = store_identity(
+        tok,
+        options.manifest_options(tok.name),
+        [f.describe() for f in files],
+        tokenizer_file=bundle_name(source) if source else None,
+        skipped=skipped,
+    )
     n_workers = default_workers() if options.workers is None else options.workers
     executor = make_executor(options.executor, workers=n_workers, ray_address=options.ray_address)
-    out_path = Path(out)
+    out = Path(out)
     with executor:  # connect first: an unreachable cluster fails before anything is written
         startup = time.perf_counter() - started
-        out_path = check_out_dir(out_path)
-        with locked(out_path) as lock_fd:
-            if load_state(out_path, identity, options.overwrite):
-                if options.progress:
-                    print(f"tokenmill prepare: {out_path} is up to date", file=sys.stderr)
-                return PrepareReport(TokenStore.open(out_path), True, 0, time.perf_counter() - started)
-            if hasattr(executor, "lock_fd"):
-                executor.lock_fd = lock_fd  # forked workers close their copy of the lock
-            range_bytes = range_bytes_for(files)
-            tasks = plan_tasks(files, _digest(identity), range_bytes=range_bytes)
-            job = _job(tok, options, files, out_path, splits, identity)
-            records, skipped, failures = _run_tasks(executor, job, tasks, options.progress)
-            if failures:
-                if all(r is None for r in records):
-                    clean(out_path, keep=set())  # nothing finished: leave no litter
-                else:
-                    failed = min(failures, key=lambda f: f[0].index)[1]
-                    save_checkpoint(out_path, identity, failed=failed["kind"] == "input")
-                raise _failure(failures, files, out_path)
-            manifest = build_manifest(identity, dtype_for(tok).name, splits, tasks, records, range_bytes)
-            stats = manifest["stats"]
-            if stats["documents"] == 0:
-                clean(out_path, keep=set())  # rerunning fails the same way: leave no partial store
-                raise ValueError(f"the inputs hold no documents ({stats}); nothing to store")
-            if len(splits) > 1 and not manifest["splits"]["val"]["shards"]:
-                warnings.warn(
-                    f"val_fraction={options.val_fraction} put none of the {stats['documents']:,} documents in "
-                    "val: the val split is empty; raise val_fraction (--val-fraction) for a usable one",
-                    stacklevel=3,
-                )
-            finish_store(out_path, manifest)
-            keep = {f"{e['name']}.{x}" for s in manifest["splits"].values() for e in s["shards"] for x in ("bin", "idx")}
-            clean(out_path, keep=keep | {"manifest.json"})  # records, checkpoint, stale shards
-    done = [r for r, was_skipped in zip(records, skipped) if not was_skipped]
-    run_totals = totals(done)
-    return PrepareReport(
-        TokenStore.open(out_path),
-        False,
-        sum(len(v) for r, was_skipped in zip(records, skipped) if was_skipped for v in r["shards"].values()),
-        time.perf_counter() - started,
-        run_totals["bytes_read"],
-        sum(e["n_tokens"] for r in done for v in r["shards"].values() for e in v),
-        tasks=len(tasks),
-        skipped_tasks=sum(skipped),
-        nodes=frozenset(executor.nodes),
-        startup_seconds=startup,
-    )
-
-
-def _digest(identity: dict[str, Any]) -> str:
-    """What every task's output depends on besides its input: tokenizer and options."""
-    import hashlib
-    import json
-
-    key = json.dumps({"tokenizer": identity["tokenizer"], "options": identity["options"]}, sort_keys=True)
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
-def _run_tasks(
-    executor: Any, job: Job, tasks: Sequence[TaskSpec], progress: bool
-) -> tuple[list[dict[str, Any]], list[bool], list[tuple[TaskSpec, dict[str, Any]]]]:
-    """Run every task; (records in task order, skipped flags, failures). Stops starting tasks at a failure."""
-    records: list[Any] = [None] * len(tasks)
-    skipped = [False] * len(tasks)
-    repaired = 0
-    failures: list[tuple[TaskSpec, dict[str, Any]]] = []
-    started = time.perf_counter()
-    tokens = 0
-    with progress_bar(sum(t.size for t in tasks), progress) as bar:
-        for spec, outcome in executor.run(job, tasks, lambda: bool(failures)):
-            if "error" in outcome:
-                failures.append((spec, outcome))
-                continue
-            records[spec.index] = outcome["record"]
-            skipped[spec.index] = bool(outcome.get("skipped"))
-            repaired += bool(outcome.get("repaired"))
-            tokens += sum(e["n_tokens"] for v in outcome["record"]["shards"].values() for e in v)
-            bar.update(spec.size)
-            rate = tokens / max(1e-9, time.perf_counter() - started) / 1e6
-            bar.set_postfix_str(f"{rate:.2f}M tok/s", refresh=False)
-    if repaired:
-        warnings.warn(
-            f"the shards of {repaired} task(s) kept from an earlier run were damaged (checksum mismatch); "
-            "those tasks were redone",
-            stacklevel=4,
-        )
-    if progress and any(skipped):
-        print(
-            f"tokenmill prepare: skipped {sum(skipped)} of {len(tasks)} tasks finished by an earlier run",
-            file=sys.stderr,
-        )
-    return records, skipped, failures
-
-
-def _failure(failures: list[tuple[TaskSpec, dict[str, Any]]], files: Sequence[InputFile], out: Path) -> Exception:
-    """The error of the first failed task (in task order); finished tasks stay for the rerun."""
-    spec, outcome = min(failures, key=lambda f: f[0].index)
-    message = outcome["error"]
-    if outcome["kind"] == "input":
-        return ValueError(message)
-    kept = f"the partial store in {out} keeps the finished tasks; rerun the same command to resume"
-    if outcome["kind"] == "write":
-        return OSError(f"{message}; {kept}")
-    if "task" not in message:
-        message = f"task {spec.index} ({describe_task(spec, files[spec.input_index].path)}): {message}"
-    return RuntimeError(f"{message}; {kept}")
-
-
-def _job(
-    tok: Any, options: PrepareOptions, files: Sequence[InputFile], out: Path, splits: Sequence[str], identity: dict[str, Any]
-) -> Job:
-    """What every worker needs, from the options."""
-    eot_text = next((s for s, i in tok.special_tokens.items() if i == tok.eot_id), None)
-    return Job(
-        tokenizer=tok,
-        engine=options.engine,
-        eot=options.eot,
-        eot_id=tok.eot_id if options.eot != "none" else None,
-        eot_text=eot_text,
-        dtype=dtype_for(tok).name,
-        val_fraction=float(options.val_fraction),
-        seed=options.seed,
-        text_field=options.text_field,
-        errors=options.errors,
-        skip_bad_lines=options.skip_bad_lines,
-        shard_tokens=options.shard_tokens,
-        cuttable=getattr(tok, "pat_str", None) in CUTTABLE_PATTERNS,
-        out=str(out.absolute()),
-        splits=tuple(splits),
-        files=tuple(files),
-        key=f"{_digest(identity)}:{out.absolute()}",
-    )
+        created = check_out_dir(out, overwrite=options.overwrite)
+        with locked(out) as lock_fd:
+            try:
+                report = run_locked(executor, files, out, tok, options, identity, source, lock_fd, started)
+            except KeyboardInterrupt:
+                raise  # kept as it is: `tokenmill stats` explains it, a rerun resumes
+            except BaseException:
+                if nothing_to_keep(out):
+                    remove_trace(out, created=created)
+                raise
+    if options.verify and not report.up_to_date:
+        report.store.verify()  # re-read what this run wrote
+    return dataclasses.replace(report, startup_seconds=startup)
 
 
 def reference_tokens(

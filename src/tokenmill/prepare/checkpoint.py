@@ -19,24 +19,35 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-from collections.abc import Iterator
+import re
+import warnings
+from collections.abc import Iterator, Sequence  # noqa: F401
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from tokenmill.prepare.tasks import TASKS_DIR
 from tokenmill.prepare.worker import SPLITS
-from tokenmill.store import atomic_write_bytes
-from tokenmill.store.format import FORMAT_VERSION, LOCK_NAME, MANIFEST_NAME, PROGRESS_NAME
+from tokenmill.store import FORMAT, atomic_write_bytes, dtype_for, sha256_file
+from tokenmill.store.format import FORMAT_VERSION, LOCK_NAME, MANIFEST_NAME, PROGRESS_NAME, read_index
 
 PROGRESS, LOCK, MANIFEST = PROGRESS_NAME, LOCK_NAME, MANIFEST_NAME
 
 
-def store_identity(tok: Any, options: dict[str, Any], inputs: list[dict[str, Any]]) -> dict[str, Any]:
+def store_identity(
+    tok: Any,
+    options: dict[str, Any],
+    inputs: list[dict[str, Any]],
+    *,
+    tokenizer_file: str | None = None,
+    skipped: Sequence[str] = (),
+) -> dict[str, Any]:
     """What a store is made of; a rerun may reuse the store only if this is unchanged.
 
     Pitfall: the tokenizer counts by its vocabulary's sha256 too, not just its name: a
     vocabulary file with other contents under the same name makes another store.
+    ``tokenizer_file`` is where the store keeps its copy of a tokenizer given as a file or
+    directory; ``skipped`` lists the files of unknown type skipped inside directory inputs.
 
     >>> from tokenmill.tokenizers import get_tokenizer
     >>> store_identity(get_tokenizer("gpt2"), {"seed": 0}, [])["tokenizer"]["max_token_value"]
@@ -49,20 +60,47 @@ def store_identity(tok: Any, options: dict[str, Any], inputs: list[dict[str, Any
         "ranks_sha256": tok.ranks_sha256,
         "eot_id": tok.eot_id,
     }
-    return {"tokenizer": tokenizer, "options": options, "inputs": inputs}
+    if tokenizer_file is not None:
+        tokenizer["file"] = tokenizer_file
+    identity = {"tokenizer": tokenizer, "options": options, "inputs": inputs}
+    if skipped:
+        identity["skipped_inputs"] = list(skipped)
+    return identity
 
 
-def check_out_dir(out: Path) -> Path:
-    """Create ``out`` if needed; raise ValueError unless it is a writable directory."""
+def check_out_dir(out: Path, *, overwrite: bool = False) -> bool:
+    """Check ``out`` and create it if needed; True if this call created it.
+
+    Everything that can be refused is refused before anything is written: a file, an
+    unwritable directory, or a non-empty folder that holds no store (unless ``overwrite``)
+    gets no lock file and no directory.
+    """
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is a file, not a directory; choose a directory path")
+    if out.is_dir():
+        if not os.access(out, os.W_OK | os.X_OK):
+            raise ValueError(f"the output directory {out} is not writable; choose another --out")
+        if not overwrite and not _is_store_dir(out) and any(not is_ours(p.name) for p in out.iterdir()):
+            raise ValueError(_not_empty(out))
+        return False
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        out.mkdir(parents=True)
+    except FileExistsError:  # made by a concurrent run a moment ago: the lock sorts it out
+        return False
     except OSError as exc:
         raise ValueError(f"cannot create the output directory {out}: {exc.strerror or exc}") from None
-    if not os.access(out, os.W_OK | os.X_OK):
-        raise ValueError(f"the output directory {out} is not writable; choose another --out")
-    return out
+    return True
+
+
+def _is_store_dir(out: Path) -> bool:
+    return (out / MANIFEST).exists() or (out / PROGRESS).exists()
+
+
+def _not_empty(out: Path) -> str:
+    return (
+        f"{out} is not empty and holds no token store; choose an empty or new --out "
+        "(or pass overwrite=True (--overwrite) to write into it anyway: only prepare's own files are replaced)"
+    )
 
 
 @contextmanager
@@ -84,46 +122,61 @@ def locked(out: Path) -> Iterator[int]:
 
 
 def load_state(out: Path, identity: dict[str, Any], overwrite: bool) -> bool:
-    """True if ``out`` already holds this store; else get ``out`` ready for the tasks and return False.
+    """True if ``out`` already holds this store, sound; else get ``out`` ready for the tasks.
 
-    Ready means: ``.progress.json`` names the identity being made, the manifest is gone,
-    and the task records and shards of an earlier run are kept (each task checks its own
-    by digest and checksum, so only what this run would write again is reused).
+    A complete store is checked before it is called up to date: every shard's size, index
+    and sha256 (a damaged one is rebuilt, with a warning). Ready for the tasks means:
+    ``.progress.json`` names the identity being made, the manifest is gone, and what an
+    earlier run left (task records, shards) stays: each task checks its own record by
+    digest and checksum, so only output that this run would write again is reused.
 
     Pitfall: it deletes prepare's own files only, never anything else; call it with the lock held.
     """
-    complete, progress = (out / MANIFEST).exists(), _read_json(out / PROGRESS)
-    if complete:
-        have = _read_json(out / MANIFEST)
-        if (
-            not _diff(identity, have)
-            and have.get("format_version") == FORMAT_VERSION
-            and all(
-                (out / f"{e['name']}.{x}").exists()
-                for s in have["splits"].values()
-                for e in s["shards"]
-                for x in ("bin", "idx")
+    fix = "pass overwrite=True (--overwrite) to start over, or choose another --out"
+    manifest, manifest_error = _load_json(out / MANIFEST)
+    progress, progress_error = _load_json(out / PROGRESS)
+    have: dict[str, Any] | None = None
+    complete = False
+    if manifest is not None and manifest.get("format") == FORMAT:
+        have, complete = manifest, True
+    elif manifest_error is not None and not overwrite:
+        if not any(is_ours(p.name) and p.name.endswith(".bin") for p in out.iterdir()):
+            raise ValueError(f"{out / MANIFEST} is not a token store manifest ({manifest_error}); {fix}")
+        warnings.warn(f"{out / MANIFEST} is corrupt ({manifest_error}); rebuilding the store", stacklevel=3)
+    elif manifest is not None:  # valid JSON of some other program's
+        if not overwrite:
+            raise ValueError(f"{out} holds a {MANIFEST} that is not a token store's; {fix}")
+    elif progress_error is not None:
+        # The checkpoint says which store the shards there belong to: never guess.
+        if not overwrite:
+            raise ValueError(
+                f"{out / PROGRESS}, the checkpoint of an interrupted prepare, is corrupt ({progress_error}); "
+                f"without it the shards there cannot be trusted: {fix} (they are rebuilt)"
             )
-        ):
-            return True
-    elif progress.get("failed"):
-        have = None  # a run stopped by bad input: a rerun may change inputs/options (tasks check digests)
-    elif progress:
-        have = progress.get("identity", {})
+        warnings.warn(f"{out / PROGRESS} is corrupt ({progress_error}); starting over", stacklevel=3)
+    elif progress is not None:
+        if not progress.get("failed"):  # after bad input, the fix may change inputs or options
+            have = progress.get("identity", {})
     elif any(not is_ours(p.name) for p in out.iterdir()) and not overwrite:
-        # Only prepare's own files (say, a run killed before its first checkpoint) are fine.
-        raise ValueError(
-            f"{out} is not empty and holds no token store; choose an empty or new --out "
-            "(or pass --overwrite to write into it anyway)"
-        )
-    else:
+        raise ValueError(_not_empty(out))
+    if have is not None and (diffs := _diff(identity, have)):
+        if not overwrite:
+            raise ValueError(
+                f"{out} holds a store made from other inputs or options ({'; '.join(diffs)}); "
+                "pass overwrite=True (--overwrite) to replace it, or choose another --out"
+            )
         have = None
-    if have is not None and (diffs := _diff(identity, have)) and not overwrite:
-        raise ValueError(
-            f"{out} holds a store made from other inputs or options ({'; '.join(diffs)}); "
-            "pass overwrite=True (--overwrite) to replace it, or choose another --out"
-        )
+    if have is not None and complete and not overwrite and have.get("format_version") == FORMAT_VERSION:
+        itemsize = dtype_for(identity["tokenizer"]["max_token_value"]).itemsize
+        entries = [e for st in have.get("splits", {}).values() for e in st.get("shards", [])]
+        problem = next((p for e in entries if (p := shard_problem(out, e, itemsize))), None)
+        if problem is None:
+            clean_leftovers(out)  # a run killed right after the manifest left its checkpoint behind
+            return True
+        warnings.warn(f"{problem}; rebuilding the store", stacklevel=3)
     (out / MANIFEST).unlink(missing_ok=True)  # first: from here on the directory is no store
+    if progress_error is not None:
+        clean(out, keep=set())  # no trustworthy record of what the files there are
     (out / TASKS_DIR).mkdir(exist_ok=True)
     save_checkpoint(out, identity)
     return False
@@ -149,33 +202,94 @@ def clean(out: Path, *, keep: set[str]) -> None:
             continue
         if p.name == TASKS_DIR and p.is_dir():
             for q in p.iterdir():
-                if q.name.endswith((".json", ".tmp")):
+                if q.is_file() and re.fullmatch(r"\d+\.json(\.\d+\.tmp)?", q.name):
                     q.unlink()
             try:
                 p.rmdir()
-            except OSError:  # something else in there: leave it
+            except OSError:  # something not ours in there: leave it
                 pass
         elif p.is_file():
             p.unlink()
 
 
-def is_ours(name: str) -> bool:
-    """Is this a file prepare writes (shards of format 1 or 2, temp files, records, checkpoint, lock)?
+def clean_leftovers(out: Path) -> None:
+    """Remove a finished store's leftovers: the obsolete checkpoint, task records, unfinished writes."""
+    for p in out.iterdir():
+        if (p.name == PROGRESS or (p.name.endswith(".tmp") and is_ours(p.name))) and p.is_file():
+            p.unlink()
+    if (out / TASKS_DIR).is_dir():
+        clean(out, keep={p.name for p in out.iterdir() if p.name != TASKS_DIR})
 
-    >>> is_ours("train-00003-00001.bin"), is_ours("train-3.bin"), is_ours(".tasks")
-    (True, False, True)
+
+def nothing_to_keep(out: Path) -> bool:
+    """After a failed run: is there neither a store nor a finished task to keep?"""
+    if (out / MANIFEST).exists():
+        return False
+    tasks = out / TASKS_DIR
+    return not (tasks.is_dir() and any(p.name.endswith(".json") for p in tasks.iterdir()))
+
+
+def remove_trace(out: Path, *, created: bool) -> None:
+    """Leave no litter after a run that kept nothing: prepare's files, the lock, a dir it made."""
+    clean(out, keep=set())
+    (out / LOCK).unlink(missing_ok=True)  # still held by the caller: nobody can take it meanwhile
+    if created:
+        try:
+            out.rmdir()
+        except OSError:  # something not ours appeared in it meanwhile: leave it
+            pass
+
+
+_TMP = re.compile(r"(?P<target>.+)\.\d+\.tmp")  # atomic_write_bytes: <name>.<pid>.tmp
+
+
+def is_ours(name: str) -> bool:
+    """Is this a file prepare writes (shards, its own temp files, checkpoint, lock, manifest)?
+
+    Only prepare's own temporary names count: ``<shard>.bin.tmp`` and ``<file>.<pid>.tmp``
+    of a file prepare writes; a user's ``notes.tmp`` is never ours.
+
+    >>> is_ours("train-00001.bin.tmp"), is_ours("manifest.json.123.tmp"), is_ours("notes.tmp")
+    (True, True, False)
+    >>> is_ours("train-00003-00001.bin"), is_ours("val-00003-00000.bin.77.tmp"), is_ours("train-3.bin")
+    (True, True, False)
     """
-    if name.endswith(".tmp") or name in (PROGRESS, LOCK, MANIFEST, TASKS_DIR):
+    if name in (PROGRESS, LOCK, MANIFEST, TASKS_DIR):
         return True
+    if name.endswith(".bin.tmp"):
+        return _is_shard_file(name[: -len(".tmp")])
+    if (m := _TMP.fullmatch(name)) is not None:
+        target = m.group("target")
+        return target in (PROGRESS, MANIFEST) or _is_shard_file(target)
+    return _is_shard_file(name)
+
+
+def _is_shard_file(name: str) -> bool:
     stem, _, ext = name.rpartition(".")
     split, _, numbers = stem.partition("-")
-    parts = numbers.split("-")
-    return (
-        ext in ("bin", "idx")
-        and split in SPLITS
-        and len(parts) <= 2
-        and all(len(k) >= 5 and k.isdigit() for k in parts)
-    )
+    parts = numbers.split("-")  # format 1: <split>-<k>; format 2: <split>-<task>-<k>
+    return ext in ("bin", "idx") and split in SPLITS and len(parts) <= 2 and all(len(k) >= 5 and k.isdigit() for k in parts)
+
+
+def shard_problem(out: Path, entry: dict[str, Any], itemsize: int) -> str | None:
+    """What is wrong with a recorded shard's files (sizes, index, sha256), or None if sound."""
+    try:
+        name, n_tokens, n_docs = entry["name"], int(entry["n_tokens"]), int(entry["n_documents"])
+        for ext, size in (("bin", n_tokens * itemsize), ("idx", (n_docs + 1) * 8)):
+            path = out / f"{name}.{ext}"
+            if not path.is_file():
+                return f"shard file {path} is missing"
+            if (found := path.stat().st_size) != size:
+                return f"shard file {path} has {found} bytes, expected {size} (truncated or overwritten)"
+        read_index(out / f"{name}.idx", n_tokens)
+        for ext in ("bin", "idx"):
+            if (found := sha256_file(out / f"{name}.{ext}")) != entry[f"{ext}_sha256"]:
+                return f"shard file {out / f'{name}.{ext}'} is corrupt (sha256 {found}, expected {entry[f'{ext}_sha256']})"
+    except ValueError as exc:
+        return str(exc)
+    except (OSError, KeyError, TypeError) as exc:
+        return f"shard {entry.get('name') if isinstance(entry, dict) else entry!r} cannot be checked ({exc})"
+    return None
 
 
 def _diff(want: dict[str, Any], have: dict[str, Any]) -> list[str]:
@@ -194,10 +308,16 @@ def _diff(want: dict[str, Any], have: dict[str, Any]) -> list[str]:
     return out
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    # A missing, half-written or foreign file reads as empty: then it is just not trusted.
+def _load_json(path: Path) -> tuple[dict[str, Any] | None, str | None]:
+    """(the JSON object at ``path`` or None, why it is unusable or None); a missing file is (None, None)."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
+    except FileNotFoundError:
+        return None, None
+    except (OSError, ValueError) as exc:
+        return None, f"{type(exc).__name__}: {exc}"
+    if not isinstance(data, dict):
+        return None, f"a JSON {type(data).__name__}, not an object"
+    if path.name == PROGRESS and not isinstance(data.get("identity"), dict):
+        return None, "not a prepare checkpoint (no identity)"
+    return data, None

@@ -10,8 +10,9 @@ else the file's path relative to the directory argument (or to the fixed leading
 of the glob) it was found in, with ``/`` separators. So ``x``, ``./x`` and ``/abs/x`` give
 the same name and the same val split, whatever the working directory.
 
-Pitfall: the format is taken from the file name alone, so select files with a glob when a
-directory also holds other files; anything else is refused before any work starts. A file
+Pitfall: the format is taken from the file name alone; inside a directory, files of other
+types are skipped and counted, while a file named explicitly must be of a supported type
+(refused before any work starts). A file
 reached twice (a directory and a glob over it, or a symlink) is read once, at its first
 place, with a warning; symlinked directories are followed (a cycle is walked once).
 
@@ -59,12 +60,15 @@ def resolve_inputs(
     *,
     text_field: str = "text",
     exclude: str | os.PathLike[str] | None = None,
+    skipped: list[str] | None = None,
 ) -> list[InputFile]:
     """Expand, check and describe the inputs; every error is raised before any work starts.
 
-    Pitfall: a directory is walked recursively and every file in it must have a supported
-    format; a glob picks files out of a mixed directory. ``exclude`` (prepare's ``--out``)
-    and everything under it is skipped, so a store may live inside an input directory.
+    Pitfall: inside a directory (walked recursively) a file of unknown type (``LICENSE``,
+    ``.DS_Store``, an image) is skipped and its path appended to ``skipped``, for the
+    summary and the manifest; a file named explicitly (or matched by a glob) must have a
+    supported format. ``exclude`` (prepare's ``--out``) and everything under it is
+    skipped, so a store may live inside an input directory.
 
     >>> resolve_inputs(["no/such/file.txt"])
     Traceback (most recent call last):
@@ -79,7 +83,9 @@ def resolve_inputs(
     skip = os.path.realpath(exclude) if exclude is not None else None
     seen: dict[str, str] = {}  # real path -> the path it was first found as
     for item in inputs:
-        for path, name in _expand(os.fspath(item), skip):
+        unknown: list[str] = []
+        found = _expand(os.fspath(item), skip)
+        for path, name, walked in found:
             real = os.path.realpath(path)
             if real in seen:
                 again = "" if seen[real] == path else f" (as {seen[real]})"
@@ -90,6 +96,9 @@ def resolve_inputs(
                 continue
             seen[real] = path
             kind = _classify(path)
+            if kind is None and walked:
+                unknown.append(path)
+                continue
             if kind is None:
                 raise ValueError(
                     f"{path}: unsupported input format; supported: {SUPPORTED} (select files with a glob)"
@@ -104,6 +113,13 @@ def resolve_inputs(
             fmt, compression = kind
             _check_extra(path, fmt, compression, text_field)
             files.append(InputFile(path, fmt, compression, st.st_size, st.st_mtime_ns, name))
+        if unknown and len(unknown) == len(found):
+            raise ValueError(
+                f"input {os.fspath(item)} holds no file of a supported type ({SUPPORTED}); "
+                f"{len(unknown)} other file(s) skipped, e.g. {unknown[0]}"
+            )
+        if skipped is not None:
+            skipped += unknown
     return files
 
 
@@ -120,24 +136,25 @@ def _classify(path: str) -> tuple[str, str | None] | None:
     return None
 
 
-def _expand(item: str, skip: str | None) -> list[tuple[str, str]]:
-    """(path, name) of the files of one input argument, in order (see the module docstring)."""
+def _expand(item: str, skip: str | None) -> list[tuple[str, str, bool]]:
+    """(path, name, found by walking a directory) of one input argument's files, in order."""
     # An existing path wins over a glob: a file may have "*" or "[" in its name.
     if os.path.isdir(item):
-        found = [(p, _name(p, item)) for p in _walk(item, skip)]
+        found = [(p, _name(p, item), True) for p in _walk(item, skip)]
         if not found:
             raise FileNotFoundError(f"input directory {item} holds no files")
         return found
     if os.path.exists(item):
-        return [(item, os.path.basename(item))]
+        return [(item, os.path.basename(item), False)]
     if glob.has_magic(item):
         root = _glob_root(item)
         found = []
         for match in sorted(glob.glob(item, recursive=True)):
             if _under(match, skip):
                 continue
-            paths = _walk(match, skip) if os.path.isdir(match) else [match]
-            found += [(p, _name(p, root)) for p in paths if os.path.isfile(p)]
+            walked = os.path.isdir(match)
+            paths = _walk(match, skip) if walked else [match]
+            found += [(p, _name(p, root), walked) for p in paths if os.path.isfile(p)]
         if not found:
             raise FileNotFoundError(f"no input file matches the glob {item!r}")
         return found

@@ -14,6 +14,7 @@ import multiprocessing  # noqa: F401  (doctest)
 import os
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -55,22 +56,60 @@ class _NoBar:
         pass
 
 
+class _LineBar(_NoBar):
+    """Progress for a log file or a pipe: a whole line every ``interval`` seconds at most, no ``\\r``."""
+
+    def __init__(self, total: int, interval: float) -> None:
+        self.total, self.interval, self.postfix = total, interval, ""
+        self.last = time.monotonic()
+
+    def update(self, n: float) -> None:
+        self.n += n
+        if time.monotonic() - self.last >= self.interval:
+            self.last = time.monotonic()
+            share = f"{self.n / self.total:.0%} " if self.total else ""
+            print(
+                f"prepare: {share}{self.n / 1e6:,.1f}/{self.total / 1e6:,.1f} MB of input on disk {self.postfix}".rstrip(),
+                file=sys.stderr,
+                flush=True,
+            )
+
+    def set_postfix_str(self, s: str, refresh: bool = True) -> None:
+        self.postfix = s
+
+
+LINE_INTERVAL = 10.0  # seconds between progress lines when stderr is not a terminal
+
+
 @contextmanager
 def progress_bar(total: int, enabled: bool) -> Iterator[Any]:
-    """A tqdm bar of input bytes on stderr; when disabled, no bar at all (tqdm would start a thread)."""
+    """Progress over input bytes on disk (compressed, when the inputs are), on stderr.
+
+    A tqdm bar on a terminal; a plain line every ``LINE_INTERVAL`` seconds at most when
+    stderr is a file or a pipe (no ``\\r`` updates in logs); nothing when disabled (tqdm
+    would start a thread). On an error the bar is cleared, so the message that follows
+    starts its own line.
+    """
     if not enabled:
         yield _NoBar()
         return
+    if not sys.stderr.isatty():
+        yield _LineBar(total, LINE_INTERVAL)
+        return
     from tqdm import tqdm
 
-    # Bytes in MB of 10**6, as in the summary line and its MB/s.
+    # Bytes in MB of 10**6, as in the summary line (which shows both text and disk bytes).
     with tqdm(
         total=total,
         unit="B",
         unit_scale=True,
         unit_divisor=1000,
         file=sys.stderr,
-        desc="prepare",
+        desc="prepare (input on disk)",
         smoothing=0.1,
     ) as bar:
-        yield bar
+        try:
+            yield bar
+        except BaseException:
+            bar.leave = False  # cleared on close: an error message never glues onto a bar line
+            raise

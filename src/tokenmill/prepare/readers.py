@@ -102,7 +102,7 @@ def _parse_json(text: str, text_field: str) -> tuple[Any, str | None]:
     try:
         obj = json.loads(text)
     except json.JSONDecodeError as exc:
-        return None, f"is not valid JSON ({exc.msg} at column {exc.colno})"
+        return None, f"is not valid JSON ({exc.msg.removesuffix(' at')} at column {exc.colno})"
     if not isinstance(obj, dict):
         return None, f"is a JSON {type(obj).__name__}, not an object"
     if text_field not in obj:

@@ -70,6 +70,7 @@ class Job:
     splits: tuple[str, ...]  # ("train",) or ("train", "val")
     files: tuple[InputFile, ...]  # the inputs, as planned
     key: str  # identity of the store being made (workers are reused only for the same key)
+    tokenizer_info: dict[str, Any]  # the manifest's "tokenizer" (name, max_token_value): IDs are checked
 
 
 def split_of(seed: int, name: str, ordinal: int, val_fraction: float) -> int:
@@ -90,9 +91,9 @@ def split_of(seed: int, name: str, ordinal: int, val_fraction: float) -> int:
 class _SplitOutput:
     """The shards one task writes for one split: streamed to a temp file, renamed when closed."""
 
-    def __init__(self, out: Path, split: str, task: int, dtype: np.dtype, shard_tokens: int) -> None:
-        self.out, self.split, self.task, self.shard_tokens = out, split, task, shard_tokens
-        self.dtype, self.limit = dtype.newbyteorder("<"), int(np.iinfo(dtype).max)
+    def __init__(self, out: Path, split: str, task: int, dtype: np.dtype, job: Job) -> None:
+        self.out, self.split, self.task, self.shard_tokens = out, split, task, job.shard_tokens
+        self.dtype, self.tokenizer_info = dtype.newbyteorder("<"), job.tokenizer_info
         self.entries: list[dict[str, Any]] = []
         self.file: IO[bytes] | None = None
         self.tmp = Path()
@@ -104,11 +105,7 @@ class _SplitOutput:
             self.tmp = self.out / f"{name}.bin.{os.getpid()}.tmp"
             self.file, self.sha256 = open(self.tmp, "wb"), hashlib.sha256()  # noqa: SIM115 - close() closes it
         for ids in pieces:
-            if ids.size and int(ids.max()) > self.limit:  # never wrap an ID around silently
-                raise ValueError(
-                    f"token ID {int(ids.max())} does not fit the store dtype {self.dtype.name}; "
-                    "the tokenizer's max_token_value is wrong"
-                )
+            check_ids(ids, self.dtype, self.tokenizer_info)  # a cast must never wrap an ID around
             data = memoryview(np.ascontiguousarray(ids, dtype=self.dtype)).cast("B")
             self.file.write(data)
             self.sha256.update(data)
@@ -167,7 +164,7 @@ class _Worker:
         job = self.job
         self.stats = [0] * len(STAT_KEYS)
         dtype = np.dtype(job.dtype)
-        self.outputs = {s: _SplitOutput(self.out, s, spec.index, dtype, job.shard_tokens) for s in job.splits}
+        self.outputs = {s: _SplitOutput(self.out, s, spec.index, dtype, job) for s in job.splits}
         f = job.files[spec.input_index]
         self.name = f.name or f.path
         try:
@@ -178,9 +175,11 @@ class _Worker:
                 self._document(doc)
             for output in self.outputs.values():
                 output.close()
-        finally:
+        except BaseException:
             for output in self.outputs.values():
                 output.abandon()
+            self._clear(spec.index)  # a failed task leaves nothing half done (kill -9 aside)
+            raise
         record = {
             "digest": spec.digest,
             "task": spec.index,
@@ -252,6 +251,31 @@ class _Worker:
 
 _WORKER: _Worker | None = None
 _STARTUP_ERROR: str | None = None  # why init_worker failed: reported with the first task
+
+
+def check_ids(ids: np.ndarray, dtype: np.dtype, tokenizer: dict[str, Any]) -> None:
+    """ValueError naming the ID, the tokenizer and the dtype if an ID is above the tokenizer's
+    ``max_token_value`` (from which the store dtype was chosen) or does not fit ``dtype``.
+
+    >>> check_ids(np.array([70000]), np.dtype("uint16"), {"name": "t", "max_token_value": 50256})
+    Traceback (most recent call last):
+    ...
+    ValueError: tokenizer 't' returned token ID 70000, but its max_token_value is 50256 and the store dtype uint16 holds 0..65535; the ID is refused, never truncated: fix the tokenizer's max_token_value (it chooses the dtype)
+    """
+    if not ids.size:
+        return
+    lo, hi = int(ids.min()), int(ids.max())
+    limit = int(np.iinfo(dtype).max)
+    top = tokenizer.get("max_token_value")
+    if lo < 0 or hi > (limit if top is None else min(int(top), limit)):
+        bad = lo if lo < 0 else hi
+        raise ValueError(
+            f"tokenizer {tokenizer.get('name')!r} returned token ID {bad}, but its max_token_value is {top} "
+            f"and the store dtype {np.dtype(dtype).name} holds 0..{limit}; the ID is refused, never "
+            "truncated: fix the tokenizer's max_token_value (it chooses the dtype)"
+        )
+
+
 def init_worker(job: Job | None, inherited_lock_fd: int | None = None, parent_pid: int | None = None) -> None:
     """Pool initializer: build this process's encoder once; quiet on Ctrl-C and when orphaned.
 

@@ -29,7 +29,7 @@ LOCK_NAME = ".tokenmill.lock"  # flock'd by a running prepare
 # Chunk size for streamed hashing and counting: bounded memory whatever the shard size.
 _CHUNK_BYTES = 1 << 24
 _STORE_DTYPES = (np.dtype("uint16"), np.dtype("uint32"))
-_PREPARE_HINT = "run `tokenmill prepare INPUT --out {dir}` to (re)create it"
+_PREPARE_HINT = "run `tokenmill prepare INPUT --out {dir}` to create it"
 
 
 def shard_name(split: str, k: int) -> str:
@@ -199,6 +199,61 @@ def _check_offsets(offsets: np.ndarray, n_tokens: int, *, what: str) -> None:
         )
 
 
+def read_index(idx_path: str | os.PathLike[str], n_tokens: int, *, fix: str = "") -> np.ndarray:
+    """Read a shard's ``.idx`` and check its invariants; ValueError naming the file if broken.
+
+    Every reader of an index goes through here: a damaged index must never turn into
+    negative document lengths or out-of-range slices downstream.
+    """
+    offsets = np.fromfile(idx_path, dtype="<i8")
+    try:
+        _check_offsets(offsets, n_tokens, what=f"shard file {idx_path}")
+    except ValueError as exc:
+        raise ValueError(f"{exc} (the index is damaged){'; ' + fix if fix else ''}") from None
+    return offsets
+
+
+# The `tokenmill prepare` flags of the options a manifest records, and their defaults (a test
+# keeps these equal to PrepareOptions'): repair advice names only the options that differ.
+_PREPARE_FLAGS = {
+    "tokenizer": ("--tokenizer", "gpt2"),
+    "eot": ("--eot", "append"),
+    "val_fraction": ("--val-fraction", 0.0),
+    "seed": ("--seed", 0),
+    "text_field": ("--text-field", "text"),
+    "errors": ("--errors", "replace"),
+    "shard_tokens": ("--shard-tokens", 100_000_000),
+    "engine": ("--engine", "tiktoken"),
+    "skip_bad_lines": ("--skip-bad-lines", False),
+}
+
+
+def prepare_command(directory: str | os.PathLike[str], identity: dict[str, Any] | None) -> str:
+    """The `tokenmill prepare` command that (re)makes the store at ``directory``, for advice.
+
+    From the manifest (or checkpoint) ``identity``, so that advice works when copied; the
+    inputs are named by real path. Without an identity (or when an input was found inside
+    a directory argument, whose name a file argument would not reproduce) it is generic.
+
+    >>> prepare_command("s", {"inputs": [{"path": "/d/a.txt", "name": "a.txt"}], "options": {"seed": 3}})
+    'tokenmill prepare /d/a.txt --out s --seed 3'
+    """
+    import shlex
+
+    generic = f"tokenmill prepare INPUT --out {shlex.quote(str(directory))}"
+    inputs = (identity or {}).get("inputs")
+    if not isinstance(inputs, list) or not inputs:
+        return generic
+    if any(os.path.basename(i.get("path", "")) != i.get("name") for i in inputs):
+        return generic
+    words = ["tokenmill", "prepare", *(i["path"] for i in inputs), "--out", str(directory)]
+    for key, (flag, default) in _PREPARE_FLAGS.items():
+        value = (identity or {}).get("options", {}).get(key, default)
+        if value != default:
+            words += [flag] if isinstance(value, bool) else [flag, str(value)]
+    return " ".join(shlex.quote(w) for w in words)
+
+
 def write_manifest(directory: str | os.PathLike[str], manifest: dict[str, Any]) -> None:
     """Write ``manifest.json`` (sorted keys, indent 2, trailing newline) atomically.
 
@@ -221,11 +276,17 @@ def read_manifest(directory: str | os.PathLike[str]) -> dict[str, Any]:
     if not path.is_file():
         if not directory.exists():
             raise ValueError(f"no token store at {directory} (the directory does not exist); {hint}")
-        if (directory / PROGRESS_NAME).exists() or any(directory.glob("*-[0-9][0-9][0-9][0-9][0-9].bin")):
+        progress = directory / PROGRESS_NAME
+        leftovers = [LOCK_NAME, PROGRESS_NAME]
+        if any((directory / n).exists() for n in leftovers) or any(directory.glob("*-[0-9]*.bin*")):
+            try:
+                identity = json.loads(progress.read_text(encoding="utf-8")).get("identity")
+            except (OSError, ValueError, AttributeError):
+                identity = None
             raise ValueError(
-                f"{directory} holds an incomplete token store (shards but no {MANIFEST_NAME}: "
-                f"`tokenmill prepare` was interrupted); rerun the same "
-                f"`tokenmill prepare ... --out {directory}` to finish it"
+                f"{directory} holds an incomplete token store: a `tokenmill prepare` was interrupted "
+                f"there (no {MANIFEST_NAME} yet); rerun the same command to resume it "
+                f"(`{prepare_command(directory, identity)}`, with the same inputs and options)"
             )
         raise ValueError(
             f"no token store at {directory} (no {MANIFEST_NAME}); "
@@ -234,7 +295,10 @@ def read_manifest(directory: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{path} is corrupt (not valid JSON: {exc}); {hint}") from None
+        raise ValueError(
+            f"{path} is corrupt (not valid JSON: {exc}); rerun the `tokenmill prepare` command that made "
+            f"the store to rebuild it (`{prepare_command(directory, None)}`)"
+        ) from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         found = manifest.get("format") if isinstance(manifest, dict) else type(manifest).__name__
         raise ValueError(

@@ -11,13 +11,15 @@ from typing import Any
 import numpy as np
 
 from tokenmill.store.array import TokenArray
+from tokenmill.store.stats import store_stats, token_counts
 from tokenmill.store.format import (  # noqa: F401  (doctests)
     _CHUNK_BYTES,
     LOCK_NAME,
     MANIFEST_NAME,
-    _check_offsets,
     _example_manifest,
     _le,
+    prepare_command,
+    read_index,
     read_manifest,
     sha256_file,
     write_manifest,
@@ -126,13 +128,14 @@ class TokenStore:
         )  # absolute: survives a chdir after pickling
         return [(sh, root / f"{sh['name']}.bin", root / f"{sh['name']}.idx") for sh in shards]
 
+    def _fix(self) -> str:
+        """Advice that works when copied: the prepare command that made the store finds and rebuilds bad shards."""
+        return f"rebuild it by rerunning the command that made it: `{prepare_command(self.path, self.manifest)}`"
+
     def _check_split(self, split: str) -> None:
         """Cheap structural checks (sums and file sizes); ValueError naming the bad file."""
         entry = self._split(split)
-        fix = (
-            f"check it with `tokenmill stats {self.path} --verify` "
-            f"or re-create it with `tokenmill prepare INPUT --out {self.path}`"
-        )
+        fix = self._fix()
         shards = entry.get("shards", [])
         for key in ("n_tokens", "n_documents"):
             total = sum(int(sh[key]) for sh in shards)
@@ -172,15 +175,15 @@ class TokenStore:
         """Global document starts in ``store[split]`` plus its length: ``n_documents + 1`` int64."""
         parts, base = [np.zeros(1, np.int64)], 0
         for sh, _, idx_path in self._shard_files(split):
-            parts.append(np.fromfile(idx_path, dtype="<i8")[1:] + base)
+            parts.append(read_index(idx_path, int(sh["n_tokens"]), fix=self._fix())[1:] + base)
             base += int(sh["n_tokens"])
         return np.concatenate(parts).astype(np.int64)
 
     def documents(self, split: str = "train") -> Iterator[np.ndarray]:
         """Yield each document's tokens in order, as read-only views (no copy)."""
         array = self[split]
-        for s, (_, _, idx_path) in enumerate(self._shard_files(split)):
-            offsets = np.fromfile(idx_path, dtype="<i8")
+        for s, (sh, _, idx_path) in enumerate(self._shard_files(split)):
+            offsets = read_index(idx_path, int(sh["n_tokens"]), fix=self._fix())
             shard = array._shard(s)
             for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist()):
                 yield shard[a:b]
@@ -192,7 +195,7 @@ class TokenStore:
         expected and found values.
         """
         limit = self.manifest["tokenizer"].get("max_token_value")
-        fix = f"re-create the store with `tokenmill prepare INPUT --out {self.path}`"
+        fix = self._fix()
         for split in self.splits:
             self._check_split(split)
             for sh, bin_path, idx_path in self._shard_files(split):
@@ -212,9 +215,7 @@ class TokenStore:
                     raise ValueError(
                         f"shard file {idx_path} is corrupt: sha256 expected {sh['idx_sha256']}, found {found}; {fix}"
                     )
-                _check_offsets(
-                    np.fromfile(idx_path, dtype="<i8"), int(sh["n_tokens"]), what=f"shard file {idx_path}"
-                )
+                read_index(idx_path, int(sh["n_tokens"]), fix=fix)
                 if limit is not None and top > int(limit):
                     raise ValueError(
                         f"shard file {bin_path} holds token ID {top} > the tokenizer's max_token_value {limit}; {fix}"
@@ -228,12 +229,21 @@ class TokenStore:
 
             info = self.manifest["tokenizer"]
             spec = self.manifest.get("options", {}).get("tokenizer")
-            try:
-                tok = get_tokenizer(info["name"])
-            except (ValueError, OSError):
-                if not spec or spec == info["name"]:
-                    raise
-                tok = get_tokenizer(spec)
+            if info.get("file"):  # the store's own copy of a tokenizer given as a file or directory
+                copy = self.path / info["file"]
+                if not copy.exists():
+                    raise ValueError(
+                        f"the store at {self.path} keeps its tokenizer in {copy}, which is missing; "
+                        f"rebuild the store: `{prepare_command(self.path, self.manifest)}`"
+                    )
+                tok = get_tokenizer(copy)
+            else:
+                try:
+                    tok = get_tokenizer(info["name"])
+                except (ValueError, OSError):
+                    if not spec or spec == info["name"]:
+                        raise
+                    tok = get_tokenizer(spec)
             want, got = info.get("ranks_sha256"), getattr(tok, "ranks_sha256", None)
             if want and got and want != got:
                 raise ValueError(
@@ -249,12 +259,8 @@ class TokenStore:
 
     def token_counts(self, split: str = "train") -> np.ndarray:
         """How often each ID occurs in ``store[split]`` (np.bincount, streamed in chunks)."""
-        from tokenmill.store.stats import token_counts
-
         return token_counts(self, split)
 
     def stats(self, *, top_k: int = 10, splits: Sequence[str] | None = None) -> dict[str, Any]:
         """Corpus statistics as a JSON-able dict, per split and in total (see `store.stats`)."""
-        from tokenmill.store.stats import store_stats
-
         return store_stats(self, top_k=top_k, splits=splits)

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from tokenmill.store.format import _CHUNK_BYTES
 
-if TYPE_CHECKING:
-    from tokenmill.store.reader import TokenStore
+# A TokenStore: reader.py imports this module, never the other way round (duck-typed here).
+TokenStore = Any
 
 
 def token_counts(store: TokenStore, split: str = "train") -> np.ndarray:
@@ -36,7 +36,9 @@ def store_stats(store: TokenStore, *, top_k: int = 10, splits: Sequence[str] | N
     ``prepare`` holds the manifest's counters as recorded by prepare (documents read,
     empty documents skipped, EOT spellings kept as text, U+FFFD replacements, bad lines
     skipped): stored documents are never empty, so those are the only empty-document count.
-    ``top_tokens[].text`` is the decoded token (invalid UTF-8 shown as U+FFFD).
+    ``top_tokens[].text`` is the decoded token (invalid UTF-8 shown as U+FFFD); when the
+    store's tokenizer cannot be loaded (not installed, or its vocabulary differs from the
+    store's) the texts are None and ``tokenizer_error`` says why.
     Document-length percentiles are read from the ``.idx`` files; top tokens come from
     a chunked bincount, so memory stays bounded on big stores.
     """
@@ -46,10 +48,13 @@ def store_stats(store: TokenStore, *, top_k: int = 10, splits: Sequence[str] | N
     for split in chosen:
         store._split(split)
     per_split, all_lengths, all_counts = {}, [], None
+    why: list[str] = []  # why token texts are missing, if they are
     for split in chosen:
         lengths = np.diff(store.document_offsets(split))
         counts = token_counts(store, split) if top_k else None
-        per_split[split] = _summary(store, lengths, counts, top_k, shards=len(store._split(split)["shards"]))
+        per_split[split] = _summary(
+            store, lengths, counts, top_k, shards=len(store._split(split)["shards"]), why=why
+        )
         all_lengths.append(lengths)
         if counts is not None:
             if all_counts is None:
@@ -60,7 +65,8 @@ def store_stats(store: TokenStore, *, top_k: int = 10, splits: Sequence[str] | N
                     counts, (0, size - len(counts))
                 )
     lengths = np.concatenate(all_lengths) if all_lengths else np.zeros(0, np.int64)
-    total = _summary(store, lengths, all_counts, top_k, shards=sum(v["shards"] for v in per_split.values()))
+    n_shards = sum(v["shards"] for v in per_split.values())
+    total = _summary(store, lengths, all_counts, top_k, shards=n_shards, why=why)
     prepared = dict(store.manifest.get("stats", {}))
     if set(chosen) == set(store.splits) and prepared.get("bytes_read") is not None:
         total["bytes"] = int(prepared["bytes_read"])
@@ -74,11 +80,18 @@ def store_stats(store: TokenStore, *, top_k: int = 10, splits: Sequence[str] | N
         "splits": per_split,
         "total": total,
         "prepare": prepared,
+        "tokenizer_error": why[0] if why else None,
     }
 
 
 def _summary(
-    store: TokenStore, lengths: np.ndarray, counts: np.ndarray | None, top_k: int, *, shards: int
+    store: TokenStore,
+    lengths: np.ndarray,
+    counts: np.ndarray | None,
+    top_k: int,
+    *,
+    shards: int,
+    why: list[str],
 ) -> dict[str, Any]:
     out: dict[str, Any] = {"documents": int(len(lengths)), "tokens": int(lengths.sum()), "shards": shards}
     if len(lengths):
@@ -91,18 +104,23 @@ def _summary(
     else:
         out["document_tokens"] = None
     if counts is not None:
-        out["top_tokens"] = _top_tokens(store, counts, top_k, int(lengths.sum()))
+        out["top_tokens"] = _top_tokens(store, counts, top_k, int(lengths.sum()), why)
     return out
 
 
-def _top_tokens(store: TokenStore, counts: np.ndarray, top_k: int, total: int) -> list[dict[str, Any]]:
+def _top_tokens(
+    store: TokenStore, counts: np.ndarray, top_k: int, total: int, why: list[str]
+) -> list[dict[str, Any]]:
     order = np.lexsort((np.arange(len(counts)), -counts))[:top_k]  # by count, ties by ID
     order = order[counts[order] > 0]
     try:
         pieces = store.tokenizer.decode_tokens_bytes(order.tolist())
         texts = [p.decode("utf-8", errors="replace") for p in pieces]
-    except (ValueError, OSError, ImportError, KeyError):  # stats still work without the vocabulary
+    except (ValueError, OSError, ImportError, KeyError) as exc:
+        # Counts still work without the vocabulary; the reason is reported, never swallowed.
         texts = [None] * len(order)
+        if not why:
+            why.append(f"{type(exc).__name__}: {exc}")
     return [
         {
             "id": int(i),

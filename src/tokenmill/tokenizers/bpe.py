@@ -109,6 +109,11 @@ def _tiktoken_by_name(name: str) -> TiktokenTokenizer:
 
     try:  # last resort: tiktoken's own cache, then its download
         enc = tiktoken.get_encoding(name)
-    except Exception as exc:  # any network or cache failure means "not installed" to the user
+    except OSError as exc:  # no network, no cache (requests' errors are OSErrors): "not installed"
         raise ValueError(_vocab.missing_message(spec, exc)) from exc
+    except Exception as exc:  # noqa: BLE001 - anything else is a real fault: say which, never "not installed"
+        raise ValueError(
+            f"tiktoken failed to build tokenizer {name!r}: {type(exc).__name__}: {exc}; install its ranks file "
+            f"with `tokenmill vocab install {name}` so that tokenmill builds it from a verified file"
+        ) from exc
     return TiktokenTokenizer(name, enc, None, None)
