@@ -80,7 +80,9 @@ class RayExecutor:
         for key, value in LOOPBACK_ENV.items():
             os.environ[key] = value
         ray = _import_ray()
-        if not ray.is_initialized():
+        if self.address and self.address != "auto":
+            self._check_reachable(self.address)  # seconds, not Ray's minute of retries
+        if not ray.is_initialized():  # else: this process already joined a Ray (ray.init): use it
             if self.address:
                 self._connect(ray)
             else:
@@ -89,19 +91,21 @@ class RayExecutor:
         self.parallelism = max(1, int(ray.cluster_resources().get("CPU", 1)))
         return self
 
+    @staticmethod
+    def _check_reachable(address: str) -> None:
+        host, port = _host_port(address)
+        try:
+            socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S).close()
+        except OSError as exc:
+            why = exc.strerror or str(exc) or type(exc).__name__
+            raise ValueError(
+                f"cannot reach the Ray cluster at {address} ({why}); check --ray-address "
+                "(the head's HOST:PORT, as `ray start --head` prints it), or use --executor ray without "
+                "an address for a local Ray"
+            ) from None
+
     def _connect(self, ray: Any) -> None:
         address = self.address
-        assert address is not None
-        if address != "auto":
-            host, port = _host_port(address)
-            try:
-                socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S).close()
-            except OSError as exc:
-                raise ValueError(
-                    f"cannot reach the Ray cluster at {address} ({exc.strerror or exc}); check --ray-address "
-                    "(the head's HOST:PORT, see `ray start --head`), or use --executor ray without an "
-                    "address for a local Ray"
-                ) from None
         try:
             ray.init(address=address, logging_level="ERROR", log_to_driver=False)
         except Exception as exc:  # noqa: BLE001 - Ray raises several types for a bad address

@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import errno
 import os
 import signal
+import socket
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +34,7 @@ from tokenmill.prepare.inputs import InputFile
 from tokenmill.prepare.readers import read_task
 from tokenmill.prepare.tasks import TaskSpec, describe_task, record_path, task_shard_name
 from tokenmill.store import atomic_write_bytes, sha256_file
+from tokenmill.store.format import PROGRESS_NAME
 
 SPLITS = ("train", "val")
 STAT_KEYS = (
@@ -155,6 +158,10 @@ class _Worker:
 
     def run(self, spec: TaskSpec) -> dict[str, Any]:
         """Do one task (or find it done); return its record and whether it was skipped."""
+        if not (self.out / PROGRESS_NAME).is_file():  # written by the coordinator before any task
+            raise FileNotFoundError(
+                errno.ENOENT, f"the store directory is not visible on {socket.gethostname()}", str(self.out)
+            )
         self.damaged = False
         record = self._finished(spec)
         if record is not None:
