@@ -63,12 +63,16 @@ def test_a_disagreeing_engine_is_refused(monkeypatch: pytest.MonkeyPatch) -> Non
         check_parity(GPT2, "riptoken")
 
 
-def test_prepare_with_riptoken_gives_the_tiktoken_store(tmp_path: Path, verdict_text: str) -> None:
+def test_prepare_with_riptoken_gives_the_tiktoken_store(tmp_path: Path) -> None:
     src = tmp_path / "a.jsonl"
-    src.write_text("".join(json.dumps({"text": t}) + "\n" for t in [verdict_text, "x <|endoftext|> y", PARITY_SAMPLE]))
+    words = PARITY_SAMPLE.split()  # needs no corpus: runs on a fresh clone
+    texts = [" ".join(words[k:] + words[:k]) for k in range(0, 200, 10)] + ["x <|endoftext|> y", PARITY_SAMPLE]
+    src.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts))
     stores = {e: prepare([src], tmp_path / e, engine=e, workers=2, shard_tokens=1000, progress=False) for e in ("tiktoken", "riptoken")}
-    for a, b in zip(*(sorted((tmp_path / e).glob("train-*")) for e in stores)):
-        assert a.read_bytes() == b.read_bytes()
+    files = {e: sorted(p.name for p in (tmp_path / e).glob("train-*")) for e in stores}
+    assert files["tiktoken"] == files["riptoken"] and len(files["tiktoken"]) > 4  # same shards, not a prefix
+    for name in files["tiktoken"]:
+        assert (tmp_path / "tiktoken" / name).read_bytes() == (tmp_path / "riptoken" / name).read_bytes()
     assert stores["riptoken"].manifest["options"]["engine"] == "riptoken"
 
 

@@ -75,11 +75,9 @@ def test_kill_9_then_rerun_gives_the_identical_store(
 ) -> None:
     out = tmp_path / "store"
     cmd = _cmd(corpus, out)
-    killed = _run_and_kill(cmd, out, visible_shards)
-    finished = 0
-    if killed:
-        assert not (out / "manifest.json").exists(), "a killed run must not look complete"
-        finished = len(list((out / ".tasks").glob("*.json"))) if (out / ".tasks").is_dir() else 0
+    assert _run_and_kill(cmd, out, visible_shards), "the planned kill did not happen"
+    assert not (out / "manifest.json").exists(), "a killed run must not look complete"
+    finished = len(list((out / ".tasks").glob("*.json"))) if (out / ".tasks").is_dir() else 0
     # Immediately: the dead run's lock must not block the rerun.
     done = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
@@ -93,8 +91,8 @@ def test_kill_9_then_rerun_gives_the_identical_store(
 def test_kill_twice_then_rerun(corpus: Path, reference: dict[str, bytes], tmp_path: Path) -> None:
     out = tmp_path / "store"
     cmd = _cmd(corpus, out)
-    _run_and_kill(cmd, out, 3)
-    _run_and_kill(cmd, out, 8)
+    assert _run_and_kill(cmd, out, 3), "the first planned kill did not happen"
+    assert _run_and_kill(cmd, out, 8), "the second planned kill did not happen"
     subprocess.run(cmd, check=True, timeout=300)
     assert _files(out) == reference
     assert not (out / ".progress.json").exists() and not any(p.suffix == ".tmp" for p in out.iterdir())
@@ -119,6 +117,14 @@ def test_ctrl_c_is_one_line_not_a_traceback_per_worker(corpus: Path, tmp_path: P
     assert proc.wait(timeout=60) == 130
     text = err.read_text()
     assert "interrupted" in text and "Traceback" not in text and "KeyboardInterrupt" not in text, text
+    assert "rerun the same command to resume" in text and text.count("\n") == 1, text
+    # `stats` on the interrupted directory explains it, with the command that resumes it.
+    stats = subprocess.run(
+        [sys.executable, "-m", "tokenmill", "stats", str(out)], capture_output=True, text=True, timeout=60
+    )
+    assert stats.returncode == 2 and "Traceback" not in stats.stderr
+    assert "interrupted" in stats.stderr and "rerun the same command to resume" in stats.stderr, stats.stderr
+    assert f"tokenmill prepare {corpus} --out {out} --val-fraction 0.1 --shard-tokens 60000" in stats.stderr
 
 
 def test_workers_of_a_killed_prepare_exit_quietly(corpus: Path, tmp_path: Path) -> None:
@@ -134,3 +140,109 @@ def test_workers_of_a_killed_prepare_exit_quietly(corpus: Path, tmp_path: Path) 
     assert not alive, "orphaned workers kept running"
     text = err.read_text()
     assert "Traceback" not in text and "BrokenPipeError" not in text, text
+
+
+# ---- kill points inside the writer: a real SIGKILL at a chosen place, every time ---------------------------
+
+# Runs the CLI with a hook that SIGKILLs the process itself at a planned point (so the kill
+# always happens exactly there); "none" runs it unhooked, with the same reader sizes.
+HOOKED = r"""
+import os, signal, sys
+from tokenmill.prepare import readers, shard_writer
+from tokenmill.prepare.shard_writer import ShardWriter
+point, n, small = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "small"
+if small:  # documents of a few hundred KB are cut into many pieces
+    readers.DOC_BYTES, readers.BLOCK_BYTES = 64 << 10, 16 << 10
+count = [0]
+def die():
+    os.kill(os.getpid(), signal.SIGKILL)
+if point == "val_alone":  # right after the n-th val shard that closed on its own
+    real_close = ShardWriter._close
+    def close(self, split, position, stats):
+        real_close(self, split, position, stats)
+        if split == "val" and position is not None:
+            count[0] += 1
+            if count[0] == n:
+                die()
+    ShardWriter._close = close
+elif point in ("before_manifest", "after_manifest"):  # inside finish()
+    real_write = shard_writer.write_manifest
+    def write(directory, manifest):
+        if point == "before_manifest":
+            die()
+        real_write(directory, manifest)
+        die()
+    shard_writer.write_manifest = write
+elif point == "in_piece":  # after the n-th piece of a document that continues
+    real_add = ShardWriter.add
+    def add(self, result):
+        real_add(self, result)
+        if result.open_doc:
+            count[0] += 1
+            if count[0] == n:
+                die()
+    ShardWriter.add = add
+from tokenmill.cli import main
+sys.exit(main(sys.argv[4:]))
+"""
+
+
+def _hooked(point: str, n: int, small: bool, args: list[str]) -> list[str]:
+    return [sys.executable, "-c", HOOKED, point, str(n), "small" if small else "big", *args]
+
+
+def _prepare_args(inputs: list[Path], out: Path, *options: str) -> list[str]:
+    return ["prepare", *map(str, inputs), "--out", str(out), "--workers", "2", "--quiet", *options]
+
+
+def _kill_and_rerun(point: str, n: int, small: bool, args: list[str]) -> subprocess.CompletedProcess[str]:
+    killed = subprocess.run(_hooked(point, n, small, args), capture_output=True, text=True, timeout=300)
+    assert killed.returncode == -signal.SIGKILL, f"the planned kill at {point} did not happen: {killed.stderr}"
+    return subprocess.run(_hooked("none", 0, small, args), capture_output=True, text=True, timeout=300)
+
+
+def test_kill_right_after_a_val_shard_closes_on_its_own(corpus: Path, tmp_path: Path) -> None:
+    options = ("--shard-tokens", "60000", "--val-fraction", "0.8")
+    ref = tmp_path / "ref"
+    subprocess.run(_hooked("none", 0, False, _prepare_args([corpus], ref, *options)), check=True, timeout=300)
+    out = tmp_path / "store"
+    args = _prepare_args([corpus], out, *options)
+    killed = subprocess.run(_hooked("val_alone", 3, False, args), capture_output=True, text=True, timeout=300)
+    assert killed.returncode == -signal.SIGKILL, "the planned kill did not happen"
+    state = json.loads((out / ".progress.json").read_text())["splits"]
+    assert state["val"]["position"] > state["train"]["position"]  # val is ahead: the case under test
+    done = subprocess.run(_hooked("none", 0, False, args), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and "resumed after" in done.stdout, done.stderr
+    assert _files(out) == _files(ref)
+
+
+@pytest.mark.parametrize("point", ["before_manifest", "after_manifest"])
+def test_kill_inside_finish(corpus: Path, reference: dict[str, bytes], tmp_path: Path, point: str) -> None:
+    out = tmp_path / "store"
+    args = _prepare_args([corpus], out, "--shard-tokens", "60000", "--val-fraction", "0.1")
+    done = _kill_and_rerun(point, 0, False, args)
+    assert done.returncode == 0, done.stderr
+    assert _files(out) == reference  # no .progress.json, no .tmp left behind either
+
+
+@pytest.fixture(scope="module")
+def big_docs(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    rng = random.Random(1)
+    d = tmp_path_factory.mktemp("big")
+    paths = []
+    for k in range(3):
+        path = d / f"doc{k}.txt"
+        path.write_text(" ".join(rng.choice(WORDS) + rng.choice(["", ",", ".\n"]) for _ in range(60_000)))
+        paths.append(path)
+    return paths
+
+
+def test_kill_inside_a_document_cut_into_pieces(big_docs: list[Path], tmp_path: Path) -> None:
+    options = ("--shard-tokens", "20000")
+    ref = tmp_path / "ref"
+    subprocess.run(_hooked("none", 0, True, _prepare_args(big_docs, ref, *options)), check=True, timeout=300)
+    assert sum(p.suffix == ".bin" for p in ref.iterdir()) == 3  # one shard per document: never cut
+    out = tmp_path / "store"
+    done = _kill_and_rerun("in_piece", 25, True, _prepare_args(big_docs, out, *options))
+    assert done.returncode == 0 and "resumed after 1 shards" in done.stdout, (done.stdout, done.stderr)
+    assert _files(out) == _files(ref)

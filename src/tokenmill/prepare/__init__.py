@@ -43,7 +43,7 @@ from tokenmill.prepare.checkpoint import (
 from tokenmill.prepare.coordinator import run_locked, tokenizer_source
 from tokenmill.prepare.engines import ENGINES, check_parity
 from tokenmill.prepare.executors import EXECUTORS, default_workers, make_executor
-from tokenmill.prepare.inputs import resolve_inputs
+from tokenmill.prepare.inputs import absolute_arguments, resolve_inputs
 from tokenmill.store import TokenStore
 from tokenmill.store.bundled import bundle_name
 from tokenmill.tokenizers import get_tokenizer
@@ -253,6 +253,7 @@ def run_prepare(inputs: Any, out: str | os.PathLike[str], options: PrepareOption
         [f.describe() for f in files],
         tokenizer_file=bundle_name(source) if source else None,
         skipped=skipped,
+        arguments=absolute_arguments(inputs),
     )
     n_workers = default_workers() if options.workers is None else options.workers
     executor = make_executor(options.executor, workers=n_workers, ray_address=options.ray_address)

@@ -28,8 +28,9 @@ from typing import Any
 
 from tokenmill.prepare.tasks import TASKS_DIR
 from tokenmill.prepare.worker import SPLITS
-from tokenmill.store import FORMAT, atomic_write_bytes, dtype_for, sha256_file
-from tokenmill.store.format import FORMAT_VERSION, LOCK_NAME, MANIFEST_NAME, PROGRESS_NAME, read_index
+from tokenmill.store import FORMAT, atomic_write_bytes, dtype_for
+from tokenmill.store.format import FORMAT_VERSION, LOCK_NAME, MANIFEST_NAME, PROGRESS_NAME
+from tokenmill.store.repair import shard_problem
 
 PROGRESS, LOCK, MANIFEST = PROGRESS_NAME, LOCK_NAME, MANIFEST_NAME
 
@@ -41,13 +42,16 @@ def store_identity(
     *,
     tokenizer_file: str | None = None,
     skipped: Sequence[str] = (),
+    arguments: Sequence[str] = (),
 ) -> dict[str, Any]:
     """What a store is made of; a rerun may reuse the store only if this is unchanged.
 
     Pitfall: the tokenizer counts by its vocabulary's sha256 too, not just its name: a
     vocabulary file with other contents under the same name makes another store.
     ``tokenizer_file`` is where the store keeps its copy of a tokenizer given as a file or
-    directory; ``skipped`` lists the files of unknown type skipped inside directory inputs.
+    directory; ``skipped`` lists the files of unknown type skipped inside directory inputs;
+    ``arguments`` are the input arguments made absolute (for advice that works as written).
+    Neither of the last two decides whether a store may be reused.
 
     >>> from tokenmill.tokenizers import get_tokenizer
     >>> store_identity(get_tokenizer("gpt2"), {"seed": 0}, [])["tokenizer"]["max_token_value"]
@@ -65,6 +69,8 @@ def store_identity(
     identity = {"tokenizer": tokenizer, "options": options, "inputs": inputs}
     if skipped:
         identity["skipped_inputs"] = list(skipped)
+    if arguments:
+        identity["arguments"] = list(arguments)
     return identity
 
 
@@ -271,25 +277,6 @@ def _is_shard_file(name: str) -> bool:
     return ext in ("bin", "idx") and split in SPLITS and len(parts) <= 2 and all(len(k) >= 5 and k.isdigit() for k in parts)
 
 
-def shard_problem(out: Path, entry: dict[str, Any], itemsize: int) -> str | None:
-    """What is wrong with a recorded shard's files (sizes, index, sha256), or None if sound."""
-    try:
-        name, n_tokens, n_docs = entry["name"], int(entry["n_tokens"]), int(entry["n_documents"])
-        for ext, size in (("bin", n_tokens * itemsize), ("idx", (n_docs + 1) * 8)):
-            path = out / f"{name}.{ext}"
-            if not path.is_file():
-                return f"shard file {path} is missing"
-            if (found := path.stat().st_size) != size:
-                return f"shard file {path} has {found} bytes, expected {size} (truncated or overwritten)"
-        read_index(out / f"{name}.idx", n_tokens)
-        for ext in ("bin", "idx"):
-            if (found := sha256_file(out / f"{name}.{ext}")) != entry[f"{ext}_sha256"]:
-                return f"shard file {out / f'{name}.{ext}'} is corrupt (sha256 {found}, expected {entry[f'{ext}_sha256']})"
-    except ValueError as exc:
-        return str(exc)
-    except (OSError, KeyError, TypeError) as exc:
-        return f"shard {entry.get('name') if isinstance(entry, dict) else entry!r} cannot be checked ({exc})"
-    return None
 
 
 def _diff(want: dict[str, Any], have: dict[str, Any]) -> list[str]:

@@ -59,16 +59,18 @@ def run_locked(
     range_bytes = range_bytes_for(files)
     tasks = plan_tasks(files, _digest(identity), range_bytes=range_bytes)
     job = _job(tok, options, files, out, splits, identity)
-    records, was_skipped, failures = _run_tasks(executor, job, tasks, options.progress)
-    if failures:
-        failed = min(failures, key=lambda f: f[0].index)[1]
-        save_checkpoint(out, identity, failed=failed["kind"] == "input")
-        raise _failure(failures, files, out)
+    try:
+        records, was_skipped = _run_tasks(executor, job, tasks, options.progress, files, out)
+    except _TaskFailed as exc:  # the finished tasks stay; after bad input, the fix may change options
+        save_checkpoint(out, identity, failed=exc.kind == "input")
+        raise exc.error from None
     manifest = build_manifest(identity, dtype_for(tok).name, splits, tasks, records, range_bytes)
     stats = manifest["stats"]
     if stats["documents"] == 0:
         clean(out, keep=set())  # nothing worth keeping: the caller then leaves no trace
         raise ValueError(f"the inputs hold no documents ({_counts(stats)}); nothing to store")
+    if identity.get("arguments"):  # how prepare was called: repair advice names it
+        manifest["arguments"] = identity["arguments"]
     skipped_inputs = identity.get("skipped_inputs", [])
     if skipped_inputs:  # files of unknown type inside directory inputs: listed and counted, never silent
         manifest["skipped_inputs"] = skipped_inputs
@@ -121,10 +123,18 @@ def _digest(identity: dict[str, Any]) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+class _TaskFailed(Exception):
+    """A task failed: ``error`` is what the caller raises, ``kind`` the worker's word for it."""
+
+    def __init__(self, error: Exception, kind: str) -> None:
+        super().__init__(str(error))
+        self.error, self.kind = error, kind
+
+
 def _run_tasks(
-    executor: Any, job: Job, tasks: Sequence[TaskSpec], progress: bool
-) -> tuple[list[dict[str, Any]], list[bool], list[tuple[TaskSpec, dict[str, Any]]]]:
-    """Run every task; (records in task order, skipped flags, failures). Stops starting tasks at a failure."""
+    executor: Any, job: Job, tasks: Sequence[TaskSpec], progress: bool, files: Sequence[InputFile], out: Path
+) -> tuple[list[dict[str, Any]], list[bool]]:
+    """Run every task; (records in task order, skipped flags). Stops starting tasks at a failure."""
     records: list[Any] = [None] * len(tasks)
     skipped = [False] * len(tasks)
     repaired = 0
@@ -143,6 +153,9 @@ def _run_tasks(
             bar.update(spec.size)
             rate = tokens / max(1e-9, time.perf_counter() - started) / 1e6
             bar.set_postfix_str(f"{rate:.2f}M tok/s", refresh=False)
+        if failures:  # raised inside the bar: it is cleared, and the error starts its own line
+            first = min(failures, key=lambda f: f[0].index)
+            raise _TaskFailed(_failure(failures, files, out), first[1]["kind"])
     if repaired:
         warnings.warn(
             f"the shards of {repaired} task(s) kept from an earlier run were damaged (checksum mismatch); "
@@ -154,7 +167,7 @@ def _run_tasks(
             f"tokenmill prepare: skipped {sum(skipped)} of {len(tasks)} tasks finished by an earlier run",
             file=sys.stderr,
         )
-    return records, skipped, failures
+    return records, skipped
 
 
 def _failure(failures: list[tuple[TaskSpec, dict[str, Any]]], files: Sequence[InputFile], out: Path) -> Exception:

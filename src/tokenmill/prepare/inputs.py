@@ -123,6 +123,27 @@ def resolve_inputs(
     return files
 
 
+def absolute_arguments(inputs: Sequence[str | os.PathLike[str]] | str | os.PathLike[str]) -> list[str]:
+    """The input arguments made absolute, giving the same files under the same names from any directory.
+
+    Recorded with a store so that repair advice is a command that works as written.
+    Symlinks are kept (``abspath``, not ``realpath``): a file argument's name is its base name.
+
+    >>> absolute_arguments(["/data/a.txt", "/data/books/*.txt"])
+    ['/data/a.txt', '/data/books/*.txt']
+    """
+    if isinstance(inputs, (str, os.PathLike)):
+        inputs = [inputs]
+    out = []
+    for item in map(os.fspath, inputs):
+        if not os.path.exists(item) and glob.has_magic(item):
+            root = _glob_root(item)  # matches are named relative to it: keep it, made absolute
+            out.append(os.path.join(os.path.abspath(root), os.path.relpath(item, root)))
+        else:
+            out.append(os.path.abspath(item))
+    return out
+
+
 def _classify(path: str) -> tuple[str, str | None] | None:
     """(format, compression) from the file name, or None if it is not a supported input."""
     name = os.path.basename(path).lower()

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from tokenmill import __version__
+from tokenmill._version import __version__
 from tokenmill.prepare.tasks import TaskSpec
 from tokenmill.prepare.worker import STAT_KEYS
 from tokenmill.store import FORMAT, FORMAT_VERSION, write_manifest

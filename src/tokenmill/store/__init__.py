@@ -19,14 +19,16 @@ from tokenmill.store.format import (
     FORMAT,
     FORMAT_VERSION,
     MANIFEST_NAME,
-    _example_manifest,  # noqa: F401  (tests use it)
     atomic_write_bytes,
     dtype_for,
-    read_manifest,
     sha256_file,
     shard_name,
-    write_manifest,
     write_shard,
+)
+from tokenmill.store.manifest import (
+    _example_manifest,  # noqa: F401  (tests use it)
+    read_manifest,
+    write_manifest,
 )
 from tokenmill.store.reader import TokenStore
 

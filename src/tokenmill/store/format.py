@@ -1,7 +1,8 @@
-"""The store's on-disk contract (``docs/format.md``, version 2; version 1 stores read alike): names, dtypes, atomic writes.
+"""The store's on-disk contract (``docs/format.md``, version 2; version 1 stores read alike): names, dtypes, atomic writes, shards.
 
 ``tokenmill.prepare`` builds a store with these primitives; every file is written to a temp
-name, fsync'd and renamed, and ``manifest.json`` is written last.
+name, fsync'd and renamed, and ``manifest.json`` (:mod:`tokenmill.store.manifest`) is
+written last.
 
 >>> shard_name("train", 3)
 'train-00003'
@@ -12,7 +13,6 @@ dtype('uint16')
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,6 @@ LOCK_NAME = ".tokenmill.lock"  # flock'd by a running prepare
 # Chunk size for streamed hashing and counting: bounded memory whatever the shard size.
 _CHUNK_BYTES = 1 << 24
 _STORE_DTYPES = (np.dtype("uint16"), np.dtype("uint32"))
-_PREPARE_HINT = "run `tokenmill prepare INPUT --out {dir}` to create it"
 
 
 def shard_name(split: str, k: int) -> str:
@@ -211,135 +210,3 @@ def read_index(idx_path: str | os.PathLike[str], n_tokens: int, *, fix: str = ""
     except ValueError as exc:
         raise ValueError(f"{exc} (the index is damaged){'; ' + fix if fix else ''}") from None
     return offsets
-
-
-# The `tokenmill prepare` flags of the options a manifest records, and their defaults (a test
-# keeps these equal to PrepareOptions'): repair advice names only the options that differ.
-_PREPARE_FLAGS = {
-    "tokenizer": ("--tokenizer", "gpt2"),
-    "eot": ("--eot", "append"),
-    "val_fraction": ("--val-fraction", 0.0),
-    "seed": ("--seed", 0),
-    "text_field": ("--text-field", "text"),
-    "errors": ("--errors", "replace"),
-    "shard_tokens": ("--shard-tokens", 100_000_000),
-    "engine": ("--engine", "tiktoken"),
-    "skip_bad_lines": ("--skip-bad-lines", False),
-}
-
-
-def prepare_command(directory: str | os.PathLike[str], identity: dict[str, Any] | None) -> str:
-    """The `tokenmill prepare` command that (re)makes the store at ``directory``, for advice.
-
-    From the manifest (or checkpoint) ``identity``, so that advice works when copied; the
-    inputs are named by real path. Without an identity (or when an input was found inside
-    a directory argument, whose name a file argument would not reproduce) it is generic.
-
-    >>> prepare_command("s", {"inputs": [{"path": "/d/a.txt", "name": "a.txt"}], "options": {"seed": 3}})
-    'tokenmill prepare /d/a.txt --out s --seed 3'
-    """
-    import shlex
-
-    generic = f"tokenmill prepare INPUT --out {shlex.quote(str(directory))}"
-    inputs = (identity or {}).get("inputs")
-    if not isinstance(inputs, list) or not inputs:
-        return generic
-    if any(os.path.basename(i.get("path", "")) != i.get("name") for i in inputs):
-        return generic
-    words = ["tokenmill", "prepare", *(i["path"] for i in inputs), "--out", str(directory)]
-    for key, (flag, default) in _PREPARE_FLAGS.items():
-        value = (identity or {}).get("options", {}).get(key, default)
-        if value != default:
-            words += [flag] if isinstance(value, bool) else [flag, str(value)]
-    return " ".join(shlex.quote(w) for w in words)
-
-
-def write_manifest(directory: str | os.PathLike[str], manifest: dict[str, Any]) -> None:
-    """Write ``manifest.json`` (sorted keys, indent 2, trailing newline) atomically.
-
-    Pitfall: write it last; its presence is what marks the store as complete.
-    """
-    missing = [k for k in ("format", "format_version", "dtype", "splits") if k not in manifest]
-    if missing:
-        raise ValueError(f"manifest lacks required keys {missing}; see docs/format.md")
-    if manifest["format"] != FORMAT:
-        raise ValueError(f"manifest format must be {FORMAT!r}, got {manifest['format']!r}")
-    text = json.dumps(manifest, sort_keys=True, indent=2) + "\n"
-    atomic_write_bytes(Path(directory) / MANIFEST_NAME, text.encode("utf-8"))
-
-
-def read_manifest(directory: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read and check ``manifest.json``; ValueError saying what to run when it is unusable."""
-    directory = Path(directory)
-    path = directory / MANIFEST_NAME
-    hint = _PREPARE_HINT.format(dir=directory)
-    if not path.is_file():
-        if not directory.exists():
-            raise ValueError(f"no token store at {directory} (the directory does not exist); {hint}")
-        progress = directory / PROGRESS_NAME
-        leftovers = [LOCK_NAME, PROGRESS_NAME]
-        if any((directory / n).exists() for n in leftovers) or any(directory.glob("*-[0-9]*.bin*")):
-            try:
-                identity = json.loads(progress.read_text(encoding="utf-8")).get("identity")
-            except (OSError, ValueError, AttributeError):
-                identity = None
-            raise ValueError(
-                f"{directory} holds an incomplete token store: a `tokenmill prepare` was interrupted "
-                f"there (no {MANIFEST_NAME} yet); rerun the same command to resume it "
-                f"(`{prepare_command(directory, identity)}`, with the same inputs and options)"
-            )
-        raise ValueError(
-            f"no token store at {directory} (no {MANIFEST_NAME}); "
-            f"create one with `tokenmill prepare INPUT --out {directory}`"
-        )
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(
-            f"{path} is corrupt (not valid JSON: {exc}); rerun the `tokenmill prepare` command that made "
-            f"the store to rebuild it (`{prepare_command(directory, None)}`)"
-        ) from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        found = manifest.get("format") if isinstance(manifest, dict) else type(manifest).__name__
-        raise ValueError(
-            f"{path} is not a tokenmill store manifest (format={found!r}, expected {FORMAT!r}); {hint}"
-        )
-    version = manifest.get("format_version")
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise ValueError(f"{path} has an invalid format_version {version!r}; {hint}")
-    if version > FORMAT_VERSION:
-        raise ValueError(
-            f"{path} has format_version {version} but this tokenmill reads up to {FORMAT_VERSION}; "
-            "upgrade tokenmill (`pip install -U tokenmill`) or re-create the store with this version"
-        )
-    for key in ("dtype", "splits", "tokenizer", "eot"):
-        if key not in manifest:
-            raise ValueError(f"{path} lacks the required key {key!r}; {hint}")
-    if manifest["dtype"] not in ("uint16", "uint32"):
-        raise ValueError(f"{path} has dtype {manifest['dtype']!r}, expected 'uint16' or 'uint32'; {hint}")
-    return manifest
-
-
-def _example_manifest(shards: list[dict[str, Any]], *, split: str = "train") -> dict[str, Any]:
-    """A minimal GPT-2 manifest for doctests and tests (prepare writes the real one)."""
-    return {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "dtype": "uint16",
-        "tokenizer": {
-            "name": "gpt2",
-            "vocab_size": 50257,
-            "max_token_value": 50256,
-            "ranks_sha256": None,
-            "eot_id": 50256,
-        },
-        "eot": {"policy": "append", "id": 50256},
-        "splits": {
-            split: {
-                "n_tokens": sum(s["n_tokens"] for s in shards),
-                "n_documents": sum(s["n_documents"] for s in shards),
-                "shards": shards,
-            }
-        },
-        "stats": {},
-    }

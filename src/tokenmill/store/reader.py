@@ -16,15 +16,13 @@ from tokenmill.store.format import (  # noqa: F401  (doctests)
     _CHUNK_BYTES,
     LOCK_NAME,
     MANIFEST_NAME,
-    _example_manifest,
     _le,
-    prepare_command,
     read_index,
-    read_manifest,
     sha256_file,
-    write_manifest,
     write_shard,
 )
+from tokenmill.store.manifest import _example_manifest, read_manifest, write_manifest  # noqa: F401
+from tokenmill.store.repair import prepare_command
 
 
 def _being_written(directory: Path) -> bool:

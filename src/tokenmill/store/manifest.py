@@ -1,0 +1,111 @@
+"""``manifest.json``: written last (its presence marks a store complete), read and checked first."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from tokenmill.store.format import (
+    FORMAT,
+    FORMAT_VERSION,
+    LOCK_NAME,
+    MANIFEST_NAME,
+    PROGRESS_NAME,
+    atomic_write_bytes,
+)
+from tokenmill.store.repair import prepare_command
+
+_PREPARE_HINT = "run `tokenmill prepare INPUT --out {dir}` to create it"
+
+
+def write_manifest(directory: str | os.PathLike[str], manifest: dict[str, Any]) -> None:
+    """Write ``manifest.json`` (sorted keys, indent 2, trailing newline) atomically.
+
+    Pitfall: write it last; its presence is what marks the store as complete.
+    """
+    missing = [k for k in ("format", "format_version", "dtype", "splits") if k not in manifest]
+    if missing:
+        raise ValueError(f"manifest lacks required keys {missing}; see docs/format.md")
+    if manifest["format"] != FORMAT:
+        raise ValueError(f"manifest format must be {FORMAT!r}, got {manifest['format']!r}")
+    text = json.dumps(manifest, sort_keys=True, indent=2) + "\n"
+    atomic_write_bytes(Path(directory) / MANIFEST_NAME, text.encode("utf-8"))
+
+
+def read_manifest(directory: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read and check ``manifest.json``; ValueError saying what to run when it is unusable."""
+    directory = Path(directory)
+    path = directory / MANIFEST_NAME
+    hint = _PREPARE_HINT.format(dir=directory)
+    if not path.is_file():
+        if not directory.exists():
+            raise ValueError(f"no token store at {directory} (the directory does not exist); {hint}")
+        progress = directory / PROGRESS_NAME
+        leftovers = [LOCK_NAME, PROGRESS_NAME]
+        if any((directory / n).exists() for n in leftovers) or any(directory.glob("*-[0-9]*.bin*")):
+            try:
+                identity = json.loads(progress.read_text(encoding="utf-8")).get("identity")
+            except (OSError, ValueError, AttributeError):
+                identity = None
+            raise ValueError(
+                f"{directory} holds an incomplete token store: a `tokenmill prepare` was interrupted "
+                f"there (no {MANIFEST_NAME} yet); rerun the same command to resume it "
+                f"(`{prepare_command(directory, identity)}`, with the same inputs and options)"
+            )
+        raise ValueError(
+            f"no token store at {directory} (no {MANIFEST_NAME}); "
+            f"create one with `tokenmill prepare INPUT --out {directory}`"
+        )
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(
+            f"{path} is corrupt (not valid JSON: {exc}); rerun the `tokenmill prepare` command that made "
+            f"the store to rebuild it (`{prepare_command(directory, None)}`)"
+        ) from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        found = manifest.get("format") if isinstance(manifest, dict) else type(manifest).__name__
+        raise ValueError(
+            f"{path} is not a tokenmill store manifest (format={found!r}, expected {FORMAT!r}); {hint}"
+        )
+    version = manifest.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ValueError(f"{path} has an invalid format_version {version!r}; {hint}")
+    if version > FORMAT_VERSION:
+        raise ValueError(
+            f"{path} has format_version {version} but this tokenmill reads up to {FORMAT_VERSION}; "
+            "upgrade tokenmill (`pip install -U tokenmill`) or re-create the store with this version"
+        )
+    for key in ("dtype", "splits", "tokenizer", "eot"):
+        if key not in manifest:
+            raise ValueError(f"{path} lacks the required key {key!r}; {hint}")
+    if manifest["dtype"] not in ("uint16", "uint32"):
+        raise ValueError(f"{path} has dtype {manifest['dtype']!r}, expected 'uint16' or 'uint32'; {hint}")
+    return manifest
+
+
+def _example_manifest(shards: list[dict[str, Any]], *, split: str = "train") -> dict[str, Any]:
+    """A minimal GPT-2 manifest for doctests and tests (prepare writes the real one)."""
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "dtype": "uint16",
+        "tokenizer": {
+            "name": "gpt2",
+            "vocab_size": 50257,
+            "max_token_value": 50256,
+            "ranks_sha256": None,
+            "eot_id": 50256,
+        },
+        "eot": {"policy": "append", "id": 50256},
+        "splits": {
+            split: {
+                "n_tokens": sum(s["n_tokens"] for s in shards),
+                "n_documents": sum(s["n_documents"] for s in shards),
+                "shards": shards,
+            }
+        },
+        "stats": {},
+    }
