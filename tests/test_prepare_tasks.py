@@ -120,3 +120,41 @@ def test_a_format_1_store_still_reads(tmp_path: Path) -> None:
     assert [d.tolist() for d in store.documents()] == [[31373, 995, 50256], [40, 50256]]
     store.verify()
     assert store.manifest["format_version"] == 1
+
+
+@pytest.mark.parametrize("suffix", [".xz", ".gz"])
+def test_a_big_compressed_jsonl_is_unpacked_once_then_cut_like_an_uncompressed_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, suffix: str
+) -> None:
+    import gzip
+    import lzma
+
+    monkeypatch.setattr(tasks_mod, "RANGE_BYTES", 6000)
+    import random
+
+    rng = random.Random(7)  # text that does not compress to nothing: big on disk too
+    texts = [f"line {i} " + " ".join("".join(rng.choices("abcdefghij", k=5)) for _ in range(i % 17 + 1)) for i in range(300)]
+    body = "".join(json.dumps({"text": t}) + "\n" for t in texts).encode()
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "packed").mkdir()
+    (tmp_path / "plain" / "a.jsonl").write_bytes(body)
+    packed = tmp_path / "packed" / f"a.jsonl{suffix}"
+    packed.write_bytes(lzma.compress(body) if suffix == ".xz" else gzip.compress(body))
+    args = dict(val_fraction=0.3, shard_tokens=500, progress=False)
+    plain = prepare([tmp_path / "plain" / "a.jsonl"], tmp_path / "s-plain", workers=0, **args)
+    def docs(store: TokenStore) -> list[list[int]]:
+        return sorted(d.tolist() for split in store.splits for d in store.documents(split))
+
+    shards = []
+    for workers in (0, 2):
+        report = run_prepare([packed], tmp_path / f"s{workers}", PrepareOptions(workers=workers, **args))
+        assert report.tasks == len(plain.manifest["tasks"]["list"]) >= 4  # cut into ranges, not one task
+        shards.append({p.name: p.read_bytes() for p in report.store.path.glob("*-*.*")})
+        assert docs(report.store) == docs(plain) and report.store.manifest["stats"] == plain.manifest["stats"]
+        assert not (report.store.path / ".unpacked").exists()  # the copy is gone once the store is done
+    assert shards[0] == shards[1]
+    # Errors name the compressed file and its line, as when it is read whole.
+    bad = body.replace(b'{"text": "line 250 ', b'{"txet": "line 250 ', 1)
+    packed.write_bytes(lzma.compress(bad) if suffix == ".xz" else gzip.compress(bad))
+    with pytest.raises(ValueError, match=rf"a\.jsonl{suffix}, line 251 has no 'text' field"):
+        prepare([packed], tmp_path / "bad", workers=2, **args)

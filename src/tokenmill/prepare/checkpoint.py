@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from tokenmill.prepare.tasks import TASKS_DIR
+from tokenmill.prepare.tasks import TASKS_DIR, UNPACK_DIR
 from tokenmill.prepare.worker import SPLITS
 from tokenmill.store import FORMAT, atomic_write_bytes, dtype_for
 from tokenmill.store.format import FORMAT_VERSION, LOCK_NAME, MANIFEST_NAME, PROGRESS_NAME
@@ -206,9 +206,9 @@ def clean(out: Path, *, keep: set[str]) -> None:
     for p in out.iterdir():
         if not is_ours(p.name) or p.name in keep or p.name == LOCK:
             continue
-        if p.name == TASKS_DIR and p.is_dir():
+        if p.name in (TASKS_DIR, UNPACK_DIR) and p.is_dir():
             for q in p.iterdir():
-                if q.is_file() and re.fullmatch(r"\d+\.json(\.\d+\.tmp)?", q.name):
+                if q.is_file() and re.fullmatch(r"\d+\.jsonl?(\.\d+\.tmp)?", q.name):
                     q.unlink()
             try:
                 p.rmdir()
@@ -223,8 +223,8 @@ def clean_leftovers(out: Path) -> None:
     for p in out.iterdir():
         if (p.name == PROGRESS or (p.name.endswith(".tmp") and is_ours(p.name))) and p.is_file():
             p.unlink()
-    if (out / TASKS_DIR).is_dir():
-        clean(out, keep={p.name for p in out.iterdir() if p.name != TASKS_DIR})
+    if (out / TASKS_DIR).is_dir() or (out / UNPACK_DIR).is_dir():
+        clean(out, keep={p.name for p in out.iterdir() if p.name not in (TASKS_DIR, UNPACK_DIR)})
 
 
 def nothing_to_keep(out: Path) -> bool:
@@ -260,7 +260,7 @@ def is_ours(name: str) -> bool:
     >>> is_ours("train-00003-00001.bin"), is_ours("val-00003-00000.bin.77.tmp"), is_ours("train-3.bin")
     (True, True, False)
     """
-    if name in (PROGRESS, LOCK, MANIFEST, TASKS_DIR):
+    if name in (PROGRESS, LOCK, MANIFEST, TASKS_DIR, UNPACK_DIR):
         return True
     if name.endswith(".bin.tmp"):
         return _is_shard_file(name[: -len(".tmp")])

@@ -26,7 +26,7 @@ from tokenmill.prepare.executors import Executor
 from tokenmill.prepare.inputs import InputFile
 from tokenmill.prepare.manifest import build_manifest, finish_store, totals
 from tokenmill.prepare.parallel import progress_bar
-from tokenmill.prepare.tasks import TaskSpec, describe_task, plan_tasks, range_bytes_for
+from tokenmill.prepare.tasks import TaskSpec, describe_task, plan_tasks, range_bytes_for, unpack_tasks
 from tokenmill.prepare.worker import SPLITS, STAT_KEYS, Job
 from tokenmill.store import TokenStore, dtype_for
 from tokenmill.store.bundled import copy_tokenizer
@@ -57,9 +57,10 @@ def run_locked(
     if hasattr(executor, "lock_fd"):
         executor.lock_fd = lock_fd  # forked workers close their copy of the lock
     range_bytes = range_bytes_for(files)
-    tasks = plan_tasks(files, _digest(identity), range_bytes=range_bytes)
     job = _job(tok, options, files, out, splits, identity)
     try:
+        unpacked = _unpack_inputs(executor, job, unpack_tasks(files, _digest(identity), range_bytes), files, out)
+        tasks = plan_tasks(files, _digest(identity), range_bytes=range_bytes, unpacked=unpacked)
         records, was_skipped = _run_tasks(executor, job, tasks, options.progress, files, out)
     except _TaskFailed as exc:  # the finished tasks stay; after bad input, the fix may change options
         save_checkpoint(out, identity, failed=exc.kind == "input")
@@ -121,6 +122,23 @@ def _digest(identity: dict[str, Any]) -> str:
     """What every task's output depends on besides its input: tokenizer and options."""
     key = json.dumps({"tokenizer": identity["tokenizer"], "options": identity["options"]}, sort_keys=True)
     return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _unpack_inputs(
+    executor: Any, job: Job, specs: Sequence[TaskSpec], files: Sequence[InputFile], out: Path
+) -> dict[int, tuple[str, int]]:
+    """Run the unpack tasks (big compressed .jsonl inputs); input index -> (copy, its size)."""
+    unpacked: dict[int, tuple[str, int]] = {}
+    failures: list[tuple[TaskSpec, dict[str, Any]]] = []
+    for spec, outcome in executor.run(job, specs, lambda: bool(failures)):
+        if "error" in outcome:
+            failures.append((spec, outcome))
+        else:
+            unpacked[spec.input_index] = (outcome["unpacked"], int(outcome["size"]))
+    if failures:
+        first = min(failures, key=lambda f: f[0].index)
+        raise _TaskFailed(_failure(failures, files, out), first[1]["kind"])
+    return unpacked
 
 
 class _TaskFailed(Exception):

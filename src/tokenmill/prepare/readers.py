@@ -23,6 +23,7 @@ Pitfall: a ``.txt`` bigger than ``DOC_BYTES``, or a ``.jsonl`` line longer than
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Iterator
 from typing import IO, Any, NamedTuple
 
@@ -129,14 +130,14 @@ class Doc(NamedTuple):
 class _LineRef:
     """"path, line N" of the line at a byte offset; N is counted only when a message needs it."""
 
-    __slots__ = ("path", "offset", "lineno")
+    __slots__ = ("path", "offset", "lineno", "source")
 
-    def __init__(self, path: str, offset: int, lineno: int | None) -> None:
-        self.path, self.offset, self.lineno = path, offset, lineno
+    def __init__(self, path: str, offset: int, lineno: int | None, source: str | None = None) -> None:
+        self.path, self.offset, self.lineno, self.source = path, offset, lineno, source or path
 
     def __str__(self) -> str:
         if self.lineno is None:  # a range task: count the lines before it (errors are rare)
-            self.lineno = _count_newlines(self.path, self.offset) + 1
+            self.lineno = _count_newlines(self.source, self.offset) + 1
         return f"{self.path}, line {self.lineno}"
 
     def __format__(self, spec: str) -> str:
@@ -152,16 +153,28 @@ def _count_newlines(path: str, stop: int) -> int:
 
 
 def read_task(
-    f: InputFile, start: int, stop: int | None, *, errors: str, text_field: str, cuttable: bool
+    f: InputFile,
+    start: int,
+    stop: int | None,
+    *,
+    errors: str,
+    text_field: str,
+    cuttable: bool,
+    unpacked: str | None = None,
 ) -> Iterator[Doc]:
     """The documents of one task: file ``f``, or (an uncompressed .jsonl) its lines starting in [start, stop).
 
-    Pitfall: a truncated or corrupt file raises ValueError naming it, possibly after
-    documents were yielded (a compressed stream is checked as it is read).
+    ``unpacked``: read this decompressed copy of ``f`` (a .jsonl) instead; messages still
+    name ``f``. Pitfall: a truncated or corrupt file raises ValueError naming it, possibly
+    after documents were yielded (a compressed stream is checked as it is read).
     """
     try:
         if f.format == "parquet":
             yield from _parquet_docs(f, text_field)
+            return
+        if unpacked is not None:
+            with open(unpacked, "rb") as raw:
+                yield from _jsonl_docs(f, raw, start, stop, errors, text_field, cuttable, unpacked)
             return
         raw, stream = open_stream(f)
         with raw, stream:
@@ -212,6 +225,37 @@ def _chain(head: bytes, more: bytes, stream: IO[bytes]) -> Iterator[bytes]:
     yield from read_blocks(stream, BLOCK_BYTES)
 
 
+def unpack(f: InputFile, dest: str) -> int:
+    """Decompress ``f`` into ``dest`` (written to a temp name, then renamed); its size in bytes.
+
+    Pitfall: a corrupt or truncated input raises ValueError naming it, and leaves no ``dest``;
+    an error writing ``dest`` stays an OSError (a problem of --out, not of the input).
+    """
+    tmp = f"{dest}.{os.getpid()}.tmp"
+    size = 0
+    try:
+        with open(tmp, "wb") as out:
+            for block in _checked_blocks(f):
+                out.write(block)
+                size += len(block)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, dest)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return size
+
+
+def _checked_blocks(f: InputFile) -> Iterator[bytes]:
+    try:
+        raw, stream = open_stream(f)
+        with raw, stream:
+            yield from read_blocks(stream, BLOCK_BYTES)
+    except read_errors() as exc:  # raised here, not by the caller's writes
+        raise ValueError(f"{f.path}: cannot read it ({type(exc).__name__}: {exc}); is the file complete?") from exc
+
+
 def _line_start(stream: IO[bytes], start: int) -> int | None:
     """The first line start at or after ``start`` (> 0) in a seekable stream; None past the end."""
     stream.seek(start - 1)  # a line starts at `start` iff the byte before it is a newline
@@ -233,6 +277,7 @@ def _jsonl_docs(
     errors: str,
     text_field: str,
     cuttable: bool,
+    source: str | None = None,
 ) -> Iterator[Doc]:
     """The lines that start in [start, stop) (``stop`` None: to the end), one Doc each."""
     offset: int | None = start if start == 0 else _line_start(stream, start)
@@ -256,7 +301,7 @@ def _jsonl_docs(
             end = buf.find(b"\n") + 1 or len(buf)
             carry = bytes(buf[end:])
             del buf[end:]
-            where = _LineRef(f.path, offset, lineno)
+            where = _LineRef(f.path, offset, lineno, source)
             if end > HUGE_LINE_BYTES:
                 box = [buf]  # handed over, so that _huge_line can free the bytes once decoded
                 del buf
@@ -271,13 +316,13 @@ def _jsonl_docs(
         lines = data[:end].split(b"\n")
         lines.pop()
         for line in lines:
-            yield _line_doc(line, len(line) + 1, offset, _LineRef(f.path, offset, lineno), errors, text_field)
+            yield _line_doc(line, len(line) + 1, offset, _LineRef(f.path, offset, lineno, source), errors, text_field)
             offset, lineno = offset + len(line) + 1, lineno + 1 if lineno is not None else None
             if offset >= end_at:
                 return
         carry = data[end:]
     if carry:
-        yield _line_doc(carry, len(carry), offset, _LineRef(f.path, offset, lineno), errors, text_field)
+        yield _line_doc(carry, len(carry), offset, _LineRef(f.path, offset, lineno, source), errors, text_field)
 
 
 def _line_doc(line: bytes, nbytes: int, offset: int, where: _LineRef, errors: str, text_field: str) -> Doc:

@@ -12,8 +12,9 @@ The plan depends only on the inputs (their order and sizes), never on
 the executor or the number of workers; so do the file names each task writes
 (:func:`task_shard_name`) and hence the whole store layout.
 
-Pitfall: a single compressed file is one task, read by one worker: it cannot be split
-without decompressing what comes before the split (see docs/format.md).
+Pitfall: a compressed stream cannot be entered in the middle: a big compressed ``.jsonl``
+is first decompressed by one worker into ``--out`` (:func:`unpack_tasks`), then cut into
+ranges like an uncompressed one; a compressed ``.txt`` stays one task (see docs/format.md).
 
 >>> from tokenmill.prepare.inputs import InputFile
 >>> big = InputFile("big.jsonl", "jsonl", None, 2 * MIN_RANGE_BYTES + 5, 0, "big.jsonl")
@@ -36,6 +37,7 @@ from tokenmill.prepare.inputs import InputFile
 MIN_RANGE_BYTES, MAX_RANGE_BYTES = 1 << 20, 64 << 20
 RANGE_BYTES: int | None = None  # a fixed range size (tests); None: range_bytes() of the inputs
 TASKS_DIR = ".tasks"  # per-task completion records (prepare's own; removed once the store is complete)
+UNPACK_DIR = ".unpacked"  # decompressed copies of big compressed .jsonl inputs (removed likewise)
 
 
 class TaskSpec(NamedTuple):
@@ -47,25 +49,64 @@ class TaskSpec(NamedTuple):
     stop: int | None  # None: to the end of the file
     size: int  # on-disk bytes behind the task (progress)
     digest: str  # identity of the task's output: options, tokenizer, the input and the range
+    kind: str = "tokenize"  # or "unpack": decompress a big compressed .jsonl for range tasks
+    unpacked: str | None = None  # tokenize: read this decompressed copy of the input instead
 
 
 def plan_tasks(
-    files: Sequence[InputFile], identity_digest: str, *, range_bytes: int | None = None
+    files: Sequence[InputFile],
+    identity_digest: str,
+    *,
+    range_bytes: int | None = None,
+    unpacked: dict[int, tuple[str, int]] | None = None,
 ) -> list[TaskSpec]:
-    """Every task, in store order; ``identity_digest`` (tokenizer + options) goes into each digest."""
+    """Every task, in store order; ``identity_digest`` (tokenizer + options) goes into each digest.
+
+    ``unpacked``: input index -> (path, size) of the decompressed copies that the
+    :func:`unpack_tasks` made; those inputs are cut into ranges like uncompressed ones.
+    """
     range_bytes = range_bytes or range_bytes_for(files)
+    unpacked = unpacked or {}
     tasks: list[TaskSpec] = []
     for i, f in enumerate(files):
         ranges: list[tuple[int, int | None]] = [(0, None)]
-        if f.format == "jsonl" and f.compression is None and f.size > range_bytes:
-            starts = range(0, f.size, range_bytes)
-            ranges = [(a, a + range_bytes if a + range_bytes < f.size else None) for a in starts]
+        copy, length = unpacked.get(i, (None, f.size))
+        if f.format == "jsonl" and (f.compression is None or copy is not None) and length > range_bytes:
+            starts = range(0, length, range_bytes)
+            ranges = [(a, a + range_bytes if a + range_bytes < length else None) for a in starts]
         for start, stop in ranges:
-            size = (stop if stop is not None else f.size) - start
+            size = ((stop if stop is not None else length) - start) * f.size // max(1, length)  # on disk
             key = json.dumps([identity_digest, f.describe(), start, stop], sort_keys=True)
             digest = hashlib.sha256(key.encode()).hexdigest()
-            tasks.append(TaskSpec(len(tasks), i, start, stop, size, digest))
+            tasks.append(TaskSpec(len(tasks), i, start, stop, size, digest, unpacked=copy))
     return tasks
+
+
+def unpack_tasks(files: Sequence[InputFile], identity_digest: str, range_bytes: int) -> list[TaskSpec]:
+    """A task per compressed .jsonl big enough to be worth cutting: decompress it once, into ``--out``.
+
+    A compressed stream cannot be entered in the middle, so one worker decompresses it (one
+    core, about 1 s per 50 MB for xz) into ``.unpacked/``; its ranges are then tokenized by
+    all workers. The cost: its decompressed size on the disk of ``--out``, until the store
+    is complete. Picked by on-disk size (more than a quarter of a range), so the plan, and
+    the layout, still depend on the inputs only.
+
+    >>> big = InputFile("a.jsonl.xz", "jsonl", "xz", 5 << 20, 0, "a.jsonl.xz")
+    >>> [(t.kind, t.input_index) for t in unpack_tasks([big], "d", 1 << 20)]
+    [('unpack', 0)]
+    """
+    out = []
+    for i, f in enumerate(files):
+        if f.format == "jsonl" and f.compression is not None and f.size * 4 > range_bytes:
+            key = json.dumps([identity_digest, f.describe(), "unpack"], sort_keys=True)
+            digest = hashlib.sha256(key.encode()).hexdigest()
+            out.append(TaskSpec(i, i, 0, None, f.size, digest, kind="unpack"))
+    return out
+
+
+def unpacked_path(out: Any, input_index: int) -> Any:
+    """Where the decompressed copy of input ``input_index`` goes (``out / .unpacked / <i>.jsonl``)."""
+    return out / UNPACK_DIR / f"{input_index:05d}.jsonl"
 
 
 def range_bytes_for(files: Sequence[InputFile]) -> int:

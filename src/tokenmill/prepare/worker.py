@@ -31,8 +31,8 @@ import numpy as np
 
 from tokenmill.prepare.engines import make_encoder, scrub_surrogates
 from tokenmill.prepare.inputs import InputFile
-from tokenmill.prepare.readers import read_task
-from tokenmill.prepare.tasks import TaskSpec, describe_task, record_path, task_shard_name
+from tokenmill.prepare.readers import read_task, unpack
+from tokenmill.prepare.tasks import TaskSpec, describe_task, record_path, task_shard_name, unpacked_path
 from tokenmill.store import atomic_write_bytes, sha256_file
 from tokenmill.store.format import PROGRESS_NAME
 
@@ -176,7 +176,13 @@ class _Worker:
         self.name = f.name or f.path
         try:
             docs = read_task(
-                f, spec.start, spec.stop, errors=job.errors, text_field=job.text_field, cuttable=job.cuttable
+                f,
+                spec.start,
+                spec.stop,
+                errors=job.errors,
+                text_field=job.text_field,
+                cuttable=job.cuttable,
+                unpacked=spec.unpacked,
             )
             for doc in docs:
                 self._document(doc)
@@ -326,6 +332,8 @@ def execute(job: Job, spec: TaskSpec) -> dict[str, Any]:
     """
     global _WORKER
     try:
+        if spec.kind == "unpack":
+            return _unpack(job, spec)
         if _WORKER is None or _WORKER.job.key != job.key:
             if _STARTUP_ERROR is not None:
                 raise RuntimeError(f"a tokenizing worker failed to start: {_STARTUP_ERROR}")
@@ -340,6 +348,26 @@ def execute(job: Job, spec: TaskSpec) -> dict[str, Any]:
     except Exception as exc:  # noqa: BLE001 - sent to the coordinator with its type and message
         path = describe_task(spec, job.files[spec.input_index].path)
         return {"error": f"task {spec.index} ({path}) failed: {type(exc).__name__}: {exc}", "kind": "crash"}
+
+
+def _unpack(job: Job, spec: TaskSpec) -> dict[str, Any]:
+    """Decompress a big compressed .jsonl into ``--out`` once (kept, with its record, for a rerun)."""
+    out = Path(job.out)
+    if not (out / PROGRESS_NAME).is_file():
+        raise FileNotFoundError(errno.ENOENT, f"the store directory is not visible on {socket.gethostname()}", str(out))
+    dest = unpacked_path(out, spec.input_index)
+    record = dest.with_suffix(".json")
+    try:
+        done = json.loads(record.read_text(encoding="utf-8"))
+        if done["digest"] == spec.digest and dest.stat().st_size == done["size"]:
+            return {"unpacked": str(dest), "size": done["size"], "skipped": True}
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    dest.parent.mkdir(exist_ok=True)
+    record.unlink(missing_ok=True)
+    size = unpack(job.files[spec.input_index], str(dest))
+    atomic_write_bytes(record, json.dumps({"digest": spec.digest, "size": size}).encode())
+    return {"unpacked": str(dest), "size": size, "skipped": False}
 
 
 def run_pooled(spec: TaskSpec) -> dict[str, Any]:
