@@ -24,8 +24,9 @@ Inputs: .txt (one file = one document), .jsonl (one document per line, --text-fi
 .parquet (the --text-field column); .txt/.jsonl may be .gz, .xz or .zst compressed.
 Inside a directory, files of other types (LICENSE, .DS_Store, images) are skipped and
 counted; a file named explicitly must be of a supported type.
-The work is split into tasks (a file, or a 1-64 MB range of a big uncompressed .jsonl)
-that workers read, tokenize and write themselves; a rerun skips the tasks already done,
+The work is split into tasks (a file, or a 1-64 MB range of a big .jsonl; a big compressed
+.jsonl is first decompressed once into --out) that workers read, tokenize and write
+themselves; a rerun skips the tasks already done,
 and the store is byte-identical whatever --workers or --executor ran it. With --executor
 ray the inputs and --out must be at the same path on every node (a shared file system).
 A rerun checks the store (sizes, indexes, sha256) and rebuilds it if a shard is damaged;
