@@ -171,8 +171,8 @@ def main() -> None:
         for name, result in best.items():
             seconds = result[0]
             if name.startswith("xz"):
-                print(f"{name:44s} {seconds:6.2f} s  (a single .jsonl.xz is one task: one worker decompresses "
-                      f"and tokenizes it, so prepare >= {seconds:.2f} s + {book:.2f} s of one core)")
+                print(f"{name:44s} {seconds:6.2f} s  (a single .jsonl.xz is decompressed once by one worker "
+                      f"before its ranges start: prepare >= {seconds:.2f} s + tokenizing / cores)")
                 continue
             n = result[1] if isinstance(result[1], int) else result[1]["splits"]["train"]["n_tokens"]
             rss = f"  peak RSS {result[2] / 2**20:.0f} MiB" if len(result) > 2 else ""

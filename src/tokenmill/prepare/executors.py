@@ -101,12 +101,15 @@ class LocalExecutor:
         self.workers, self.lock_fd = workers, lock_fd
         self.parallelism = max(1, workers)
         self.nodes: set[str] = set()
+        self._pool: Any = None
+        self._job_key = ""
+        self._started: list[Any] = []
 
     def __enter__(self) -> LocalExecutor:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        pass
+        self._close_pool()
 
     def run(
         self, job: Job, tasks: Sequence[TaskSpec], stop: Callable[[], bool]
@@ -118,32 +121,46 @@ class LocalExecutor:
                     return
                 yield spec, execute(job, spec)  # builds this process's worker once per job
             return
-        method = start_method()
-        initargs = (job, self.lock_fd if method == "fork" else None, os.getpid())
+        pool = self._pool_for(job)
+        started, pids = self._started, {p.pid for p in self._started}
         done: queue.Queue[tuple[TaskSpec, Outcome]] = queue.Queue()
-        with multiprocessing.get_context(method).Pool(
-            self.workers, initializer=init_worker, initargs=initargs
-        ) as pool:
-            started = list(pool._pool)  # private, but the only way to notice a killed worker
-            pids = {p.pid for p in started}
 
-            def submit(spec: TaskSpec) -> None:
-                pool.apply_async(
-                    run_pooled,
-                    (spec,),
-                    callback=lambda outcome, spec=spec: done.put((spec, outcome)),
-                    error_callback=lambda exc, spec=spec: done.put((spec, _crash(spec, exc))),
-                )
+        def submit(spec: TaskSpec) -> None:
+            pool.apply_async(
+                run_pooled,
+                (spec,),
+                callback=lambda outcome, spec=spec: done.put((spec, outcome)),
+                error_callback=lambda exc, spec=spec: done.put((spec, _crash(spec, exc))),
+            )
 
-            def wait_any() -> tuple[TaskSpec, Outcome]:
-                while True:
-                    try:
-                        return done.get(timeout=1.0)
-                    except queue.Empty:
-                        if {p.pid for p in pool._pool} != pids:
-                            raise RuntimeError(_death_message(started)) from None
+        def wait_any() -> tuple[TaskSpec, Outcome]:
+            while True:
+                try:
+                    return done.get(timeout=1.0)
+                except queue.Empty:
+                    if {p.pid for p in pool._pool} != pids:
+                        raise RuntimeError(_death_message(started)) from None
 
-            yield from window(tasks, 2 * self.workers, stop, submit, wait_any)
+        yield from window(tasks, 2 * self.workers, stop, submit, wait_any)
+
+    def _pool_for(self, job: Job) -> Any:
+        """The worker processes for ``job``: started once, kept for every run() of this executor."""
+        if self._pool is None or self._job_key != job.key:
+            self._close_pool()
+            method = start_method()
+            initargs = (job, self.lock_fd if method == "fork" else None, os.getpid())
+            self._pool = multiprocessing.get_context(method).Pool(
+                self.workers, initializer=init_worker, initargs=initargs
+            )
+            self._job_key = job.key
+            self._started = list(self._pool._pool)  # private, but the only way to notice a killed worker
+        return self._pool
+
+    def _close_pool(self) -> None:
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool.join()
+            self._pool = None
 
 
 def _crash(spec: TaskSpec, exc: BaseException) -> Outcome:

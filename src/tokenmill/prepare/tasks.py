@@ -88,8 +88,8 @@ def unpack_tasks(files: Sequence[InputFile], identity_digest: str, range_bytes: 
     A compressed stream cannot be entered in the middle, so one worker decompresses it (one
     core, about 1 s per 50 MB for xz) into ``.unpacked/``; its ranges are then tokenized by
     all workers. The cost: its decompressed size on the disk of ``--out``, until the store
-    is complete. Picked by on-disk size (more than a quarter of a range), so the plan, and
-    the layout, still depend on the inputs only.
+    is complete. Picked by on-disk size (more than a range: several ranges once
+    decompressed), so the plan, and the layout, still depend on the inputs only.
 
     >>> big = InputFile("a.jsonl.xz", "jsonl", "xz", 5 << 20, 0, "a.jsonl.xz")
     >>> [(t.kind, t.input_index) for t in unpack_tasks([big], "d", 1 << 20)]
@@ -97,7 +97,7 @@ def unpack_tasks(files: Sequence[InputFile], identity_digest: str, range_bytes: 
     """
     out = []
     for i, f in enumerate(files):
-        if f.format == "jsonl" and f.compression is not None and f.size * 4 > range_bytes:
+        if f.format == "jsonl" and f.compression is not None and f.size > range_bytes:
             key = json.dumps([identity_digest, f.describe(), "unpack"], sort_keys=True)
             digest = hashlib.sha256(key.encode()).hexdigest()
             out.append(TaskSpec(i, i, 0, None, f.size, digest, kind="unpack"))
