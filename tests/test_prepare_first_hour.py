@@ -149,11 +149,25 @@ def test_a_failed_run_leaves_no_directory_it_created(tmp_path: Path, name: str, 
     out = tmp_path / "new" / "store"
     done = cli("prepare", str(tmp_path / name), "--out", str(out), "--workers", "0", *options)
     assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
-    assert not out.exists()
+    assert not out.exists() and not out.parent.exists()  # nor the parent it made for it
     existing = tmp_path / "empty_dir"
     existing.mkdir()
     assert cli("prepare", str(tmp_path / name), "--out", str(existing), *options).returncode == 2
     assert list(existing.iterdir()) == []  # kept (not ours), and empty: no lock file
+
+
+def test_a_corrupt_manifest_is_rebuilt_by_prepare(tmp_path: Path) -> None:
+    src = write_jsonl(tmp_path / "a.jsonl", texts(20))
+    args = ("prepare", str(src), "--out", str(tmp_path / "s"), "--shard-tokens", "1500", "--quiet")
+    assert cli(*args).returncode == 0
+    good = files_of(tmp_path / "s")
+    (tmp_path / "s" / "manifest.json").write_text('{"format": "tokenmill-st')
+    (tmp_path / "s" / "my-notes.txt").write_text("mine")
+    stats = cli("stats", str(tmp_path / "s"))
+    assert stats.returncode == 2 and "corrupt" in stats.stderr and "tokenmill prepare" in stats.stderr
+    again = cli(*args)
+    assert again.returncode == 0 and "rebuilding" in again.stderr, again.stderr
+    assert files_of(tmp_path / "s") == {**good, "my-notes.txt": b"mine"}
 
 
 def test_a_refused_folder_gets_no_lock_file(tmp_path: Path) -> None:
@@ -223,6 +237,28 @@ def test_a_store_made_with_a_tokenizer_file_decodes_from_anywhere(tmp_path: Path
     assert cli("prepare", "a.txt", "-t", "store/tokenizer/mini.tiktoken", "--out", "s2", "--quiet", cwd=work).returncode == 0
 
 
+def test_a_store_made_with_an_hf_tokenizer_json_decodes_elsewhere(tmp_path: Path) -> None:
+    pytest.importorskip("tokenizers")
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    work, elsewhere = tmp_path / "work", tmp_path / "elsewhere"
+    work.mkdir()
+    elsewhere.mkdir()
+    hf = Tokenizer(models.BPE())
+    hf.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    hf.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=["<|endoftext|>"])
+    hf.train_from_iterator(["hello world, hello tea"] * 50, trainer)
+    hf.save(str(work / "hf-tokenizer.json"))
+    write_jsonl(work / "a.jsonl", ["hello tea", "world hello"])
+    done = cli("prepare", "a.jsonl", "--tokenizer", "hf-tokenizer.json", "--out", "store", "--quiet", cwd=work)
+    assert done.returncode == 0, done.stderr
+    (work / "hf-tokenizer.json").unlink()
+    probe = "from tokenmill import TokenStore; print(TokenStore.open(%r).decode(0, 99))" % str(work / "store")
+    decoded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=elsewhere, timeout=60)
+    assert decoded.returncode == 0 and decoded.stdout == "hello tea<|endoftext|>world hello<|endoftext|>\n", decoded.stderr
+
+
 def test_a_tokenizer_directory_is_copied_whole(tmp_path: Path) -> None:
     from tokenmill.prepare.coordinator import tokenizer_source as _tokenizer_source
     from tokenmill.store.bundled import copy_tokenizer
@@ -260,7 +296,7 @@ def test_unknown_files_in_a_directory_are_skipped_and_counted(tmp_path: Path) ->
     assert manifest["stats"]["unknown_files_skipped"] == 3
     assert sorted(Path(p).name for p in manifest["skipped_inputs"]) == [".DS_Store", "LICENSE", "cover.png"]
     stats = cli("stats", str(out))
-    assert "unknown_files_skipped" in stats.stdout or "unknown files skipped" in stats.stdout
+    assert re.search(r"files of unknown type skipped +3", stats.stdout), stats.stdout
     named = cli("prepare", str(d / "LICENSE"), "--out", str(tmp_path / "s2"))
     assert named.returncode == 2 and "LICENSE: unsupported input format" in named.stderr
     (tmp_path / "only").mkdir()
@@ -299,6 +335,13 @@ def test_input_errors_name_flags_and_read_well(tmp_path: Path) -> None:
     blank.write_text('\n{"text": ""}\n')
     done = cli("prepare", str(blank), "--out", str(tmp_path / "s"), "--workers", "0")
     assert "hold no documents (2 empty documents, " in done.stderr and "{" not in done.stderr, done.stderr
+
+
+def test_warnings_name_flags_too(tmp_path: Path) -> None:
+    src = write_jsonl(tmp_path / "a.jsonl", ["x"])
+    done = cli("prepare", str(src), "--out", str(tmp_path / "s"), "--val-fraction", "0.001", "--workers", "0")
+    assert done.returncode == 0 and "warning: --val-fraction 0.001 put none" in done.stderr, done.stderr
+    assert "val_fraction" not in done.stderr and "raise --val-fraction" in done.stderr
 
 
 def test_up_to_date_is_said_once(tmp_path: Path) -> None:

@@ -153,6 +153,13 @@ _FLAGS = {
 }
 
 
+def _flag_value(m: re.Match[str]) -> str | None:
+    flag = _FLAGS.get(m.group(1))
+    if flag is None:
+        return None
+    return flag if m.group(2) == "True" else f"{flag} {m.group(2)}"
+
+
 def cli_message(message: str) -> str:
     """A library error in command-line words: flags, not Python parameters.
 
@@ -160,9 +167,12 @@ def cli_message(message: str) -> str:
     'fix it, or pass --skip-bad-lines to skip them'
     >>> cli_message("val_fraction must be in [0, 1), got 1.5")
     '--val-fraction must be in [0, 1), got 1.5'
+    >>> cli_message("val_fraction=0.001 put none of the 9 documents in val; raise val_fraction (--val-fraction)")
+    '--val-fraction 0.001 put none of the 9 documents in val; raise --val-fraction'
     """
     message = _PY_THEN_FLAG.sub(r"\1", message)
     message = re.sub(r"\b(engine|eot|errors)='([\w-]+)'", r"--\1 \2", message)
+    message = re.sub(r"\b([a-z_]+)=(\S+)", lambda m: _flag_value(m) or m.group(0), message)
     head, _, rest = message.partition(" must be ")
     if rest and head in _FLAGS:
         rest = rest.replace("an int >= 0 (0: tokenize in this process) or None (all cores)", ">= 0 (0: in-process)")

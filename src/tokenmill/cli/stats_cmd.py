@@ -139,6 +139,7 @@ _COUNTERS = (
     ("bad_lines_skipped", "bad lines skipped"),
     ("eot_spellings", "EOT spellings kept as text"),
     ("replacements", "U+FFFD replacements"),
+    ("unknown_files_skipped", "files of unknown type skipped"),
 )
 
 

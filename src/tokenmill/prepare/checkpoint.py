@@ -74,8 +74,8 @@ def store_identity(
     return identity
 
 
-def check_out_dir(out: Path, *, overwrite: bool = False) -> bool:
-    """Check ``out`` and create it if needed; True if this call created it.
+def check_out_dir(out: Path, *, overwrite: bool = False) -> Path | None:
+    """Check ``out`` and create it if needed; the topmost directory this call created, or None.
 
     Everything that can be refused is refused before anything is written: a file, an
     unwritable directory, or a non-empty folder that holds no store (unless ``overwrite``)
@@ -88,14 +88,17 @@ def check_out_dir(out: Path, *, overwrite: bool = False) -> bool:
             raise ValueError(f"the output directory {out} is not writable; choose another --out")
         if not overwrite and not _is_store_dir(out) and any(not is_ours(p.name) for p in out.iterdir()):
             raise ValueError(_not_empty(out))
-        return False
+        return None
+    top = out.absolute()
+    while not top.parent.exists() and top.parent != top:
+        top = top.parent
     try:
         out.mkdir(parents=True)
     except FileExistsError:  # made by a concurrent run a moment ago: the lock sorts it out
-        return False
+        return None
     except OSError as exc:
         raise ValueError(f"cannot create the output directory {out}: {exc.strerror or exc}") from None
-    return True
+    return top
 
 
 def _is_store_dir(out: Path) -> bool:
@@ -235,15 +238,24 @@ def nothing_to_keep(out: Path) -> bool:
     return not (tasks.is_dir() and any(p.name.endswith(".json") for p in tasks.iterdir()))
 
 
-def remove_trace(out: Path, *, created: bool) -> None:
-    """Leave no litter after a run that kept nothing: prepare's files, the lock, a dir it made."""
+def remove_trace(out: Path, *, created: Path | None) -> None:
+    """Leave no litter after a run that kept nothing: prepare's files, the lock, the dirs it made.
+
+    ``created`` is what :func:`check_out_dir` returned: the topmost directory it made.
+    """
     clean(out, keep=set())
     (out / LOCK).unlink(missing_ok=True)  # still held by the caller: nobody can take it meanwhile
-    if created:
+    if created is None:
+        return
+    path = out.absolute()
+    while True:
         try:
-            out.rmdir()
-        except OSError:  # something not ours appeared in it meanwhile: leave it
-            pass
+            path.rmdir()
+        except OSError:  # something not ours is in it: leave it
+            return
+        if path == created or path.parent == path:
+            return
+        path = path.parent
 
 
 _TMP = re.compile(r"(?P<target>.+)\.\d+\.tmp")  # atomic_write_bytes: <name>.<pid>.tmp
