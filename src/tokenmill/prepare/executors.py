@@ -15,6 +15,7 @@ Pitfall: at most ``2 * parallelism`` tasks are in flight, and once ``stop()`` tu
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import queue
@@ -148,6 +149,11 @@ class LocalExecutor:
         if self._pool is None or self._job_key != job.key:
             self._close_pool()
             method = start_method()
+            if method == "fork":
+                # Objects made so far (the tokenizer's ranks above all) are out of the GC's reach from
+                # here: its passes would write to their pages, now shared with the workers, and each
+                # such write copies a page in this process (measured: most of its CPU during a run).
+                gc.freeze()
             initargs = (job, self.lock_fd if method == "fork" else None, os.getpid())
             self._pool = multiprocessing.get_context(method).Pool(
                 self.workers, initializer=init_worker, initargs=initargs
@@ -161,6 +167,7 @@ class LocalExecutor:
             self._pool.terminate()
             self._pool.join()
             self._pool = None
+            gc.unfreeze()
 
 
 def _crash(spec: TaskSpec, exc: BaseException) -> Outcome:
