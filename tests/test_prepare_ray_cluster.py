@@ -24,7 +24,7 @@ os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # before ray is imported:
 os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
 ray = pytest.importorskip("ray")
 
-from tokenmill.prepare import PrepareOptions, prepare, run_prepare  # noqa: E402
+from tokenmill.prepare import prepare  # noqa: E402
 
 from test_prepare_ray import ARGS, files_of, texts  # noqa: E402
 
@@ -67,15 +67,17 @@ def test_a_two_node_cluster_uses_both_nodes_and_survives_kill_9_of_the_driver(
     reference = tmp_path / "local"
     prepare(sources, reference, workers=2, **ARGS)
     address = cluster
-    # Two nodes, byte-identical to the local executor.
-    out = tmp_path / "two"
-    report = run_prepare(sources, out, PrepareOptions(executor="ray", ray_address=address, **ARGS))
-    assert len(report.nodes) == 2 and files_of(out) == files_of(reference)
-    ray.shutdown()  # the driver above joined the cluster; the CLI below is a driver of its own
+    # Two nodes, byte-identical to the local executor (drivers in subprocesses: a timeout, never a hang).
+    def cmd(out: Path) -> list[str]:
+        args = [sys.executable, "-m", "tokenmill", "prepare", *map(str, sources), "--out", str(out), "--quiet"]
+        return args + ["--executor", "ray", "--ray-address", address, "--shard-tokens", "3000", "--val-fraction", "0.2"]
+
+    two = subprocess.run(cmd(tmp_path / "two"), capture_output=True, text=True, timeout=300)
+    assert two.returncode == 0, two.stderr[-3000:]
+    assert "tasks ran on 2 nodes" in two.stdout and files_of(tmp_path / "two") == files_of(reference)
     # kill -9 of the driver (the CLI) once some tasks are done; the rerun skips them.
     out = tmp_path / "killed"
-    cmd = [sys.executable, "-m", "tokenmill", "prepare", *map(str, sources), "--out", str(out), "--quiet"]
-    cmd += ["--executor", "ray", "--ray-address", address, "--shard-tokens", "3000", "--val-fraction", "0.2"]
+    cmd = cmd(out)
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 180
     while not (out / ".tasks").is_dir() or len(list((out / ".tasks").glob("*.json"))) < 5:

@@ -261,9 +261,10 @@ def summary(report: Any) -> str:
     )
     if "val" in splits and not splits["val"]["n_documents"]:
         resumed += "; val split EMPTY (no document drawn: raise --val-fraction)"
+    nodes = f"; tasks ran on {len(report.nodes)} nodes" if len(report.nodes) > 1 else ""
     disk = f", {report.disk_bytes / 1e6:,.1f} MB on disk" if report.disk_bytes != stats["bytes_read"] else ""
     rates = f"{run_mb / secs:.1f} MB/s of text, {report.run_tokens / secs / 1e6:.2f}M tokens/s"
     return (
         f"{stats['documents']:,} documents, {tokens:,} tokens, {mb:,.1f} MB of text{disk} in {secs:.1f} s "
-        f"({rates}), {shards} -> {report.store.path}{resumed}{skip_note}"
+        f"({rates}), {shards} -> {report.store.path}{resumed}{skip_note}{nodes}"
     )
