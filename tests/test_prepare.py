@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from tokenmill import vocab
 from tokenmill.prepare import (
     PrepareOptions,
+    run_prepare,
     cutting,
     inputs,
     prepare,
@@ -31,7 +32,8 @@ from tokenmill.prepare import (
     reference_tokens,
 )
 from tokenmill.prepare.cutting import _CUT, safe_cut
-from tokenmill.prepare.shard_writer import ShardWriter
+from tokenmill.prepare import tasks as tasks_mod
+from tokenmill.prepare import worker as worker_mod
 from tokenmill.store import TokenStore
 from tokenmill.tokenizers import Tokenizer, get_tokenizer
 
@@ -206,8 +208,8 @@ def test_huge_documents_are_tokenized_in_pieces(
     (tmp_path / "v.txt").write_text(verdict_text, encoding="utf-8")
     write_jsonl(tmp_path / "v.jsonl", ["small one", verdict_text, "after"])
     files = inputs.resolve_inputs([tmp_path / "v.txt"])
-    tasks = list(readers.iter_tasks(files, (0, 0), errors="strict", text_field="text", cuttable=True))
-    assert len(tasks) > 10 and {t.kind for t in tasks} == {"piece"}
+    docs = list(readers.read_task(files[0], 0, None, errors="strict", text_field="text", cuttable=True))
+    assert len(docs) > 10 and [(d.first, d.last) for d in docs[:: len(docs) - 1]] == [(True, False), (False, True)]
     for workers in (0, 2):
         sources = [tmp_path / "v.txt", tmp_path / "v.jsonl"]
         store = prepare(sources, tmp_path / f"s{workers}", workers=workers, progress=False)
@@ -296,34 +298,39 @@ def test_a_running_prepare_locks_the_store(tmp_path: Path) -> None:
 def test_a_partial_store_resumes_and_damaged_shards_restart(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(tasks_mod, "RANGE_BYTES", 20_000)  # many tasks: a fine resume
     src = write_jsonl(tmp_path / "a.jsonl", synthetic_docs(200))
     full = tmp_path / "full"
     prepare([src], full, workers=0, shard_tokens=2000, val_fraction=0.3, progress=False)
     reference = all_files(full)
-    # Interrupt a run after its 5th shard (kill -9 is in test_prepare_crash.py), then rerun.
-    real_close, calls = ShardWriter._close, []
+    # Interrupt a run after its 12th shard (kill -9 is in test_prepare_crash.py), then rerun.
+    real_close, calls = worker_mod._SplitOutput.close, []
 
-    def close_and_stop(self, split, position, stats):  # type: ignore[no-untyped-def]
-        real_close(self, split, position, stats)
-        calls.append(split)
-        if len(calls) == 5:
+    def close_and_stop(self):  # type: ignore[no-untyped-def]
+        real_close(self)
+        calls.append(1)
+        if len(calls) == 12:
             raise KeyboardInterrupt
 
     for out in (tmp_path / "s2", tmp_path / "s3"):
         calls.clear()
-        monkeypatch.setattr(ShardWriter, "_close", close_and_stop)
+        monkeypatch.setattr(worker_mod._SplitOutput, "close", close_and_stop)
         with pytest.raises(KeyboardInterrupt):
             prepare([src], out, workers=0, shard_tokens=2000, val_fraction=0.3, progress=False)
-        monkeypatch.setattr(ShardWriter, "_close", real_close)
+        monkeypatch.setattr(worker_mod._SplitOutput, "close", real_close)
         assert (out / ".progress.json").exists() and not (out / "manifest.json").exists()
-    prepare([src], tmp_path / "s2", workers=0, shard_tokens=2000, val_fraction=0.3, progress=False)
+        assert len(list((out / ".tasks").iterdir())) >= 1  # finished tasks are recorded
+    options = PrepareOptions(workers=0, shard_tokens=2000, val_fraction=0.3, progress=False)
+    report = run_prepare([src], tmp_path / "s2", options)
     assert all_files(tmp_path / "s2") == reference
-    # A damaged kept shard is not trusted: the rerun starts over and still matches.
-    with open(tmp_path / "s3" / "train-00000.bin", "r+b") as f:
+    assert 1 <= report.skipped_tasks < report.tasks
+    # A damaged kept shard is not trusted: its task is redone and the store still matches.
+    first = sorted((tmp_path / "s3").glob("train-*.bin"))[0]
+    with open(first, "r+b") as f:
         f.write(b"\xff\xff")
     with pytest.warns(UserWarning, match="damaged"):
-        prepare([src], tmp_path / "s3", workers=0, shard_tokens=2000, val_fraction=0.3, progress=False)
-    assert all_files(tmp_path / "s3") == reference
+        report = run_prepare([src], tmp_path / "s3", options)
+    assert all_files(tmp_path / "s3") == reference and report.skipped_tasks >= 1
 
 
 # ---- bad input --------------------------------------------------------------------------------------
@@ -420,14 +427,14 @@ def test_bad_output_directories(tmp_path: Path) -> None:
     assert (tmp_path / "busy" / "keep.txt").read_text() == "mine"
     # What a run killed before its first checkpoint leaves is ours: cleaned, not refused.
     (tmp_path / "killed").mkdir()
-    for name in ("train-00000.bin", "train-00000.idx", "train-00001.bin.tmp", ".progress.json.123.tmp"):
+    for name in ("train-00000.bin", "train-00000-00000.idx", "train-00001.bin.tmp", ".progress.json.123.tmp"):
         (tmp_path / "killed" / name).write_bytes(b"junk")
     store = prepare([src], tmp_path / "killed", workers=0, progress=False)
     assert sorted(p.name for p in store.path.iterdir()) == [
         ".tokenmill.lock",
         "manifest.json",
-        "train-00000.bin",
-        "train-00000.idx",
+        "train-00000-00000.bin",
+        "train-00000-00000.idx",
     ]
     assert docs_of(store) == reference_tokens(["x"])
 
@@ -608,25 +615,27 @@ def test_out_inside_an_input_directory_is_skipped(tmp_path: Path) -> None:
     assert again.returncode == 0 and again.stdout.startswith("up to date"), again.stderr
 
 
-def test_the_val_shard_closes_with_every_train_shard(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from tokenmill.prepare import shard_writer
-
-    src = write_jsonl(tmp_path / "a.jsonl", synthetic_docs(300))
-    checkpoints = []
-    real = shard_writer.save_checkpoint
-
-    def record(out, identity, splits):  # type: ignore[no-untyped-def]
-        checkpoints.append(json.loads(json.dumps(splits)))
-        real(out, identity, splits)
-
-    monkeypatch.setattr(shard_writer, "save_checkpoint", record)
-    store = prepare([src], tmp_path / "s", workers=0, shard_tokens=2000, val_fraction=0.1, progress=False)
-    assert len(store.manifest["splits"]["val"]["shards"]) > 3
-    assert sum(1 for c in checkpoints if c["train"]["shards"]) > 10
-    # After a train shard closes, a rerun resumes there for both splits: nothing older is re-read.
-    for c in checkpoints:
-        assert c["val"]["position"] >= c["train"]["position"]
-    assert sorted(docs_of(store) + _val_docs(store)) == sorted(reference_tokens(synthetic_docs(300)))
+def test_the_layout_is_shards_per_task(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tasks_mod, "RANGE_BYTES", 30_000)
+    texts = synthetic_docs(300)
+    src = write_jsonl(tmp_path / "a.jsonl", texts)
+    (tmp_path / "b.txt").write_text("one document")
+    store = prepare([src, tmp_path / "b.txt"], tmp_path / "s", workers=0, shard_tokens=2000, val_fraction=0.1, progress=False)
+    n_tasks = -(-src.stat().st_size // 30_000) + 1
+    assert len(store.manifest["tasks"]["list"]) == n_tasks and store.manifest["format_version"] == 2
+    names = [e["name"] for s in store.manifest["splits"].values() for e in s["shards"]]
+    assert {n.split("-")[1] for n in names} == {f"{t:05d}" for t in range(n_tasks)}
+    for split in ("train", "val"):
+        shards = store.manifest["splits"][split]["shards"]
+        assert [e["name"] for e in shards] == sorted(e["name"] for e in shards)
+        for e in shards:  # --shard-tokens bounds a shard: it closes at the first document end past it
+            docs = np.fromfile(store.path / f"{e['name']}.idx", dtype="<i8")
+            assert docs[-2] < 2000 or len(docs) == 2
+    # Lines are split by task boundaries, never lost or repeated; the val split depends only on the line.
+    assert sorted(docs_of(store) + _val_docs(store)) == sorted(reference_tokens([*texts, "one document"]))
+    monkeypatch.setattr(tasks_mod, "RANGE_BYTES", 1 << 30)
+    one = prepare([src, tmp_path / "b.txt"], tmp_path / "one", workers=0, shard_tokens=2000, val_fraction=0.1, progress=False)
+    assert docs_of(one) == docs_of(store) and _val_docs(one) == _val_docs(store)
 
 
 def test_an_empty_val_split_is_warned_about(tmp_path: Path) -> None:
@@ -667,23 +676,19 @@ def test_start_method_ignores_tqdms_monitor_thread(tmp_path: Path) -> None:
 def test_a_worker_that_fails_at_startup_reports_the_cause(tmp_path: Path) -> None:
     import dataclasses
 
-    from tokenmill.prepare.parallel import tokenized
+    from tokenmill.prepare.coordinator import _job
+    from tokenmill.prepare.executors import LocalExecutor
+    from tokenmill.prepare.tasks import plan_tasks
 
     src = write_jsonl(tmp_path / "a.jsonl", ["one"])
     files = inputs.resolve_inputs([src])
-    from tokenmill.prepare import _job
-
-    class _W:  # what _job reads of a ShardWriter
-        splits: ClassVar[dict[str, Any]] = {}
-        start = (0, 0)
-
-    job = _job(GPT2, PrepareOptions(workers=1), files, _W())  # type: ignore[arg-type]
+    identity = {"tokenizer": {}, "options": {}}
+    job = _job(GPT2, PrepareOptions(workers=1), files, tmp_path, ("train",), identity)
     job = dataclasses.replace(job, engine="nope")
-    tasks = readers.iter_tasks(files, (0, 0), errors="replace", text_field="text", cuttable=True)
-    fd = os.open(tmp_path / "lock", os.O_RDWR | os.O_CREAT)
-    expected = r"worker failed to start: ValueError: unknown engine 'nope'"
-    with pytest.raises(RuntimeError, match=expected), tokenized(tasks, job, 1, fd) as results:
-        list(results)
+    with LocalExecutor(workers=1) as executor:
+        outcomes = list(executor.run(job, plan_tasks(files, "x"), lambda: False))
+    assert outcomes[0][1]["kind"] == "crash"
+    assert "worker failed to start: ValueError: unknown engine 'nope'" in outcomes[0][1]["error"]
 
 
 def test_disk_errors_keep_the_partial_store_and_say_rerun(
@@ -696,22 +701,23 @@ def test_disk_errors_keep_the_partial_store_and_say_rerun(
     src = write_jsonl(tmp_path / "a.jsonl", synthetic_docs(50))
 
     def full(self, *args):  # type: ignore[no-untyped-def]
-        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "s" / "train-00001.bin.tmp"))
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "s" / "train-00001-00000.bin.tmp"))
 
-    real_write, calls = ShardWriter._write, []
+    real_write, calls = worker_mod._SplitOutput.add, []
 
     def write_then_fail(self, *args):  # type: ignore[no-untyped-def]
         calls.append(1)
-        return real_write(self, *args) if len(calls) < 3 else full(self, *args)
+        return real_write(self, *args) if len(calls) < 40 else full(self, *args)
 
-    monkeypatch.setattr(ShardWriter, "_write", write_then_fail)
+    monkeypatch.setattr(tasks_mod, "RANGE_BYTES", 10_000)
+    monkeypatch.setattr(worker_mod._SplitOutput, "add", write_then_fail)
     out = tmp_path / "s"
     options = ["--workers", "0", "--shard-tokens", "500", "--quiet"]
     code = main(["prepare", str(src), "--out", str(out), *options])
     err = capsys.readouterr().err
     assert code == 1 and "No space left on device" in err and "Traceback" not in err
     assert "partial store" in err and "rerun the same command to resume" in err
-    assert (out / ".progress.json").exists()
+    assert (out / ".progress.json").exists() and len(list((out / ".tasks").iterdir())) >= 1
 
 
 def test_default_workers_follow_the_cpu_affinity() -> None:
@@ -733,9 +739,9 @@ def test_a_huge_jsonl_line_is_not_held_many_times_over(
     tracemalloc.start()
     try:
         pieces = []
-        for task in readers.iter_tasks(files, (0, 0), errors="strict", text_field="text", cuttable=True):
-            if task.kind == "piece":
-                pieces.append(len(task.payload))  # like a worker: each piece is dropped once sent
+        for doc in readers.read_task(files[0], 0, None, errors="strict", text_field="text", cuttable=True):
+            if not (doc.first and doc.last):
+                pieces.append(len(doc.text))  # like a worker: each piece is dropped once encoded
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()

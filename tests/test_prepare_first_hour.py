@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tokenmill.prepare import PrepareOptions, parallel, prepare, readers
+from tokenmill.prepare import PrepareOptions, parallel, prepare, readers, tasks
 from tokenmill.store import TokenStore
 from tokenmill.tokenizers import get_tokenizer
 
@@ -57,21 +57,24 @@ def advised_prepare(stderr: str) -> list[str]:
 
 
 def _damage(store: Path, how: str) -> None:
+    # Format 2 names shards by task: the second train shard, whatever task wrote it.
+    train = sorted(p.name[: -len(".bin")] for p in store.glob("train-*.bin"))
+    val = sorted(p.name[: -len(".bin")] for p in store.glob("val-*.bin"))
     if how == "flip a byte":
-        with open(store / "train-00001.bin", "r+b") as f:
+        with open(store / f"{train[1]}.bin", "r+b") as f:
             f.seek(10)
             byte = f.read(1)
             f.seek(10)
             f.write(bytes([byte[0] ^ 0xFF]))
     elif how == "truncate":
-        with open(store / "train-00001.bin", "r+b") as f:
+        with open(store / f"{train[1]}.bin", "r+b") as f:
             f.truncate(100)
     elif how == "index":
-        offsets = np.fromfile(store / "val-00000.idx", "<i8")
+        offsets = np.fromfile(store / f"{val[0]}.idx", "<i8")
         offsets[1] = 10**9
-        offsets.tofile(store / "val-00000.idx")
+        offsets.tofile(store / f"{val[0]}.idx")
     elif how == "delete":
-        (store / "train-00002.idx").unlink()
+        (store / f"{train[2]}.idx").unlink()
 
 
 @pytest.mark.parametrize("how", ["flip a byte", "truncate", "index", "delete"])
@@ -185,22 +188,22 @@ def test_a_corrupt_index_is_an_error_naming_the_file(tmp_path: Path) -> None:
     out = tmp_path / "store"
     prepare([src], out, workers=0, shard_tokens=1000, progress=False)
     for bad in ([0, 500, 100], [5, 10, 20]):  # offsets that fall back; a first offset that is not 0
-        offsets = np.fromfile(out / "train-00001.idx", "<i8")
+        offsets = np.fromfile(out / "train-00000-00001.idx", "<i8")
         keep = offsets.copy()
         offsets[1 : 1 + len(bad) - 1] = bad[1:]
         offsets[0] = bad[0]
-        offsets.tofile(out / "train-00001.idx")
+        offsets.tofile(out / "train-00000-00001.idx")
         store = TokenStore.open(out)  # sizes are right: open cannot tell
         for read in (lambda: store.document_offsets(), lambda: list(store.documents()), lambda: store.stats()):
-            with pytest.raises(ValueError, match=r"train-00001\.idx.*offsets"):
+            with pytest.raises(ValueError, match=r"train-00000-00001\.idx.*offsets"):
                 read()
         done = cli("stats", str(out))
-        assert done.returncode == 2 and "train-00001.idx" in done.stderr and "-" not in done.stdout
-        keep.tofile(out / "train-00001.idx")
-    last = np.fromfile(out / "train-00000.idx", "<i8")
+        assert done.returncode == 2 and "train-00000-00001.idx" in done.stderr and "-" not in done.stdout
+        keep.tofile(out / "train-00000-00001.idx")
+    last = np.fromfile(out / "train-00000-00000.idx", "<i8")
     last[-1] += 1  # does not end at the shard's size
-    last.tofile(out / "train-00000.idx")
-    with pytest.raises(ValueError, match=r"train-00000\.idx: offsets must start at 0 and end at n_tokens"):
+    last.tofile(out / "train-00000-00000.idx")
+    with pytest.raises(ValueError, match=r"train-00000-00000\.idx: offsets must start at 0 and end at n_tokens"):
         TokenStore.open(out).document_offsets()
 
 
@@ -257,7 +260,7 @@ def test_a_store_made_with_an_hf_tokenizer_json_decodes_elsewhere(tmp_path: Path
 
 
 def test_a_tokenizer_directory_is_copied_whole(tmp_path: Path) -> None:
-    from tokenmill.prepare import _tokenizer_source
+    from tokenmill.prepare.coordinator import tokenizer_source as _tokenizer_source
     from tokenmill.store.bundled import copy_tokenizer
 
     src = tmp_path / "my-tok"
@@ -362,7 +365,7 @@ def test_progress_in_a_log_is_whole_lines_and_an_error_starts_its_own_line(
     with open(src, "a") as f:
         f.write("not json\n")
     monkeypatch.setattr(parallel, "LINE_INTERVAL", 0.0)  # a line per update, to see them
-    monkeypatch.setattr(readers, "BLOCK_BYTES", 4096)  # many tasks: updates before the error
+    monkeypatch.setattr(tasks, "RANGE_BYTES", 4096)  # many tasks: updates before the error
     assert main(["prepare", str(src), "--out", str(tmp_path / "s"), "--workers", "0"]) == 2
     err = capsys.readouterr().err
     assert "\r" not in err

@@ -14,8 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tokenmill.prepare import checkpoint, inputs, prepare, readers, run_prepare, PrepareOptions
-from tokenmill.prepare import shard_writer as shard_writer_module
-from tokenmill.prepare.shard_writer import ShardWriter
+from tokenmill.prepare import manifest as manifest_module
+from tokenmill.prepare import tasks as tasks_module
+from tokenmill.prepare import worker as worker_module
+from tokenmill.prepare.worker import _SplitOutput
 from tokenmill.store import TokenStore
 from tokenmill.tokenizers import Tokenizer, get_tokenizer
 
@@ -38,17 +40,24 @@ def files_of(d: Path) -> dict[str, bytes]:
 
 
 def interrupt_after_closes(monkeypatch: pytest.MonkeyPatch, n: int, exc: BaseException = KeyboardInterrupt()) -> None:
-    """Make ShardWriter raise ``exc`` right after its ``n``-th shard close (checkpoint included)."""
-    real, calls = ShardWriter._close, []
+    """Make a task raise ``exc`` right after the ``n``-th shard close of the run (many small tasks)."""
+    monkeypatch.setattr(tasks_module, "RANGE_BYTES", 8000)
+    real, calls = _SplitOutput.close, []
 
-    def close(self, split, position, stats):  # type: ignore[no-untyped-def]
-        real(self, split, position, stats)
-        calls.append(split)
+    def close(self):  # type: ignore[no-untyped-def]
+        real(self)
+        calls.append(self.split)
         if len(calls) == n:
-            monkeypatch.setattr(ShardWriter, "_close", real)
+            monkeypatch.setattr(_SplitOutput, "close", real)
             raise exc
 
-    monkeypatch.setattr(ShardWriter, "_close", close)
+    monkeypatch.setattr(_SplitOutput, "close", close)
+
+
+def recorded_shards(out: Path) -> int:
+    """Shards of the tasks recorded as finished (format 2: .tasks/<task>.json)."""
+    records = [json.loads(p.read_text()) for p in (out / ".tasks").glob("*.json")]
+    return sum(len(v) for r in records for v in r["shards"].values())
 
 
 # ---- 1. IDs are never wrapped -------------------------------------------------------------------
@@ -79,12 +88,13 @@ def test_an_id_beyond_max_token_value_is_refused_not_wrapped(tmp_path: Path, big
 
 
 def test_the_shard_writer_refuses_a_cast_that_would_wrap(tmp_path: Path) -> None:
-    identity = {"tokenizer": {"name": "liar", "max_token_value": 50256}}
-    state = {"train": {"shards": [], "position": [0, 0], "stats": [0] * 6}}
-    writer = ShardWriter(tmp_path, identity, state, np.dtype("uint16"), 100)
+    class Job:
+        shard_tokens, tokenizer_info = 100, {"name": "liar", "max_token_value": 50256}
+
+    output = _SplitOutput(tmp_path, "train", 0, np.dtype("uint16"), Job())  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="token ID 70000.*uint16"):
-        writer._write("train", np.array([1, 70000], np.uint32), np.array([2]))
-    writer.abort()
+        output.add([np.array([1, 70000], np.uint32)], True)
+    output.abandon()
     assert not list(tmp_path.iterdir())
 
 
@@ -114,30 +124,27 @@ def test_a_users_tmp_file_is_never_prepares(tmp_path: Path) -> None:
 def test_a_value_error_mid_run_keeps_the_finished_shards_of_this_and_earlier_runs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(tasks_module, "RANGE_BYTES", 8000)
     src = write_jsonl(tmp_path / "a.jsonl", synthetic_docs(150))
     args = dict(workers=0, shard_tokens=2000, val_fraction=0.2, progress=False)
     prepare([src], tmp_path / "ref", **args)
     out = tmp_path / "s"
-    interrupt_after_closes(monkeypatch, 3)  # an earlier run, interrupted
+    interrupt_after_closes(monkeypatch, 6)  # an earlier run, interrupted
     with pytest.raises(KeyboardInterrupt):
         prepare([src], out, **args)
-    first = _checkpointed(out)
-    interrupt_after_closes(monkeypatch, 4, ValueError("a bug somewhere"))  # this run: a ValueError
+    first = recorded_shards(out)
+    interrupt_after_closes(monkeypatch, 8, ValueError("a bug somewhere"))  # this run: a ValueError
     with pytest.raises(ValueError, match="a bug somewhere"):
         prepare([src], out, **args)
     kept = files_of(out)
-    assert ".progress.json" in kept and _checkpointed(out) > first > 0
-    assert sum(n.endswith(".bin") for n in kept) == _checkpointed(out)
+    assert ".progress.json" in kept and recorded_shards(out) > first > 0
+    assert sum(n.endswith(".bin") for n in kept) == recorded_shards(out)  # the failed task's shards are gone
     assert not any(n.endswith(".tmp") for n in kept)
     reference = files_of(tmp_path / "ref")
     assert all(reference[n] == b for n, b in kept.items() if n.endswith((".bin", ".idx")))
+    shards = recorded_shards(out)
     report = run_prepare([src], out, PrepareOptions(**args))
-    assert report.resumed_shards == _checkpointed(tmp_path / "s", kept) and files_of(out) == reference
-
-
-def _checkpointed(out: Path, files: dict[str, bytes] | None = None) -> int:
-    data = (files or files_of(out))[".progress.json"]
-    return sum(len(s["shards"]) for s in json.loads(data)["splits"].values())
+    assert report.resumed_shards == shards and files_of(out) == reference
 
 
 # ---- 4. a corrupt checkpoint is never silently thrown away ---------------------------------------------
@@ -146,6 +153,7 @@ def _checkpointed(out: Path, files: dict[str, bytes] | None = None) -> int:
 def test_a_corrupt_checkpoint_is_refused_and_overwrite_starts_over(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(tasks_module, "RANGE_BYTES", 8000)
     src = write_jsonl(tmp_path / "a.jsonl", synthetic_docs(100))
     args = dict(workers=0, shard_tokens=2000, progress=False)
     prepare([src], tmp_path / "ref", **args)
@@ -176,42 +184,46 @@ def test_open_shard_files_are_closed_and_removed_on_an_error(tmp_path: Path, mon
         opened.append(f)
         return f
 
-    monkeypatch.setattr(shard_writer_module, "open", spy_open, raising=False)
-    real_add, seen = ShardWriter.add, []
+    monkeypatch.setattr(worker_module, "open", spy_open, raising=False)
+    real_add, seen = _SplitOutput.add, []
 
-    def add(self, result):  # type: ignore[no-untyped-def]
-        real_add(self, result)
+    def add(self, pieces, last):  # type: ignore[no-untyped-def]
+        real_add(self, pieces, last)
         seen.append(1)
-        if len(seen) >= 3 and self.files and self.splits["train"]["shards"]:  # open shards, kept ones
+        if self.task >= 2 and self.file is not None:  # an open shard; earlier tasks closed theirs
             raise RuntimeError("a worker died")
 
-    monkeypatch.setattr(ShardWriter, "add", add)
+    monkeypatch.setattr(_SplitOutput, "add", add)
+    monkeypatch.setattr(tasks_module, "RANGE_BYTES", 8000)  # finished tasks before the failing one
     readers_block = readers.BLOCK_BYTES
     monkeypatch.setattr(readers, "BLOCK_BYTES", 2000)
     with pytest.raises(RuntimeError, match="a worker died"):
         prepare([src], tmp_path / "s", workers=0, shard_tokens=3000, val_fraction=0.3, progress=False)
     assert readers_block != 2000 and opened and all(f.closed for f in opened)
-    assert not any(p.name.endswith(".bin.tmp") for p in (tmp_path / "s").iterdir())
+    left = [p.name for p in (tmp_path / "s").iterdir()]
+    assert not any(n.endswith(".tmp") for n in left) and "train-00000-00000.bin" in left
+    assert not any(n.startswith("train-00002-") for n in left)  # the failed task left nothing
 
 
 def test_a_kill_inside_finish_is_cleaned_up_by_the_rerun(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     src = write_jsonl(tmp_path / "a.jsonl", synthetic_docs(40))
-    real = shard_writer_module.write_manifest
+    real = manifest_module.write_manifest
 
     def write_then_die(directory, manifest):  # type: ignore[no-untyped-def]
         real(directory, manifest)
         (Path(directory) / "manifest.json.4242.tmp").write_bytes(b"half")  # another write cut short
         raise KeyboardInterrupt  # killed before the checkpoint is removed
 
-    monkeypatch.setattr(shard_writer_module, "write_manifest", write_then_die)
+    monkeypatch.setattr(manifest_module, "write_manifest", write_then_die)
     out = tmp_path / "s"
     with pytest.raises(KeyboardInterrupt):
         prepare([src], out, workers=0, shard_tokens=2000, progress=False)
-    monkeypatch.setattr(shard_writer_module, "write_manifest", real)
+    monkeypatch.setattr(manifest_module, "write_manifest", real)
     assert (out / ".progress.json").exists()
     report = run_prepare([src], out, PrepareOptions(workers=0, shard_tokens=2000, progress=False))
     assert report.up_to_date
     assert not (out / ".progress.json").exists() and not (out / "manifest.json.4242.tmp").exists()
+    assert not (out / ".tasks").exists()
 
 
 # ---- 6. broad excepts say what went wrong -------------------------------------------------------------------
@@ -257,24 +269,25 @@ def test_stats_say_why_token_texts_are_missing(tmp_path: Path) -> None:
 
 
 def test_resume_when_val_is_ahead_of_train(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Format 2: a task's val and train shards count only together, once its record is written.
+    monkeypatch.setattr(tasks_module, "RANGE_BYTES", 8000)
     src = write_jsonl(tmp_path / "a.jsonl", synthetic_docs(300))
     args = dict(workers=0, shard_tokens=1500, val_fraction=0.8, progress=False)
     prepare([src], tmp_path / "ref", **args)
-    real, checked = ShardWriter._close, []
+    real, checked = _SplitOutput.close, []
 
-    def close(self, split, position, stats):  # type: ignore[no-untyped-def]
-        real(self, split, position, stats)
-        if split == "val" and position is not None and len(self.splits["val"]["shards"]) >= 3:
-            checked.append(1)  # val closed on its own (not with a train shard): stop right here
+    def close(self):  # type: ignore[no-untyped-def]
+        real(self)
+        if self.split == "val" and len(self.entries) >= 2 and self.task >= 2:
+            checked.append(1)  # val closed on its own, train still open: stop right here
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(ShardWriter, "_close", close)
+    monkeypatch.setattr(_SplitOutput, "close", close)
     out = tmp_path / "s"
     with pytest.raises(KeyboardInterrupt):
         prepare([src], out, **args)
-    monkeypatch.setattr(ShardWriter, "_close", real)
-    state = json.loads((out / ".progress.json").read_text())["splits"]
-    assert checked and state["val"]["position"] > state["train"]["position"]  # the case under test
+    monkeypatch.setattr(_SplitOutput, "close", real)
+    assert checked and recorded_shards(out) >= 3
     report = run_prepare([src], out, PrepareOptions(**args))
     assert report.resumed_shards >= 3 and files_of(out) == files_of(tmp_path / "ref")
 
@@ -288,8 +301,8 @@ def test_workers_fill_the_in_flight_window_and_still_give_identical_stores(
 ) -> None:
     texts = synthetic_docs(400, seed=5, size=300)
     src = write_jsonl(tmp_path / "a.jsonl", texts)
-    monkeypatch.setattr(readers, "BLOCK_BYTES", 4096)  # many small tasks, of varied cost
-    n_tasks = sum(1 for _ in readers.iter_tasks(inputs.resolve_inputs([src]), (0, 0), errors="replace", text_field="text", cuttable=True))
+    monkeypatch.setattr(tasks_module, "RANGE_BYTES", 4096)  # many small tasks, of varied cost
+    n_tasks = len(tasks_module.plan_tasks(inputs.resolve_inputs([src]), "x"))
     assert n_tasks > 4 * 4 * workers  # several times the in-flight window: results arrive out of order
     args = dict(shard_tokens=5000, val_fraction=0.3, progress=False)
     prepare([src], tmp_path / "s0", workers=0, **args)

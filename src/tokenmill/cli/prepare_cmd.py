@@ -14,17 +14,25 @@ examples:
   tokenmill prepare books/ 'extra/*.txt' --out store/       # a directory (recursive) and a glob
   tokenmill prepare data.parquet --text-field content --out store/ --val-fraction 0.01
   tokenmill prepare corpus.jsonl --out store/ --engine riptoken   # faster, checked against tiktoken
-  tokenmill prepare corpus.jsonl --out store/               # rerun after a crash: resumes
+  tokenmill prepare corpus.jsonl --out store/               # rerun after a crash: skips finished tasks
   tokenmill prepare corpus.jsonl --out store/               # rerun on a damaged store: repairs it
   tokenmill prepare corpus.jsonl -t my-tokenizer.json --out store/  # the file is copied into the store
+  tokenmill prepare shards/ --out store/ --executor ray     # on a local Ray (127.0.0.1 only)
+  tokenmill prepare /nfs/corpus/ --out /nfs/store --executor ray --ray-address 10.0.0.5:6379
 
 Inputs: .txt (one file = one document), .jsonl (one document per line, --text-field),
 .parquet (the --text-field column); .txt/.jsonl may be .gz, .xz or .zst compressed.
 Inside a directory, files of other types (LICENSE, .DS_Store, images) are skipped and
-counted; a file named explicitly must be of a supported type. A rerun checks the store
-(sizes, indexes, sha256) and rebuilds it if a shard is damaged; a rerun with other inputs
-or options on the same --out is refused unless --overwrite. The progress bar counts input
-bytes on disk (compressed, if the files are); the summary shows both text and disk bytes.
+counted; a file named explicitly must be of a supported type.
+The work is split into tasks (a file, or a 1-64 MB range of a big .jsonl; a big compressed
+.jsonl is first decompressed once into --out) that workers read, tokenize and write
+themselves; a rerun skips the tasks already done,
+and the store is byte-identical whatever --workers or --executor ran it. With --executor
+ray the inputs and --out must be at the same path on every node (a shared file system).
+A rerun checks the store (sizes, indexes, sha256) and rebuilds it if a shard is damaged;
+a rerun with other inputs or options on the same --out is refused unless --overwrite.
+The progress bar counts input bytes on disk (compressed, if the files are); the summary
+shows both text and disk bytes.
 A file reached twice (a directory and a glob over it) is read once, with a warning; --out
 may live inside an input directory (it is skipped). Memory: .txt documents stream in
 1 MB pieces whatever their size; a .jsonl line longer than 64 MB is parsed whole, needing
@@ -116,6 +124,18 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         action="store_true",
         help="also re-read every shard written and check its sha256 (kept shards are always checked)",
     )
+    p.add_argument(
+        "--executor",
+        choices=("local", "ray"),
+        default="local",
+        help="what runs the tasks: local processes (default) or Ray (pip install 'tokenmill[ray]')",
+    )
+    p.add_argument(
+        "--ray-address",
+        default=None,
+        metavar="ADDR",
+        help="with --executor ray: the cluster's HOST:PORT (default: start a local Ray on 127.0.0.1)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
     return p
@@ -178,6 +198,8 @@ def run(args: argparse.Namespace) -> int:
             overwrite=args.overwrite,
             progress=not args.quiet,
             verify=args.verify,
+            executor=args.executor,
+            ray_address=args.ray_address,
         )
     except (ValueError, TypeError) as exc:
         raise ValueError(cli_message(str(exc))) from None
@@ -232,12 +254,17 @@ def summary(report: Any) -> str:
         )
     mb, secs = stats["bytes_read"] / 1e6, max(report.seconds, 1e-9)
     run_mb = report.run_bytes / 1e6  # rates count this run's work only (less when resumed)
-    resumed = f" (resumed after {report.resumed_shards} shards)" if report.resumed_shards else ""
+    resumed = (
+        f" (resumed: skipped {report.skipped_tasks} of {report.tasks} tasks finished by an earlier run)"
+        if report.skipped_tasks
+        else ""
+    )
     if "val" in splits and not splits["val"]["n_documents"]:
         resumed += "; val split EMPTY (no document drawn: raise --val-fraction)"
+    nodes = f"; tasks ran on {len(report.nodes)} nodes" if len(report.nodes) > 1 else ""
     disk = f", {report.disk_bytes / 1e6:,.1f} MB on disk" if report.disk_bytes != stats["bytes_read"] else ""
     rates = f"{run_mb / secs:.1f} MB/s of text, {report.run_tokens / secs / 1e6:.2f}M tokens/s"
     return (
         f"{stats['documents']:,} documents, {tokens:,} tokens, {mb:,.1f} MB of text{disk} in {secs:.1f} s "
-        f"({rates}), {shards} -> {report.store.path}{resumed}{skip_note}"
+        f"({rates}), {shards} -> {report.store.path}{resumed}{skip_note}{nodes}"
     )

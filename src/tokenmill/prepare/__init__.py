@@ -25,46 +25,43 @@ Huge documents are cut only for the GPT-2, cl100k and o200k pre-tokenizers (see
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
-import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from tokenmill.prepare.checkpoint import (
     check_out_dir,
-    load_state,
     locked,
     nothing_to_keep,
     remove_trace,
-    save_checkpoint,
     store_identity,
 )
-from tokenmill.prepare.cutting import CUTTABLE_PATTERNS
+from tokenmill.prepare.coordinator import run_locked, tokenizer_source
 from tokenmill.prepare.engines import ENGINES, check_parity
-from tokenmill.prepare.inputs import InputFile, absolute_arguments, resolve_inputs
-from tokenmill.prepare.parallel import default_workers, progress_bar, tokenized
-from tokenmill.prepare.readers import iter_tasks
-from tokenmill.prepare.shard_writer import ShardWriter
-from tokenmill.prepare.worker import SPLITS, STAT_KEYS, Job
-from tokenmill.store import TokenStore, dtype_for
-from tokenmill.store.bundled import bundle_name, copy_tokenizer
+from tokenmill.prepare.executors import EXECUTORS, default_workers, make_executor
+from tokenmill.prepare.inputs import absolute_arguments, resolve_inputs
+from tokenmill.store import TokenStore
+from tokenmill.store.bundled import bundle_name
 from tokenmill.tokenizers import get_tokenizer
-from tokenmill.vocab import KNOWN_ENCODINGS
 
 DEFAULT_SHARD_TOKENS = 100_000_000  # 200 MB per shard with uint16
 EOT_POLICIES = ("append", "prepend", "none")
 ERROR_POLICIES = ("replace", "strict")
-_RUN_ONLY = frozenset({"workers", "overwrite", "progress", "verify"})  # PrepareOptions that never change the store
+_RUN_ONLY = frozenset(  # PrepareOptions that never change the store
+    {"workers", "overwrite", "progress", "verify", "executor", "ray_address"}
+)
 
 
 @dataclass(frozen=True)
 class PrepareOptions:
     """How :func:`prepare` tokenizes and stores a corpus; checked when built.
 
-    Pitfall: every field but ``workers``, ``overwrite``, ``progress`` and ``verify`` defines the store:
+    Pitfall: every field but ``workers``, ``overwrite``, ``progress``, ``verify``, ``executor``
+    and ``ray_address`` defines the store:
     it is recorded in the manifest (:meth:`manifest_options`), and a rerun that changes one
     is refused unless ``overwrite``.
 
@@ -90,8 +87,14 @@ class PrepareOptions:
     overwrite: bool = False  # replace a store made from other inputs or options
     progress: bool = True  # a progress bar on stderr
     verify: bool = False  # also re-read every shard of the finished store and check its sha256 and IDs
+    executor: str = "local"  # what runs the tasks: "local" (processes here) or "ray"
+    ray_address: str | None = None  # executor="ray": the cluster's HOST:PORT; None: a local Ray
 
     def __post_init__(self) -> None:
+        if self.executor not in EXECUTORS:
+            raise ValueError(f"executor must be one of {EXECUTORS}, got {self.executor!r}")
+        if self.ray_address is not None and self.executor != "ray":
+            raise ValueError("ray_address (--ray-address) needs executor='ray' (--executor ray)")
         if self.eot not in EOT_POLICIES:
             raise ValueError(f"eot must be one of {EOT_POLICIES}, got {self.eot!r}")
         if self.errors not in ERROR_POLICIES:
@@ -140,6 +143,10 @@ class PrepareReport:
     seconds: float  # wall time of this run
     run_bytes: int = 0  # input bytes this run read (less than stats["bytes_read"] when resumed)
     run_tokens: int = 0  # tokens this run wrote
+    tasks: int = 0  # tasks in the plan
+    skipped_tasks: int = 0  # tasks found finished by an earlier run, not redone
+    nodes: frozenset[str] = field(default_factory=frozenset)  # where tasks ran (hosts / Ray node IDs)
+    startup_seconds: float = 0.0  # of ``seconds``: starting the executor (a local Ray: seconds)
     disk_bytes: int = 0  # size of the input files on disk (compressed, when they are)
 
 
@@ -159,6 +166,8 @@ def prepare(
     skip_bad_lines: bool = False,
     overwrite: bool = False,
     progress: bool = True,
+    executor: str = "local",
+    ray_address: str | None = None,
     verify: bool = False,
 ) -> TokenStore:
     """Tokenize ``inputs`` (files, directories, globs) into the token store ``out``; return it opened.
@@ -170,14 +179,18 @@ def prepare(
     "val" by a seeded hash of (input name, ordinal): the name is the file's base name, or
     its path relative to the directory (or glob) argument it came from, so ``x`` and
     ``./x`` split alike. ``errors``: "replace" invalid UTF-8 (counted) or "strict".
-    ``engine="riptoken"``: faster, used only after a parity check against tiktoken. The
-    options are those of :class:`PrepareOptions`.
+    ``engine="riptoken"``: faster, used only after a parity check against tiktoken.
+    ``executor``: "local" (processes on this machine) or "ray" (Ray tasks on the cluster at
+    ``ray_address``, or on a local Ray started for the run, listening on 127.0.0.1 only);
+    the store is byte-identical either way. The options are those of :class:`PrepareOptions`.
 
-    Pitfall: rerunning the same call resumes an interrupted run, or checks the finished
-    store (sizes, indexes, sha256) and returns it, rebuilding it if a shard is damaged;
-    ``overwrite`` rebuilds it anyway, and is needed for other inputs or options on the same
-    ``out``. ``verify`` also re-reads the shards this run wrote. A tokenizer given as a file
-    or directory is copied into the store (``tokenizer/``), so the store decodes anywhere.
+    Pitfall: rerunning the same call resumes an interrupted run (the finished tasks are
+    skipped), or checks the finished store (sizes, indexes, sha256) and returns it,
+    rebuilding it if a shard is damaged; ``overwrite`` rebuilds it anyway, and is needed for
+    other inputs or options on the same ``out``. ``verify`` also re-reads the shards this
+    run wrote. A tokenizer given as a file or directory is copied into the store
+    (``tokenizer/``), so the store decodes anywhere. With ``executor="ray"`` the inputs and
+    ``out`` must be at the same path on every node (a shared file system).
     Memory stays bounded except for one case: a ``.jsonl`` line over 64 MB is parsed whole,
     needing about 2x its size (ASCII; Python holds non-ASCII text at 2-4 bytes a character);
     ``.txt`` documents stream whatever their size.
@@ -202,6 +215,8 @@ def prepare(
         skip_bad_lines=skip_bad_lines,
         overwrite=overwrite,
         progress=progress,
+        executor=executor,
+        ray_address=ray_address,
         verify=verify,
     )
     return run_prepare(inputs, out, options).store
@@ -210,11 +225,11 @@ def prepare(
 def run_prepare(inputs: Any, out: str | os.PathLike[str], options: PrepareOptions) -> PrepareReport:
     """:func:`prepare` with its options built, returning a :class:`PrepareReport`.
 
-    Pitfall: an error never throws away finished shards: they and the checkpoint stay for
-    a rerun (which resumes, or, with other inputs or options, asks for ``overwrite``); only
-    what cannot be resumed from (the open shards' temp files) is removed. A run that fails
-    before finishing any shard leaves nothing: no directory it created, no lock file.
-    Ctrl-C keeps the directory, so that ``tokenmill stats`` can say how to resume.
+    Pitfall: an error never throws away finished work: when a task fails (bad input, a full
+    disk), the tasks already finished keep their output and the error names the failed
+    task's input; fix it and rerun: the finished tasks are skipped. A run that fails before
+    finishing any task leaves nothing: no directory it created, no lock file. Ctrl-C keeps
+    the directory, so that ``tokenmill stats`` can say how to resume.
 
     >>> import tempfile, pathlib
     >>> d = pathlib.Path(tempfile.mkdtemp())
@@ -231,7 +246,7 @@ def run_prepare(inputs: Any, out: str | os.PathLike[str], options: PrepareOption
     skipped: list[str] = []
     files = resolve_inputs(inputs, text_field=options.text_field, exclude=out, skipped=skipped)
     check_parity(tok, options.engine)
-    source = _tokenizer_source(options.tokenizer, tok)
+    source = tokenizer_source(options.tokenizer, tok)
     identity = store_identity(
         tok,
         options.manifest_options(tok.name),
@@ -240,117 +255,24 @@ def run_prepare(inputs: Any, out: str | os.PathLike[str], options: PrepareOption
         skipped=skipped,
         arguments=absolute_arguments(inputs),
     )
+    n_workers = default_workers() if options.workers is None else options.workers
+    executor = make_executor(options.executor, workers=n_workers, ray_address=options.ray_address)
     out = Path(out)
-    created = check_out_dir(out, overwrite=options.overwrite)
-    with locked(out) as lock_fd:
-        try:
-            report = _run_locked(files, out, tok, options, identity, source, lock_fd, started)
-        except KeyboardInterrupt:
-            raise  # kept as it is: `tokenmill stats` explains it, a rerun resumes
-        except BaseException:
-            if nothing_to_keep(out):
-                remove_trace(out, created=created)
-            raise
+    with executor:  # connect first: an unreachable cluster fails before anything is written
+        startup = time.perf_counter() - started
+        created = check_out_dir(out, overwrite=options.overwrite)
+        with locked(out) as lock_fd:
+            try:
+                report = run_locked(executor, files, out, tok, options, identity, source, lock_fd, started)
+            except KeyboardInterrupt:
+                raise  # kept as it is: `tokenmill stats` explains it, a rerun resumes
+            except BaseException:
+                if nothing_to_keep(out):
+                    remove_trace(out, created=created)
+                raise
     if options.verify and not report.up_to_date:
         report.store.verify()  # re-read what this run wrote
-    return report
-
-
-def _run_locked(
-    files: Sequence[InputFile],
-    out: Path,
-    tok: Any,
-    options: PrepareOptions,
-    identity: dict[str, Any],
-    source: str | None,
-    lock_fd: int,
-    started: float,
-) -> PrepareReport:
-    splits = SPLITS[: 2 if options.val_fraction > 0 else 1]
-    state = load_state(out, identity, splits, options.overwrite)
-    if state is None:
-        store = TokenStore.open(out)
-        if options.verify:
-            store.verify()
-        return PrepareReport(store, True, 0, time.perf_counter() - started)
-    resumed = sum(len(s["shards"]) for s in state.values())
-    if not resumed:  # a checkpoint from the start: an interrupted run can be explained and resumed
-        save_checkpoint(out, identity, state)
-    writer = ShardWriter(out, identity, state, dtype_for(tok), options.shard_tokens)
-    job = _job(tok, options, files, writer)
-    cuttable = getattr(tok, "pat_str", None) in CUTTABLE_PATTERNS
-    tasks = iter_tasks(files, writer.start, errors=options.errors, text_field=options.text_field, cuttable=cuttable)
-    total = sum(f.size for f in files)
-    try:
-        n_workers = default_workers() if options.workers is None else options.workers
-        # The pool first: it may fork, which is safe only before tqdm starts its thread.
-        with (
-            tokenized(tasks, job, n_workers, lock_fd) as results,
-            progress_bar(total, options.progress) as bar,
-        ):
-            for result in results:
-                writer.add(result)
-                bar.update(result.progress - bar.n)
-                rate = writer.n_tokens / max(1e-9, time.perf_counter() - started) / 1e6
-                bar.set_postfix_str(f"{rate:.2f}M tok/s", refresh=False)
-        if writer.stats[0] == 0:
-            raise ValueError(f"the inputs hold no documents ({_counts(writer.stats)}); nothing to store")
-        if source is not None:
-            copy_tokenizer(source, out)
-        writer.finish()
-    except BaseException:
-        writer.abort()  # close and remove the open shards; finished ones stay for a rerun
-        raise
-    if len(splits) > 1 and not writer.splits["val"]["shards"]:
-        warnings.warn(
-            f"val_fraction={options.val_fraction} put none of the {writer.stats[0]:,} documents in "
-            "val: the val split is empty; raise val_fraction (--val-fraction) for a usable one",
-            stacklevel=4,
-        )
-    run_seconds = time.perf_counter() - started
-    return PrepareReport(
-        TokenStore.open(out), False, resumed, run_seconds, writer.run_bytes, writer.n_tokens, total
-    )
-
-
-def _counts(stats: Sequence[int]) -> str:
-    """The counters of an empty run, in words (never a Python dict)."""
-    words = [f"{n:,} {key.replace('_', ' ')}" for key, n in zip(STAT_KEYS, stats) if n and key != "documents"]
-    return ", ".join(words) or "no records at all"
-
-
-def _tokenizer_source(spec: Any, tok: Any) -> str | None:
-    """The file or directory a tokenizer came from, when it is not a built-in name (else None)."""
-    for candidate in (spec, getattr(tok, "_source", None)):
-        if isinstance(candidate, (str, os.PathLike)):
-            path = os.fspath(candidate)
-            if path not in KNOWN_ENCODINGS and os.path.exists(path):
-                return path
-    return None
-
-
-def _job(tok: Any, options: PrepareOptions, files: Sequence[InputFile], writer: ShardWriter) -> Job:
-    """What every worker needs, from the options and where the writer resumes."""
-    eot_text = next((s for s, i in tok.special_tokens.items() if i == tok.eot_id), None)
-    positions = tuple(tuple(writer.splits[s]["position"]) if s in writer.splits else (0, 0) for s in SPLITS)
-    return Job(
-        tokenizer=tok,
-        engine=options.engine,
-        eot=options.eot,
-        eot_id=tok.eot_id if options.eot != "none" else None,
-        eot_text=eot_text,
-        dtype=dtype_for(tok).name,
-        val_fraction=float(options.val_fraction),
-        seed=options.seed,
-        text_field=options.text_field,
-        errors=options.errors,
-        skip_bad_lines=options.skip_bad_lines,
-        paths=tuple(f.path for f in files),
-        names=tuple(f.name for f in files),
-        start=writer.start,
-        positions=positions,
-        tokenizer_info={"name": tok.name, "max_token_value": tok.max_token_value},
-    )
+    return dataclasses.replace(report, startup_seconds=startup)
 
 
 def reference_tokens(

@@ -1,10 +1,10 @@
 """The output directory of ``tokenmill prepare``: its lock, checkpoint, resume and cleanup.
 
-A run holds an ``flock`` on ``.tokenmill.lock``; after each closed shard it writes
-``.progress.json`` (the store's identity, and per split the finished shards, the input
-position its documents reach and the counters there); the manifest, written last, marks
-the store complete. A rerun with the same identity resumes from the checkpoint, or finds
-the store complete and does nothing.
+A run holds an ``flock`` on ``.tokenmill.lock``; before any task runs it writes
+``.progress.json`` (the identity of the store being made); each finished task writes its
+own record in ``.tasks/`` (see :mod:`tokenmill.prepare.worker`); the manifest, written
+last, marks the store complete. A rerun with the same identity skips the finished tasks,
+or finds the store complete and does nothing.
 
 Pitfall: the identity (tokenizer, stored options, inputs' paths, sizes and mtimes) decides
 whether a store may be reused; touching an input (a new mtime) makes its store "other
@@ -21,20 +21,18 @@ import json
 import os
 import re
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Sequence  # noqa: F401
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from tokenmill.prepare.worker import SPLITS, STAT_KEYS
+from tokenmill.prepare.tasks import TASKS_DIR, UNPACK_DIR
+from tokenmill.prepare.worker import SPLITS
 from tokenmill.store import FORMAT, atomic_write_bytes, dtype_for
-from tokenmill.store.format import LOCK_NAME, MANIFEST_NAME, PROGRESS_NAME
+from tokenmill.store.format import FORMAT_VERSION, LOCK_NAME, MANIFEST_NAME, PROGRESS_NAME
 from tokenmill.store.repair import shard_problem
 
 PROGRESS, LOCK, MANIFEST = PROGRESS_NAME, LOCK_NAME, MANIFEST_NAME
-
-# Per split: {"shards": [manifest entries], "position": [input, ordinal], "stats": [counters]}.
-SplitStates = dict[str, dict[str, Any]]
 
 
 def store_identity(
@@ -132,15 +130,16 @@ def locked(out: Path) -> Iterator[int]:
         os.close(fd)
 
 
-def load_state(
-    out: Path, identity: dict[str, Any], splits: Sequence[str], overwrite: bool
-) -> SplitStates | None:
-    """None if ``out`` already holds this store, sound; else the split states to start from.
+def load_state(out: Path, identity: dict[str, Any], overwrite: bool) -> bool:
+    """True if ``out`` already holds this store, sound; else get ``out`` ready for the tasks.
 
     A complete store is checked before it is called up to date: every shard's size, index
-    and sha256 (a damaged one is rebuilt, with a warning). Pitfall: it deletes what it
-    will not reuse (prepare's own files only, never anything else), so call it with the
-    lock held.
+    and sha256 (a damaged one is rebuilt, with a warning). Ready for the tasks means:
+    ``.progress.json`` names the identity being made, the manifest is gone, and what an
+    earlier run left (task records, shards) stays: each task checks its own record by
+    digest and checksum, so only output that this run would write again is reused.
+
+    Pitfall: it deletes prepare's own files only, never anything else; call it with the lock held.
     """
     fix = "pass overwrite=True (--overwrite) to start over, or choose another --out"
     manifest, manifest_error = _load_json(out / MANIFEST)
@@ -157,7 +156,7 @@ def load_state(
         if not overwrite:
             raise ValueError(f"{out} holds a {MANIFEST} that is not a token store's; {fix}")
     elif progress_error is not None:
-        # The checkpoint is the only record of which shards are sound: never guess.
+        # The checkpoint says which store the shards there belong to: never guess.
         if not overwrite:
             raise ValueError(
                 f"{out / PROGRESS}, the checkpoint of an interrupted prepare, is corrupt ({progress_error}); "
@@ -165,7 +164,7 @@ def load_state(
             )
         warnings.warn(f"{out / PROGRESS} is corrupt ({progress_error}); starting over", stacklevel=3)
     elif progress is not None:
-        if any(st.get("shards") for st in progress.get("splits", {}).values()):
+        if not progress.get("failed"):  # after bad input, the fix may change inputs or options
             have = progress.get("identity", {})
     elif any(not is_ours(p.name) for p in out.iterdir()) and not overwrite:
         raise ValueError(_not_empty(out))
@@ -176,60 +175,67 @@ def load_state(
                 "pass overwrite=True (--overwrite) to replace it, or choose another --out"
             )
         have = None
-    itemsize = dtype_for(identity["tokenizer"]["max_token_value"]).itemsize
-    if have is not None and complete and not overwrite:
+    if have is not None and complete and not overwrite and have.get("format_version") == FORMAT_VERSION:
+        itemsize = dtype_for(identity["tokenizer"]["max_token_value"]).itemsize
         entries = [e for st in have.get("splits", {}).values() for e in st.get("shards", [])]
         problem = next((p for e in entries if (p := shard_problem(out, e, itemsize))), None)
         if problem is None:
-            clean_leftovers(out)  # a run killed inside finish() left its checkpoint behind
-            return None
+            clean_leftovers(out)  # a run killed right after the manifest left its checkpoint behind
+            return True
         warnings.warn(f"{problem}; rebuilding the store", stacklevel=3)
-    state = _fresh(splits)
-    if have is not None and not complete:
-        state = progress["splits"]
-        # Checksums before trust: a crash or a disk fault may have damaged a kept shard.
-        entries = [e for st in state.values() for e in st["shards"]]
-        problem = next((p for e in entries if (p := shard_problem(out, e, itemsize))), None)
-        if problem is not None:
-            warnings.warn(
-                f"{out}: a shard kept from the interrupted run is damaged ({problem}); starting over",
-                stacklevel=3,
-            )
-            state = _fresh(splits)
-    kept = {f"{e['name']}.{ext}" for st in state.values() for e in st["shards"] for ext in ("bin", "idx")}
-    clean(out, keep=kept)
-    return state
+    (out / MANIFEST).unlink(missing_ok=True)  # first: from here on the directory is no store
+    if progress_error is not None:
+        clean(out, keep=set())  # no trustworthy record of what the files there are
+    (out / TASKS_DIR).mkdir(exist_ok=True)
+    save_checkpoint(out, identity)
+    return False
 
 
-def save_checkpoint(out: Path, identity: dict[str, Any], splits: SplitStates) -> None:
-    """Record the finished shards; call it only once their files are durable."""
-    data = json.dumps({"identity": identity, "splits": splits}, sort_keys=True).encode()
+def save_checkpoint(out: Path, identity: dict[str, Any], *, failed: bool = False) -> None:
+    """Record which store ``out`` is becoming (the tasks record their own progress).
+
+    ``failed``: the run stopped on bad input, so the rerun that follows a fix may bring
+    other inputs or options without ``overwrite`` (only tasks with the same digest are reused).
+    """
+    state = {"format_version": FORMAT_VERSION, "identity": identity, "failed": failed}
+    data = json.dumps(state, sort_keys=True).encode()
     atomic_write_bytes(out / PROGRESS, data)
 
 
 def clean(out: Path, *, keep: set[str]) -> None:
-    """Remove prepare's own files (never anything else), the manifest first."""
-    (out / MANIFEST).unlink(missing_ok=True)
+    """Remove prepare's own files (never anything else) but ``keep``, the manifest first."""
+    if MANIFEST not in keep:
+        (out / MANIFEST).unlink(missing_ok=True)
     for p in out.iterdir():
-        if is_ours(p.name) and p.name not in keep and p.name != LOCK and p.is_file():
+        if not is_ours(p.name) or p.name in keep or p.name == LOCK:
+            continue
+        if p.name in (TASKS_DIR, UNPACK_DIR) and p.is_dir():
+            for q in p.iterdir():
+                if q.is_file() and re.fullmatch(r"\d+\.jsonl?(\.\d+\.tmp)?", q.name):
+                    q.unlink()
+            try:
+                p.rmdir()
+            except OSError:  # something not ours in there: leave it
+                pass
+        elif p.is_file():
             p.unlink()
 
 
 def clean_leftovers(out: Path) -> None:
-    """Remove a finished store's leftovers: the obsolete checkpoint and unfinished writes."""
+    """Remove a finished store's leftovers: the obsolete checkpoint, task records, unfinished writes."""
     for p in out.iterdir():
         if (p.name == PROGRESS or (p.name.endswith(".tmp") and is_ours(p.name))) and p.is_file():
             p.unlink()
+    if (out / TASKS_DIR).is_dir() or (out / UNPACK_DIR).is_dir():
+        clean(out, keep={p.name for p in out.iterdir() if p.name not in (TASKS_DIR, UNPACK_DIR)})
 
 
 def nothing_to_keep(out: Path) -> bool:
-    """After a failed run: is there neither a store nor a checkpoint with a finished shard?"""
+    """After a failed run: is there neither a store nor a finished task to keep?"""
     if (out / MANIFEST).exists():
         return False
-    progress, error = _load_json(out / PROGRESS)
-    if error is not None:
-        return False
-    return progress is None or not any(st.get("shards") for st in progress.get("splits", {}).values())
+    tasks = out / TASKS_DIR
+    return not (tasks.is_dir() and any(p.name.endswith(".json") for p in tasks.iterdir()))
 
 
 def remove_trace(out: Path, *, created: Path | None) -> None:
@@ -263,8 +269,10 @@ def is_ours(name: str) -> bool:
 
     >>> is_ours("train-00001.bin.tmp"), is_ours("manifest.json.123.tmp"), is_ours("notes.tmp")
     (True, True, False)
+    >>> is_ours("train-00003-00001.bin"), is_ours("val-00003-00000.bin.77.tmp"), is_ours("train-3.bin")
+    (True, True, False)
     """
-    if name in (PROGRESS, LOCK, MANIFEST):
+    if name in (PROGRESS, LOCK, MANIFEST, TASKS_DIR, UNPACK_DIR):
         return True
     if name.endswith(".bin.tmp"):
         return _is_shard_file(name[: -len(".tmp")])
@@ -276,12 +284,11 @@ def is_ours(name: str) -> bool:
 
 def _is_shard_file(name: str) -> bool:
     stem, _, ext = name.rpartition(".")
-    split, _, k = stem.partition("-")
-    return ext in ("bin", "idx") and split in SPLITS and len(k) == 5 and k.isdigit()
+    split, _, numbers = stem.partition("-")
+    parts = numbers.split("-")  # format 1: <split>-<k>; format 2: <split>-<task>-<k>
+    return ext in ("bin", "idx") and split in SPLITS and len(parts) <= 2 and all(len(k) >= 5 and k.isdigit() for k in parts)
 
 
-def _fresh(splits: Sequence[str]) -> SplitStates:
-    return {s: {"shards": [], "position": [0, 0], "stats": [0] * len(STAT_KEYS)} for s in splits}
 
 
 def _diff(want: dict[str, Any], have: dict[str, Any]) -> list[str]:
@@ -310,15 +317,6 @@ def _load_json(path: Path) -> tuple[dict[str, Any] | None, str | None]:
         return None, f"{type(exc).__name__}: {exc}"
     if not isinstance(data, dict):
         return None, f"a JSON {type(data).__name__}, not an object"
-    if path.name == PROGRESS and not _valid_progress(data):
-        return None, "not a prepare checkpoint (no identity, or no shards and positions per split)"
+    if path.name == PROGRESS and not isinstance(data.get("identity"), dict):
+        return None, "not a prepare checkpoint (no identity)"
     return data, None
-
-
-def _valid_progress(data: dict[str, Any]) -> bool:
-    splits = data.get("splits")
-    return (
-        isinstance(data.get("identity"), dict)
-        and isinstance(splits, dict)
-        and all(isinstance(st, dict) and {"shards", "position", "stats"} <= set(st) for st in splits.values())
-    )

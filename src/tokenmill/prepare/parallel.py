@@ -1,11 +1,7 @@
-"""Tokenize prepare's tasks in worker processes and hand the results back in input order.
+"""What the local executor and the prepare stage share: how to start processes, how many, the bar.
 
-In-order results are what make a store byte-identical whatever the number of workers; at
-most ``4 * workers`` tasks are in flight, so memory stays flat however big the corpus.
-
-Pitfall: ``multiprocessing.Pool`` silently replaces a worker that was killed (say, by the
-OOM killer) and loses its task, so waiting for that result would hang forever;
-:func:`tokenized` notices the new worker and raises RuntimeError instead.
+Pitfall: fork only where it is safe (:func:`start_method`); a progress bar starts a thread,
+so start worker processes before the bar.
 
 >>> import multiprocessing
 >>> start_method() in multiprocessing.get_all_start_methods()
@@ -14,17 +10,15 @@ True
 
 from __future__ import annotations
 
-import multiprocessing
+import multiprocessing  # noqa: F401  (doctest)
 import os
 import sys
 import threading
 import time
-from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from tokenmill.prepare.worker import Job, Result, _Worker, init_worker, run_task
 
 
 def start_method() -> str:
@@ -48,63 +42,6 @@ def default_workers() -> int:
         return len(os.sched_getaffinity(0)) or 1
     except AttributeError:  # not on every platform (macOS, Windows)
         return os.cpu_count() or 1
-
-
-@contextmanager
-def tokenized(tasks: Iterator[Any], job: Job, workers: int, lock_fd: int) -> Iterator[Iterator[Result]]:
-    """Tokenize tasks in order, with ``workers`` processes (0: in this process).
-
-    Pitfall: enter it before starting any thread (a progress bar's, say): it may fork.
-    """
-    if workers == 0:
-        yield map(_Worker(job).run, tasks)
-        return
-    method = start_method()
-    initargs = (job, lock_fd if method == "fork" else None, os.getpid())
-    with multiprocessing.get_context(method).Pool(
-        workers, initializer=init_worker, initargs=initargs
-    ) as pool:
-        started = list(pool._pool)  # private, but the only way to notice a killed worker
-        pids, received = {p.pid for p in started}, [0]
-
-        def wait(pending: Any) -> Result:
-            while True:
-                try:
-                    result = pending.get(timeout=1.0)
-                    received[0] += 1
-                    return result
-                except multiprocessing.TimeoutError:
-                    if {p.pid for p in pool._pool} != pids:
-                        raise RuntimeError(_death_message(started, received[0], method)) from None
-
-        def results() -> Iterator[Result]:
-            pending: deque[Any] = deque()
-            for task in tasks:
-                pending.append(pool.apply_async(run_task, (task,)))
-                if len(pending) >= 4 * workers:
-                    yield wait(pending.popleft())
-            while pending:
-                yield wait(pending.popleft())
-
-        yield results()
-
-
-def _death_message(started: list[Any], received: int, method: str) -> str:
-    codes = sorted({p.exitcode for p in started if p.exitcode is not None})
-    if received == 0 and codes and all(c > 0 for c in codes):
-        # It exited by itself before any result: a start-up failure (its traceback is above).
-        hint = (
-            " (spawned workers re-import the main script: is it a real file with "
-            "`if __name__ == '__main__':`?)"
-        )
-        return (
-            f"the tokenizing workers failed at startup (exit code {codes[0]}); see the error above"
-            + (hint if method == "spawn" else "")
-        )
-    return (
-        f"a tokenizing worker died (exit code {codes or 'unknown'}; -9: killed, say by the out-of-memory "
-        "killer); rerun the same command to resume"
-    )
 
 
 class _NoBar:

@@ -1,34 +1,36 @@
-"""Read the inputs of ``tokenmill prepare`` as a stream of tasks for the tokenizing workers.
+"""Read one task's input as documents, inside the worker that tokenizes them.
 
-The calling process only splits bytes into tasks (about ``BLOCK_BYTES`` of text each);
-workers decode and parse them, so that the reading process never becomes the bottleneck.
-Finding and checking the files is :mod:`tokenmill.prepare.inputs`; cutting huge texts is
-:mod:`tokenmill.prepare.cutting`.
+A task (see :mod:`tokenmill.prepare.tasks`) is a whole file, or a byte range of an
+uncompressed ``.jsonl``; :func:`read_task` opens, decompresses and parses it and yields
+:class:`Doc` records. Finding and checking the files is :mod:`tokenmill.prepare.inputs`;
+cutting huge texts is :mod:`tokenmill.prepare.cutting`.
+
+A document's *key* (its identity in the val split, with the input's name) is the byte
+offset of its line in the decompressed ``.jsonl`` (so a line's split does not depend on how
+the file is cut into tasks, or compressed), its row in a parquet file, and 0 for a ``.txt``.
 
 Pitfall: a ``.txt`` bigger than ``DOC_BYTES``, or a ``.jsonl`` line longer than
-``HUGE_LINE_BYTES``, is decoded here and sent as pieces; invalid UTF-8 in it is then
-reported (or counted) here, not by a worker.
+``HUGE_LINE_BYTES``, is yielded as pieces cut where the tokenizer splits anyway.
 
 >>> import pathlib, tempfile
 >>> from tokenmill.prepare.inputs import resolve_inputs
 >>> p = pathlib.Path(tempfile.mkdtemp()) / "a.jsonl"
 >>> _ = p.write_text('{"text": "hi"}\\n{"text": "there"}\\n')
->>> tasks = iter_tasks(resolve_inputs([p]), (0, 0), errors="strict", text_field="text", cuttable=True)
->>> [(t.kind, t.ordinal, t.payload) for t in tasks]
-[('lines', 0, b'{"text": "hi"}\\n{"text": "there"}\\n')]
+>>> [(d.key, d.text) for d in read_task(resolve_inputs([p])[0], 0, None, errors="strict", text_field="text", cuttable=True)]
+[(0, 'hi'), (15, 'there')]
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+import os
+from collections.abc import Iterable, Iterator
 from typing import IO, Any, NamedTuple
 
 from tokenmill.prepare.cutting import Cutter, cut_pieces
 from tokenmill.prepare.inputs import InputFile, open_stream, read_errors
 
-BLOCK_BYTES = 1 << 20  # text per task: small enough to balance 2+ workers at the end of a run
+BLOCK_BYTES = 1 << 20  # bytes read at a time, and the size of a huge text's pieces
 DOC_BYTES = 4 << 20  # a .txt up to this size is one task; bigger ones are cut into pieces
 HUGE_LINE_BYTES = 64 << 20  # a .jsonl line longer than this is parsed here and cut into pieces
 
@@ -112,109 +114,109 @@ def _parse_json(text: str, text_field: str) -> tuple[Any, str | None]:
     return value, None
 
 
-class Task(NamedTuple):
-    """A unit of work for a tokenizing worker (a tuple: cheap to pickle)."""
+class Doc(NamedTuple):
+    """A document (or a piece of one, or a bad record) as a worker reads it."""
 
-    kind: str  # "lines" (.jsonl bytes), "doc" (a whole .txt, bytes), "texts" (parquet), "piece" (str)
-    input_index: int
-    ordinal: int  # ordinal (line/row number from 0) of the task's first record
-    offset: int  # decompressed byte offset of the payload, for error messages
-    payload: Any
-    first: bool = True  # piece: is this the document's first piece / last piece?
+    key: int  # identity in the val split: .jsonl line byte offset, parquet row, 0 for .txt
+    text: Any  # str (a whole text or a piece); None for a bad record
+    nbytes: int  # input bytes behind it (a piece: those decoded since the previous piece)
+    replacements: int  # U+FFFD introduced when decoding it
+    first: bool = True  # is this the document's first piece / last piece?
     last: bool = True
-    nbytes: int = 0  # texts/piece: input bytes behind it (lines/doc: counted by the worker)
-    replacements: int = 0  # piece: U+FFFD introduced when decoding it here
-    progress: int = 0  # on-disk bytes of all inputs consumed when the task was read
+    bad: str | None = None  # why the record is bad (then text is None)
+    where: Any = ""  # "path, line N" for messages (str() of it; computed only when needed)
 
 
-def iter_tasks(
-    files: Sequence[InputFile], start: tuple[int, int], *, errors: str, text_field: str, cuttable: bool
-) -> Iterator[Task]:
-    """Stream all inputs from position ``start`` (input index, ordinal) as tasks, in order.
+class _LineRef:
+    """"path, line N" of the line at a byte offset; N is counted only when a message needs it."""
 
-    Pitfall: the records of input ``start[0]`` before ``start[1]`` are read again and
-    dropped (a compressed stream cannot seek), so resuming inside a big input takes a while.
+    __slots__ = ("path", "offset", "lineno", "source")
+
+    def __init__(self, path: str, offset: int, lineno: int | None, source: str | None = None) -> None:
+        self.path, self.offset, self.lineno, self.source = path, offset, lineno, source or path
+
+    def __str__(self) -> str:
+        if self.lineno is None:  # a range task: count the lines before it (errors are rare)
+            self.lineno = _count_newlines(self.source, self.offset) + 1
+        return f"{self.path}, line {self.lineno}"
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)
+
+
+def _count_newlines(path: str, stop: int) -> int:
+    n = 0
+    with open(path, "rb") as f:
+        while stop > 0 and (block := f.read(min(BLOCK_BYTES, stop))):
+            n, stop = n + block.count(b"\n"), stop - len(block)
+    return n
+
+
+def read_task(
+    f: InputFile,
+    start: int,
+    stop: int | None,
+    *,
+    errors: str,
+    text_field: str,
+    cuttable: bool,
+    unpacked: str | None = None,
+) -> Iterator[Doc]:
+    """The documents of one task: file ``f``, or (an uncompressed .jsonl) its lines starting in [start, stop).
+
+    ``unpacked``: read this decompressed copy of ``f`` (a .jsonl) instead; messages still
+    name ``f``. Pitfall: a truncated or corrupt file raises ValueError naming it, possibly
+    after documents were yielded (a compressed stream is checked as it is read).
     """
-    done = sum(f.size for f in files[: start[0]])
-    for index in range(start[0], len(files)):
-        f = files[index]
-        src = _Source(f, index, start[1] if index == start[0] else 0, errors, text_field, cuttable)
-        try:
-            if f.format == "parquet":
-                yield from _parquet_tasks(src, done)
+    try:
+        if f.format == "parquet":
+            yield from _parquet_docs(f, text_field)
+            return
+        if unpacked is not None:
+            with open(unpacked, "rb") as raw:
+                yield from _jsonl_docs(f, raw, start, stop, errors, text_field, cuttable, unpacked)
+            return
+        raw, stream = open_stream(f)
+        with raw, stream:
+            if f.format == "txt":
+                yield from _txt_docs(f, stream, errors, cuttable)
             else:
-                raw, stream = open_stream(f)
-                with raw, stream:
-                    reader = _jsonl_tasks if f.format == "jsonl" else _txt_tasks
-                    yield from reader(src, stream, lambda done=done, raw=raw: done + raw.tell())
-        except read_errors() as exc:  # a truncated or corrupt file: say which
-            raise ValueError(
-                f"{f.path}: cannot read it ({type(exc).__name__}: {exc}); is the file complete?"
-            ) from exc
-        done += f.size
+                yield from _jsonl_docs(f, stream, start, stop, errors, text_field, cuttable)
+    except read_errors() as exc:  # a truncated or corrupt file: say which
+        raise ValueError(f"{f.path}: cannot read it ({type(exc).__name__}: {exc}); is the file complete?") from exc
 
 
-@dataclass(frozen=True)
-class _Source:
-    """One input being read, and how: what every format reader needs besides the stream."""
-
-    file: InputFile
-    index: int  # its place among the inputs; tasks carry it
-    skip: int  # records (lines, rows) before this ordinal are stored already: no tasks for them
-    errors: str  # invalid UTF-8 in text decoded here: "replace" (counted) or "strict" (raise)
-    text_field: str  # the .jsonl key / parquet column holding the text
-    cuttable: bool  # may a huge text be cut (the tokenizer's pattern is in CUTTABLE_PATTERNS)?
-
-
-def _piece_tasks(pieces: Iterable[str], template: Task) -> Iterator[Task]:
-    """One "piece" task per piece of one document, from ``template``; ``pieces`` may be lazy.
-
-    The first piece carries the template's input bytes and replacements (so they are
-    counted once) and its ``first`` flag; the last piece carries its ``last`` flag.
-    """
+def _pieces(pieces: Iterable[str], key: int, nbytes: int, repl: int, first: bool, last: bool) -> Iterator[Doc]:
+    """One Doc per piece of a document; the first carries the bytes and replacements, the last ``last``."""
     it = iter(pieces)
     piece, head = next(it), True
     for following in it:  # one piece of lookahead: is this one the last?
-        yield template._replace(
-            payload=piece,
-            first=template.first and head,
-            last=False,
-            nbytes=template.nbytes if head else 0,
-            replacements=template.replacements if head else 0,
-        )
+        yield Doc(key, piece, nbytes if head else 0, repl if head else 0, first and head, False)
         piece, head = following, False
-    yield template._replace(
-        payload=piece,
-        first=template.first and head,
-        nbytes=template.nbytes if head else 0,
-        replacements=template.replacements if head else 0,
-    )
+    yield Doc(key, piece, nbytes if head else 0, repl if head else 0, first and head, last)
 
 
-def _txt_tasks(src: _Source, stream: IO[bytes], progress: Callable[[], int]) -> Iterator[Task]:
-    if src.skip > 0:
-        return
+def _txt_docs(f: InputFile, stream: IO[bytes], errors: str, cuttable: bool) -> Iterator[Doc]:
     head = stream.read(DOC_BYTES)
     more = stream.read(BLOCK_BYTES)
     if not more:
-        yield Task("doc", src.index, 0, 0, head, progress=progress())
+        text, repl = decode_utf8(head, errors, f.path, 0)
+        yield Doc(0, text, len(head), repl, where=f.path)
         return
-    cutter, carry, offset, first = Cutter(src.cuttable, BLOCK_BYTES), b"", 0, True
-    nbytes = repl = 0  # input behind text not yet sent: charged to the next piece sent
+    cutter, carry, offset, first = Cutter(cuttable, BLOCK_BYTES), b"", 0, True
+    nbytes = repl = 0  # input behind text not yet sent: charged to the next piece
     for block in _chain(head, more, stream):
         data = carry + block
         tail = incomplete_tail(data)  # a character split across blocks is decoded with the next one
         data, carry = (data[:-tail], data[-tail:]) if tail else (data, b"")
-        text, r = decode_utf8(data, src.errors, src.file.path, offset)
+        text, r = decode_utf8(data, errors, f.path, offset)
         offset, nbytes, repl = offset + len(data), nbytes + len(data), repl + r
         pieces = cutter.feed(text)
         if pieces:
-            template = Task("piece", src.index, 0, 0, "", first, False, nbytes, repl, progress())
-            yield from _piece_tasks(pieces, template)
+            yield from _pieces(pieces, 0, nbytes, repl, first, False)
             first, nbytes, repl = False, 0, 0
-    text, r = decode_utf8(carry, src.errors, src.file.path, offset) if carry else ("", 0)
-    template = Task("piece", src.index, 0, 0, "", first, True, nbytes + len(carry), repl + r, progress())
-    yield from _piece_tasks([cutter.rest + text], template)
+    text, r = decode_utf8(carry, errors, f.path, offset) if carry else ("", 0)
+    yield from _pieces([cutter.rest + text], 0, nbytes + len(carry), repl + r, first, True)
 
 
 def _chain(head: bytes, more: bytes, stream: IO[bytes]) -> Iterator[bytes]:
@@ -223,8 +225,66 @@ def _chain(head: bytes, more: bytes, stream: IO[bytes]) -> Iterator[bytes]:
     yield from read_blocks(stream, BLOCK_BYTES)
 
 
-def _jsonl_tasks(src: _Source, stream: IO[bytes], progress: Callable[[], int]) -> Iterator[Task]:
-    ordinal = offset = 0
+def unpack(f: InputFile, dest: str) -> int:
+    """Decompress ``f`` into ``dest`` (written to a temp name, then renamed); its size in bytes.
+
+    Pitfall: a corrupt or truncated input raises ValueError naming it, and leaves no ``dest``;
+    an error writing ``dest`` stays an OSError (a problem of --out, not of the input).
+    """
+    tmp = f"{dest}.{os.getpid()}.tmp"
+    size = 0
+    try:
+        with open(tmp, "wb") as out:
+            for block in _checked_blocks(f):
+                out.write(block)
+                size += len(block)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, dest)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return size
+
+
+def _checked_blocks(f: InputFile) -> Iterator[bytes]:
+    try:
+        raw, stream = open_stream(f)
+        with raw, stream:
+            yield from read_blocks(stream, BLOCK_BYTES)
+    except read_errors() as exc:  # raised here, not by the caller's writes
+        raise ValueError(f"{f.path}: cannot read it ({type(exc).__name__}: {exc}); is the file complete?") from exc
+
+
+def _line_start(stream: IO[bytes], start: int) -> int | None:
+    """The first line start at or after ``start`` (> 0) in a seekable stream; None past the end."""
+    stream.seek(start - 1)  # a line starts at `start` iff the byte before it is a newline
+    at = start - 1
+    while block := stream.read(BLOCK_BYTES):
+        i = block.find(b"\n")
+        if i >= 0:
+            stream.seek(at + i + 1)
+            return at + i + 1
+        at += len(block)
+    return None
+
+
+def _jsonl_docs(
+    f: InputFile,
+    stream: IO[bytes],
+    start: int,
+    stop: int | None,
+    errors: str,
+    text_field: str,
+    cuttable: bool,
+    source: str | None = None,
+) -> Iterator[Doc]:
+    """The lines that start in [start, stop) (``stop`` None: to the end), one Doc each."""
+    offset: int | None = start if start == 0 else _line_start(stream, start)
+    if offset is None or (stop is not None and offset >= stop):
+        return
+    lineno = 1 if start == 0 else None  # the next line's number, when known without counting
+    end_at = stop if stop is not None else float("inf")
     carry = b""
     blocks = read_blocks(stream, BLOCK_BYTES)
     for block in blocks:
@@ -241,66 +301,75 @@ def _jsonl_tasks(src: _Source, stream: IO[bytes], progress: Callable[[], int]) -
             end = buf.find(b"\n") + 1 or len(buf)
             carry = bytes(buf[end:])
             del buf[end:]
-            if ordinal >= src.skip and end > HUGE_LINE_BYTES:
+            where = _LineRef(f.path, offset, lineno, source)
+            if end > HUGE_LINE_BYTES:
                 box = [buf]  # handed over, so that _huge_line can free the bytes once decoded
                 del buf
-                yield from _huge_line(src, ordinal, offset, box, progress())
-            elif ordinal >= src.skip:
-                yield Task("lines", src.index, ordinal, offset, bytes(buf), progress=progress())
+                yield from _huge_line(box, offset, where, errors, text_field, cuttable)
+            else:
+                yield _line_doc(bytes(buf), end, offset, where, errors, text_field)
                 del buf
-            ordinal, offset = ordinal + 1, offset + end
+            offset, lineno = offset + end, lineno + 1 if lineno is not None else None
+            if offset >= end_at:
+                return
             continue
-        n = data.count(b"\n", 0, end)
-        if ordinal + n > src.skip:
-            yield Task("lines", src.index, ordinal, offset, data[:end], progress=progress())
-        ordinal, offset, carry = ordinal + n, offset + end, data[end:]
-    if carry and ordinal >= src.skip:
-        yield Task("lines", src.index, ordinal, offset, carry, progress=progress())
+        lines = data[:end].split(b"\n")
+        lines.pop()
+        for line in lines:
+            yield _line_doc(line, len(line) + 1, offset, _LineRef(f.path, offset, lineno, source), errors, text_field)
+            offset, lineno = offset + len(line) + 1, lineno + 1 if lineno is not None else None
+            if offset >= end_at:
+                return
+        carry = data[end:]
+    if carry:
+        yield _line_doc(carry, len(carry), offset, _LineRef(f.path, offset, lineno, source), errors, text_field)
+
+
+def _line_doc(line: bytes, nbytes: int, offset: int, where: _LineRef, errors: str, text_field: str) -> Doc:
+    if not line.strip():  # a blank line is an empty document
+        return Doc(offset, "", nbytes, 0)
+    text, repl, bad = parse_jsonl_line(line, errors=errors, text_field=text_field, where=where, offset=offset)
+    return Doc(offset, text, nbytes, repl, bad=bad, where=where)
 
 
 def _huge_line(
-    src: _Source, ordinal: int, offset: int, box: list[bytearray], progress: int
-) -> Iterator[Task]:
-    """A .jsonl line too long for one task: parsed here, its text sent as pieces.
+    box: list[bytearray], offset: int, where: _LineRef, errors: str, text_field: str, cuttable: bool
+) -> Iterator[Doc]:
+    """A .jsonl line too long to encode at once: parsed, its text yielded as pieces.
 
     Memory: the raw bytes are freed once decoded and the JSON text once parsed; the text
     is then cut lazily. The peak is the JSON text plus the value (while parsing).
     """
     line = box.pop()
     nbytes = len(line)
-    where = f"{src.file.path}, line {ordinal + 1}"
     if line.endswith(b"\n"):
         del line[-1:]
     try:
         text, repl = str(line, "utf-8"), 0  # no bytes copy, unlike bytes(line).decode()
     except UnicodeDecodeError:
-        text, repl = decode_utf8(bytes(line), src.errors, where, offset)
+        text, repl = decode_utf8(bytes(line), errors, str(where), offset)
     del line
-    value, bad = _parse_json(text, src.text_field)
-    if bad is not None or not value:
-        # Not a document to cut: let the worker count/report it like any other line (re-encoded:
-        # a U+FFFD replaced here then reads as text; only the replacement count can differ).
-        payload = text.encode("utf-8", "surrogatepass") + b"\n"
-        yield Task("lines", src.index, ordinal, offset, payload, progress=progress)
-        return
+    value, bad = _parse_json(text, text_field)
     del text
-    template = Task("piece", src.index, ordinal, 0, "", True, True, nbytes, repl, progress)
-    yield from _piece_tasks(cut_pieces(value, src.cuttable, BLOCK_BYTES), template)
+    if bad is not None or not value:
+        yield Doc(offset, value if bad is None else None, nbytes, repl, bad=bad, where=where)
+        return
+    yield from _pieces(cut_pieces(value, cuttable, BLOCK_BYTES), offset, nbytes, repl, True, True)
 
 
-def _parquet_tasks(src: _Source, done: int) -> Iterator[Task]:
-    import pyarrow.compute as pc
+def _parquet_docs(f: InputFile, text_field: str) -> Iterator[Doc]:
     import pyarrow.parquet as pq
 
-    f = src.file
     pf = pq.ParquetFile(f.path)
-    total = max(1, pf.metadata.num_rows)
-    ordinal = 0
-    for batch in pf.iter_batches(batch_size=1024, columns=[src.text_field]):
-        column = batch.column(0)
-        n = len(column)
-        if ordinal + n > src.skip:
-            nbytes = (pc.sum(pc.binary_length(column)).as_py() or 0) if n else 0
-            progress = done + f.size * (ordinal + n) // total  # parquet is not streamed: rows done
-            yield Task("texts", src.index, ordinal, 0, column.to_pylist(), nbytes=nbytes, progress=progress)
-        ordinal += n
+    try:
+        row = 0
+        for batch in pf.iter_batches(batch_size=1024, columns=[text_field]):
+            for value in batch.column(0).to_pylist():
+                if isinstance(value, str):
+                    yield Doc(row, value, len(value.encode("utf-8", "surrogatepass")), 0)
+                else:
+                    bad = f"has a {text_field!r} that is {type(value).__name__}, not a string"
+                    yield Doc(row, None, 0, 0, bad=bad, where=f"{f.path}, row {row}")
+                row += 1
+    finally:
+        pf.close()

@@ -1,11 +1,14 @@
-"""The worker side of ``prepare``: one task in, token arrays and counters out.
+"""The worker side of ``prepare``: one task in, its shards and a completion record out.
 
-Each worker process builds its encoder once (:func:`init_worker`), then turns tasks read
-by :mod:`tokenmill.prepare.readers` into a :class:`Result` per task: per split, the
-tokens, document lengths and ordinals, and the running counters at each document.
+A worker reads its task's input itself (:func:`tokenmill.prepare.readers.read_task`:
+open, decompress, parse), tokenizes it and writes the task's shards
+(``<split>-<task>-<k>.bin/.idx``, see docs/format.md) and then its record
+``.tasks/<task>.json`` (the shards' manifest entries and the task's counters). The
+coordinator only sees records. :func:`execute` is the one function every executor runs.
 
-Pitfall: documents stored by an interrupted run (before ``Job.positions``) are counted
-again but not re-tokenized, so the counters after a resume equal an uninterrupted run's.
+Pitfall: a task whose record is already there, for the same inputs and options, with
+intact shards, is not redone (resume); anything else it finds under its own names (the
+leftovers of a killed run) is removed first, so a task's output never mixes two runs.
 
 >>> split_of(0, "a.jsonl", 2, 0.5)
 1
@@ -14,16 +17,24 @@ again but not re-tokenized, so the counters after a resume equal an uninterrupte
 from __future__ import annotations
 
 import hashlib
+import json
+import errno
 import os
 import signal
+import socket
 import sys
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from pathlib import Path
+from typing import IO, Any
 
 import numpy as np
 
 from tokenmill.prepare.engines import make_encoder, scrub_surrogates
-from tokenmill.prepare.readers import decode_utf8, parse_jsonl_line
+from tokenmill.prepare.inputs import InputFile
+from tokenmill.prepare.readers import read_task, unpack
+from tokenmill.prepare.tasks import TaskSpec, describe_task, record_path, task_shard_name, unpacked_path
+from tokenmill.store import atomic_write_bytes, sha256_file
+from tokenmill.store.format import PROGRESS_NAME
 
 SPLITS = ("train", "val")
 STAT_KEYS = (
@@ -35,41 +46,34 @@ STAT_KEYS = (
     "bad_lines_skipped",
 )
 DOCS, EMPTY, BYTES, EOTS, REPL, BAD = range(len(STAT_KEYS))
+WRITE_HINT = (
+    "--out must be a directory that every worker can write, on every machine (with --executor ray: "
+    "a shared file system mounted at the same path on every node)"
+)
 
 
 @dataclass(frozen=True)
 class Job:
-    """Everything a worker needs, sent once when it starts."""
+    """Everything a worker needs besides its task, sent once per worker (or Ray object)."""
 
     tokenizer: Any  # picklable: a worker re-resolves it by name/path
     engine: str
     eot: str  # "append", "prepend" or "none"
     eot_id: int | None
     eot_text: str | None  # the EOT token's spelling, counted when it appears in text
-    dtype: str  # store dtype; IDs are known to fit (dtype_for)
+    dtype: str  # store dtype; IDs are checked to fit
     val_fraction: float
     seed: int
     text_field: str
     errors: str
     skip_bad_lines: bool
-    paths: tuple[str, ...]  # input paths as given (for messages)
-    names: tuple[str, ...]  # input names (InputFile.name): part of each document's identity
-    start: tuple[int, int]  # (input, ordinal) reading starts at; records before are ignored
-    positions: tuple[tuple[int, int], ...]  # per split: its documents before this are stored
+    shard_tokens: int  # a shard closes at the first document end past this
+    cuttable: bool  # may huge texts be cut (the tokenizer's pattern is in CUTTABLE_PATTERNS)?
+    out: str  # the store directory (seen at this path by every worker)
+    splits: tuple[str, ...]  # ("train",) or ("train", "val")
+    files: tuple[InputFile, ...]  # the inputs, as planned
+    key: str  # identity of the store being made (workers are reused only for the same key)
     tokenizer_info: dict[str, Any]  # the manifest's "tokenizer" (name, max_token_value): IDs are checked
-
-
-class Result(NamedTuple):
-    """A task's output, per split: tokens, document lengths/ordinals, counters at each document."""
-
-    input_index: int
-    progress: int
-    total: tuple[int, ...]  # counters over the whole task
-    tokens: tuple[np.ndarray, ...]
-    lengths: tuple[np.ndarray, ...]  # tokens per document (EOT included)
-    ordinals: tuple[np.ndarray, ...]
-    cums: tuple[np.ndarray, ...]  # (n_documents, 6) counters of the task up to and including each
-    open_doc: bool  # the last document (a piece) continues in the next task
 
 
 def split_of(seed: int, name: str, ordinal: int, val_fraction: float) -> int:
@@ -87,130 +91,175 @@ def split_of(seed: int, name: str, ordinal: int, val_fraction: float) -> int:
     return int(int.from_bytes(digest, "big") < val_fraction * 2.0**64)
 
 
+class _SplitOutput:
+    """The shards one task writes for one split: streamed to a temp file, renamed when closed."""
+
+    def __init__(self, out: Path, split: str, task: int, dtype: np.dtype, job: Job) -> None:
+        self.out, self.split, self.task, self.shard_tokens = out, split, task, job.shard_tokens
+        self.dtype, self.tokenizer_info = dtype.newbyteorder("<"), job.tokenizer_info
+        self.entries: list[dict[str, Any]] = []
+        self.file: IO[bytes] | None = None
+        self.tmp = Path()
+        self.n_tokens, self.ends = 0, [0]
+
+    def add(self, pieces: list[np.ndarray], last: bool) -> None:
+        if self.file is None:
+            name = task_shard_name(self.split, self.task, len(self.entries))
+            self.tmp = self.out / f"{name}.bin.{os.getpid()}.tmp"
+            self.file, self.sha256 = open(self.tmp, "wb"), hashlib.sha256()  # noqa: SIM115 - close() closes it
+        for ids in pieces:
+            check_ids(ids, self.dtype, self.tokenizer_info)  # a cast must never wrap an ID around
+            data = memoryview(np.ascontiguousarray(ids, dtype=self.dtype)).cast("B")
+            self.file.write(data)
+            self.sha256.update(data)
+            self.n_tokens += len(ids)
+        if last:
+            self.ends.append(self.n_tokens)
+            if self.n_tokens >= self.shard_tokens:
+                self.close()
+
+    def close(self) -> None:
+        """Make the open shard durable: .bin fsync'd and renamed, then its .idx (which fsyncs the dir)."""
+        if self.file is None:
+            return
+        name = task_shard_name(self.split, self.task, len(self.entries))
+        file, self.file = self.file, None
+        try:
+            file.flush()
+            os.fsync(file.fileno())
+        finally:
+            file.close()
+        os.replace(self.tmp, self.out / f"{name}.bin")
+        idx = np.array(self.ends, dtype="<i8").tobytes()
+        atomic_write_bytes(self.out / f"{name}.idx", idx)
+        self.entries.append(
+            {
+                "name": name,
+                "n_tokens": self.n_tokens,
+                "n_documents": len(self.ends) - 1,
+                "bin_sha256": self.sha256.hexdigest(),
+                "idx_sha256": hashlib.sha256(idx).hexdigest(),
+            }
+        )
+        self.n_tokens, self.ends = 0, [0]
+
+    def abandon(self) -> None:
+        if self.file is not None:
+            self.file.close()
+            self.file = None
+            self.tmp.unlink(missing_ok=True)
+
+
 class _Worker:
     def __init__(self, job: Job) -> None:
-        self.job = job
+        self.job, self.out = job, Path(job.out)
         self.encode = make_encoder(job.tokenizer, job.engine)
         self.eot_array = np.array([job.eot_id if job.eot_id is not None else 0], dtype=np.uint32)
 
-    def run(self, task: Any) -> Result:
+    def run(self, spec: TaskSpec) -> dict[str, Any]:
+        """Do one task (or find it done); return its record and whether it was skipped."""
+        if not (self.out / PROGRESS_NAME).is_file():  # written by the coordinator before any task
+            raise FileNotFoundError(
+                errno.ENOENT, f"the store directory is not visible on {socket.gethostname()}", str(self.out)
+            )
+        self.damaged = False
+        record = self._finished(spec)
+        if record is not None:
+            return {"record": record, "skipped": True}
+        damaged = self.damaged
+        self._clear(spec.index)
+        job = self.job
         self.stats = [0] * len(STAT_KEYS)
-        self.parts: list[list[Any]] = [[[], [], [], []] for _ in SPLITS]  # tokens, lengths, ordinals, cums
-        self.task, self.open_doc = task, False
-        getattr(self, f"_{task.kind}")(task)
-        out = []
-        for tokens, lengths, ordinals, cums in self.parts:
-            out.append(
-                (
-                    self._stored(np.concatenate(tokens))
-                    if tokens
-                    else np.empty(0, self.job.dtype),
-                    np.array(lengths, dtype=np.int64),
-                    np.array(ordinals, dtype=np.int64),
-                    np.array(cums, dtype=np.int64).reshape(-1, len(STAT_KEYS)),
-                )
+        dtype = np.dtype(job.dtype)
+        self.outputs = {s: _SplitOutput(self.out, s, spec.index, dtype, job) for s in job.splits}
+        f = job.files[spec.input_index]
+        self.name = f.name or f.path
+        try:
+            docs = read_task(
+                f,
+                spec.start,
+                spec.stop,
+                errors=job.errors,
+                text_field=job.text_field,
+                cuttable=job.cuttable,
+                unpacked=spec.unpacked,
             )
-        return Result(task.input_index, task.progress, tuple(self.stats), *zip(*out), self.open_doc)
+            for doc in docs:
+                self._document(doc)
+            for output in self.outputs.values():
+                output.close()
+        except BaseException:
+            for output in self.outputs.values():
+                output.abandon()
+            self._clear(spec.index)  # a failed task leaves nothing half done (kill -9 aside)
+            raise
+        record = {
+            "digest": spec.digest,
+            "task": spec.index,
+            "shards": {s: o.entries for s, o in self.outputs.items()},
+            "stats": dict(zip(STAT_KEYS, self.stats)),
+        }
+        atomic_write_bytes(record_path(self.out, spec.index), json.dumps(record, sort_keys=True).encode())
+        return {"record": record, "skipped": False, "repaired": damaged}
 
-    def _stored(self, ids: np.ndarray) -> np.ndarray:
-        """The IDs in the store dtype, after checking that each fits: never a silent wrap-around."""
-        check_ids(ids, np.dtype(self.job.dtype), self.job.tokenizer_info)
-        return ids.astype(self.job.dtype)
+    def _finished(self, spec: TaskSpec) -> dict[str, Any] | None:
+        """The task's record if a run already did it with these inputs/options and its shards are intact."""
+        try:
+            record = json.loads(record_path(self.out, spec.index).read_text(encoding="utf-8"))
+            if record["digest"] != spec.digest:
+                return None
+            for entries in record["shards"].values():
+                for e in entries:
+                    for ext in ("bin", "idx"):
+                        if sha256_file(self.out / f"{e['name']}.{ext}") != e[f"{ext}_sha256"]:
+                            self.damaged = True  # a crash or a disk fault: redo it, and say so
+                            return None
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None  # missing, half-written, foreign or damaged: redo the task
+        return record if isinstance(record, dict) else None
 
-    def _lines(self, task: Any) -> None:
-        lines = task.payload.split(b"\n")
-        if task.payload.endswith(b"\n"):
-            lines.pop()
-        offset, path = task.offset, self.job.paths[task.input_index]
-        for j, line in enumerate(lines):
-            ordinal, nbytes = (
-                task.ordinal + j,
-                len(line) + (j < len(lines) - 1 or task.payload.endswith(b"\n")),
-            )
-            if (task.input_index, ordinal) >= self.job.start:
-                self.stats[BYTES] += nbytes
-                if not line.strip():  # a blank line is an empty document
-                    self.stats[EMPTY] += 1
-                else:
-                    where = f"{path}, line {ordinal + 1}"
-                    text, repl, bad = parse_jsonl_line(
-                        line,
-                        errors=self.job.errors,
-                        text_field=self.job.text_field,
-                        where=where,
-                        offset=offset,
-                    )
-                    self.stats[REPL] += repl
-                    self._record(ordinal, text, bad, where)
-            offset += nbytes
+    def _clear(self, task: int) -> None:
+        """Remove what a killed run left under this task's names (never any other file)."""
+        record_path(self.out, task).unlink(missing_ok=True)
+        for split in SPLITS:
+            stem = task_shard_name(split, task, 0)[:-5]
+            for p in self.out.glob(f"{stem}[0-9]*"):
+                rest = p.name[len(stem) :]
+                k, _, ext = rest.partition(".")
+                if k.isdigit() and (ext in ("bin", "idx") or ext.endswith(".tmp")):
+                    p.unlink(missing_ok=True)
 
-    def _doc(self, task: Any) -> None:
-        text, repl = decode_utf8(task.payload, self.job.errors, self.job.paths[task.input_index], 0)
-        self.stats[BYTES] += len(task.payload)
-        self.stats[REPL] += repl
-        self._document(0, text, True, True)
-
-    def _texts(self, task: Any) -> None:
-        path = self.job.paths[task.input_index]
-        for j, value in enumerate(task.payload):
-            ordinal = task.ordinal + j
-            if (task.input_index, ordinal) >= self.job.start:
-                self.stats[BYTES] += (
-                    len(value.encode("utf-8", "surrogatepass")) if isinstance(value, str) else 0
-                )
-                bad = (
-                    None
-                    if isinstance(value, str)
-                    else f"has a {self.job.text_field!r} that is {type(value).__name__}, not a string"
-                )
-                self._record(ordinal, value, bad, f"{path}, row {ordinal}")
-
-    def _piece(self, task: Any) -> None:
-        self.stats[BYTES] += task.nbytes
-        self.stats[REPL] += task.replacements
-        self._document(task.ordinal, task.payload, task.first, task.last)
-
-    def _record(self, ordinal: int, text: Any, bad: str | None, where: str) -> None:
-        if bad is None:
-            self._document(ordinal, text, True, True)
-        elif self.job.skip_bad_lines:
-            self.stats[BAD] += 1
-        else:
-            raise ValueError(
-                f"{where} {bad}; fix it, or pass skip_bad_lines=True (--skip-bad-lines) "
-                "to skip and count such records"
-            )
-
-    def _document(self, ordinal: int, text: str, first: bool, last: bool) -> None:
+    def _document(self, doc: Any) -> None:
         job, stats = self.job, self.stats
-        if first and last and not text:
+        stats[BYTES] += doc.nbytes
+        stats[REPL] += doc.replacements
+        if doc.bad is not None:
+            if not job.skip_bad_lines:
+                raise ValueError(
+                    f"{doc.where} {doc.bad}; fix it, or pass skip_bad_lines=True (--skip-bad-lines) "
+                    "to skip and count such records"
+                )
+            stats[BAD] += 1
+            return
+        text = doc.text
+        if doc.first and doc.last and not text:
             stats[EMPTY] += 1
             return
-        stats[DOCS] += last
+        stats[DOCS] += doc.last
         if job.eot_text:
             stats[EOTS] += text.count(job.eot_text)
-        split = split_of(job.seed, job.names[self.task.input_index], ordinal, job.val_fraction)
-        if (self.task.input_index, ordinal) < job.positions[split]:
-            # Already in a shard from an interrupted run: counted exactly as then, not re-tokenized.
-            if not text.isascii():
-                stats[REPL] += scrub_surrogates(text)[1]
-            return
         try:
             ids = self.encode(text)
         except UnicodeEncodeError:  # lone surrogates: replaced like tiktoken does, and counted
             text, n = scrub_surrogates(text)
             stats[REPL] += n
             ids = self.encode(text)
-        tokens, lengths, ordinals, cums = self.parts[split]
-        pieces = [self.eot_array] if first and job.eot == "prepend" else []
+        pieces = [self.eot_array] if doc.first and job.eot == "prepend" else []
         pieces.append(ids)
-        if last and job.eot == "append":
+        if doc.last and job.eot == "append":
             pieces.append(self.eot_array)
-        tokens.extend(pieces)
-        lengths.append(sum(len(p) for p in pieces))
-        ordinals.append(ordinal)
-        cums.append(list(stats))
-        self.open_doc = not last
+        split = SPLITS[split_of(job.seed, self.name, doc.key, job.val_fraction)]
+        self.outputs[split].add(pieces, doc.last)
 
 
 _WORKER: _Worker | None = None
@@ -240,7 +289,7 @@ def check_ids(ids: np.ndarray, dtype: np.dtype, tokenizer: dict[str, Any]) -> No
         )
 
 
-def init_worker(job: Job, inherited_lock_fd: int | None = None, parent_pid: int | None = None) -> None:
+def init_worker(job: Job | None, inherited_lock_fd: int | None = None, parent_pid: int | None = None) -> None:
     """Pool initializer: build this process's encoder once; quiet on Ctrl-C and when orphaned.
 
     A forked worker closes its copy of the store lock, so that the lock dies with the
@@ -253,8 +302,9 @@ def init_worker(job: Job, inherited_lock_fd: int | None = None, parent_pid: int 
     _die_with_parent(parent_pid)
     if inherited_lock_fd is not None:
         os.close(inherited_lock_fd)
+    _WORKER = None  # not one inherited by fork from a run in the parent
     try:
-        _WORKER = _Worker(job)
+        _WORKER = _Worker(job) if job is not None else None
     except Exception as exc:  # noqa: BLE001 - sent to the parent with its type and message
         _STARTUP_ERROR = f"{type(exc).__name__}: {exc}"
 
@@ -273,9 +323,56 @@ def _die_with_parent(parent_pid: int | None) -> None:
         os._exit(0)
 
 
-def run_task(task: Any) -> Result:
-    """Pool task: tokenize one task with this process's encoder."""
+def execute(job: Job, spec: TaskSpec) -> dict[str, Any]:
+    """Run one task with this process's worker for ``job`` (built once per process and job).
+
+    Never raises for a task's own failure: returns ``{"error": message, "kind": ...}``
+    (kind "input": bad input, the message names file and line; "write": --out is not
+    writable here; "crash": anything else), so every executor reports it alike.
+    """
+    global _WORKER
+    try:
+        if spec.kind == "unpack":
+            return _unpack(job, spec)
+        if _WORKER is None or _WORKER.job.key != job.key:
+            if _STARTUP_ERROR is not None:
+                raise RuntimeError(f"a tokenizing worker failed to start: {_STARTUP_ERROR}")
+            _WORKER = _Worker(job)
+        return _WORKER.run(spec)
+    except ValueError as exc:
+        return {"error": str(exc), "kind": "input"}
+    except OSError as exc:  # reading errors are ValueErrors: this one is --out
+        where = exc.filename or job.out
+        what = f"{exc.strerror or exc}: {where}"
+        return {"error": f"cannot write the output of task {spec.index} ({what}); {WRITE_HINT}", "kind": "write"}
+    except Exception as exc:  # noqa: BLE001 - sent to the coordinator with its type and message
+        path = describe_task(spec, job.files[spec.input_index].path)
+        return {"error": f"task {spec.index} ({path}) failed: {type(exc).__name__}: {exc}", "kind": "crash"}
+
+
+def _unpack(job: Job, spec: TaskSpec) -> dict[str, Any]:
+    """Decompress a big compressed .jsonl into ``--out`` once (kept, with its record, for a rerun)."""
+    out = Path(job.out)
+    if not (out / PROGRESS_NAME).is_file():
+        raise FileNotFoundError(errno.ENOENT, f"the store directory is not visible on {socket.gethostname()}", str(out))
+    dest = unpacked_path(out, spec.input_index)
+    record = dest.with_suffix(".json")
+    try:
+        done = json.loads(record.read_text(encoding="utf-8"))
+        if done["digest"] == spec.digest and dest.stat().st_size == done["size"]:
+            return {"unpacked": str(dest), "size": done["size"], "skipped": True}
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    dest.parent.mkdir(exist_ok=True)
+    record.unlink(missing_ok=True)
+    size = unpack(job.files[spec.input_index], str(dest))
+    atomic_write_bytes(record, json.dumps({"digest": spec.digest, "size": size}).encode())
+    return {"unpacked": str(dest), "size": size, "skipped": False}
+
+
+def run_pooled(spec: TaskSpec) -> dict[str, Any]:
+    """Pool task: :func:`execute` with the job this process was started with."""
     if _WORKER is None:
         why = _STARTUP_ERROR or "init_worker() did not run"
-        raise RuntimeError(f"a tokenizing worker failed to start: {why}")
-    return _WORKER.run(task)
+        return {"error": f"a tokenizing worker failed to start: {why}", "kind": "crash"}
+    return execute(_WORKER.job, spec)

@@ -1,6 +1,6 @@
 """The token store: a directory of memory-mapped token shards plus a JSON manifest.
 
-The layout is the contract in ``docs/format.md`` (format version 1). This module has the
+The layout is the contract in ``docs/format.md`` (format version 2; version 1 is read too). This module has the
 write primitives that ``tokenmill.prepare`` builds a store with, and :class:`TokenStore`,
 which reads one back without copying: ``store["train"]`` is a 1-D read-only array-like
 over all the split's shards.

@@ -1,4 +1,4 @@
-"""The store's on-disk contract (``docs/format.md``, version 1): names, dtypes, atomic writes, shards.
+"""The store's on-disk contract (``docs/format.md``, version 2; version 1 stores read alike): names, dtypes, atomic writes, shards.
 
 ``tokenmill.prepare`` builds a store with these primitives; every file is written to a temp
 name, fsync'd and renamed, and ``manifest.json`` (:mod:`tokenmill.store.manifest`) is
@@ -22,7 +22,7 @@ import numpy as np
 from tokenmill.vocab import sha256_of as sha256_file  # noqa: F401  (re-exported: one hasher for all files)
 
 FORMAT = "tokenmill-store"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: shards per task (<split>-<task>-<k>), a "tasks" key; version 1 still read
 MANIFEST_NAME = "manifest.json"
 PROGRESS_NAME = ".progress.json"  # prepare's resume checkpoint
 LOCK_NAME = ".tokenmill.lock"  # flock'd by a running prepare

@@ -1,0 +1,165 @@
+"""The Ray executor: ``prepare``'s tasks as Ray core tasks, on a cluster or a local Ray.
+
+Each task runs :func:`tokenmill.prepare.worker.execute` on some node; the job (tokenizer
+and options) is put in Ray's object store once, and each Ray worker process builds its
+encoder once per job. Workers read the inputs and write the shards themselves, so the
+inputs and ``--out`` must be at the same path on every node (a shared file system).
+
+Pitfall (security): a Ray cluster runs any code sent to it, unauthenticated. The local Ray
+that tokenmill starts when no address is given therefore listens on 127.0.0.1 only (Ray
+would otherwise announce the machine's external address), with no dashboard and no usage
+stats. An address is checked to be reachable within ``CONNECT_TIMEOUT_S`` before Ray is
+asked to connect (Ray itself would retry for a minute).
+
+>>> _host_port("10.0.0.5:6380"), _host_port("ray://head:10001"), _host_port("head")
+(('10.0.0.5', 6380), ('head', 10001), ('head', 6379))
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from tokenmill.prepare.tasks import TaskSpec
+from tokenmill.prepare.worker import Job, execute
+
+CONNECT_TIMEOUT_S = 3.0
+# Ray listens where its node IP says; without this variable it replaces 127.0.0.1 by the
+# machine's external address. Set before ray is imported, and for the processes it starts.
+LOOPBACK_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0"}
+
+
+def _host_port(address: str) -> tuple[str, int]:
+    rest = address.split("://", 1)[1] if "://" in address else address
+    host, _, port = rest.rpartition(":")
+    if not host:
+        return rest, 6379  # Ray's default GCS port
+    try:
+        return host.strip("[]"), int(port)
+    except ValueError:
+        raise ValueError(f"--ray-address {address!r} is not HOST:PORT (e.g. 10.0.0.5:6379)") from None
+
+
+def _import_ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise ValueError(
+            "--executor ray needs Ray: pip install 'tokenmill[ray]' (or use --executor local)"
+        ) from None
+    return ray
+
+
+def _ray_task(job: Job, spec: TaskSpec) -> dict[str, Any]:
+    import ray
+
+    outcome = execute(job, spec)
+    outcome["node"] = ray.get_runtime_context().get_node_id()
+    return outcome
+
+
+class RayExecutor:
+    """Tasks as Ray tasks: on the cluster at ``address``, or on a local Ray started for the run.
+
+    ``workers``: with a local Ray, its CPUs (0 or None: every core); ignored on a cluster.
+    If this process is already connected to Ray (``ray.init`` was called), that Ray is used
+    and left running.
+    """
+
+    def __init__(self, *, address: str | None, workers: int | None) -> None:
+        self.address, self.workers = address, workers
+        self.nodes: set[str] = set()
+        self.parallelism = 1
+        self._started = False
+        self._tmp: str | None = None
+
+    def __enter__(self) -> RayExecutor:
+        for key, value in LOOPBACK_ENV.items():
+            os.environ[key] = value
+        ray = _import_ray()
+        if self.address and self.address != "auto":
+            self._check_reachable(self.address)  # seconds, not Ray's minute of retries
+        if not ray.is_initialized():  # else: this process already joined a Ray (ray.init): use it
+            if self.address:
+                self._connect(ray)
+            else:
+                self._start_local(ray)
+            self._started = True
+        self.parallelism = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        return self
+
+    @staticmethod
+    def _check_reachable(address: str) -> None:
+        host, port = _host_port(address)
+        try:
+            socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S).close()
+        except OSError as exc:
+            why = exc.strerror or str(exc) or type(exc).__name__
+            raise ValueError(
+                f"cannot reach the Ray cluster at {address} ({why}); check --ray-address "
+                "(the head's HOST:PORT, as `ray start --head` prints it), or use --executor ray without "
+                "an address for a local Ray"
+            ) from None
+
+    def _connect(self, ray: Any) -> None:
+        address = self.address
+        try:
+            ray.init(address=address, logging_level="ERROR", log_to_driver=False)
+        except Exception as exc:  # noqa: BLE001 - Ray raises several types for a bad address
+            raise ValueError(f"cannot connect to the Ray cluster at {address}: {exc}") from None
+
+    def _start_local(self, ray: Any) -> None:
+        # A short temp dir: Ray's socket paths inside it must stay under ~107 bytes.
+        self._tmp = tempfile.mkdtemp(prefix="tmray", dir="/tmp" if os.path.isdir("/tmp") else None)
+        ray.init(
+            address="local",  # never join some other cluster found on this machine
+            num_cpus=self.workers or None,
+            include_dashboard=False,
+            _node_ip_address="127.0.0.1",
+            _temp_dir=self._tmp,
+            logging_level="ERROR",
+            log_to_driver=False,
+        )
+
+    def __exit__(self, *exc: object) -> None:
+        if self._started:
+            import ray
+
+            ray.shutdown()
+            self._started = False
+        if self._tmp is not None:
+            import shutil
+
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
+
+    def run(
+        self, job: Job, tasks: Sequence[TaskSpec], stop: Callable[[], bool]
+    ) -> Iterator[tuple[TaskSpec, dict[str, Any]]]:
+        import ray
+
+        from tokenmill.prepare.executors import window
+
+        remote = ray.remote(num_cpus=1, max_retries=2)(_ray_task).options(scheduling_strategy="SPREAD")
+        job_ref = ray.put(job)
+        pending: dict[Any, TaskSpec] = {}
+
+        def submit(spec: TaskSpec) -> None:
+            pending[remote.remote(job_ref, spec)] = spec
+
+        def wait_any() -> tuple[TaskSpec, dict[str, Any]]:
+            [ref], _ = ray.wait(list(pending), num_returns=1)
+            spec = pending.pop(ref)
+            try:
+                outcome = ray.get(ref)
+            except Exception as exc:  # noqa: BLE001 - a dead worker or node: reported like a crash
+                cause = getattr(exc, "cause", None) or exc
+                return spec, {"error": f"task {spec.index} failed on Ray: {type(cause).__name__}: {cause}", "kind": "crash"}
+            if "node" in outcome:
+                self.nodes.add(outcome.pop("node"))
+            return spec, outcome
+
+        yield from window(tasks, 2 * self.parallelism, stop, submit, wait_any)
