@@ -12,7 +12,7 @@ from typing import Any
 
 from tokenmill.prepare.engines import scrub_surrogates
 from tokenmill.prepare.inputs import InputFile
-from tokenmill.prepare.readers import decode_utf8, iter_tasks, parse_jsonl_line
+from tokenmill.prepare.readers import read_task
 
 
 @dataclass
@@ -42,53 +42,33 @@ def iter_documents(
     >>> list(iter_documents(resolve_inputs([p]), stats)), stats.empty_documents
     (['hi'], 1)
     """
-    for task in iter_tasks(files, (0, 0), errors=errors, text_field=text_field, cuttable=True):
-        path = files[task.input_index].path
-        if task.kind == "lines":
-            texts = []
-            lines = task.payload.split(b"\n")
-            if task.payload.endswith(b"\n"):
-                lines.pop()
-            offset = task.offset
-            for j, line in enumerate(lines):
-                where = f"{path}, line {task.ordinal + j + 1}"
-                text, repl, bad = parse_jsonl_line(
-                    line, errors=errors, text_field=text_field, where=where, offset=offset
-                )
-                offset += len(line) + 1
-                stats.replacements += repl
-                if bad is not None:
-                    if not skip_bad_lines:
-                        raise ValueError(f"{where} {bad}; fix it, or pass --skip-bad-lines to skip and count such lines")
-                    stats.bad_lines_skipped += 1
-                    continue
-                texts.append(text)
-        elif task.kind == "doc":
-            text, repl = decode_utf8(task.payload, errors, path, 0)
-            stats.replacements += repl
-            texts = [text]
-        elif task.kind == "texts":
-            texts = [t if isinstance(t, str) else "" for t in task.payload]
-        else:  # "piece": part of a huge document; the trainer learns from each piece alone
-            stats.replacements += task.replacements
-            stats.documents += task.first
-            if task.payload:
-                text, fixed = _scrub(task.payload)
-                stats.replacements += fixed
-                stats.bytes_read += len(text.encode("utf-8"))
-                yield text
-            texts = []
-        for text in texts:
+    done = 0  # input bytes on disk of the files read so far (the bar counts those)
+    for f in files:
+        read = 0
+        for doc in read_task(f, 0, None, errors=errors, text_field=text_field, cuttable=True):
+            read += doc.nbytes
+            stats.replacements += doc.replacements
+            if doc.bad is not None:
+                if not skip_bad_lines:
+                    raise ValueError(f"{doc.where} {doc.bad}; fix it, or pass --skip-bad-lines to skip and count such lines")
+                stats.bad_lines_skipped += 1
+                continue
+            text = doc.text if isinstance(doc.text, str) else ""
+            whole = doc.first and doc.last
             if not text:
-                stats.empty_documents += 1
+                if whole:
+                    stats.empty_documents += 1
                 continue
             text, fixed = _scrub(text)
             stats.replacements += fixed
-            stats.documents += 1
+            stats.documents += doc.first  # a huge document comes in pieces: count it once
             stats.bytes_read += len(text.encode("utf-8"))
             yield text
+            if bar is not None:
+                bar.update(max(0, min(done + read, done + f.size) - bar.n))
+        done += f.size
         if bar is not None:
-            bar.update(task.progress - bar.n)
+            bar.update(max(0, done - bar.n))
 
 
 CHUNK_CHARS = 4096  # text per string handed to the trainer (see _chunks)
