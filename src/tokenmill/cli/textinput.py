@@ -20,19 +20,8 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from tokenmill.prepare.inputs import COMPRESSIONS, SUPPORTED, open_stream, read_errors, resolve_inputs
+from tokenmill.prepare.inputs import COMPRESSIONS, SUPPORTED, open_stream, read_errors, refuse_non_text, resolve_inputs
 from tokenmill.prepare.readers import decode_utf8, parse_jsonl_line
-
-# Leading bytes of formats that are not text, and the name that makes prepare read them.
-_MAGIC = (
-    (b"\x1f\x8b", "gzip-compressed", ".gz"),
-    (b"\xfd7zXZ\x00", "xz-compressed", ".xz"),
-    (b"\x28\xb5\x2f\xfd", "zstd-compressed", ".zst"),
-    (b"PAR1", "a parquet file", ".parquet"),
-    (b"PK\x03\x04", "a zip archive", None),
-    (b"BZh", "bzip2-compressed", None),
-)
-
 
 class InputError(ValueError):
     """An input file that cannot be read as text: the message names it and the fix."""
@@ -107,23 +96,10 @@ def _one_document(data: bytes, where: str) -> TextInput:
 
 def _refuse_non_text(data: bytes, where: str) -> None:
     """InputError if ``data`` is compressed, an archive or binary: never tokenize those bytes."""
-    for magic, what, suffix in _MAGIC:
-        if data.startswith(magic):
-            if suffix == ".parquet":
-                fix = "name it .parquet"
-            elif suffix:
-                base = os.path.basename(where)
-                named = base if base.lower().endswith((".txt", ".jsonl")) else base + ".txt"
-                fix = f"name it for what it is (e.g. {named}{suffix}) or decompress it"
-            else:
-                fix = "unpack it first"
-            raise InputError(f"{where} is {what} data, not text; {fix}")
-    nul = data.find(b"\x00")
-    if nul >= 0:
-        raise InputError(
-            f"{where} looks binary (a NUL byte at offset {nul}), not UTF-8 text; give a text file "
-            f"(UTF-16 text: convert it with iconv -f UTF-16 -t UTF-8)"
-        )
+    try:
+        refuse_non_text(data, where)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
 
 
 def _warn_replaced(where: str, replaced: int, first_bad: int | None = None) -> None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import glob
 import os
+import stat
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -104,13 +105,18 @@ def resolve_inputs(
                     f"{path}: unsupported input format; supported: {SUPPORTED} (select files with a glob)"
                 )
             try:
-                with open(path, "rb"):
-                    st = os.stat(path)
+                st = os.stat(path)
+                if not stat.S_ISREG(st.st_mode):  # a FIFO or device would block or never end
+                    raise ValueError(f"input {path} is not a regular file; give a text, .jsonl or .parquet file")
+                with open(path, "rb") as fh:
+                    head = fh.read(HEAD_BYTES)
             except PermissionError:
                 raise PermissionError(f"input {path} is not readable (permission denied)") from None
             except OSError as exc:
                 raise ValueError(f"input {path} cannot be read: {exc.strerror or exc}") from None
             fmt, compression = kind
+            if fmt != "parquet" and compression is None:
+                refuse_non_text(head, path)
             _check_extra(path, fmt, compression, text_field)
             files.append(InputFile(path, fmt, compression, st.st_size, st.st_mtime_ns, name))
         if unknown and len(unknown) == len(found):
@@ -220,6 +226,49 @@ def _glob_root(pattern: str) -> str:
     while glob.has_magic(head):
         head = os.path.dirname(head)
     return head or "."
+
+
+HEAD_BYTES = 1 << 16  # the first bytes of an uncompressed input, checked for what it really is
+
+# Leading bytes of formats that are not text, and the name that makes prepare read them.
+MAGIC = (
+    (b"\x1f\x8b", "gzip-compressed", ".gz"),
+    (b"\xfd7zXZ\x00", "xz-compressed", ".xz"),
+    (b"\x28\xb5\x2f\xfd", "zstd-compressed", ".zst"),
+    (b"PAR1", "a parquet file", ".parquet"),
+    (b"PK\x03\x04", "a zip archive", None),
+    (b"BZh", "bzip2-compressed", None),
+)
+
+
+def refuse_non_text(head: bytes, where: str) -> None:
+    """ValueError if ``head`` (a file's first bytes) is compressed, an archive or binary.
+
+    Why: a name that hides what a file is (``corpus.txt`` holding gzip data) must never
+    become millions of U+FFFD tokens in a store.
+
+    >>> refuse_non_text(b"\x1f\x8b\x08\x00", "a.jsonl")
+    Traceback (most recent call last):
+    ...
+    ValueError: a.jsonl is gzip-compressed data, not text; name it for what it is (e.g. a.jsonl.gz) or decompress it
+    """
+    for magic, what, suffix in MAGIC:
+        if head.startswith(magic):
+            if suffix == ".parquet":
+                fix = "name it .parquet"
+            elif suffix:
+                base = os.path.basename(where)
+                named = base if base.lower().endswith((".txt", ".jsonl")) else base + ".txt"
+                fix = f"name it for what it is (e.g. {named}{suffix}) or decompress it"
+            else:
+                fix = "unpack it first"
+            raise ValueError(f"{where} is {what} data, not text; {fix}")
+    nul = head.find(b"\x00")
+    if nul >= 0:
+        raise ValueError(
+            f"{where} looks binary (a NUL byte at offset {nul}), not UTF-8 text; give a text file "
+            f"(UTF-16 text: convert it with iconv -f UTF-16 -t UTF-8)"
+        )
 
 
 def _check_extra(path: str, fmt: str, compression: str | None, text_field: str) -> None:
