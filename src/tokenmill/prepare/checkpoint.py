@@ -291,13 +291,24 @@ def _is_shard_file(name: str) -> bool:
 
 
 
+def _option_name(group: str, key: str) -> str:
+    """How a user names what changed: the flag (``--shard-tokens``), and the keyword beside it.
+
+    >>> _option_name("options", "val_fraction"), _option_name("tokenizer", "ranks_sha256")
+    ('--val-fraction (val_fraction=)', 'the tokenizer (its ranks_sha256)')
+    """
+    if group == "tokenizer":
+        return f"the tokenizer (its {key})"
+    return f"--{key.replace('_', '-')} ({key}=)"
+
+
 def _diff(want: dict[str, Any], have: dict[str, Any]) -> list[str]:
     """What differs between two identities, as "key: old -> new" lines for the error."""
     out = []
     for key in ("tokenizer", "options"):
         for k in sorted(set(want[key]) | set(have.get(key, {}))):
             if want[key].get(k) != have.get(key, {}).get(k):
-                out.append(f"{key}.{k}: {have.get(key, {}).get(k)!r} -> {want[key].get(k)!r}")
+                out.append(f"{_option_name(key, k)}: {have.get(key, {}).get(k)!r} -> {want[key].get(k)!r}")
     if want["inputs"] != have.get("inputs"):
         old = {i["path"]: i for i in have.get("inputs", [])}
         changed = [i["path"] for i in want["inputs"] if old.get(i["path"]) != i] or [
