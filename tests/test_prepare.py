@@ -275,7 +275,7 @@ def test_rerun_is_up_to_date_and_other_options_are_refused(tmp_path: Path) -> No
     before = all_files(out)
     prepare([src], out, workers=0, progress=False)
     assert all_files(out) == before
-    with pytest.raises(ValueError, match=r"--seed \(seed=\): 0 -> 1.*--overwrite"):
+    with pytest.raises(ValueError, match=r"--seed: 0 -> 1.*--overwrite"):
         prepare([src], out, workers=0, seed=1, val_fraction=0.5, progress=False)
     os.utime(src, ns=(1, 1))
     with pytest.raises(ValueError, match="inputs changed.*a.jsonl"):
@@ -510,7 +510,7 @@ def test_cli_end_to_end_every_format(tmp_path: Path) -> None:
     )
     assert (
         refused.returncode == 2
-        and "--seed (seed=): 0 -> 3" in refused.stderr
+        and "--seed: 0 -> 3" in refused.stderr
         and "--overwrite" in refused.stderr
     )
     assert "Traceback" not in refused.stderr

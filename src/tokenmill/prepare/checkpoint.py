@@ -292,14 +292,14 @@ def _is_shard_file(name: str) -> bool:
 
 
 def _option_name(group: str, key: str) -> str:
-    """How a user names what changed: the flag (``--shard-tokens``), and the keyword beside it.
+    """How a user names what changed: the flag (``--val-fraction`` for ``val_fraction=``).
 
     >>> _option_name("options", "val_fraction"), _option_name("tokenizer", "ranks_sha256")
-    ('--val-fraction (val_fraction=)', 'the tokenizer (its ranks_sha256)')
+    ('--val-fraction', 'the tokenizer (its ranks_sha256)')
     """
     if group == "tokenizer":
         return f"the tokenizer (its {key})"
-    return f"--{key.replace('_', '-')} ({key}=)"
+    return f"--{key.replace('_', '-')}"
 
 
 def _diff(want: dict[str, Any], have: dict[str, Any]) -> list[str]:
