@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import ast
+import base64
+import inspect
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from tokenmill import store
+from tokenmill import get_tokenizer, store
+from tokenmill.loader_sources import looks_like_path
 from tokenmill.windows import create_dataloader
 
 import tokenmill
@@ -96,3 +101,116 @@ def test_the_shared_argument_check_is_public_and_context_does_not_own_it() -> No
     assert "tokenmill.checks" in context_imports
     checks_tree = ast.parse((SRC / "checks.py").read_text(encoding="utf-8"))
     assert not [n for n in ast.walk(checks_tree) if isinstance(n, ast.ImportFrom) and "tokenmill" in (n.module or "")]
+
+
+# --- a str that is a path, not text (issue 13 item 10) --------------------------------------
+
+STORY = "I HAD always thought Jack Gisburn rather a cheap genius--though a good fellow enough.\n"
+
+
+def prepare_store(cli, tmp_path: Path, out: Path, *flags: str) -> Path:
+    """A small store made as a user makes one: `tokenmill prepare FILE --out DIR`."""
+    corpus = tmp_path / "story.txt"
+    corpus.write_text(STORY * 4, encoding="utf-8")
+    done = cli("prepare", str(corpus), "--out", str(out), "--workers", "0", "--quiet", *flags)
+    assert done.returncode == 0, done.stderr
+    return out
+
+
+def test_a_store_under_home_opens_from_a_tilde_path(cli, tmp_path: Path, monkeypatch) -> None:
+    # Today "~/store" is not expanded: it is tokenized as text ("drop_last ... only 1 windows").
+    prepare_store(cli, tmp_path, tmp_path / "store")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    want = first_inputs(store.TokenStore.open(tmp_path / "store"))
+    assert first_inputs("~/store") == want
+    assert first_inputs(Path("~/store")) == want
+
+
+def test_a_file_name_is_refused_not_tokenized(tmp_path: Path, monkeypatch) -> None:
+    # Today 'the-verdict.txt' gives windows of the tokens of the file's name.
+    (tmp_path / "the-verdict.txt").write_text(STORY, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    for name in ("the-verdict.txt", "./the-verdict.txt", str(tmp_path / "the-verdict.txt")):
+        with pytest.raises(ValueError, match=r"is a file, not a token store directory.*"
+                           r"tokenmill prepare .*the-verdict\.txt --out DIR.*TokenStore\.open\(DIR\).*open\("):
+            create_dataloader(name, batch_size=1, max_length=2, stride=1)
+
+
+@pytest.mark.parametrize("name", ["/tmp/nostore-of-tokenmill", "~/nostore", "./nostore", "../nostore",
+                                  "corpus.jsonl.xz", "shard.bin", "notes.txt", "~"])
+def test_a_missing_path_is_refused_not_tokenized(tmp_path: Path, monkeypatch, name: str) -> None:
+    # Today each of these trains on the tokens of the path's characters.
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "home").mkdir()
+    want = "is a directory that is not a token store" if name == "~" else "is a path that does not exist"
+    with pytest.raises(ValueError, match=rf"{want}.*tokenmill prepare.*TokenStore\.open.*encode\(text\)"):
+        create_dataloader(name, batch_size=1, max_length=2, stride=1)
+
+
+@pytest.mark.parametrize("text", ["I had always thought", "see notes.txt", "~ fin ~", "a/b is a ratio",
+                                  "/* not a path */", "the end.", "nostore"])
+def test_one_line_text_that_is_no_path_is_still_text(text: str) -> None:
+    loader = create_dataloader(text, batch_size=1, max_length=1, stride=1, shuffle=False)
+    assert [int(x) for x, _ in loader] == get_tokenizer("gpt2").encode(text)[:-1]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(), st.text())
+def test_text_with_a_line_break_is_never_a_path(head: str, tail: str) -> None:
+    assert not looks_like_path(head + "\n" + tail)
+    assert not looks_like_path(head + "\r" + tail)
+
+
+# --- a store's own tokenizer is the default ---------------------------------------------------
+
+
+def tiny_ranks_file(path: Path) -> Path:
+    """A .tiktoken ranks file: the 256 bytes, then one merge ("th"), so its IDs are not GPT-2's."""
+    tokens = [bytes([b]) for b in range(256)] + [b"th"]
+    path.write_text("".join(f"{base64.b64encode(t).decode()} {i}\n" for i, t in enumerate(tokens)))
+    return path
+
+
+def test_a_store_made_with_its_own_tokenizer_loads_with_defaults(cli, tmp_path: Path) -> None:
+    # Today: "made with tokenizer '...tiny.tiktoken', but tokenizer='gpt2' was given".
+    ranks = tiny_ranks_file(tmp_path / "tiny.tiktoken")
+    out = prepare_store(cli, tmp_path, tmp_path / "store", "-t", str(ranks))
+    tok = get_tokenizer(ranks)
+    want = [tok.encode(STORY)[:4], tok.encode(STORY)[4:8]]
+    for source in (str(out), out, store.TokenStore.open(out)):
+        loader = create_dataloader(source, batch_size=2, max_length=4, stride=4, shuffle=False)
+        assert next(iter(loader))[0].tolist() == want
+    loader = create_dataloader(out, tokenizer=str(ranks), batch_size=2, max_length=4, stride=4, shuffle=False)
+    assert next(iter(loader))[0].tolist() == want  # the right tokenizer, given, is accepted
+    with pytest.raises(ValueError, match=r"made with tokenizer .*tiny\.tiktoken.*tokenizer='gpt2' was given"):
+        create_dataloader(out, tokenizer="gpt2", batch_size=2, max_length=4, stride=4)
+
+
+def test_a_store_made_with_a_trained_tokenizer_loads_with_defaults(cli, tmp_path: Path) -> None:
+    pytest.importorskip("tokenizers")
+    corpus = tmp_path / "train.txt"
+    corpus.write_text(STORY * 20, encoding="utf-8")
+    done = cli("train-tokenizer", str(corpus), "--vocab-size", "300", "--out", str(tmp_path / "tok"), "--quiet")
+    assert done.returncode == 0, done.stderr
+    out = prepare_store(cli, tmp_path, tmp_path / "store", "--tokenizer", str(tmp_path / "tok"))
+    tok = get_tokenizer(tmp_path / "tok")
+    loader = create_dataloader(str(out), batch_size=2, max_length=4, stride=4, shuffle=False)
+    assert next(iter(loader))[0].tolist() == [tok.encode(STORY)[:4], tok.encode(STORY)[4:8]]
+    with pytest.raises(ValueError, match=r"tokenizer='gpt2' was given"):
+        create_dataloader(str(out), tokenizer="gpt2", batch_size=2, max_length=4, stride=4)
+
+
+def test_tokenizer_none_means_gpt2_for_text() -> None:
+    text = "In the heart of the city stood the old library, a relic"
+    for tokenizer in (None, "gpt2"):
+        loader = create_dataloader(text, tokenizer=tokenizer, batch_size=2, max_length=4, stride=4, shuffle=False)
+        assert next(iter(loader))[0].tolist() == [[818, 262, 2612, 286], [262, 1748, 6204, 262]]
+    assert inspect.signature(create_dataloader).parameters["tokenizer"].default is None
+
+
+def test_a_compressed_corpus_file_names_prepare_only(tmp_path: Path) -> None:
+    (tmp_path / "my corpus.jsonl.xz").write_bytes(b"")
+    with pytest.raises(ValueError, match=r"is a file.*`tokenmill prepare '.*my corpus\.jsonl\.xz' --out DIR`") as info:
+        create_dataloader(str(tmp_path / "my corpus.jsonl.xz"))
+    assert "read()" not in str(info.value)  # reading it whole would give compressed bytes

@@ -1,7 +1,7 @@
 """What ``create_dataloader`` is given: a token store's path, a store's tokenizer, a dataset's identity.
 
-Store paths are opened here (a ``pathlib.Path``, or a str that names a store's directory), a
-store's tokenizer is checked against the one asked for, and ``dataset_id`` names the windows
+Store paths are opened here (a ``pathlib.Path``, or a str that ``looks_like_path``), a
+store's tokenizer is checked against the one asked for (None: the store's own), and ``dataset_id`` names the windows
 cheaply (sizes, the store's checksums or a sample of the tokens) so that a loader's state dict
 cannot be restored into a loader over other data.
 """
@@ -10,56 +10,112 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
+import shlex
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["check_store_tokenizer", "dataset_id", "open_store_path"]
+__all__ = ["PATH_SUFFIXES", "check_store_tokenizer", "dataset_id", "looks_like_path", "open_store_path"]
 
 _SAMPLE_TOKENS = 4096  # tokens hashed from each end of an array (a store uses its checksums)
 _TEXT_HINT = "create one with `tokenmill prepare INPUT --out DIR`, then pass TokenStore.open(DIR)"
+_MAX_PATH = 4096  # longer strs are text: no file system takes such a path
+# A str that starts so is a path, whatever follows: "/data/store", "~/store", "./s", "../s".
+_PATH_START = re.compile(r"(?:~[\w.-]*|\.{1,2})(?:/|$)|/(?=[\w.~-])")
+# One word ending so is a file's name (a corpus, a store's shard, an array), not text to train on.
+PATH_SUFFIXES = (
+    ".txt", ".text", ".md", ".json", ".jsonl", ".ndjson", ".csv", ".tsv", ".parquet", ".arrow",
+    ".gz", ".xz", ".zst", ".bz2", ".bin", ".npy", ".tiktoken",
+)
+_PATH_RULE = (
+    "a str is taken as a path when it is one line that names an existing file or directory "
+    "(~ expanded), starts with /, ~, ./ or ../, or is one word ending in a file suffix "
+    "(.txt, .jsonl, .xz, .gz, .zst, .parquet, .bin, ...); to train on such a str itself, "
+    "pass its token IDs: create_dataloader(get_tokenizer('gpt2').encode(text), ...)"
+)
+
+
+def looks_like_path(source: str) -> bool:
+    """Whether the str ``source`` is taken as a path rather than as text to train on.
+
+    One line (no newline, no NUL, at most 4096 characters) that names an existing file or
+    directory after ``~`` is expanded, or starts with ``/``, ``~``, ``./`` or ``../``, or is a
+    single word ending in a known file suffix (``.txt``, ``.jsonl``, ``.xz``, ``.bin``, ...).
+    Pitfall: a one-line text that starts like a path is a path too; pass its token IDs instead.
+
+    >>> [looks_like_path(s) for s in ("~/store", "/tmp/nostore", "the-verdict.txt", "../s")]
+    [True, True, True, True]
+    >>> [looks_like_path(s) for s in ("I had always thought", "see notes.txt", "a\\nb", "~ fin ~")]
+    [False, False, False, False]
+    """
+    if len(source) > _MAX_PATH or not source.strip() or any(c in source for c in "\n\r\x00"):
+        return False
+    if _PATH_START.match(source):
+        return True
+    if not any(c.isspace() for c in source) and source.lower().endswith(PATH_SUFFIXES):
+        return True
+    try:
+        return os.path.exists(os.path.expanduser(source))
+    except (OSError, ValueError):  # e.g. a name too long for this file system: text
+        return False
 
 
 def open_store_path(source: Any) -> Any:
     """The ``TokenStore`` a path names, None if ``source`` is not a path, else ValueError.
 
-    A ``Path`` (any ``os.PathLike``) must name a store directory. A str is a path only when it
-    names an existing directory (text for training is no directory's name): a store there is
-    opened, any other directory is refused rather than tokenized as the characters of its name.
+    A ``Path`` (any ``os.PathLike``) and a str that ``looks_like_path`` are paths (``~`` is
+    expanded): a store directory is opened; a file, a missing path or a directory that is no
+    store is refused with what it is and how to proceed, never tokenized as its name.
     """
     from tokenmill.store import MANIFEST_NAME, TokenStore
 
     if isinstance(source, str):
-        if "\n" in source or len(source) > 4096 or not source.strip():
-            return None
-        try:
-            if not os.path.isdir(source):
-                return None
-        except (OSError, ValueError):  # e.g. a NUL character: text, not a path
+        if not looks_like_path(source):
             return None
     elif not isinstance(source, os.PathLike):
         return None
-    path = Path(source)
+    path = Path(os.path.expanduser(os.fspath(source)))
     if (path / MANIFEST_NAME).is_file():
         return TokenStore.open(path)
-    what = "a file, not a token store directory" if path.exists() else "a path that does not exist"
+    shown = repr(os.fspath(source)) + (f" ({path})" if str(path) != os.fspath(source) else "")
+    if path.is_file():
+        # A plain text file may be read whole; a compressed or structured corpus needs prepare.
+        text = path.suffix.lower() in ("", ".txt", ".text", ".md")
+        read = (
+            f"; or pass the file's text, open({str(path)!r}, encoding='utf-8').read() "
+            f"(Path(...).read_text())" if text else ""
+        )
+        raise ValueError(
+            f"source {shown} is a file, not a token store directory: create_dataloader takes "
+            f"text, token IDs or a token store; to train on a corpus file make a store once with "
+            f"`tokenmill prepare {shlex.quote(str(path))} --out DIR`, then pass "
+            f"TokenStore.open(DIR){read}"
+        )
+    what = "a path that does not exist"
     if path.is_dir():
+        what = "a directory that is not a token store"
         try:  # the store's own words: no manifest, an interrupted prepare, one being written
             TokenStore.open(path)
         except ValueError as error:
             what = f"a directory that is not a token store ({error})"
-    text = f"; to train on a text file pass its text, Path({str(path)!r}).read_text()" if path.is_file() else ""
+    rule = f" ({_PATH_RULE})" if isinstance(source, str) else ""
     raise ValueError(
-        f"source {str(path)!r} is {what}: create_dataloader takes text, token IDs or a token store; "
-        f"{_TEXT_HINT}{text}"
+        f"source {shown} is {what}: create_dataloader takes text, token IDs or a token store; "
+        f"{_TEXT_HINT}{rule}"
     )
 
 
 def check_store_tokenizer(store: Any, tokenizer: Any) -> None:
-    """ValueError unless ``tokenizer`` is the one the store was made with (same name or ranks)."""
+    """ValueError unless ``tokenizer`` is the one the store was made with (same name or ranks).
+
+    None means the store's own tokenizer, whatever it is: the store's IDs are read as they are.
+    """
     from tokenmill.tokenizers import get_tokenizer
 
+    if tokenizer is None:
+        return
     manifest = getattr(store, "manifest", None)
     info = manifest.get("tokenizer", {}) if isinstance(manifest, dict) else {}
     want = info.get("name")

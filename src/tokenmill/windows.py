@@ -120,7 +120,7 @@ def _stateful_loader_class() -> type[DataLoader]:
 
 
 def create_dataloader(
-    source: Any, *, tokenizer: Any = "gpt2", batch_size: int = 4, max_length: int = 256,
+    source: Any, *, tokenizer: Any = None, batch_size: int = 4, max_length: int = 256,
     stride: int = 128, shuffle: bool = True, drop_last: bool = True, num_workers: int = 0,
     allowed_special: Collection[str] | str = (ENDOFTEXT,), split: str = "train",
     generator: torch.Generator | None = None, seed: int | None = None, rank: int | None = None,
@@ -129,12 +129,21 @@ def create_dataloader(
     """A DataLoader of ``[inputs, targets]`` batches, each int64 ``(batch_size, max_length)``.
 
     ``source`` is text (encoded with ``tokenizer.encode(text, allowed_special=...)``, as the
-    book does; ``tokenizer`` is a name, a path, a tokenmill tokenizer or a ``tiktoken.Encoding``),
-    token IDs (list, numpy array, memmap, tensor) or a token store (its ``split`` is read;
-    ``tokenizer`` must be the store's, which the default "gpt2" is for GPT-2 stores). A token
-    store's directory, as a ``pathlib.Path`` or as a str naming it, is opened with
-    ``TokenStore.open`` (a str that names no directory is text; one that names a directory
-    that is not a store, or a ``Path`` that is not one, is refused).
+    book does; ``tokenizer`` is a name, a path, a tokenmill tokenizer or a ``tiktoken.Encoding``,
+    and None, the default, means "gpt2"), token IDs (list, numpy array, memmap, tensor) or a
+    token store (its ``split`` is read; with ``tokenizer=None`` the store's own tokenizer, even
+    one made with ``prepare -t tokenizer.json``; a tokenizer given is checked against the
+    store's vocabulary). A token store's directory, as a ``pathlib.Path`` or a str, is opened
+    with ``TokenStore.open``.
+
+    A str is a path, not text, when it is one line that names an existing file or directory
+    (``~`` expanded), starts with ``/``, ``~``, ``./`` or ``../``, or is one word ending in a
+    file suffix (``.txt``, ``.jsonl``, ``.xz``, ``.gz``, ``.zst``, ``.parquet``, ``.bin``, ...):
+    ``"~/store"`` opens the store there; ``"the-verdict.txt"`` (a file), ``"/tmp/nostore"``
+    (missing) and a directory that is no store are refused (ValueError) with the way on
+    (``tokenmill prepare FILE --out DIR`` then ``TokenStore.open(DIR)``, or pass the file's
+    text: ``open(FILE).read()``). Text with spaces or newlines that names no file is text, as
+    in the book (a one-line text that starts like a path: pass its token IDs instead).
 
     Two orders. Without ``seed`` in one process (the default), the book's: torch's global RNG
     draws the epoch's shuffle, so under ``torch.manual_seed`` the batches are exactly those of
@@ -160,6 +169,9 @@ def create_dataloader(
     >>> inputs, targets = next(iter(loader))
     >>> inputs.tolist(), targets[0].tolist()
     ([[818, 262, 2612, 286], [262, 1748, 6204, 262]], [262, 2612, 286, 262])
+    >>> create_dataloader("/tmp/no/such/store")  # a path, not text  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ValueError: source '/tmp/no/such/store' is a path that does not exist: create_dataloader takes text, ...
     >>> ranks = [create_dataloader(list(range(40)), batch_size=2, max_length=3, stride=3,
     ...                            seed=1, rank=r, world_size=2) for r in (0, 1)]
     >>> [next(iter(loader))[0][:, 0].tolist() for loader in ranks]  # window starts, per rank
@@ -193,7 +205,8 @@ def create_dataloader(
     if isinstance(source, str):
         from tokenmill.tokenizers import get_tokenizer
 
-        tok = get_tokenizer(tokenizer)  # names, paths and tokenizer objects alike
+        # names, paths and tokenizer objects alike; None is the book's tokenizer for text
+        tok = get_tokenizer("gpt2" if tokenizer is None else tokenizer)
         if isinstance(allowed_special, str) and allowed_special != "all":
             allowed_special = (allowed_special,)  # one token's name, not its characters
         # Like tiktoken, a listed special token the tokenizer lacks is simply never matched.
