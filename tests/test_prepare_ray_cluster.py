@@ -65,7 +65,7 @@ def test_a_two_node_cluster_uses_both_nodes_and_survives_kill_9_of_the_driver(
 ) -> None:
     sources = many_files(tmp_path / "in", 40)
     reference = tmp_path / "local"
-    prepare(sources, reference, workers=2, **ARGS)
+    prepare(sources, reference, workers=0, **ARGS)  # in-process: never fork a process that ran Ray
     address = cluster
     # Two nodes, byte-identical to the local executor (drivers in subprocesses: a timeout, never a hang).
     def cmd(out: Path) -> list[str]:
