@@ -54,16 +54,18 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="skip (and count) .jsonl lines that are not JSON or lack the text field")
     p.add_argument("--overwrite", action="store_true", help="replace the tokenizer already in DIR")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(run=run)
+    p.set_defaults(run=run, own_parser=p)  # its flags name the parameters in warnings
     return p
 
 
 def run(args: argparse.Namespace) -> int:
+    from tokenmill.cli import flag_names
     from tokenmill.tokenizers.trained import read_meta
     from tokenmill.training import train_tokenizer
 
     def show(message: Any, *_: Any, **__: Any) -> None:  # a warning is for the user: no source line
-        print(f"tokenmill train-tokenizer: warning: {message}", file=sys.stderr)
+        flagged = flag_names(str(message), args.own_parser)
+        print(f"tokenmill train-tokenizer: warning: {flagged}", file=sys.stderr)
 
     with warnings.catch_warnings():
         warnings.simplefilter("always")  # a smaller vocabulary than asked is always said
