@@ -85,9 +85,11 @@ def run(args: argparse.Namespace) -> int:
         )
     meta = read_meta(args.out)
     seen = meta["trained_on"]
+    skipped = seen.get("unknown_files_skipped", 0)
+    skip_note = f"; skipped {skipped:,} file{'' if skipped == 1 else 's'} of unknown type" if skipped else ""
     print(
         f"{tok.vocab_size:,} tokens ({meta['merges']:,} merges, pattern {meta['pattern']}) from "
         f"{seen['documents']:,} documents, {seen['bytes_read'] / 1e6:,.1f} MB in {meta['seconds']:.1f} s "
-        f"-> {args.out}"
+        f"-> {args.out}{skip_note}"
     )
     return 0
