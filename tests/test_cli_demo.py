@@ -48,9 +48,9 @@ def test_demo_too_little_text_says_what_to_lower(tmp_path):
     short.write_text("Too short.", encoding="utf-8")
     r = demo(str(short))
     assert r.returncode == 2 and "Traceback" not in r.stderr
-    assert "3 tokens" in r.stderr and "max_length" in r.stderr
+    assert "3 tokens" in r.stderr and "--max-length" in r.stderr and "max_length" not in r.stderr
 
 
 def test_demo_bad_setting_fails_before_printing():
     r = demo("--emb-dim", "0")
-    assert r.returncode == 2 and r.stdout == "" and "emb_dim must be >= 1, got 0" in r.stderr
+    assert r.returncode == 2 and r.stdout == "" and "--emb-dim must be >= 1, got 0" in r.stderr and "emb_dim" not in r.stderr

@@ -71,7 +71,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args) or 0)
     except (CLIError, ValueError, TypeError) as exc:
-        _error(args.command, str(exc))
+        # The library's messages name its Python parameters; here the user typed flags.
+        _error(args.command, flag_names(str(exc), _parser_of(parser, args)))
         return 2
     except OSError as exc:
         if isinstance(exc, BrokenPipeError):
@@ -89,6 +90,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         if os.environ.get("TOKENMILL_DEBUG"):
             raise
         return 2
+
+
+def flag_names(message: str, parser: argparse.ArgumentParser) -> str:
+    """``message`` with the Python parameter names of ``parser``'s options spelled as their flags.
+
+    ``name=value`` becomes ``--flag value`` (``name=True``: ``--flag``). A name with an
+    underscore is replaced wherever it stands; a one-word name (``stride``, ``tokenizer``)
+    only as ``name=`` or ``name must``, as it is also an ordinary word in messages.
+
+    >>> p = argparse.ArgumentParser()
+    >>> _ = p.add_argument("--vocab-size", type=int); _ = p.add_argument("--stride", type=int)
+    >>> _ = p.add_argument("--skip-bad-lines", action="store_true")
+    >>> flag_names("vocab_size=10 is too small; stride must be >= 1, got 0; a stride of 4", p)
+    '--vocab-size 10 is too small; --stride must be >= 1, got 0; a stride of 4'
+    >>> flag_names("pass skip_bad_lines=True (--skip-bad-lines) to skip them", p)
+    'pass --skip-bad-lines to skip them'
+    """
+    import re
+
+    for action in parser._actions:
+        longs = [o for o in action.option_strings if o.startswith("--")]
+        if not longs or action.dest in (argparse.SUPPRESS, "help"):
+            continue
+        flag, name = longs[0], re.escape(action.dest)
+        message = re.sub(rf"(?<![\w-]){name}=True\b(?: \({re.escape(flag)}\))?", flag, message)
+        message = re.sub(rf"(?<![\w-]){name}=", f"{flag} ", message)
+        bare = rf"(?<![\w.'\"-]){name}(?![\w'\"-])" if "_" in action.dest else rf"(?<![\w-]){name}(?= must\b)"
+        message = re.sub(bare, flag, message)
+    return message
 
 
 def _error(command: str, message: str) -> None:

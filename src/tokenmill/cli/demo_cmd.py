@@ -75,15 +75,14 @@ def run(args: argparse.Namespace) -> int:
     # A text may spell <|endoftext|> between its parts (as the book does); documents are stored
     # as prepare stores them, where a spelled special token is text.
     ids = encode_documents(tok, read, tuple(tok.special_tokens) if read.kind == "txt" else ())
-    try:  # built first, so that bad settings fail before any stage is printed
-        loader = create_dataloader(
-            ids, batch_size=args.batch_size, max_length=args.max_length,
-            stride=args.stride, shuffle=False, drop_last=False,
-        )
-        torch.manual_seed(args.seed)
-        emb = InputEmbedding(tok.vocab_size, args.emb_dim, args.max_length, positional=args.positional)
-    except ValueError as exc:
-        raise ValueError(f"{exc} (flags: --max-length, --stride, --batch-size, --emb-dim)") from None
+    # Built first, so that bad settings fail before any stage is printed (the CLI's error
+    # handler spells the parameters in the messages as the flags: max_length -> --max-length).
+    loader = create_dataloader(
+        ids, batch_size=args.batch_size, max_length=args.max_length,
+        stride=args.stride, shuffle=False, drop_last=False,
+    )
+    torch.manual_seed(args.seed)
+    emb = InputEmbedding(tok.vocab_size, args.emb_dim, args.max_length, positional=args.positional)
 
     text = _joined(read, tok)
     print(f"1. Text ({describe(source, read, tok)}): {len(text):,} characters")

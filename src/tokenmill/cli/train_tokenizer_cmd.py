@@ -54,16 +54,18 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="skip (and count) .jsonl lines that are not JSON or lack the text field")
     p.add_argument("--overwrite", action="store_true", help="replace the tokenizer already in DIR")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(run=run)
+    p.set_defaults(run=run, own_parser=p)  # its flags name the parameters in warnings
     return p
 
 
 def run(args: argparse.Namespace) -> int:
+    from tokenmill.cli import flag_names
     from tokenmill.tokenizers.trained import read_meta
     from tokenmill.training import train_tokenizer
 
     def show(message: Any, *_: Any, **__: Any) -> None:  # a warning is for the user: no source line
-        print(f"tokenmill train-tokenizer: warning: {message}", file=sys.stderr)
+        flagged = flag_names(str(message), args.own_parser)
+        print(f"tokenmill train-tokenizer: warning: {flagged}", file=sys.stderr)
 
     with warnings.catch_warnings():
         warnings.simplefilter("always")  # a smaller vocabulary than asked is always said
@@ -83,9 +85,11 @@ def run(args: argparse.Namespace) -> int:
         )
     meta = read_meta(args.out)
     seen = meta["trained_on"]
+    skipped = seen.get("unknown_files_skipped", 0)
+    skip_note = f"; skipped {skipped:,} file{'' if skipped == 1 else 's'} of unknown type" if skipped else ""
     print(
         f"{tok.vocab_size:,} tokens ({meta['merges']:,} merges, pattern {meta['pattern']}) from "
         f"{seen['documents']:,} documents, {seen['bytes_read'] / 1e6:,.1f} MB in {meta['seconds']:.1f} s "
-        f"-> {args.out}"
+        f"-> {args.out}{skip_note}"
     )
     return 0

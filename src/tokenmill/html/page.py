@@ -63,9 +63,32 @@ figure{margin:10px 0}figure svg{max-width:100%;height:auto}figcaption{color:#5b6
 """
 
 
+# Control characters other than \n and \t (C0, DEL, C1): a corpus may hold them (U+0000 in
+# a scraped page), and raw in a page they are invisible or make it invalid HTML. C0 and DEL
+# become their Unicode "control pictures" (U+0000 -> ␀), C1 an escape (\x85).
+_CONTROLS = {c: chr(0x2400 + c) for c in range(0x20) if chr(c) not in "\n\t"}
+_CONTROLS[0x7F] = "\u2421"
+_CONTROLS.update({c: f"\\x{c:02x}" for c in range(0x80, 0xA0)})
+
+
+def visible_controls(text: str) -> str:
+    r"""``text`` with control characters other than newline and tab shown visibly.
+
+    >>> visible_controls("a\x00b\tc\x85")
+    'a␀b\tc\\x85'
+    """
+    return text.translate(_CONTROLS)
+
+
 def esc(value: object) -> str:
-    """``value`` as text that is safe in HTML element content and in quoted attributes."""
-    return html.escape(str(value), quote=True)
+    r"""``value`` as text that is safe in HTML element content and in quoted attributes.
+
+    Control characters (other than newline and tab) are shown visibly, never written raw.
+
+    >>> esc("<\x00>")
+    '&lt;␀&gt;'
+    """
+    return html.escape(visible_controls(str(value)), quote=True)
 
 
 def page(title: str, subtitle: str, sections: Iterable[str]) -> str:
@@ -76,7 +99,8 @@ def page(title: str, subtitle: str, sections: Iterable[str]) -> str:
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
         f"<title>{esc(title)}</title><style>{STYLE}</style></head><body>"
         f"<h1>{esc(title)}</h1><p class=\"sub\">{esc(subtitle)}</p>"
-        + "\n".join(sections)
+        # Sections are safe already; this pass catches a control character in any Safe HTML.
+        + visible_controls("\n".join(sections))
         + "</body></html>\n"
     )
 

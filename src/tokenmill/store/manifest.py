@@ -34,12 +34,28 @@ def write_manifest(directory: str | os.PathLike[str], manifest: dict[str, Any]) 
     atomic_write_bytes(Path(directory) / MANIFEST_NAME, text.encode("utf-8"))
 
 
+def _fresh_store_dir(file: Path) -> Path:
+    """A directory name beside ``file`` for a store made from it (``many.jsonl.xz`` -> ``many-store``)."""
+    base = file.name.split(".")[0] or file.name.lstrip(".").split(".")[0] or "corpus"
+    candidate, n = file.parent / f"{base}-store", 2
+    while candidate.exists():
+        candidate, n = file.parent / f"{base}-store{n}", n + 1
+    return candidate
+
+
 def read_manifest(directory: str | os.PathLike[str]) -> dict[str, Any]:
     """Read and check ``manifest.json``; ValueError saying what to run when it is unusable."""
     directory = Path(directory)
     path = directory / MANIFEST_NAME
     hint = _PREPARE_HINT.format(dir=directory)
     if not path.is_file():
+        if directory.is_file():
+            # The input file given where the store goes: `prepare FILE --out FILE` would fail too.
+            fresh = _fresh_store_dir(directory)
+            raise ValueError(
+                f"{directory} is a file, not a token store directory; to make a store from it, run "
+                f"`tokenmill prepare {directory} --out {fresh}/` (a new directory), then use {fresh}/"
+            )
         if not directory.exists():
             raise ValueError(f"no token store at {directory} (the directory does not exist); {hint}")
         progress = directory / PROGRESS_NAME

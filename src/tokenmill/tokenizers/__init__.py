@@ -17,7 +17,7 @@ import functools
 import os
 from pathlib import Path
 
-from tokenmill import vocab as _vocab
+import tokenmill.vocab as _vocab
 from tokenmill.tokenizers.base import ENDOFTEXT, UNK, AllowedSpecial, Tokenizer
 from tokenmill.tokenizers.bpe import TiktokenTokenizer, _tiktoken_by_name, _tiktoken_from_file, read_ranks
 from tokenmill.tokenizers.hf import HFTokenizer

@@ -7,7 +7,7 @@ import re
 from collections.abc import Collection, Iterable, Sequence
 from typing import Literal
 
-from tokenmill import vocab as _vocab
+import tokenmill.vocab as _vocab
 
 ENDOFTEXT = _vocab.ENDOFTEXT
 UNK = "<|unk|>"

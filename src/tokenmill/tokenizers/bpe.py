@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from tokenmill import vocab as _vocab
+import tokenmill.vocab as _vocab
 from tokenmill.tokenizers.base import ENDOFTEXT, Tokenizer, _check_texts, _reload
 
 

@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from tokenmill import vocab as _vocab
+import tokenmill.vocab as _vocab
 from tokenmill.tokenizers.base import ENDOFTEXT, Tokenizer, _reload
 
 

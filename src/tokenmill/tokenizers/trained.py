@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from tokenmill import vocab as _vocab
+import tokenmill.vocab as _vocab
 from tokenmill.tokenizers.bpe import TiktokenTokenizer, read_ranks
 
 FORMAT = "tokenmill-tokenizer"

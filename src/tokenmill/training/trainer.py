@@ -17,6 +17,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from tokenmill._version import __version__
 from tokenmill.prepare.inputs import resolve_inputs
 from tokenmill.prepare.parallel import progress_bar
 from tokenmill.tokenizers import Tokenizer, get_tokenizer
@@ -78,7 +79,8 @@ def train_tokenizer(
         raise ValueError(f"errors must be 'replace' or 'strict', got {errors!r}")
     out = Path(out)
     check_out(out, overwrite)  # before any work; checked again just before writing
-    files = resolve_inputs(inputs, text_field=text_field, exclude=out)
+    skipped: list[str] = []  # files of unknown type inside directory inputs: counted, recorded
+    files = resolve_inputs(inputs, text_field=text_field, exclude=out, skipped=skipped)
     hf = _new_hf_tokenizer(pat_str)
     trainer = _hf_trainer(vocab_size - n_special, min_frequency, progress)
     stats = CorpusStats()
@@ -102,8 +104,6 @@ def train_tokenizer(
             "training stopped there. Give more text or a smaller --vocab-size.",
             stacklevel=2,
         )
-    from tokenmill import __version__
-
     meta = {
         "format": FORMAT,
         "version": VERSION,
@@ -114,7 +114,10 @@ def train_tokenizer(
         "requested_vocab_size": vocab_size,
         "merges": len(ranks) - 256,
         "min_frequency": min_frequency,
-        "trained_on": {"inputs": [f.describe() for f in files], **vars(stats)},
+        "trained_on": {
+            "inputs": [f.describe() for f in files], **vars(stats),
+            "unknown_files_skipped": len(skipped), "skipped_inputs": skipped,
+        },
         "trainer": f"tokenizers {_hf_version()} BpeTrainer",
         "seconds": round(time.perf_counter() - started, 3),
         "tokenmill_version": __version__,
