@@ -5,7 +5,9 @@ Each stage runs in its own process on the same slice of the Japanese training do
 sentencepiece's ``num_threads`` set to the same ``--threads``, and reports that process's
 CPU seconds for the stage alone (not imports or reading). Stages, each including the ones
 before it: the pre-tokenizer regex (``Split``) alone; ``Split`` + ``ByteLevel``; the
-trainer's counting with no merges (``vocab 257``); then 3, 743 and all 31,743 merges.
+trainer's counting with no merges (``vocab 257``); then 3, 743 and all 31,743 merges;
+last, ``chars-32000``: the same trainer and regex without ``ByteLevel`` (BPE over
+characters, as sentencepiece does; not what tokenmill exports), 32,000 tokens.
 
     .venv/bin/python benchmarks/profile_train_tokenizer.py --mb 5 --threads 1
 """
@@ -25,7 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_train_tokenizer import CORPORA, held_out  # noqa: E402
 
-STAGES = ("split", "split+bytelevel", "257", "260", "1000", "32000")
+STAGES = ("split", "split+bytelevel", "257", "260", "1000", "32000", "chars-32000")
 
 
 def cpu() -> float:
@@ -63,6 +65,12 @@ def stage(name: str, train_jsonl: str, train_txt: str, threads: int) -> float:
     elif name == "split+bytelevel":
         for t in texts:
             hf.pre_tokenizer.pre_tokenize_str(t)
+    elif name == "chars-32000":
+        from tokenizers import Tokenizer, models, trainers
+
+        chars = Tokenizer(models.BPE())
+        chars.pre_tokenizer = pre_tokenizers.Split(Regex(onig_pattern(pat)), behavior="isolated")
+        chars.train_from_iterator(texts, trainers.BpeTrainer(vocab_size=31999, min_frequency=2, show_progress=False))
     else:
         hf.train_from_iterator(texts, _hf_trainer(int(name) - 1, 2, False))
     return cpu() - c0
