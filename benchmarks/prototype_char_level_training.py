@@ -1,4 +1,4 @@
-"""Prototype, not what train-tokenizer does: BPE learned over characters, exported as byte-level ranks.
+"""The prototype of train-tokenizer's character-level training: BPE learned over characters, as byte-level ranks.
 
 Measures the lever found by ``profile_train_tokenizer.py``: Hugging Face's trainer with the
 ``multilingual`` regex but no ``ByteLevel`` step (BPE over characters, as sentencepiece
@@ -7,7 +7,8 @@ learned alphabet the byte prefixes that build it, then the learned merges, cut a
 tokens (+ ``<|endoftext|>`` = 32,000). Side by side in one run, on the benchmark's split:
 training wall/CPU seconds of this, of tokenmill's byte-level training and of sentencepiece
 BPE (both Rust trainers at ``--threads``), and held-out characters per token through
-tiktoken. Exactness against a Hugging Face ``tokenizer.json`` is not checked here.
+tiktoken. (train-tokenizer now does this, in ``training.trainer.to_byte_level``, and its
+tests check exactness; this script keeps the measurement that led there.)
 
     .venv/bin/python benchmarks/prototype_char_level_training.py --threads 2
 """
