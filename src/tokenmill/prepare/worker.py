@@ -299,6 +299,10 @@ def init_worker(job: Job | None, inherited_lock_fd: int | None = None, parent_pi
     """
     global _WORKER, _STARTUP_ERROR
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the parent stops the pool, once
+    # Pool.terminate() stops workers with SIGTERM. A forked worker inherits its parent's Python
+    # handlers, and a parent that once ran Ray has one that does not exit: terminate() then
+    # waited forever (seen in the suite after the Ray tests). The default action always ends us.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     _die_with_parent(parent_pid)
     if inherited_lock_fd is not None:
         os.close(inherited_lock_fd)
