@@ -247,7 +247,7 @@ def refuse_non_text(head: bytes, where: str) -> None:
     Why: a name that hides what a file is (``corpus.txt`` holding gzip data) must never
     become millions of U+FFFD tokens in a store.
 
-    >>> refuse_non_text(b"\x1f\x8b\x08\x00", "a.jsonl")
+    >>> refuse_non_text(b"\\x1f\\x8b\\x08\\x00", "a.jsonl")
     Traceback (most recent call last):
     ...
     ValueError: a.jsonl is gzip-compressed data, not text; name it for what it is (e.g. a.jsonl.gz) or decompress it
