@@ -43,6 +43,9 @@ browser:
 bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/bench_loader.py
 	$(BIN)/python benchmarks/bench_prepare.py
+	$(BIN)/python benchmarks/bench_report.py
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[bench]'
+	$(BIN)/python benchmarks/bench_train_tokenizer.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
