@@ -119,5 +119,5 @@ def test_positions_out_of_range_are_refused() -> None:
 
 
 def test_permutation_never_imports_torch() -> None:
-    code = "import sys, tokenmill.permutation, tokenmill.checks; sys.exit('torch' in sys.modules)"
+    code = "import sys, tokenmill.permutation, tokenmill.common.checks; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch.utils.data import Sampler
 
-from tokenmill.checks import non_negative_int, positive_int
+from tokenmill.common.checks import non_negative_int, positive_int
 from tokenmill.sampler_state import BOOK_FORMAT, STATE_VERSION, check_book_state
 
 __all__ = ["WindowBatchSampler"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from typing import Any, TypeVar
 
-from tokenmill.checks import positive_int
+from tokenmill.common.checks import positive_int
 
 __all__ = ["KEEP_CHOICES", "truncate"]
 

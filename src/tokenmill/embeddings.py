@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from tokenmill.checks import positive_int
+from tokenmill.common.checks import positive_int
 from tokenmill.context import KEEP_CHOICES, truncate
 
 __all__ = [

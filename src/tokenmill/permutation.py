@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from tokenmill.checks import non_negative_int, positive_int
+from tokenmill.common.checks import non_negative_int, positive_int
 
 __all__ = ["PERMUTATION_VERSION", "Permutation", "check_seed", "permutation_reference"]
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from torch.utils.data import Sampler
 
-from tokenmill.checks import non_negative_int, positive_int, rank_and_world_size
+from tokenmill.common.checks import non_negative_int, positive_int, rank_and_world_size
 from tokenmill.book_order import WindowBatchSampler
 from tokenmill.permutation import PERMUTATION_VERSION, Permutation, check_seed
 from tokenmill.sampler_state import STATE_FORMAT, STATE_VERSION, check_state

@@ -30,6 +30,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
+from tokenmill.common.files import cache_dir
+from tokenmill.common.files import sha256_file as sha256_of
+
 ENDOFTEXT = "<|endoftext|>"
 
 # GPT-2's pre-tokenizer regex, in tiktoken's faster but equivalent form.
@@ -106,23 +109,6 @@ KNOWN_ENCODINGS: dict[str, EncodingSpec] = {
         MappingProxyType({ENDOFTEXT: 199999, "<|endofprompt|>": 200018}), None,
     ),
 }
-
-
-def cache_dir() -> Path:
-    """tokenmill's user cache folder (it need not exist yet)."""
-    if os.environ.get("TOKENMILL_CACHE_DIR"):
-        return Path(os.environ["TOKENMILL_CACHE_DIR"])
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "tokenmill"
-
-
-def sha256_of(path: str | os.PathLike[str]) -> str:
-    """The hex sha256 of a file, read in 1 MiB pieces."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def spec_for(name: str) -> EncodingSpec:

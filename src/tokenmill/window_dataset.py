@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from tokenmill.checks import positive_int
+from tokenmill.common.checks import positive_int
 
 __all__ = ["ENDOFTEXT", "WindowDataset", "as_token_array"]
 

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 
-from tokenmill.checks import positive_int, rank_and_world_size
+from tokenmill.common.checks import positive_int, rank_and_world_size
 from tokenmill.loader_sources import check_store_tokenizer, dataset_id, open_store_path
 from tokenmill.permutation import check_seed
 from tokenmill.sampler import SeededBatchSampler, WindowBatchSampler

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from tokenmill.vocab import sha256_of as sha256_file  # noqa: F401  (re-exported: one hasher for all files)
+from tokenmill.common.files import atomic_write_bytes, sha256_file
 
 FORMAT = "tokenmill-store"
 FORMAT_VERSION = 2  # 2: shards per task (<split>-<task>-<k>), a "tasks" key; version 1 still read
@@ -69,41 +69,6 @@ def dtype_for(tokenizer_or_max_token_value: Any) -> np.dtype:
     if value < 1 << 32:
         return np.dtype("uint32")
     raise ValueError(f"max_token_value {value} does not fit in uint32; the store format caps IDs at 2**32-1")
-
-
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes | memoryview) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the whole new one.
-
-    Writes ``<name>.<pid>.tmp`` beside ``path``, fsyncs it, renames it over ``path`` and
-    fsyncs the directory (without that last step a crash can lose the rename).
-    """
-    path = Path(path)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory fds
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover - some filesystems refuse fsync on directories
-        pass
-    finally:
-        os.close(fd)
-
-
 
 
 def _le(dtype: np.dtype) -> np.dtype:

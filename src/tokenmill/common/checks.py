@@ -13,16 +13,33 @@ from __future__ import annotations
 import operator
 from typing import Any
 
-__all__ = ["non_negative_int", "positive_int", "rank_and_world_size"]
+from tokenmill.common.errors import OptionError, OptionTypeError
+
+__all__ = ["is_int", "non_negative_int", "positive_int", "rank_and_world_size"]
+
+
+def is_int(value: Any) -> bool:
+    """An int that counts (numpy ints too), never a bool: ``True`` is 1 to Python, not to a user.
+
+    >>> is_int(3), is_int(True), is_int(3.0)
+    (True, False, False)
+    """
+    if isinstance(value, bool):
+        return False
+    try:
+        operator.index(value)
+    except TypeError:
+        return False
+    return True
 
 
 def _int(name: str, value: Any) -> int:
     if isinstance(value, bool):  # True is an int to Python, never a count to a user
-        raise TypeError(f"{name} must be an int, got the bool {value!r}")
+        raise OptionTypeError(name, f"{name} must be an int, got the bool {value!r}")
     try:
         return operator.index(value)
     except TypeError:
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}") from None
+        raise OptionTypeError(name, f"{name} must be an int, got {type(value).__name__} {value!r}") from None
 
 
 def positive_int(name: str, value: Any) -> int:
@@ -31,11 +48,11 @@ def positive_int(name: str, value: Any) -> int:
     >>> positive_int("stride", 0)
     Traceback (most recent call last):
     ...
-    ValueError: stride must be >= 1, got 0
+    tokenmill.common.errors.OptionError: stride must be >= 1, got 0
     """
     number = _int(name, value)
     if number < 1:
-        raise ValueError(f"{name} must be >= 1, got {number}")
+        raise OptionError(name, f"{name} must be >= 1, got {number}")
     return number
 
 
@@ -45,11 +62,11 @@ def non_negative_int(name: str, value: Any) -> int:
     >>> non_negative_int("epoch", -1)
     Traceback (most recent call last):
     ...
-    ValueError: epoch must be >= 0, got -1
+    tokenmill.common.errors.OptionError: epoch must be >= 0, got -1
     """
     number = _int(name, value)
     if number < 0:
-        raise ValueError(f"{name} must be >= 0, got {number}")
+        raise OptionError(name, f"{name} must be >= 0, got {number}")
     return number
 
 
@@ -59,12 +76,12 @@ def rank_and_world_size(rank: Any, world_size: Any) -> tuple[int, int]:
     >>> rank_and_world_size(2, 2)
     Traceback (most recent call last):
     ...
-    ValueError: rank=2 is out of range for world_size=2; ranks are 0 to 1
+    tokenmill.common.errors.OptionError: rank=2 is out of range for world_size=2; ranks are 0 to 1
     """
     world_size = positive_int("world_size", world_size)
     rank = non_negative_int("rank", rank)
     if rank >= world_size:
-        raise ValueError(
-            f"rank={rank} is out of range for world_size={world_size}; ranks are 0 to {world_size - 1}"
+        raise OptionError(
+            "rank", f"rank={rank} is out of range for world_size={world_size}; ranks are 0 to {world_size - 1}"
         )
     return rank, world_size
