@@ -5,12 +5,13 @@ imports no stage.
 """
 
 from tokenmill.common.checks import is_int, non_negative_int, positive_int, rank_and_world_size
-from tokenmill.common.errors import OptionError, OptionTypeError
+from tokenmill.common.errors import ExplainedError, OptionError, OptionTypeError
 from tokenmill.common.files import AtomicFile, atomic_write_bytes, cache_dir, fsync_dir, sha256_file, temp_name
 from tokenmill.common.progress import progress_bar
 
 __all__ = [
     "AtomicFile",
+    "ExplainedError",
     "OptionError",
     "OptionTypeError",
     "atomic_write_bytes",

@@ -35,11 +35,11 @@ def is_int(value: Any) -> bool:
 
 def _int(name: str, value: Any) -> int:
     if isinstance(value, bool):  # True is an int to Python, never a count to a user
-        raise OptionTypeError(name, f"{name} must be an int, got the bool {value!r}")
+        raise OptionTypeError(name, "{%s} must be an int, got the bool {0!r}" % name, value)
     try:
         return operator.index(value)
     except TypeError:
-        raise OptionTypeError(name, f"{name} must be an int, got {type(value).__name__} {value!r}") from None
+        raise OptionTypeError(name, "{%s} must be an int, got {0} {1!r}" % name, type(value).__name__, value) from None
 
 
 def positive_int(name: str, value: Any) -> int:
@@ -52,7 +52,7 @@ def positive_int(name: str, value: Any) -> int:
     """
     number = _int(name, value)
     if number < 1:
-        raise OptionError(name, f"{name} must be >= 1, got {number}")
+        raise OptionError(name, "{%s} must be >= 1, got {0}" % name, number)
     return number
 
 
@@ -66,7 +66,7 @@ def non_negative_int(name: str, value: Any) -> int:
     """
     number = _int(name, value)
     if number < 0:
-        raise OptionError(name, f"{name} must be >= 0, got {number}")
+        raise OptionError(name, "{%s} must be >= 0, got {0}" % name, number)
     return number
 
 
@@ -82,6 +82,7 @@ def rank_and_world_size(rank: Any, world_size: Any) -> tuple[int, int]:
     rank = non_negative_int("rank", rank)
     if rank >= world_size:
         raise OptionError(
-            "rank", f"rank={rank} is out of range for world_size={world_size}; ranks are 0 to {world_size - 1}"
+            "rank", "{rank=%d} is out of range for {world_size=%d}; ranks are 0 to {0}" % (rank, world_size),
+            world_size - 1,
         )
     return rank, world_size
