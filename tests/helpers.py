@@ -1,0 +1,40 @@
+"""Helpers the test modules share: the real entry point, small corpora written to tmp_path.
+
+Import them as ``from tests.helpers import tm, write_jsonl`` (the suite's root is on sys.path
+through ``conftest.py``).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+TOKENMILL = Path(sys.executable).with_name("tokenmill")
+
+
+def tm(*args: str, cwd: Path | None = None, input: str | None = None, timeout: float = 120, **env: str) -> subprocess.CompletedProcess[str]:
+    """The real ``tokenmill`` entry point, in a process of its own.
+
+    The timeout turns a hang (a FIFO opened for reading, a stuck pool) into a failure, not a
+    stuck suite. Prefer the in-process ``cli`` fixture; use this for what only a real process
+    shows (exit on a signal, stdout closed early, the console script itself).
+    """
+    import os
+
+    environment = {**os.environ, **env} if env else None
+    return subprocess.run(
+        [str(TOKENMILL), *args], capture_output=True, text=True, timeout=timeout, cwd=cwd, input=input, env=environment
+    )
+
+
+def write_jsonl(path: Path, texts: list[str], field: str = "text") -> Path:
+    """One ``{field: text}`` object per line."""
+    path.write_text("".join(json.dumps({field: t}) + "\n" for t in texts), encoding="utf-8")
+    return path
+
+
+def all_files(directory: Path) -> dict[str, bytes]:
+    """Every file of a store by name (the lock aside): compare two stores byte for byte."""
+    return {p.name: p.read_bytes() for p in sorted(directory.iterdir()) if p.is_file() and p.name != ".tokenmill.lock"}
