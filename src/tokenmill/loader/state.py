@@ -15,7 +15,7 @@ from __future__ import annotations
 import operator
 from typing import Any
 
-from tokenmill.permutation import PERMUTATION_VERSION
+from tokenmill.loader.permutation import PERMUTATION_VERSION
 
 __all__ = ["BOOK_FORMAT", "STATE_FORMAT", "STATE_VERSION", "check_book_state", "check_state", "sampler_state_of"]
 

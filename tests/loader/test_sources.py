@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tokenmill import get_tokenizer, store
-from tokenmill.loader_sources import looks_like_path
-from tokenmill.windows import create_dataloader
+from tokenmill.loader.dataloader import create_dataloader
+from tokenmill.loader.sources import looks_like_path
 
 import tokenmill
 
@@ -72,15 +72,12 @@ def test_text_is_still_text() -> None:
     assert len(create_dataloader(text + "\x00" + text, batch_size=1, max_length=4, stride=4).dataset) > 0
 
 
-def windows_modules() -> list[Path]:
-    names = ("windows.py", "window_dataset.py", "sampler.py", "sampler_state.py", "permutation.py",
-             "loader_sources.py", "stateful_loader.py")
-    return [SRC / name for name in names if (SRC / name).is_file()]
+def loader_modules() -> list[Path]:
+    return sorted((SRC / "loader").glob("*.py"))
 
 
-def test_windows_stage_imports_no_private_name_from_another_module() -> None:
-    # Today windows.py takes the private _positive_int from context.py.
-    for path in windows_modules():
+def test_loader_imports_no_private_name_from_another_module() -> None:
+    for path in loader_modules():
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("tokenmill"):
@@ -88,19 +85,23 @@ def test_windows_stage_imports_no_private_name_from_another_module() -> None:
                 assert not private, f"{path.name} imports private {private} from {node.module}"
 
 
-def test_the_shared_argument_check_is_public_and_context_does_not_own_it() -> None:
-    from tokenmill import checks, context
+def test_the_shared_argument_check_is_public_and_truncate_does_not_own_it() -> None:
+    from tokenmill.common import checks
+    from tokenmill.tokenizers import truncate as truncate_module
 
     assert "positive_int" in checks.__all__
-    assert not hasattr(context, "_positive_int")
-    context_imports = {
-        node.module for node in ast.walk(ast.parse((SRC / "context.py").read_text(encoding="utf-8")))
+    assert not hasattr(truncate_module, "_positive_int")
+    truncate_imports = {
+        node.module for node in ast.walk(ast.parse((SRC / "tokenizers" / "truncate.py").read_text(encoding="utf-8")))
         if isinstance(node, ast.ImportFrom)
     }
     # One direction: the stages use checks; checks imports no stage.
-    assert "tokenmill.common.checks" in context_imports
-    checks_tree = ast.parse((SRC / "checks.py").read_text(encoding="utf-8"))
-    assert not [n for n in ast.walk(checks_tree) if isinstance(n, ast.ImportFrom) and "tokenmill" in (n.module or "")]
+    assert "tokenmill.common.checks" in truncate_imports
+    checks_tree = ast.parse((SRC / "common" / "checks.py").read_text(encoding="utf-8"))
+    assert not [
+        n for n in ast.walk(checks_tree)
+        if isinstance(n, ast.ImportFrom) and "tokenmill" in (n.module or "") and not n.module.startswith("tokenmill.common")
+    ]
 
 
 # --- a str that is a path, not text (issue 13 item 10) --------------------------------------
