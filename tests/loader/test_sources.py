@@ -37,7 +37,7 @@ def first_inputs(source: object) -> list[list[int]]:
 
 @pytest.mark.parametrize("as_type", [str, Path])
 def test_a_store_path_opens_the_store(store_dir: Path, as_type: type) -> None:
-    # Today a str is tokenized as the characters of the path, and a Path is a TypeError.
+    # Neither kind of path may be tokenized as its characters or refused as the wrong type.
     want = [list(range(1, 11)), list(range(11, 21))]
     assert first_inputs(store.TokenStore.open(store_dir)) == want
     assert first_inputs(as_type(store_dir)) == want
@@ -104,7 +104,7 @@ def test_the_shared_argument_check_is_public_and_truncate_does_not_own_it() -> N
     ]
 
 
-# --- a str that is a path, not text (issue 13 item 10) --------------------------------------
+# --- a str that is a path, not text ----------------------------------------------------------
 
 STORY = "I HAD always thought Jack Gisburn rather a cheap genius--though a good fellow enough.\n"
 
@@ -119,7 +119,7 @@ def prepare_store(cli, tmp_path: Path, out: Path, *flags: str) -> Path:
 
 
 def test_a_store_under_home_opens_from_a_tilde_path(cli, tmp_path: Path, monkeypatch) -> None:
-    # Today "~/store" is not expanded: it is tokenized as text ("drop_last ... only 1 windows").
+    # "~" is expanded, so "~/store" opens the store rather than being tokenized as text.
     prepare_store(cli, tmp_path, tmp_path / "store")
     monkeypatch.setenv("HOME", str(tmp_path))
     want = first_inputs(store.TokenStore.open(tmp_path / "store"))
@@ -128,7 +128,7 @@ def test_a_store_under_home_opens_from_a_tilde_path(cli, tmp_path: Path, monkeyp
 
 
 def test_a_file_name_is_refused_not_tokenized(tmp_path: Path, monkeypatch) -> None:
-    # Today 'the-verdict.txt' gives windows of the tokens of the file's name.
+    # A file's name must never become windows of the tokens of the name itself.
     (tmp_path / "the-verdict.txt").write_text(STORY, encoding="utf-8")
     monkeypatch.chdir(tmp_path)
     for name in ("the-verdict.txt", "./the-verdict.txt", str(tmp_path / "the-verdict.txt")):
@@ -140,7 +140,7 @@ def test_a_file_name_is_refused_not_tokenized(tmp_path: Path, monkeypatch) -> No
 @pytest.mark.parametrize("name", ["/tmp/nostore-of-tokenmill", "~/nostore", "./nostore", "../nostore",
                                   "corpus.jsonl.xz", "shard.bin", "notes.txt", "~"])
 def test_a_missing_path_is_refused_not_tokenized(tmp_path: Path, monkeypatch, name: str) -> None:
-    # Today each of these trains on the tokens of the path's characters.
+    # Each of these looks like a path, so it is refused rather than trained on as characters.
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.chdir(tmp_path)
     (tmp_path / "home").mkdir()
@@ -174,7 +174,7 @@ def tiny_ranks_file(path: Path) -> Path:
 
 
 def test_a_store_made_with_its_own_tokenizer_loads_with_defaults(cli, tmp_path: Path) -> None:
-    # Today: "made with tokenizer '...tiny.tiktoken', but tokenizer='gpt2' was given".
+    # tokenizer=None means the store's own tokenizer, never a default "gpt2" checked against it.
     ranks = tiny_ranks_file(tmp_path / "tiny.tiktoken")
     out = prepare_store(cli, tmp_path, tmp_path / "store", "-t", str(ranks))
     tok = get_tokenizer(ranks)

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from tokenmill.common.errors import OptionError
+from tokenmill.store import MANIFEST_NAME, TokenStore
 from tokenmill.tokenizers.load import get_tokenizer
 
 __all__ = ["PATH_SUFFIXES", "check_store_tokenizer", "dataset_id", "looks_like_path", "open_store_path"]
@@ -72,8 +73,6 @@ def open_store_path(source: Any) -> Any:
     expanded): a store directory is opened; a file, a missing path or a directory that is no
     store is refused with what it is and how to proceed, never tokenized as its name.
     """
-    from tokenmill.store import MANIFEST_NAME, TokenStore
-
     if isinstance(source, str):
         if not looks_like_path(source):
             return None
