@@ -46,9 +46,10 @@ import psutil
 import torch
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler
 
+from tokenmill.loader.dataloader import _batch_as_is, create_dataloader
+from tokenmill.loader.dataset import WindowDataset
+from tokenmill.loader.seeded_sampler import SeededBatchSampler
 from tokenmill.tokenizers import get_tokenizer
-from tokenmill.sampler import SeededBatchSampler
-from tokenmill.windows import WindowDataset, _batch_as_is, create_dataloader
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_CORPUS = HERE.parent.parent / "shared" / "corpora" / "gutenberg-50mb.jsonl.xz"

@@ -215,7 +215,7 @@ def test_demo_counts_batches_and_dots_honestly(tmp_path, cli):
 
 
 def test_vocab_list_suggests_only_commands_that_work(tmp_path):
-    from tokenmill import vocab
+    from tokenmill.tokenizers import registry as vocab
 
     empty = tmp_path / "empty"
     r = tm(

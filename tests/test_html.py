@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from html_fixtures import HOSTILE, make_store
+from tests.html_fixtures import HOSTILE, make_store
 from tokenmill.html import (
     ReportOptions,
     length_histogram,

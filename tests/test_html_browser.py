@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from chromium import Browser, find_chromium
-from html_fixtures import HOSTILE, make_store
+from tests.chromium import Browser, find_chromium
+from tests.html_fixtures import HOSTILE, make_store
 
 CHROMIUM = find_chromium()
 pytestmark = pytest.mark.skipif(

@@ -21,7 +21,7 @@ import tiktoken
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tokenmill import vocab
+from tokenmill.tokenizers import registry as vocab
 from tokenmill.prepare import (
     PrepareOptions,
     run_prepare,

@@ -26,7 +26,7 @@ ray = pytest.importorskip("ray")
 
 from tokenmill.prepare import prepare  # noqa: E402
 
-from test_prepare_ray import ARGS, files_of, texts  # noqa: E402
+from tests.test_prepare_ray import ARGS, files_of, texts  # noqa: E402
 
 pytestmark = pytest.mark.ray
 

@@ -232,8 +232,8 @@ def test_a_kill_inside_finish_is_cleaned_up_by_the_rerun(tmp_path: Path, monkeyp
 def test_tiktoken_failures_are_not_all_called_not_installed(monkeypatch: pytest.MonkeyPatch) -> None:
     import tiktoken
 
-    from tokenmill import vocab
     from tokenmill.tokenizers import bpe
+    from tokenmill.tokenizers import ranks as vocab
 
     monkeypatch.setattr(vocab, "find_ranks_file", lambda spec: None)
 

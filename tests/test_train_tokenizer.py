@@ -18,7 +18,7 @@ from tokenmill.cli import main
 from tokenmill.prepare.engines import scrub_surrogates
 from tokenmill.tokenizers.trained import HF_FILE, META_FILE, RANKS_FILE
 from tokenmill.training import PATTERNS
-from tokenmill.vocab import sha256_of
+from tokenmill.tokenizers.ranks import sha256_of
 
 tokenizers = pytest.importorskip("tokenizers")
 pytestmark = pytest.mark.filterwarnings("ignore:the corpus gave only")  # tiny corpora, on purpose

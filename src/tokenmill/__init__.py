@@ -22,11 +22,11 @@ from tokenmill.tokenizers import (
 # public name -> module that defines it (imported lazily: these modules import torch or are large)
 _LAZY = {
     "TokenStore": "tokenmill.store",
-    "WindowDataset": "tokenmill.windows",
-    "create_dataloader": "tokenmill.windows",
-    "InputEmbedding": "tokenmill.embeddings",
-    "RotaryEmbedding": "tokenmill.embeddings",
-    "truncate": "tokenmill.context",
+    "WindowDataset": "tokenmill.loader.dataset",
+    "create_dataloader": "tokenmill.loader.dataloader",
+    "InputEmbedding": "tokenmill.embeddings.layers",
+    "RotaryEmbedding": "tokenmill.embeddings.rotary",
+    "truncate": "tokenmill.tokenizers.truncate",
     "train_tokenizer": "tokenmill.training",
 }
 

@@ -19,9 +19,10 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 
-from tokenmill.tokenizers import Tokenizer, WordTokenizer, get_tokenizer
+from tokenmill.loader.dataloader import window_loader
+from tokenmill.loader.dataset import WindowDataset, as_token_array
+from tokenmill.tokenizers import ENDOFTEXT, Tokenizer, WordTokenizer, get_tokenizer
 from tokenmill.training.simple import BPETokenizerSimple
-from tokenmill.windows import ENDOFTEXT, WindowDataset, as_token_array, window_loader
 
 __all__ = [
     "BPETokenizerSimple",

@@ -108,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
         return html_out.tokenize_html(args, text, tok, ids, shown)
     n_before = len(ids)
     if args.max_tokens is not None:
-        from tokenmill.context import truncate
+        from tokenmill.tokenizers.truncate import truncate
 
         ids = truncate(ids, args.max_tokens, keep=args.keep)
     cut = n_before - len(ids)

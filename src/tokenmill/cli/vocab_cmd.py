@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from tokenmill import vocab
+from tokenmill.tokenizers import ranks as vocab
 from tokenmill.cli.textinput import check_file
 
 EPILOG = """\

@@ -30,7 +30,7 @@ from tokenmill.prepare.tasks import TaskSpec, describe_task, plan_tasks, range_b
 from tokenmill.prepare.worker import SPLITS, STAT_KEYS, Job
 from tokenmill.store import TokenStore, dtype_for
 from tokenmill.store.bundled import copy_tokenizer
-from tokenmill.vocab import KNOWN_ENCODINGS
+from tokenmill.tokenizers.registry import KNOWN_ENCODINGS
 
 
 def run_locked(

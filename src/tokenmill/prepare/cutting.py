@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from tokenmill.vocab import CL100K_PATTERN, GPT2_PATTERN, O200K_PATTERN
+from tokenmill.tokenizers.registry import CL100K_PATTERN, GPT2_PATTERN, O200K_PATTERN
 
 # Pre-tokenizer patterns for which the cut rule of safe_cut() is proven (tests re-check it):
 # GPT-2/r50k/p50k, cl100k_base and o200k_base. Any other pattern: huge texts are not cut.

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Literal
 
-import tokenmill.vocab as _vocab
-
-ENDOFTEXT = _vocab.ENDOFTEXT
+ENDOFTEXT = "<|endoftext|>"  # GPT-2's end-of-text token; every module imports it from here
 UNK = "<|unk|>"
 AllowedSpecial = Literal["all"] | Collection[str]
 _SPECIAL_SHAPE = re.compile(r"^<\|[^|<>]+\|>$")
@@ -27,11 +25,15 @@ def _check_texts(texts: object) -> list[str]:
     return [_check_text(t) for t in texts]  # type: ignore[attr-defined]
 
 
+# get_tokenizer (tokenizers/load.py) sits above the tokenizers it builds, so it registers itself
+# here rather than being imported. Unpickling imports this module, hence the package front,
+# which imports load.py: the registration is always done before _reload runs.
+_LOADER: list[Callable[[str], Tokenizer]] = []
+
+
 def _reload(source: str) -> Tokenizer:
     """Unpickle a tokenizer by resolving its name or path again (the vocabulary is not pickled)."""
-    from tokenmill.tokenizers import get_tokenizer
-
-    return get_tokenizer(source)
+    return _LOADER[0](source)
 
 
 def _as_id(i: object) -> int:

@@ -1,4 +1,4 @@
-"""Byte-pair encoding through tiktoken, built from a verified ranks file (see `tokenmill.vocab`)."""
+"""Byte-pair encoding through tiktoken, built from a verified ranks file (see `tokenmill.tokenizers.ranks`)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-import tokenmill.vocab as _vocab
+import tokenmill.tokenizers.ranks as _ranks
 from tokenmill.tokenizers.base import ENDOFTEXT, Tokenizer, _check_texts, _reload
+from tokenmill.tokenizers.registry import GPT2_PATTERN, EncodingSpec, spec_for
 
 
 class TiktokenTokenizer(Tokenizer):
@@ -82,7 +83,7 @@ def _b64(token: bytes) -> bytes:
 
 
 def _tiktoken_from_file(
-    source: str, path: Path, spec: _vocab.EncodingSpec | None, sha: str
+    source: str, path: Path, spec: EncodingSpec | None, sha: str
 ) -> TiktokenTokenizer:
     """A tokenizer from a ranks file whose sha256 (`sha`) the caller has already computed."""
     import tiktoken
@@ -90,7 +91,7 @@ def _tiktoken_from_file(
     ranks = read_ranks(path)
     if spec is None:
         # An unknown ranks file: assume GPT-2's pre-tokenizer and <|endoftext|> right after the ranks.
-        name, pat, n_vocab = str(path), _vocab.GPT2_PATTERN, None
+        name, pat, n_vocab = str(path), GPT2_PATTERN, None
         specials = {ENDOFTEXT: max(ranks.values()) + 1}
     else:
         name, pat, specials, n_vocab = spec.name, spec.pat_str, spec.special_tokens, spec.explicit_n_vocab
@@ -101,8 +102,8 @@ def _tiktoken_from_file(
 
 
 def _tiktoken_by_name(name: str) -> TiktokenTokenizer:
-    spec = _vocab.spec_for(name)
-    path = _vocab.find_ranks_file(spec)
+    spec = spec_for(name)
+    path = _ranks.find_ranks_file(spec)
     if path is not None:
         return _tiktoken_from_file(name, path, spec, spec.sha256)  # just verified
     import tiktoken
@@ -110,7 +111,7 @@ def _tiktoken_by_name(name: str) -> TiktokenTokenizer:
     try:  # last resort: tiktoken's own cache, then its download
         enc = tiktoken.get_encoding(name)
     except OSError as exc:  # no network, no cache (requests' errors are OSErrors): "not installed"
-        raise ValueError(_vocab.missing_message(spec, exc)) from exc
+        raise ValueError(_ranks.missing_message(spec, exc)) from exc
     except Exception as exc:  # noqa: BLE001 - anything else is a real fault: say which, never "not installed"
         raise ValueError(
             f"tiktoken failed to build tokenizer {name!r}: {type(exc).__name__}: {exc}; install its ranks file "

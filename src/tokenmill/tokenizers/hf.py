@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-import tokenmill.vocab as _vocab
+from tokenmill.common.files import sha256_file
 from tokenmill.tokenizers.base import ENDOFTEXT, Tokenizer, _reload
 
 
@@ -32,7 +32,7 @@ class HFTokenizer(Tokenizer):
         self.vocab_size = self._hf.get_vocab_size(with_added_tokens=True)
         self.max_token_value = max(self._hf.get_vocab(with_added_tokens=True).values())
         self.eot_id = self.special_tokens.get(ENDOFTEXT)
-        self.ranks_sha256 = _vocab.sha256_of(path)
+        self.ranks_sha256 = sha256_file(path)
 
     def __reduce__(self) -> tuple[Any, tuple[str]]:
         return (_reload, (self._source,))

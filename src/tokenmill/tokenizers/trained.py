@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-import tokenmill.vocab as _vocab
+from tokenmill.common.files import sha256_file
 from tokenmill.tokenizers.bpe import TiktokenTokenizer, read_ranks
 
 FORMAT = "tokenmill-tokenizer"
@@ -70,7 +70,7 @@ def load_tokenizer_dir(directory: str | os.PathLike[str]) -> TiktokenTokenizer:
     ranks_path = Path(directory) / RANKS_FILE
     if not ranks_path.is_file():
         raise ValueError(f"{directory}: the ranks file {RANKS_FILE} is missing; train the tokenizer again")
-    sha = _vocab.sha256_of(ranks_path)
+    sha = sha256_file(ranks_path)
     if sha != meta["ranks_sha256"]:
         raise ValueError(
             f"{ranks_path}: sha256 {sha} is not the {meta['ranks_sha256']} recorded in {META_FILE}: "

@@ -26,7 +26,7 @@ that the pieces join back to the text.
 
 from __future__ import annotations
 
-from tokenmill.vocab import CL100K_PATTERN, GPT2_PATTERN, O200K_PATTERN
+from tokenmill.tokenizers.registry import CL100K_PATTERN, GPT2_PATTERN, O200K_PATTERN
 
 # Letters (and combining marks) of every script but the three Japanese ones; ー/ｰ, the
 # katakana length marks, are script "Common" and are listed with katakana instead.

@@ -24,13 +24,11 @@ from typing import Any
 from tokenmill._version import __version__
 from tokenmill.prepare.inputs import resolve_inputs
 from tokenmill.prepare.parallel import progress_bar
-from tokenmill.tokenizers import Tokenizer, get_tokenizer
+from tokenmill.tokenizers import ENDOFTEXT, Tokenizer, get_tokenizer
 from tokenmill.tokenizers.trained import FORMAT, VERSION
 from tokenmill.training.corpus import CorpusStats, chunks, iter_documents
 from tokenmill.training.export import check_out, hf_json, ranks_text, renumber, write_dir
 from tokenmill.training.patterns import DEFAULT_PATTERN, pattern_for
-
-ENDOFTEXT = "<|endoftext|>"
 
 
 def train_tokenizer(

@@ -1,4 +1,4 @@
-"""A training loop's data side, run by tests/test_torchrun.py under torchrun (gloo, 127.0.0.1).
+"""A training loop's data side, run by tests/loader/test_torchrun.py under torchrun (gloo, 127.0.0.1).
 
 Each rank logs the windows of every batch it gets and saves its loader's state dict after
 every step (temp file + rename); ``--kill-after K`` SIGKILLs every rank once step K is saved,
@@ -19,7 +19,7 @@ def main() -> None:
     import torch
     import torch.distributed as dist
 
-    from tokenmill.windows import create_dataloader
+    from tokenmill.loader.dataloader import create_dataloader
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--tokens", type=Path, required=True)

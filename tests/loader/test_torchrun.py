@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 import torch
 
-from tokenmill.windows import create_dataloader
+from tokenmill.loader.dataloader import create_dataloader
 
 pytest.importorskip("torchdata")
+pytestmark = pytest.mark.slow
 
 WORKER = Path(__file__).resolve().parent / "torchrun_worker.py"
 N_WINDOWS, STRIDE, BATCH, SEED, EPOCH = 103, 2, 4, 2026, 1  # B = 8: 13 global batches, the last of 7

@@ -15,9 +15,10 @@ from hypothesis import strategies as st
 
 from torch.utils.data import DataLoader
 
-from tokenmill.permutation import Permutation, permutation_reference
-from tokenmill.sampler import SeededBatchSampler, WindowBatchSampler
-from tokenmill.windows import create_dataloader
+from tokenmill.loader.book_sampler import WindowBatchSampler
+from tokenmill.loader.dataloader import create_dataloader
+from tokenmill.loader.permutation import Permutation, permutation_reference
+from tokenmill.loader.seeded_sampler import SeededBatchSampler
 
 STRIDE = 3
 
@@ -229,7 +230,7 @@ def test_bad_ranks_and_seeds_are_refused(kwargs: dict, error: type, match: str) 
 def test_stateful_without_torchdata_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "torchdata", None)
     monkeypatch.setitem(sys.modules, "torchdata.stateful_dataloader", None)
-    monkeypatch.delitem(sys.modules, "tokenmill.stateful_loader", raising=False)
+    monkeypatch.delitem(sys.modules, "tokenmill.loader.stateful", raising=False)
     with pytest.raises(ImportError, match=r"pip install 'tokenmill\[stateful\]'.*torchdata"):
         loader(20, batch_size=2, stateful=True)
 
@@ -318,7 +319,7 @@ def test_the_sampler_resumes_inside_torchdatas_own_loader(num_workers: int) -> N
     pytest.importorskip("torchdata")
     from torchdata.stateful_dataloader import StatefulDataLoader
 
-    from tokenmill.windows import _batch_as_is
+    from tokenmill.loader.dataloader import _batch_as_is
 
     def plain(n_workers: int) -> Any:
         dataset = loader(150, batch_size=4).dataset

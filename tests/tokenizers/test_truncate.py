@@ -10,7 +10,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tokenmill.embeddings import InputEmbedding, truncate
+from tokenmill.embeddings import InputEmbedding
+from tokenmill.tokenizers.truncate import truncate
 
 
 def expected_row(row: list[int], context_length: int, keep: str) -> list[int]:

@@ -11,7 +11,7 @@ from typing import Any
 
 from torchdata.stateful_dataloader import StatefulDataLoader
 
-from tokenmill.sampler_state import sampler_state_of
+from tokenmill.loader.state import sampler_state_of
 
 __all__ = ["StatefulWindowLoader"]
 

@@ -17,6 +17,10 @@ from typing import Any
 
 import numpy as np
 
+from tokenmill.common.errors import OptionError
+from tokenmill.store import MANIFEST_NAME, TokenStore
+from tokenmill.tokenizers.load import get_tokenizer
+
 __all__ = ["PATH_SUFFIXES", "check_store_tokenizer", "dataset_id", "looks_like_path", "open_store_path"]
 
 _SAMPLE_TOKENS = 4096  # tokens hashed from each end of an array (a store uses its checksums)
@@ -69,8 +73,6 @@ def open_store_path(source: Any) -> Any:
     expanded): a store directory is opened; a file, a missing path or a directory that is no
     store is refused with what it is and how to proceed, never tokenized as its name.
     """
-    from tokenmill.store import MANIFEST_NAME, TokenStore
-
     if isinstance(source, str):
         if not looks_like_path(source):
             return None
@@ -112,8 +114,6 @@ def check_store_tokenizer(store: Any, tokenizer: Any) -> None:
 
     None means the store's own tokenizer, whatever it is: the store's IDs are read as they are.
     """
-    from tokenmill.tokenizers import get_tokenizer
-
     if tokenizer is None:
         return
     manifest = getattr(store, "manifest", None)
@@ -128,16 +128,19 @@ def check_store_tokenizer(store: Any, tokenizer: Any) -> None:
             return
     elif tok.name == want:
         return
-    raise ValueError(
-        f"the token store at {getattr(store, 'path', '?')} was made with tokenizer {want!r}, but "
-        f"tokenizer={tok.name!r} was given; pass tokenizer={want!r} (its IDs need it)"
+    raise OptionError(
+        "tokenizer",
+        # Names may be paths (":" or braces), so they go in as values, never into a {name=value}.
+        "the token store at {0} was made with tokenizer {1!r}, but {tokenizer}={2!r} was given; "
+        "pass {tokenizer}={1!r} (its IDs need it)",
+        getattr(store, "path", "?"), want, tok.name,
     )
 
 
 def dataset_id(dataset: Any, source: Any, split: str) -> dict[str, Any]:
     """What identifies ``dataset``'s windows, cheaply: sizes plus store checksums or a token sample.
 
-    >>> from tokenmill.window_dataset import WindowDataset
+    >>> from tokenmill.loader.dataset import WindowDataset
     >>> ident = dataset_id(WindowDataset(list(range(9)), max_length=4, stride=2), None, "train")
     >>> sorted(ident), ident["n_tokens"]
     (['max_length', 'n_tokens', 'stride', 'tokens_sha256'], 9)

@@ -18,7 +18,8 @@ import torch
 from torch.utils.data import Sampler
 
 from tokenmill.common.checks import non_negative_int, positive_int
-from tokenmill.sampler_state import BOOK_FORMAT, STATE_VERSION, check_book_state
+from tokenmill.common.errors import ExplainedError
+from tokenmill.loader.state import BOOK_FORMAT, STATE_VERSION, check_book_state
 
 __all__ = ["WindowBatchSampler"]
 
@@ -46,7 +47,7 @@ class WindowBatchSampler(Sampler[np.ndarray]):
         self.n_windows = positive_int("n_windows", n_windows)
         self.batch_size = positive_int("batch_size", batch_size)
         self.shuffle, self.drop_last, self.generator = bool(shuffle), bool(drop_last), generator
-        self.dataset_id = dataset_id  # what a state dict must match (see sampler_state)
+        self.dataset_id = dataset_id  # what a state dict must match (see tokenmill.loader.state)
         self.epoch = 0
         self._drawn: dict[str, Any] | None = None  # how the current epoch's shuffle was drawn
         self._done = 0  # batches of the current epoch handed out
@@ -82,9 +83,9 @@ class WindowBatchSampler(Sampler[np.ndarray]):
         """Continue the saved epoch at the next ``iter()``: the same shuffle, from the same batch."""
         drawn, position = check_book_state(self, state_dict)
         if drawn is not None and "generator_state" in drawn and self.generator is None:
-            raise ValueError(
-                "this state was saved by a loader made with generator=, whose state it holds; "
-                "pass a torch.Generator as generator= to restore it"
+            raise ExplainedError(
+                "this state was saved by a loader made with {generator=}, whose state it holds; "
+                "pass a torch.Generator as {generator=} to restore it"
             )
         self._restore = (drawn, position)
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from tokenmill.permutation import Permutation, permutation_reference
+from tokenmill.loader.permutation import Permutation, permutation_reference
 
 PRIMES = (2, 3, 5, 7, 11, 13, 97, 65_521, 65_537, 1_000_003, 2_999_999)
 POWERS_OF_TWO = tuple(2**k for k in range(0, 22))  # 1 .. 2,097,152
@@ -119,5 +119,8 @@ def test_positions_out_of_range_are_refused() -> None:
 
 
 def test_permutation_never_imports_torch() -> None:
-    code = "import sys, tokenmill.permutation, tokenmill.common.checks; sys.exit('torch' in sys.modules)"
+    code = (
+        "import sys, tokenmill.permutation, tokenmill.loader.permutation, tokenmill.loader.state, "
+        "tokenmill.common.checks; sys.exit('torch' in sys.modules)"
+    )
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0

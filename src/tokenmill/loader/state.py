@@ -15,7 +15,9 @@ from __future__ import annotations
 import operator
 from typing import Any
 
-from tokenmill.permutation import PERMUTATION_VERSION
+from tokenmill.common.checks import is_int
+from tokenmill.common.errors import ExplainedError
+from tokenmill.loader.permutation import PERMUTATION_VERSION
 
 __all__ = ["BOOK_FORMAT", "STATE_FORMAT", "STATE_VERSION", "check_book_state", "check_state", "sampler_state_of"]
 
@@ -28,10 +30,7 @@ _MATCH = ("n_windows", "seed", "shuffle", "drop_last")  # must equal the loader'
 
 def _int_field(state: dict[str, Any], key: str) -> int:
     value = state.get(key)
-    try:
-        number = operator.index(value) if not isinstance(value, bool) else -1
-    except TypeError:
-        number = -1
+    number = operator.index(value) if is_int(value) else -1
     if number < 0:
         raise ValueError(f"sampler state dict field {key!r} must be an int >= 0, got {value!r}")
     return number
@@ -98,14 +97,15 @@ def check_state(sampler: Any, state: Any) -> tuple[int, int]:
     if saved_B != B:
         ws = sampler.world_size
         fix = (
-            f"pass batch_size={saved_B // ws} (x world_size={ws} = {saved_B})"
+            "pass {batch_size=%d} (x {world_size=%d} = %d)" % (saved_B // ws, ws, saved_B)
             if saved_B % ws == 0
-            else f"world_size={ws} does not divide {saved_B}; use a world size that does"
+            else "{world_size=%d} does not divide %d; use a world size that does" % (ws, saved_B)
         )
-        raise ValueError(
-            f"the state was saved with global batch size {saved_B} (batch_size x world_size), "
-            f"this loader's is {B} (batch_size={sampler.batch_size} x world_size={ws}); the "
-            f"global batches would differ: {fix}"
+        raise ExplainedError(
+            "the state was saved with global batch size {0} ({batch_size} x {world_size}), this "
+            "loader's is {1} ({batch_size=%d} x {world_size=%d}); the global batches would "
+            "differ: %s" % (sampler.batch_size, ws, fix),
+            saved_B, B,
         )
     epoch, g = _int_field(state, "epoch"), _int_field(state, "next_global_batch")
     if g > sampler.num_global_batches:

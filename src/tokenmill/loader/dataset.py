@@ -2,8 +2,8 @@
 
 ``WindowDataset`` views any 1-D integer array (list, numpy array, ``np.memmap``, a token store
 split) as the book's sliding windows without copying it; a batch is one vectorised gather.
-The loaders that batch it are in ``tokenmill.windows``; the orders they draw, in
-``tokenmill.sampler``.
+The loaders that batch it are in ``tokenmill.loader.dataloader``; the orders they draw, in
+``tokenmill.loader.book_sampler`` and ``tokenmill.loader.seeded_sampler``.
 """
 
 from __future__ import annotations
@@ -18,10 +18,9 @@ import torch
 from torch.utils.data import Dataset
 
 from tokenmill.common.checks import positive_int
+from tokenmill.common.errors import OptionError
 
-__all__ = ["ENDOFTEXT", "WindowDataset", "as_token_array"]
-
-ENDOFTEXT = "<|endoftext|>"
+__all__ = ["WindowDataset", "as_token_array"]
 
 
 def as_token_array(tokens: Any) -> Any:
@@ -118,11 +117,13 @@ class WindowDataset(Dataset):
         self._tokens = as_token_array(tokens)
         self.n_tokens = n = len(self._tokens)
         if n <= self.max_length:
-            lower = f"lower max_length to at most {n - 1} or give more tokens" if n > 1 else ""
-            raise ValueError(
-                f"{n} tokens make no window of max_length={self.max_length}: a window needs "
-                f"max_length + 1 = {self.max_length + 1} tokens (the targets are the inputs "
-                f"shifted by one); {lower or 'give more tokens'}"
+            lower = "lower {max_length} to at most %d or give more tokens" % (n - 1) if n > 1 else ""
+            raise OptionError(
+                "max_length",
+                "{0} tokens make no window of {max_length=%d}: a window needs {max_length} + 1 = "
+                "{1} tokens (the targets are the inputs shifted by one); %s"
+                % (self.max_length, lower or "give more tokens"),
+                n, self.max_length + 1,
             )
         self._n_windows = len(range(0, n - self.max_length, self.stride))
         self._view: np.ndarray | None = None  # all windows as one strided view, built on first use

@@ -8,7 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tokenmill import WordTokenizer, get_tokenizer, tokenizers, vocab
+from tokenmill import WordTokenizer, get_tokenizer
+from tokenmill.tokenizers import bpe, ranks
+from tokenmill.tokenizers.registry import KNOWN_ENCODINGS, spec_for
 
 BOOK_TEXT = "Hello, do you like tea? <|endoftext|> In the sunlit terraces of someunknownPlace."
 BOOK_IDS = [15496, 11, 466, 345, 588, 8887, 30, 220, 50256, 554, 262, 4252, 18250, 8812, 2114, 286, 617, 34680, 27271, 13]
@@ -24,7 +26,7 @@ def test_gpt2_golden(gpt2):
     assert gpt2.encode(BOOK_TEXT, allowed_special={"<|endoftext|>"}) == BOOK_IDS
     assert gpt2.decode(BOOK_IDS) == BOOK_TEXT
     assert (gpt2.name, gpt2.vocab_size, gpt2.max_token_value, gpt2.eot_id) == ("gpt2", 50257, 50256, 50256)
-    assert gpt2.ranks_sha256 == vocab.KNOWN_ENCODINGS["gpt2"].sha256
+    assert gpt2.ranks_sha256 == KNOWN_ENCODINGS["gpt2"].sha256
 
 
 def test_gpt2_verdict_token_count(gpt2, verdict_text):
@@ -96,7 +98,7 @@ def test_wrong_hash_names_both(tmp_path, monkeypatch):
     (tmp_path / "gpt2.tiktoken").write_text("aGk= 0\n")
     monkeypatch.setenv("TOKENMILL_VOCAB_DIR", str(tmp_path))
     with pytest.raises(ValueError, match="expected sha256 306cd27f.*found "):
-        vocab.find_ranks_file(vocab.spec_for("gpt2"))
+        ranks.find_ranks_file(spec_for("gpt2"))
 
 
 def test_missing_ranks_file_says_how_to_install(tmp_path, monkeypatch):
@@ -110,21 +112,21 @@ def test_missing_ranks_file_says_how_to_install(tmp_path, monkeypatch):
 
     monkeypatch.setattr(tiktoken, "get_encoding", offline)
     with pytest.raises(ValueError) as info:
-        tokenizers._tiktoken_by_name("p50k_base")
+        bpe._tiktoken_by_name("p50k_base")
     msg = str(info.value)
-    assert "p50k_base.tiktoken" in msg and vocab.KNOWN_ENCODINGS["p50k_base"].sha256 in msg
+    assert "p50k_base.tiktoken" in msg and KNOWN_ENCODINGS["p50k_base"].sha256 in msg
     assert "tokenmill vocab install p50k_base --from" in msg
 
 
 def test_install_from_file(tmp_path, monkeypatch, gpt2):
     monkeypatch.setenv("TOKENMILL_CACHE_DIR", str(tmp_path / "cache"))
-    target = vocab.install("gpt2", gpt2.ranks_path)
+    target = ranks.install("gpt2", gpt2.ranks_path)
     assert target == tmp_path / "cache" / "vocab" / "gpt2.tiktoken"
-    assert vocab.sha256_of(target) == vocab.KNOWN_ENCODINGS["gpt2"].sha256
+    assert ranks.sha256_of(target) == KNOWN_ENCODINGS["gpt2"].sha256
     bad = tmp_path / "bad.tiktoken"
     bad.write_text("aGk= 0\n")
     with pytest.raises(ValueError, match="expected sha256"):
-        vocab.install("r50k_base", bad)
+        ranks.install("r50k_base", bad)
 
 
 # --- the book's word tokenizer ------------------------------------------------------------

@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tokenmill import get_tokenizer, store
-from tokenmill.loader_sources import looks_like_path
-from tokenmill.windows import create_dataloader
+from tokenmill.loader.dataloader import create_dataloader
+from tokenmill.loader.sources import looks_like_path
 
 import tokenmill
 
@@ -37,7 +37,7 @@ def first_inputs(source: object) -> list[list[int]]:
 
 @pytest.mark.parametrize("as_type", [str, Path])
 def test_a_store_path_opens_the_store(store_dir: Path, as_type: type) -> None:
-    # Today a str is tokenized as the characters of the path, and a Path is a TypeError.
+    # Neither kind of path may be tokenized as its characters or refused as the wrong type.
     want = [list(range(1, 11)), list(range(11, 21))]
     assert first_inputs(store.TokenStore.open(store_dir)) == want
     assert first_inputs(as_type(store_dir)) == want
@@ -72,15 +72,12 @@ def test_text_is_still_text() -> None:
     assert len(create_dataloader(text + "\x00" + text, batch_size=1, max_length=4, stride=4).dataset) > 0
 
 
-def windows_modules() -> list[Path]:
-    names = ("windows.py", "window_dataset.py", "sampler.py", "sampler_state.py", "permutation.py",
-             "loader_sources.py", "stateful_loader.py")
-    return [SRC / name for name in names if (SRC / name).is_file()]
+def loader_modules() -> list[Path]:
+    return sorted((SRC / "loader").glob("*.py"))
 
 
-def test_windows_stage_imports_no_private_name_from_another_module() -> None:
-    # Today windows.py takes the private _positive_int from context.py.
-    for path in windows_modules():
+def test_loader_imports_no_private_name_from_another_module() -> None:
+    for path in loader_modules():
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("tokenmill"):
@@ -88,22 +85,26 @@ def test_windows_stage_imports_no_private_name_from_another_module() -> None:
                 assert not private, f"{path.name} imports private {private} from {node.module}"
 
 
-def test_the_shared_argument_check_is_public_and_context_does_not_own_it() -> None:
-    from tokenmill import checks, context
+def test_the_shared_argument_check_is_public_and_truncate_does_not_own_it() -> None:
+    from tokenmill.common import checks
+    from tokenmill.tokenizers import truncate as truncate_module
 
     assert "positive_int" in checks.__all__
-    assert not hasattr(context, "_positive_int")
-    context_imports = {
-        node.module for node in ast.walk(ast.parse((SRC / "context.py").read_text(encoding="utf-8")))
+    assert not hasattr(truncate_module, "_positive_int")
+    truncate_imports = {
+        node.module for node in ast.walk(ast.parse((SRC / "tokenizers" / "truncate.py").read_text(encoding="utf-8")))
         if isinstance(node, ast.ImportFrom)
     }
     # One direction: the stages use checks; checks imports no stage.
-    assert "tokenmill.common.checks" in context_imports
-    checks_tree = ast.parse((SRC / "checks.py").read_text(encoding="utf-8"))
-    assert not [n for n in ast.walk(checks_tree) if isinstance(n, ast.ImportFrom) and "tokenmill" in (n.module or "")]
+    assert "tokenmill.common.checks" in truncate_imports
+    checks_tree = ast.parse((SRC / "common" / "checks.py").read_text(encoding="utf-8"))
+    assert not [
+        n for n in ast.walk(checks_tree)
+        if isinstance(n, ast.ImportFrom) and "tokenmill" in (n.module or "") and not n.module.startswith("tokenmill.common")
+    ]
 
 
-# --- a str that is a path, not text (issue 13 item 10) --------------------------------------
+# --- a str that is a path, not text ----------------------------------------------------------
 
 STORY = "I HAD always thought Jack Gisburn rather a cheap genius--though a good fellow enough.\n"
 
@@ -118,7 +119,7 @@ def prepare_store(cli, tmp_path: Path, out: Path, *flags: str) -> Path:
 
 
 def test_a_store_under_home_opens_from_a_tilde_path(cli, tmp_path: Path, monkeypatch) -> None:
-    # Today "~/store" is not expanded: it is tokenized as text ("drop_last ... only 1 windows").
+    # "~" is expanded, so "~/store" opens the store rather than being tokenized as text.
     prepare_store(cli, tmp_path, tmp_path / "store")
     monkeypatch.setenv("HOME", str(tmp_path))
     want = first_inputs(store.TokenStore.open(tmp_path / "store"))
@@ -127,7 +128,7 @@ def test_a_store_under_home_opens_from_a_tilde_path(cli, tmp_path: Path, monkeyp
 
 
 def test_a_file_name_is_refused_not_tokenized(tmp_path: Path, monkeypatch) -> None:
-    # Today 'the-verdict.txt' gives windows of the tokens of the file's name.
+    # A file's name must never become windows of the tokens of the name itself.
     (tmp_path / "the-verdict.txt").write_text(STORY, encoding="utf-8")
     monkeypatch.chdir(tmp_path)
     for name in ("the-verdict.txt", "./the-verdict.txt", str(tmp_path / "the-verdict.txt")):
@@ -139,7 +140,7 @@ def test_a_file_name_is_refused_not_tokenized(tmp_path: Path, monkeypatch) -> No
 @pytest.mark.parametrize("name", ["/tmp/nostore-of-tokenmill", "~/nostore", "./nostore", "../nostore",
                                   "corpus.jsonl.xz", "shard.bin", "notes.txt", "~"])
 def test_a_missing_path_is_refused_not_tokenized(tmp_path: Path, monkeypatch, name: str) -> None:
-    # Today each of these trains on the tokens of the path's characters.
+    # Each of these looks like a path, so it is refused rather than trained on as characters.
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.chdir(tmp_path)
     (tmp_path / "home").mkdir()
@@ -173,7 +174,7 @@ def tiny_ranks_file(path: Path) -> Path:
 
 
 def test_a_store_made_with_its_own_tokenizer_loads_with_defaults(cli, tmp_path: Path) -> None:
-    # Today: "made with tokenizer '...tiny.tiktoken', but tokenizer='gpt2' was given".
+    # tokenizer=None means the store's own tokenizer, never a default "gpt2" checked against it.
     ranks = tiny_ranks_file(tmp_path / "tiny.tiktoken")
     out = prepare_store(cli, tmp_path, tmp_path / "store", "-t", str(ranks))
     tok = get_tokenizer(ranks)
