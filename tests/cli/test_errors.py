@@ -270,6 +270,7 @@ class PanicException(BaseException):
          "tokenmill probe: error: in.txt: No such file or directory; check the path"),
         (TypeError("bad type"), 2, "tokenmill probe: error: bad type"),
         (KeyboardInterrupt(), 130, "tokenmill probe: interrupted"),
+        (KeyboardInterrupt("3 of 5 files done"), 130, "tokenmill probe: interrupted; 3 of 5 files done"),
         (KeyError("x"), 1, "tokenmill probe: error: KeyError: 'x'; rerun with TOKENMILL_DEBUG=1 to see where, and report it"),
         (PanicException("boom"), 1, "tokenmill probe: error: PanicException: boom; rerun with TOKENMILL_DEBUG=1"),
     ],

@@ -13,7 +13,7 @@ Library errors name Python parameters through templates (:mod:`tokenmill.common.
 :func:`spelling` renders them with the flags of the parser that parsed the command, so no
 message text is ever rewritten. A subcommand adds what a user should know after a failed or
 interrupted run (what was kept, how to resume) with ``set_defaults(after_failure=f)``,
-``f(args) -> str``.
+``f(args) -> str``, or raises a KeyboardInterrupt whose message says it.
 
 >>> import argparse
 >>> p = argparse.ArgumentParser()
@@ -112,7 +112,7 @@ def run_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         _quiet_stdout()
         return 0
     except KeyboardInterrupt as exc:
-        said = str(exc) or "interrupted"
+        said = f"interrupted; {exc}" if str(exc) else "interrupted"  # a subclass may say more
         print(f"tokenmill {command}: {_with_note(said, args)}", file=sys.stderr)
         return 130
     except USER_ERRORS as exc:
