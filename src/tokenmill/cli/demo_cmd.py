@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from importlib import resources
 
-from tokenmill.cli import html_out
+import tokenmill.cli.html_out as html_out
 from tokenmill.cli.textinput import TextInput, describe, encode_documents, eot_spelling, read_input
 from tokenmill.tokenizers import get_tokenizer
 from tokenmill.tokenizers.display import shown_context, shown_token
@@ -75,8 +75,8 @@ def run(args: argparse.Namespace) -> int:
     # A text may spell <|endoftext|> between its parts (as the book does); documents are stored
     # as prepare stores them, where a spelled special token is text.
     ids = encode_documents(tok, read, tuple(tok.special_tokens) if read.kind == "txt" else ())
-    # Built first, so that bad settings fail before any stage is printed (the CLI's error
-    # handler spells the parameters in the messages as the flags: max_length -> --max-length).
+    # Built first, so that bad settings fail before any stage is printed (the error handler
+    # spells the parameters the library names as this command's flags).
     loader = create_dataloader(
         ids, batch_size=args.batch_size, max_length=args.max_length,
         stride=args.stride, shuffle=False, drop_last=False,

@@ -10,7 +10,7 @@ def need_matplotlib() -> None:
     """A one-line CLI error, before any work, when the pictures cannot be drawn."""
     import importlib.util
 
-    from tokenmill.cli import CLIError
+    from tokenmill.cli.errors import CLIError
 
     if importlib.util.find_spec("matplotlib") is None:
         raise CLIError("the HTML pictures need matplotlib: pip install 'tokenmill[html]'")
@@ -26,14 +26,15 @@ def add_tokenize_flags(p: argparse.ArgumentParser) -> None:
 
 def tokenize_html(args: argparse.Namespace, text: str, tok: Any, ids: list[int], allowed: Any) -> int:
     """Write ``tokenmill tokenize --html``'s page; prints one line saying where."""
+    from tokenmill.cli.errors import CLIError
     from tokenmill.html import tokens_page, write_html
     from tokenmill.html.page import check_writable
     from tokenmill.tokenizers import get_tokenizer
 
     if not args.html:
-        raise ValueError("--compare shows tokenizers side by side in a page: add --html OUT.html")
+        raise CLIError("--compare shows tokenizers side by side in a page: add --html OUT.html")
     if args.max_tokens is not None:
-        raise ValueError("--html shows the whole text; drop --max-tokens (or use it without --html)")
+        raise CLIError("--html shows the whole text; drop --max-tokens (or use it without --html)")
     check_writable(args.html)
     encoded = [(tok, ids)]
     for name in args.compare:

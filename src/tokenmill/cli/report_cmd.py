@@ -40,6 +40,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from tokenmill.cli.html_out import need_matplotlib
+    from tokenmill.common.checks import non_negative_int, positive_int
     from tokenmill.html import ReportOptions, report_page, write_html
     from tokenmill.html.page import check_writable
     from tokenmill.store import TokenStore
@@ -47,9 +48,9 @@ def run(args: argparse.Namespace) -> int:
     need_matplotlib()
     if args.output != "-":
         check_writable(args.output)
-    for flag, value, low in (("--top", args.top, 1), ("--samples", args.samples, 0)):
-        if value is not None and value < low:
-            raise ValueError(f"{flag} must be >= {low}, got {value}")
+    positive_int("top", args.top)
+    if args.samples is not None:
+        non_negative_int("samples", args.samples)
     started = time.perf_counter()
     store = TokenStore.open(args.dir)
     options = ReportOptions(top_k=args.top)

@@ -7,6 +7,7 @@ import json
 import sys
 from typing import Any
 
+from tokenmill.common.checks import non_negative_int
 from tokenmill.tokenizers.display import shown_token
 
 EPILOG = """\
@@ -49,8 +50,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     from tokenmill.store import TokenStore
 
-    if args.top < 0:
-        raise ValueError(f"--top must be >= 0, got {args.top}")
+    non_negative_int("top", args.top)
     try:
         store = TokenStore.open(args.dir)
     except ValueError as exc:

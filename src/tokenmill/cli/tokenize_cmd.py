@@ -6,8 +6,10 @@ import argparse
 import json
 import sys
 
-from tokenmill.cli import html_out
+import tokenmill.cli.html_out as html_out
+from tokenmill.cli.errors import CLIError
 from tokenmill.cli.textinput import TextInput, describe, encode_documents, eot_spelling, read_input
+from tokenmill.common.checks import positive_int
 from tokenmill.tokenizers import get_tokenizer
 from tokenmill.tokenizers.display import shown_token
 
@@ -62,7 +64,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def _read_input(args: argparse.Namespace) -> TextInput:
     if (args.text is None) == (args.file is None):
-        raise ValueError('give the text or --file F, e.g. tokenmill tokenize "hello world"')
+        raise CLIError('give the text or --file F, e.g. tokenmill tokenize "hello world"')
     if args.file is None:
         return TextInput([args.text], "txt", 0)
     return read_input(args.file, text_field=args.text_field)
@@ -85,19 +87,12 @@ def _coloured(pieces: list[bytes]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.max_tokens is not None and args.max_tokens < 1:
-        raise ValueError(f"--max-tokens must be >= 1, got {args.max_tokens}")
+    if args.max_tokens is not None:
+        positive_int("max_tokens", args.max_tokens)
     read = _read_input(args)
     tok = get_tokenizer(args.tokenizer)
     allowed = "all" if "all" in args.allowed_special else set(args.allowed_special)
-    try:
-        ids = encode_documents(tok, read, allowed)
-    except ValueError as exc:
-        if "special token" in str(exc) and "allowed_special=" in str(exc):
-            raise ValueError(
-                f"{str(exc).split('.')[0]}. Add --allowed-special TOKEN to encode it as special."
-            ) from None
-        raise
+    ids = encode_documents(tok, read, allowed)
     if args.html or args.compare:
         if read.kind == "txt":
             return html_out.tokenize_html(args, read.documents[0], tok, ids, allowed)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
-import warnings
 from typing import Any
 
 EPILOG = """\
@@ -54,35 +52,27 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="skip (and count) .jsonl lines that are not JSON or lack the text field")
     p.add_argument("--overwrite", action="store_true", help="replace the tokenizer already in DIR")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(run=run, own_parser=p)  # its flags name the parameters in warnings
+    p.set_defaults(run=run)
     return p
 
 
 def run(args: argparse.Namespace) -> int:
-    from tokenmill.cli import flag_names
     from tokenmill.tokenizers.trained import read_meta
     from tokenmill.training import train_tokenizer
 
-    def show(message: Any, *_: Any, **__: Any) -> None:  # a warning is for the user: no source line
-        flagged = flag_names(str(message), args.own_parser)
-        print(f"tokenmill train-tokenizer: warning: {flagged}", file=sys.stderr)
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("always")  # a smaller vocabulary than asked is always said
-        warnings.showwarning = show
-        tok = train_tokenizer(
-            args.inputs,
-            args.out,
-            vocab_size=args.vocab_size,
-            pattern=args.pattern,
-            special_tokens=tuple(args.special_tokens or ("<|endoftext|>",)),
-            min_frequency=args.min_frequency,
-            text_field=args.text_field,
-            errors=args.errors,
-            skip_bad_lines=args.skip_bad_lines,
-            overwrite=args.overwrite,
-            progress=not args.quiet,
-        )
+    tok = train_tokenizer(
+        args.inputs,
+        args.out,
+        vocab_size=args.vocab_size,
+        pattern=args.pattern,
+        special_tokens=tuple(args.special_tokens or ("<|endoftext|>",)),
+        min_frequency=args.min_frequency,
+        text_field=args.text_field,
+        errors=args.errors,
+        skip_bad_lines=args.skip_bad_lines,
+        overwrite=args.overwrite,
+        progress=not args.quiet,
+    )
     meta = read_meta(args.out)
     seen = meta["trained_on"]
     skipped = seen.get("unknown_files_skipped", 0)

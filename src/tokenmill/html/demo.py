@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from tokenmill.html import plots
+import tokenmill.html.plots as plots
 from tokenmill.html.page import cards, esc, page, section
 from tokenmill.html.tokens import LEGEND, render_tokens, visible
 

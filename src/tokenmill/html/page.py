@@ -17,7 +17,7 @@ import html
 import os
 from collections.abc import Iterable
 
-from tokenmill.store.format import atomic_write_bytes
+from tokenmill.common.files import atomic_write_bytes
 
 # No script may run and nothing may be fetched; inline styles and data: images (matplotlib's
 # heatmaps inside inline SVG) are all a page needs.

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from tokenmill.html import plots
+import tokenmill.html.plots as plots
 from tokenmill.html.page import Safe, cards, esc, page, section, table
 from tokenmill.html.tokens import LEGEND, render_tokens, visible
 

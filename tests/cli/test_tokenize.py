@@ -1,28 +1,25 @@
-"""The real `tokenmill` entry point: tokenize and vocab, end to end."""
+"""`tokenmill tokenize` and `tokenmill vocab` end to end, in this process (the real entry point
+where only a process shows it: stdin, `python -m tokenmill`)."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-TOKENMILL = Path(sys.executable).with_name("tokenmill")
+from tests.cli.pending import library_template_pending
+from tests.helpers import tm
 
 
-def tm(*args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(TOKENMILL), *args], capture_output=True, text=True, input=input)
-
-
-def test_ids():
-    r = tm("tokenize", "hello world", "--ids")
+def test_ids(cli):
+    r = cli("tokenize", "hello world", "--ids")
     assert r.returncode == 0 and r.stdout == "31373 995\n"
 
 
-def test_table_is_plain_when_piped():
-    r = tm("tokenize", "Hello, world.")
+def test_table_is_plain_when_piped(cli):
+    r = cli("tokenize", "Hello, world.")
     assert r.returncode == 0 and "\x1b[" not in r.stdout
     assert r.stdout.splitlines() == [
         "15496  'Hello'",
@@ -31,50 +28,62 @@ def test_table_is_plain_when_piped():
         "   13  '.'",
         "13 characters, 4 tokens, 3.25 bytes per token (gpt2)",
     ]
-    coloured = tm("tokenize", "Hello, world.", "--color", "always")
+    coloured = cli("tokenize", "Hello, world.", "--color", "always")
     assert coloured.stdout.startswith("\x1b[") and "Hello" in coloured.stdout
 
 
-def test_json_and_file(tmp_path):
+def test_json_and_file(tmp_path, cli):
     f = tmp_path / "story.txt"
     f.write_text("I HAD always thought Jack Gisburn", encoding="utf-8")
-    doc = json.loads(tm("tokenize", "--file", str(f), "--json").stdout)
+    doc = json.loads(cli("tokenize", "--file", str(f), "--json").stdout)
     assert doc["ids"] == [40, 367, 2885, 1464, 1807, 3619, 402, 271, 10899]
     assert doc["n_tokens"] == 9 and doc["characters"] == 33 and doc["tokenizer"] == "gpt2"
     assert tm("tokenize", "--file", "-", "--ids", input="hello world").stdout == "31373 995\n"
 
 
-def test_special_token_error_names_the_flag():
-    r = tm("tokenize", "a <|endoftext|>")
+@library_template_pending
+def test_special_token_error_names_the_flag(cli):
+    r = cli("tokenize", "a <|endoftext|>")
     assert r.returncode == 2 and "--allowed-special" in r.stderr and "Traceback" not in r.stderr
-    ok = tm("tokenize", "a <|endoftext|>", "--ids", "--allowed-special", "<|endoftext|>")
+    ok = cli("tokenize", "a <|endoftext|>", "--ids", "--allowed-special", "<|endoftext|>")
     assert ok.stdout == "64 220 50256\n"
 
 
-def test_max_tokens_cuts_and_says_so():
-    r = tm("tokenize", "one two three four five", "--max-tokens", "2")
+def test_max_tokens_cuts_and_says_so(cli):
+    r = cli("tokenize", "one two three four five", "--max-tokens", "2")
     assert r.returncode == 0 and "cut 3 tokens" in r.stdout
-    assert tm("tokenize", "one two three four five", "--max-tokens", "2", "--ids").stdout == "1440 1936\n"
-    first = tm("tokenize", "one two three four five", "--max-tokens", "2", "--keep", "first", "--ids")
+    assert cli("tokenize", "one two three four five", "--max-tokens", "2", "--ids").stdout == "1440 1936\n"
+    first = cli("tokenize", "one two three four five", "--max-tokens", "2", "--keep", "first", "--ids")
     assert first.stdout == "505 734\n"
 
 
-def test_errors_are_messages_not_tracebacks(tmp_path):
-    r = tm("tokenize", "x", "--tokenizer", "nope")
+def test_errors_are_messages_not_tracebacks(tmp_path, cli):
+    r = cli("tokenize", "x", "--tokenizer", "nope")
     assert r.returncode == 2 and "known name" in r.stderr and "Traceback" not in r.stderr
-    r = tm("tokenize")
+    r = cli("tokenize")
     assert r.returncode == 2 and "--file" in r.stderr
 
 
-def test_vocab_install_and_list(tmp_path):
+@pytest.fixture
+def vocab_in(tmp_path, cli, monkeypatch):
+    """``vocab_in(cache)(*args)``: `tokenmill vocab ARGS` with only ``cache`` as tokenmill's cache."""
+    for name in ("TOKENMILL_VOCAB_DIR", "XDG_CACHE_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+
+    def using(cache):
+        monkeypatch.setenv("TOKENMILL_CACHE_DIR", str(cache))
+        return lambda *a: cli("vocab", *a)
+
+    return using
+
+
+def test_vocab_install_and_list(tmp_path, vocab_in):
     from tokenmill import get_tokenizer
 
     src = get_tokenizer("gpt2").ranks_path
     env_cache = tmp_path / "cache"
-    run = lambda *a: subprocess.run(  # noqa: E731
-        [str(TOKENMILL), "vocab", *a], capture_output=True, text=True,
-        env={"TOKENMILL_CACHE_DIR": str(env_cache), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
-    )
+    run = vocab_in(env_cache)
     r = run("install", "gpt2", "--from", str(src))
     assert r.returncode == 0 and "verified" in r.stdout
     assert (env_cache / "vocab" / "gpt2.tiktoken").is_file()
@@ -86,45 +95,44 @@ def test_vocab_install_and_list(tmp_path):
     assert r.returncode == 2 and "expected sha256" in r.stderr
 
 
-def test_help_has_examples():
-    r = tm("tokenize", "--help")
+def test_help_has_examples(cli):
+    r = cli("tokenize", "--help")
     assert r.returncode == 0 and "examples:" in r.stdout and "--ids" in r.stdout
     top = subprocess.run([sys.executable, "-m", "tokenmill", "--help"], capture_output=True, text=True)
     assert "tokenize" in top.stdout and "examples:" in top.stdout
 
 
-def test_split_characters_show_as_bytes_and_stay_whole_in_colour():
-    r = tm("tokenize", "世")
+def test_split_characters_show_as_bytes_and_stay_whole_in_colour(cli):
+    r = cli("tokenize", "世")
     assert r.stdout.splitlines()[:2] == ["10310  b'\\xe4\\xb8'", "  244  b'\\x96'"]
-    coloured = tm("tokenize", "héllo 世界", "--color", "always").stdout.splitlines()[0]
+    coloured = cli("tokenize", "héllo 世界", "--color", "always").stdout.splitlines()[0]
     assert "世" in coloured and "界" in coloured and "\ufffd" not in coloured
 
 
-def test_invalid_utf8_file_is_reported(tmp_path):
+def test_invalid_utf8_file_is_reported(tmp_path, cli):
     f = tmp_path / "bad.txt"
     f.write_bytes(b"ab\xffcd")
-    r = tm("tokenize", "--file", str(f), "--ids")
+    r = cli("tokenize", "--file", str(f), "--ids")
     assert r.returncode == 0 and r.stdout == "397 4210 10210\n"
     assert "not valid UTF-8" in r.stderr and "offset 2" in r.stderr and "1 invalid" in r.stderr
 
 
-def test_max_tokens_reports_cut_in_every_mode():
-    r = tm("tokenize", "one two three", "--max-tokens", "2", "--ids")
+def test_max_tokens_reports_cut_in_every_mode(cli):
+    r = cli("tokenize", "one two three", "--max-tokens", "2", "--ids")
     assert r.stdout == "734 1115\n" and "cut 1 tokens" in r.stderr
-    doc = json.loads(tm("tokenize", "one two three", "--max-tokens", "2", "--json").stdout)
+    doc = json.loads(cli("tokenize", "one two three", "--max-tokens", "2", "--json").stdout)
     assert (doc["n_tokens"], doc["n_kept"], doc["truncated"], doc["ids"]) == (3, 2, 1, [734, 1115])
-    bad = tm("tokenize", "x", "--max-tokens", "0")
+    bad = cli("tokenize", "x", "--max-tokens", "0")
     assert bad.returncode == 2 and "--max-tokens must be >= 1, got 0" in bad.stderr
 
 
-def test_damaged_cached_file_can_be_replaced(tmp_path):
+def test_damaged_cached_file_can_be_replaced(tmp_path, vocab_in):
     from tokenmill import get_tokenizer
 
     cache = tmp_path / "cache"
     (cache / "vocab").mkdir(parents=True)
     (cache / "vocab" / "gpt2.tiktoken").write_text("aGk= 0\n")
-    env = {"TOKENMILL_CACHE_DIR": str(cache), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
-    run = lambda *a: subprocess.run([str(TOKENMILL), "vocab", *a], capture_output=True, text=True, env=env)  # noqa: E731
+    run = vocab_in(cache)
     r = run("install", "gpt2")
     assert r.returncode == 2 and "--force" in r.stderr and "found d12e8797" in r.stderr
     r = run("install", "gpt2", "--force", "--from", str(get_tokenizer("gpt2").ranks_path))

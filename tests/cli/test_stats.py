@@ -1,18 +1,18 @@
-"""`tokenmill stats`: end to end through the real entry point, on stores built in tmp_path."""
+"""`tokenmill stats` end to end (in this process), on stores built in tmp_path; a file given as a store."""
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
+import re
 from pathlib import Path
 
 import numpy as np
+import pytest
 
+from tests.helpers import write_jsonl
 from tokenmill.store import FORMAT_VERSION, shard_name, write_manifest, write_shard
 
 EOT = 50256
-TOKENMILL = Path(sys.executable).with_name("tokenmill")
 # hello world<eot> | I I<eot> || It<eot>   (val: " world"<eot>)
 TRAIN = [[[31373, 995, EOT], [40, 40, EOT]], [[1026, EOT]]]
 VAL = [[[995, EOT]]]
@@ -42,12 +42,12 @@ def make_store(directory: Path) -> Path:
     return directory
 
 
-def tokenmill(*args: str) -> subprocess.CompletedProcess[str]:
-    command = [str(TOKENMILL)] if TOKENMILL.exists() else [sys.executable, "-m", "tokenmill"]
-    return subprocess.run([*command, *args], capture_output=True, text=True, timeout=120)
+@pytest.fixture
+def tokenmill(cli):
+    return cli
 
 
-def test_json_end_to_end(tmp_path: Path) -> None:
+def test_json_end_to_end(tmp_path: Path, tokenmill) -> None:
     make_store(tmp_path)
     result = tokenmill("stats", str(tmp_path), "--json", "--top", "3")
     assert result.returncode == 0, result.stderr
@@ -65,7 +65,7 @@ def test_json_end_to_end(tmp_path: Path) -> None:
     assert stats["prepare"] == PREPARED
 
 
-def test_table_is_readable(tmp_path: Path) -> None:
+def test_table_is_readable(tmp_path: Path, tokenmill) -> None:
     make_store(tmp_path)
     result = tokenmill("stats", str(tmp_path))
     assert result.returncode == 0, result.stderr
@@ -83,7 +83,7 @@ def test_table_is_readable(tmp_path: Path) -> None:
     assert "'<|endoftext|>'" in out and "' world'" in out  # a repr in the table: spaces stay visible
 
 
-def test_one_split_and_no_top_tokens(tmp_path: Path) -> None:
+def test_one_split_and_no_top_tokens(tmp_path: Path, tokenmill) -> None:
     make_store(tmp_path)
     result = tokenmill("stats", str(tmp_path), "--split", "val", "--top", "0", "--json")
     assert result.returncode == 0, result.stderr
@@ -93,7 +93,7 @@ def test_one_split_and_no_top_tokens(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "no split 'test'; available splits: train, val" in bad.stderr
 
 
-def test_verify_ok_and_corrupt(tmp_path: Path) -> None:
+def test_verify_ok_and_corrupt(tmp_path: Path, tokenmill) -> None:
     make_store(tmp_path)
     ok = tokenmill("stats", str(tmp_path), "--verify")
     assert ok.returncode == 0 and ok.stdout.startswith("OK: ") and "3 shards" in ok.stdout
@@ -107,13 +107,13 @@ def test_verify_ok_and_corrupt(tmp_path: Path) -> None:
     assert as_json.returncode == 1 and json.loads(as_json.stdout)["ok"] is False
 
 
-def test_missing_store_names_the_next_command(tmp_path: Path) -> None:
+def test_missing_store_names_the_next_command(tmp_path: Path, tokenmill) -> None:
     result = tokenmill("stats", str(tmp_path))
     assert result.returncode == 2 and result.stdout == ""
     assert f"no token store at {tmp_path} (no manifest.json); create one with `tokenmill prepare INPUT --out {tmp_path}`" in result.stderr
 
 
-def test_help_has_examples() -> None:
+def test_help_has_examples(tokenmill) -> None:
     result = tokenmill("stats", "--help")
     assert result.returncode == 0
     assert "tokenmill stats store/ --verify" in result.stdout and "--top K" in result.stdout
@@ -127,13 +127,13 @@ def test_format_table_in_process(tmp_path: Path) -> None:
     assert "top 1 tokens (total):" in table and "40.00%" in table
 
 
-def test_negative_top_is_refused(tmp_path: Path) -> None:
+def test_negative_top_is_refused(tmp_path: Path, tokenmill) -> None:
     make_store(tmp_path)
     result = tokenmill("stats", str(tmp_path), "--top", "-1")
     assert result.returncode == 2 and "--top must be >= 0, got -1" in result.stderr
 
 
-def test_a_store_being_written_is_not_called_interrupted(tmp_path: Path) -> None:
+def test_a_store_being_written_is_not_called_interrupted(tmp_path: Path, tokenmill) -> None:
     import fcntl
 
     (tmp_path / ".progress.json").write_text("{}")
@@ -145,3 +145,37 @@ def test_a_store_being_written_is_not_called_interrupted(tmp_path: Path) -> None
     assert "interrupted" not in busy.stderr
     dead = tokenmill("stats", str(tmp_path))  # the lock released (its holder died): interrupted
     assert dead.returncode == 2 and "interrupted" in dead.stderr
+
+
+# ---- a file given where a store directory goes ------------------------------------------------------------------------
+
+WORDS = "the quick brown fox jumps over the lazy dog and the slow cat sleeps by the warm fire "
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    return write_jsonl(tmp_path / "many.jsonl", [WORDS * 3, WORDS * 2])
+
+
+@pytest.mark.parametrize("command", [["stats"], ["report", "-o", "page.html"]])
+def test_a_file_given_as_a_store_gets_advice_that_works(tmp_path: Path, corpus: Path, command: list[str], cli,
+                                                        monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    done = cli(command[0], "many.jsonl", *command[1:])
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert "many.jsonl is a file, not a token store directory" in done.stderr, done.stderr
+    assert "--out many.jsonl" not in done.stderr
+    advised = re.search(r"`tokenmill (prepare [^`]+)`", done.stderr)
+    assert advised and advised.group(1) == "prepare many.jsonl --out many-store/", done.stderr
+    made = cli(*advised.group(1).split(), "--quiet", "--workers", "0")  # the advice, copied
+    assert made.returncode == 0, made.stderr
+    assert cli(command[0], "many-store/", *command[1:]).returncode == 0
+
+
+def test_token_store_open_on_a_file_says_so(tmp_path: Path, corpus: Path) -> None:
+    from tokenmill.store import TokenStore
+
+    (tmp_path / "many-store").mkdir()  # taken: the advice names a directory that does not exist yet
+    with pytest.raises(ValueError, match="is a file, not a token store directory") as err:
+        TokenStore.open(corpus)
+    assert f"--out {tmp_path / 'many-store2'}/" in str(err.value)

@@ -7,12 +7,12 @@ import subprocess
 import sys
 from collections import Counter
 from html.parser import HTMLParser
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.html_fixtures import HOSTILE, make_store
+from tests.helpers import tm, write_jsonl
+from tests.html.html_fixtures import HOSTILE, make_store
 from tokenmill.html import (
     ReportOptions,
     length_histogram,
@@ -28,12 +28,8 @@ from tokenmill.html.tokens import render_tokens, visible
 from tokenmill.tokenizers import get_tokenizer
 
 pytest.importorskip("matplotlib")
-TOKENMILL = Path(sys.executable).with_name("tokenmill")
 GPT2 = get_tokenizer("gpt2")
-
-
-def tm(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(TOKENMILL), *args], capture_output=True, text=True)
+WORDS = "the quick brown fox jumps over the lazy dog and the slow cat sleeps by the warm fire "
 
 
 class Texts(HTMLParser):
@@ -248,11 +244,11 @@ def test_position_tables_and_rope():
 # --- the CLI ------------------------------------------------------------------------------
 
 
-def test_cli_tokenize_html_and_compare(tmp_path):
+def test_cli_tokenize_html_and_compare(tmp_path, cli):
     f = tmp_path / "ja.txt"
     f.write_text("吾輩は猫である。<script>alert(1)</script>", encoding="utf-8")
     out = tmp_path / "t.html"
-    r = tm("tokenize", "--file", str(f), "--html", str(out), "--compare", "cl100k_base")
+    r = cli("tokenize", "--file", str(f), "--html", str(out), "--compare", "cl100k_base")
     assert r.returncode == 0, r.stderr
     assert "wrote" in r.stdout and "cl100k_base" in r.stdout
     page = out.read_text(encoding="utf-8")
@@ -260,26 +256,26 @@ def test_cli_tokenize_html_and_compare(tmp_path):
     assert "<script>" not in page
 
 
-def test_cli_html_errors_are_one_line(tmp_path):
-    r = tm("tokenize", "hi", "--compare", "cl100k_base")
+def test_cli_html_errors_are_one_line(tmp_path, cli):
+    r = cli("tokenize", "hi", "--compare", "cl100k_base")
     assert r.returncode == 2 and "--html" in r.stderr and "Traceback" not in r.stderr
-    r = tm("tokenize", "hi", "--html", str(tmp_path / "x.html"), "--max-tokens", "1")
+    r = cli("tokenize", "hi", "--html", str(tmp_path / "x.html"), "--max-tokens", "1")
     assert r.returncode == 2 and "--max-tokens" in r.stderr
-    r = tm("report", str(tmp_path / "nope"), "-o", str(tmp_path / "r.html"))
+    r = cli("report", str(tmp_path / "nope"), "-o", str(tmp_path / "r.html"))
     assert r.returncode == 2 and "tokenmill prepare" in r.stderr and "Traceback" not in r.stderr
-    r = tm("tokenize", "hi", "--html", str(tmp_path))
+    r = cli("tokenize", "hi", "--html", str(tmp_path))
     assert r.returncode == 2 and "is a directory" in r.stderr and len(r.stderr.splitlines()) == 1
-    r = tm("tokenize", "hi", "--html", str(tmp_path / "no" / "x.html"))
+    r = cli("tokenize", "hi", "--html", str(tmp_path / "no" / "x.html"))
     assert r.returncode == 2 and "does not exist" in r.stderr and len(r.stderr.splitlines()) == 1
 
 
-def test_cli_report_and_demo(store, tmp_path):
+def test_cli_report_and_demo(store, tmp_path, cli):
     out = tmp_path / "r.html"
-    r = tm("report", str(store.path), "-o", str(out))
+    r = cli("report", str(store.path), "-o", str(out))
     assert r.returncode == 0, r.stderr
     assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>") and "MB" in r.stdout
     demo = tmp_path / "d.html"
-    r = tm("demo", "--html", str(demo))
+    r = cli("demo", "--html", str(demo))
     assert r.returncode == 0, r.stderr
     page = demo.read_text(encoding="utf-8")
     assert r.stdout.splitlines()[-1].startswith("6. Pictures: wrote")
@@ -296,16 +292,39 @@ def test_importing_tokenmill_and_its_html_module_does_not_import_matplotlib():
     assert r.stdout.split() == ["False", "False"]
 
 
-def test_report_help_has_examples():
-    r = tm("report", "--help")
+def test_report_help_has_examples(cli):
+    r = cli("report", "--help")
     assert r.returncode == 0 and "tokenmill report store/ -o report.html" in r.stdout
-    assert "report" in tm("--help").stdout
+    assert "report" in cli("--help").stdout
 
 
 def test_cli_tokenize_html_from_stdin(tmp_path):
     out = tmp_path / "s.html"
-    r = subprocess.run([str(TOKENMILL), "tokenize", "--file", "-", "--html", str(out)], input="a\tb\n",
-                       capture_output=True, text=True)
+    r = tm("tokenize", "--file", "-", "--html", str(out), input="a\tb\n")
     assert r.returncode == 0 and "gpt2" in r.stdout
     page = out.read_text(encoding="utf-8")
     assert parse(page).blocks == ["a\tb\n"] and "stdin: 4 characters" in page
+
+
+# Control characters in a corpus are shown, never written raw into a page.
+RAW_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def test_report_and_tokenize_html_have_no_raw_control_characters(tmp_path, cli):
+    src = write_jsonl(tmp_path / "nul.jsonl", ["before\x00after\x07bell\x1b[31m esc\x85 nel", WORDS])
+    assert cli("prepare", str(src), "--out", str(tmp_path / "s"), "--quiet", "--workers", "0").returncode == 0
+    done = cli("report", str(tmp_path / "s"), "-o", str(tmp_path / "r.html"))
+    assert done.returncode == 0, done.stderr
+    page = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert not RAW_CONTROLS.findall(page), RAW_CONTROLS.findall(page)
+    assert "\u2400" in page  # U+0000 shown as the symbol for NUL
+    done = cli("tokenize", "--file", str(src), "--html", str(tmp_path / "t.html"))
+    assert done.returncode == 0, done.stderr
+    page = (tmp_path / "t.html").read_text(encoding="utf-8")
+    assert not RAW_CONTROLS.findall(page) and "\u2400" in page
+
+
+def test_esc_shows_controls_and_keeps_newline_and_tab() -> None:
+    from tokenmill.html.page import esc
+
+    assert esc("a\x00b\n\tc\x7f\x9f<") == "a\u2400b\n\tc\u2421\\x9f&lt;"

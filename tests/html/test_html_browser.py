@@ -9,28 +9,30 @@ reason, when Chromium is not installed (`make browser` installs it as root).
 from __future__ import annotations
 
 import io
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.chromium import Browser, find_chromium
-from tests.html_fixtures import HOSTILE, make_store
+from tests.html.chromium import Browser, find_chromium
+from tests.html.html_fixtures import HOSTILE, make_store
 
 CHROMIUM = find_chromium()
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None,
-    reason="Chromium is not installed: run `make browser` (apt-get install chromium, as root) for the browser tests",
-)
-TOKENMILL = Path(sys.executable).with_name("tokenmill")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        CHROMIUM is None,
+        reason="Chromium is not installed: run `make browser` (apt-get install chromium, as root) for the browser tests",
+    ),
+]
 PROBE = "({pwned: typeof window.__pwned, scripts: document.scripts.length, imgs: document.images.length, " \
         "links: document.links.length})"
 
 
 def tm(*args: str) -> None:
-    r = subprocess.run([str(TOKENMILL), *args], capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
+    """The command in this process; it must succeed."""
+    from tokenmill.cli import main
+
+    assert main(list(args)) == 0
 
 
 @pytest.fixture(scope="module")

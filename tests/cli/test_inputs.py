@@ -11,7 +11,6 @@ from __future__ import annotations
 import gzip
 import json
 import lzma
-import os
 import re
 import subprocess
 import sys
@@ -19,19 +18,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import TOKENMILL
 from tokenmill.prepare import reference_tokens
 from tokenmill.tokenizers import get_tokenizer
 
-TOKENMILL = Path(sys.executable).with_name("tokenmill")
 DOCS = ["The miller walked down to the river.", "Every morning, the wheel turned.", "日本語の文章です。"]
 JAPANESE = "吾輩は猫である。名前はまだ無い。どこで生れたかとんと見当がつかぬ。"
-
-
-def tm(*args: str, cwd: Path | None = None, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(TOKENMILL), *args], capture_output=True, text=True, timeout=300, cwd=cwd,
-        env={**os.environ, **env},
-    )
 
 
 def _jsonl(docs: list[str]) -> bytes:
@@ -67,7 +59,7 @@ def test_tokenize_reads_compressed_text_and_documents_as_prepare_does(tmp_path, 
         assert r.returncode == 0, (name, r.stderr)
         got = [int(x) for x in r.stdout.split()]
         assert got == (whole if ".txt" in name else per_doc), name
-    r = tm("tokenize", "--file", str(files["docs.jsonl.xz"]))
+    r = cli("tokenize", "--file", str(files["docs.jsonl.xz"]))
     assert r.returncode == 0 and "\ufffd" not in r.stdout
     assert "50256  '<|endoftext|>'" in r.stdout
     assert "docs.jsonl.xz: 3 documents, each followed by <|endoftext|>" in r.stdout
@@ -91,7 +83,7 @@ def test_tokenize_and_demo_read_the_same_tokens_prepare_stores(tmp_path, cli):
     stored = TokenStore.open(tmp_path / "store")["train"]
     want = [int(x) for x in stored[: len(stored)]]
     assert want == [i for ids in reference_tokens(docs) for i in ids] and want.count(50256) == 4
-    r = tm("tokenize", "--file", str(src), "--ids")
+    r = cli("tokenize", "--file", str(src), "--ids")
     assert [int(x) for x in r.stdout.split()] == want
     r = cli("demo", str(src), "--max-length", "2", "--stride", "2", "--batch-size", "1000")
     assert f"{len(want)} tokens" in r.stdout
@@ -119,9 +111,9 @@ def test_parquet_and_text_field(tmp_path, cli):
     assert "1. Text (" in r.stdout and "3 documents, each followed by <|endoftext|>" in r.stdout
 
 
-def test_demo_reads_compressed_jsonl_never_its_bytes(tmp_path):
+def test_demo_reads_compressed_jsonl_never_its_bytes(tmp_path, cli):
     path = _write_inputs(tmp_path)["docs.jsonl.xz"]
-    r = tm("demo", str(path), "--max-length", "4", "--batch-size", "2")
+    r = cli("demo", str(path), "--max-length", "4", "--batch-size", "2")
     assert r.returncode == 0, r.stderr
     n = sum(len(ids) for ids in reference_tokens(DOCS))
     assert f"2. Tokens (gpt2, vocabulary 50,257): {n} tokens" in r.stdout
@@ -214,14 +206,13 @@ def test_demo_counts_batches_and_dots_honestly(tmp_path, cli):
     assert "'The Miller of the Valley\\n\\nEvery morning before the sun was up, the mil'...\n" in r.stdout
 
 
-def test_vocab_list_suggests_only_commands_that_work(tmp_path):
+def test_vocab_list_suggests_only_commands_that_work(tmp_path, cli, monkeypatch):
     from tokenmill.tokenizers import registry as vocab
 
     empty = tmp_path / "empty"
-    r = tm(
-        "vocab", "list", TOKENMILL_CACHE_DIR=str(empty), TOKENMILL_VOCAB_DIR=str(empty),
-        XDG_CACHE_HOME=str(empty), HOME=str(empty),
-    )
+    for name in ("TOKENMILL_CACHE_DIR", "TOKENMILL_VOCAB_DIR", "XDG_CACHE_HOME", "HOME"):
+        monkeypatch.setenv(name, str(empty))
+    r = cli("vocab", "list")
     assert r.returncode == 0, r.stderr
     lines = dict(line.split(None, 1) for line in r.stdout.splitlines())
     for name in ("o200k_base", "p50k_base"):
@@ -233,12 +224,12 @@ def test_vocab_list_suggests_only_commands_that_work(tmp_path):
     # and what it suggests for o200k_base does what it says (a wrong file is refused by hash)
     fake = tmp_path / "o200k_base.tiktoken"
     fake.write_text("not ranks\n")
-    r = tm("vocab", "install", "o200k_base", "--from", str(fake), TOKENMILL_CACHE_DIR=str(empty))
+    r = cli("vocab", "install", "o200k_base", "--from", str(fake))
     assert r.returncode == 2 and "is not the o200k_base ranks file" in r.stderr
 
 
-def test_tokenize_help_example_works_as_written(tmp_path):
-    help_text = tm("tokenize", "--help").stdout
+def test_tokenize_help_example_works_as_written(tmp_path, cli):
+    help_text = cli("tokenize", "--help").stdout
     make = next(line.strip() for line in help_text.splitlines() if "vocab.json" in line and "python" in line)
     use = next(line.strip() for line in help_text.splitlines() if line.strip().startswith("tokenmill") and "vocab.json" in line)
     (tmp_path / "story.txt").write_text("It's here, said the miller. It was here all along.", encoding="utf-8")

@@ -1,19 +1,18 @@
-"""`tokenmill demo` end to end: every stage printed, the book's shapes, errors that teach."""
+"""`tokenmill demo` end to end (in this process): every stage printed, the book's shapes, errors that teach."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
+import pytest
 
-TOKENMILL = Path(sys.executable).with_name("tokenmill")
+from tests.cli.pending import library_template_pending
 
 
-def demo(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(TOKENMILL), "demo", *args], capture_output=True, text=True)
+@pytest.fixture
+def demo(cli):
+    return lambda *args: cli("demo", *args)
 
 
-def test_demo_on_builtin_sample():
+def test_demo_on_builtin_sample(demo):
     r = demo()
     assert r.returncode == 0, r.stderr
     out = r.stdout
@@ -27,7 +26,7 @@ def test_demo_on_builtin_sample():
     assert "input embeddings    (8, 4, 256)" in out
 
 
-def test_demo_on_the_verdict_matches_the_book(verdict_text, tmp_path):
+def test_demo_on_the_verdict_matches_the_book(verdict_text, tmp_path, demo):
     story = tmp_path / "the-verdict.txt"
     story.write_text(verdict_text, encoding="utf-8")
     r = demo(str(story))
@@ -37,13 +36,14 @@ def test_demo_on_the_verdict_matches_the_book(verdict_text, tmp_path):
     assert "5,145 tokens" in r.stdout
 
 
-def test_demo_flags(tmp_path):
+def test_demo_flags(demo):
     r = demo("--batch-size", "2", "--max-length", "8", "--stride", "2", "--emb-dim", "16", "--positional", "sinusoidal")
     assert r.returncode == 0, r.stderr
     assert "inputs  (2, 8)" in r.stdout and "input embeddings    (2, 8, 16)" in r.stdout
 
 
-def test_demo_too_little_text_says_what_to_lower(tmp_path):
+@library_template_pending
+def test_demo_too_little_text_says_what_to_lower(tmp_path, demo):
     short = tmp_path / "short.txt"
     short.write_text("Too short.", encoding="utf-8")
     r = demo(str(short))
@@ -51,6 +51,6 @@ def test_demo_too_little_text_says_what_to_lower(tmp_path):
     assert "3 tokens" in r.stderr and "--max-length" in r.stderr and "max_length" not in r.stderr
 
 
-def test_demo_bad_setting_fails_before_printing():
+def test_demo_bad_setting_fails_before_printing(demo):
     r = demo("--emb-dim", "0")
     assert r.returncode == 2 and r.stdout == "" and "--emb-dim must be >= 1, got 0" in r.stderr and "emb_dim" not in r.stderr
