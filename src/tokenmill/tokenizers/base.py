@@ -7,6 +7,8 @@ import re
 from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Literal
 
+from tokenmill.common.errors import ExplainedError, OptionError
+
 ENDOFTEXT = "<|endoftext|>"  # GPT-2's end-of-text token; every module imports it from here
 UNK = "<|unk|>"
 AllowedSpecial = Literal["all"] | Collection[str]
@@ -59,17 +61,14 @@ class Tokenizer:
         allowed = self._allowed(allowed_special)
         unknown = allowed - set(self.special_tokens)
         if unknown:
-            raise ValueError(
-                f"allowed_special names {sorted(unknown)}, which {self.name} does not have; "
-                f"its special tokens are {sorted(self.special_tokens)}"
+            raise OptionError(
+                "allowed_special",
+                "{allowed_special} names {0}, which {1} does not have; its special tokens are {2}",
+                sorted(unknown), self.name, sorted(self.special_tokens),
             )
         for special in self.special_tokens:
             if special not in allowed and special in text:
-                raise ValueError(
-                    f"the text contains the special token {special!r}. To encode it as the "
-                    f"special token, pass allowed_special={{{special!r}}}; to encode it as "
-                    f"plain text, use encode_ordinary(text)."
-                )
+                raise _special_in_text(special)
         return self._encode(text, allowed) if text else []
 
     def _allowed(self, allowed_special: AllowedSpecial) -> set[str]:
@@ -121,3 +120,18 @@ class Tokenizer:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} vocab_size={self.vocab_size}>"
+
+
+def _special_in_text(special: str) -> ValueError:
+    """The error for text that spells ``special``: how to allow it, or how to keep it text."""
+    value = repr(special)
+    if "{" in value or "}" in value:  # cannot stand in a template field: spelled the Python way
+        return ValueError(
+            f"the text contains the special token {value}. To encode it as the special token, pass "
+            f"allowed_special={{{value}}}; to encode it as plain text, use encode_ordinary(text)."
+        )
+    return ExplainedError(
+        "the text contains the special token {0}. To encode it as the special token, pass "
+        "{allowed_special=%s}; to encode it as plain text, use encode_ordinary(text)." % value,
+        value,
+    )
