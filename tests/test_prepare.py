@@ -275,7 +275,7 @@ def test_rerun_is_up_to_date_and_other_options_are_refused(tmp_path: Path) -> No
     before = all_files(out)
     prepare([src], out, workers=0, progress=False)
     assert all_files(out) == before
-    with pytest.raises(ValueError, match=r"--seed: 0 -> 1.*--overwrite"):
+    with pytest.raises(ValueError, match=r"--seed: 0 -> 1.*overwrite=True"):
         prepare([src], out, workers=0, seed=1, val_fraction=0.5, progress=False)
     os.utime(src, ns=(1, 1))
     with pytest.raises(ValueError, match="inputs changed.*a.jsonl"):
@@ -361,7 +361,7 @@ def test_invalid_utf8_in_txt_and_existing_fffd_not_counted(tmp_path: Path) -> No
 def test_bad_jsonl_lines_error_or_are_skipped_and_counted(tmp_path: Path) -> None:
     src = tmp_path / "a.jsonl"
     src.write_text('{"text": "one"}\nnot json\n{"body": "x"}\n{"text": 5}\n[1]\n\n{"text": "two"}\n')
-    with pytest.raises(ValueError, match=r"a\.jsonl, line 2 is not valid JSON.*--skip-bad-lines"):
+    with pytest.raises(ValueError, match=r"a\.jsonl, line 2 is not valid JSON.*skip_bad_lines=True"):
         prepare([src], tmp_path / "s", workers=0, progress=False)
     src.write_text('{"text": "one"}\n{"body": "x"}\n')
     with pytest.raises(ValueError, match=r"line 2 has no 'text' field \(keys: \['body'\]\)"):
@@ -650,12 +650,12 @@ def test_an_empty_val_split_is_warned_about(tmp_path: Path) -> None:
 
 
 def test_start_method_ignores_tqdms_monitor_thread(tmp_path: Path) -> None:
-    from tokenmill.prepare.parallel import start_method
+    from tokenmill.prepare.local_executor import start_method
 
     src = write_jsonl(tmp_path / "a.jsonl", ["one", "two"])
     code = (
         "import threading, tqdm, time\n"
-        "from tokenmill.prepare import prepare\nfrom tokenmill.prepare.parallel import start_method\n"
+        "from tokenmill.prepare import prepare\nfrom tokenmill.prepare.local_executor import start_method\n"
         "if __name__ == '__main__':\n"
         "    tqdm.tqdm.monitor_interval = 0.01\n"
         "    with tqdm.tqdm(total=1, disable=False, file=open('/dev/null', 'w')) as bar: time.sleep(0.05)\n"
@@ -677,7 +677,7 @@ def test_a_worker_that_fails_at_startup_reports_the_cause(tmp_path: Path) -> Non
     import dataclasses
 
     from tokenmill.prepare.coordinator import _job
-    from tokenmill.prepare.executors import LocalExecutor
+    from tokenmill.prepare.local_executor import LocalExecutor
     from tokenmill.prepare.tasks import plan_tasks
 
     src = write_jsonl(tmp_path / "a.jsonl", ["one"])
@@ -721,7 +721,7 @@ def test_disk_errors_keep_the_partial_store_and_say_rerun(
 
 
 def test_default_workers_follow_the_cpu_affinity() -> None:
-    from tokenmill.prepare.parallel import default_workers
+    from tokenmill.prepare.local_executor import default_workers
 
     expected = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     assert default_workers() == expected
@@ -750,3 +750,18 @@ def test_a_huge_jsonl_line_is_not_held_many_times_over(
     assert peak < 2.6 * len(text), peak / len(text)
     store = prepare([tmp_path / "h.jsonl"], tmp_path / "s", workers=0, progress=False)
     assert docs_of(store) == reference_tokens(["a", text])
+
+
+def test_a_process_that_loaded_ray_spawns_its_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    import types
+
+    from tokenmill.prepare.local_executor import LocalExecutor, start_method
+
+    monkeypatch.delenv("TOKENMILL_START_METHOD", raising=False)
+    monkeypatch.setitem(sys.modules, "ray", types.ModuleType("ray"))
+    assert start_method() == "spawn"
+    seen = []
+    monkeypatch.setattr("multiprocessing.get_context", lambda method: seen.append(method) or (_ for _ in ()).throw(RuntimeError("stop")))
+    with pytest.raises(RuntimeError, match="stop"), LocalExecutor(workers=1) as ex:
+        ex._pool_for(types.SimpleNamespace(key="k"))
+    assert seen == ["spawn"]

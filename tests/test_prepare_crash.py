@@ -124,7 +124,7 @@ def test_ctrl_c_is_one_line_not_a_traceback_per_worker(corpus: Path, tmp_path: P
     )
     assert stats.returncode == 2 and "Traceback" not in stats.stderr
     assert "interrupted" in stats.stderr and "rerun the same command to resume" in stats.stderr, stats.stderr
-    assert f"tokenmill prepare {corpus} --out {out} --val-fraction 0.1 --shard-tokens 60000" in stats.stderr
+    assert f"tokenmill prepare {corpus} --val-fraction 0.1 --shard-tokens 60000 --out {out}" in stats.stderr
 
 
 def test_workers_of_a_killed_prepare_exit_quietly(corpus: Path, tmp_path: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import ast
 import gzip
 import json
@@ -15,7 +17,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tokenmill.prepare import PrepareOptions, parallel, prepare, readers, tasks
+from tokenmill.common import progress as parallel
+from tokenmill.prepare import PrepareOptions, prepare, readers, tasks
 from tokenmill.store import TokenStore
 from tokenmill.tokenizers import get_tokenizer
 
@@ -457,10 +460,20 @@ def test_no_import_circles_between_store_modules_and_no_stage_reaches_up() -> No
     assert f'version = "{__version__}"' in (SRC.parents[1] / "pyproject.toml").read_text()
 
 
-def test_repair_advice_knows_the_prepare_defaults() -> None:
-    from tokenmill.store.repair import _PREPARE_FLAGS
+def test_prepare_keyword_defaults_equal_the_options_dataclass() -> None:
+    import dataclasses
+    import inspect
 
+    parameters = inspect.signature(prepare).parameters
+    fields = {f.name: f.default for f in dataclasses.fields(PrepareOptions)}
+    assert {k: p.default for k, p in parameters.items() if p.kind is p.KEYWORD_ONLY} == fields
+
+
+def test_repair_advice_names_the_options_that_differ_from_their_defaults() -> None:
     defaults = PrepareOptions()
-    for key, (flag, default) in _PREPARE_FLAGS.items():
-        assert getattr(defaults, key) == default, key
-    assert set(_PREPARE_FLAGS) == set(defaults.manifest_options("gpt2"))
+    assert defaults.command_words("gpt2") == []
+    flags = {f.name: f.metadata["flag"] for f in dataclasses.fields(PrepareOptions)}
+    assert set(defaults.manifest_options("gpt2")) <= set(flags)
+    assert PrepareOptions(val_fraction=0.1, shard_tokens=5).command_words("gpt2") == [
+        "--val-fraction", "0.1", "--shard-tokens", "5"
+    ]

@@ -117,7 +117,7 @@ def test_bad_input_fails_alike_under_both_executors_and_keeps_finished_tasks(
         errors[executor] = str(info.value)
         assert (out / ".tasks").is_dir() and list((out / ".tasks").glob("*.json"))  # finished tasks kept
     assert errors["local"] == errors["ray"]
-    assert f"{sources[0]}, line 251 is not valid JSON" in errors["ray"] and "--skip-bad-lines" in errors["ray"]
+    assert f"{sources[0]}, line 251 is not valid JSON" in errors["ray"] and "skip_bad_lines=True" in errors["ray"]
     # The fix (skipping the line) reruns on the kept store: finished tasks are not redone.
     report = run_prepare(sources, tmp_path / "ray", PrepareOptions(executor="ray", skip_bad_lines=True, **ARGS))
     assert report.store.manifest["stats"]["bad_lines_skipped"] == 1

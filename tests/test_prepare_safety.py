@@ -164,7 +164,7 @@ def test_a_corrupt_checkpoint_is_refused_and_overwrite_starts_over(
     for garbage in ('{"identity": {', "[]", '{"splits": 3}'):
         (out / ".progress.json").write_text(garbage)
         before = files_of(out)
-        with pytest.raises(ValueError, match=r"\.progress\.json.*corrupt.*--overwrite"):
+        with pytest.raises(ValueError, match=r"\.progress\.json.*corrupt.*overwrite=True"):
             prepare([src], out, **args)
         assert files_of(out) == before  # nothing deleted
     with pytest.warns(UserWarning, match=r"\.progress\.json is corrupt.*starting over"):

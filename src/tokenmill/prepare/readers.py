@@ -27,6 +27,7 @@ import os
 from collections.abc import Iterable, Iterator
 from typing import IO, Any, NamedTuple
 
+from tokenmill.common.errors import ExplainedError
 from tokenmill.prepare.cutting import Cutter, cut_pieces
 from tokenmill.prepare.inputs import InputFile, open_stream, read_errors
 
@@ -45,16 +46,16 @@ def decode_utf8(data: bytes, errors: str, where: str, offset: int) -> tuple[str,
     >>> decode_utf8(b"ok\\xff", "strict", "x.txt", 10)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: x.txt: invalid UTF-8 at byte offset 12 (byte 0xff); pass errors="replace" ...
+    tokenmill.common.errors.ExplainedError: x.txt: invalid UTF-8 at byte offset 12 (byte 0xff); pass errors='replace' ...
     """
     try:
         return data.decode("utf-8"), 0
     except UnicodeDecodeError as exc:
         if errors == "strict":
             bad = data[exc.start : exc.start + 1].hex()
-            raise ValueError(
-                f"{where}: invalid UTF-8 at byte offset {offset + exc.start} (byte 0x{bad}); "
-                'pass errors="replace" (--errors replace) to replace it with U+FFFD'
+            raise ExplainedError(
+                "{0}: invalid UTF-8 at byte offset {1} (byte 0x{2}); pass {errors='replace'} to replace it with U+FFFD",
+                where, offset + exc.start, bad,
             ) from None
     text = data.decode("utf-8", "replace")
     return text, text.count("\ufffd") - data.count(b"\xef\xbf\xbd")

@@ -29,6 +29,7 @@ from typing import IO, Any
 
 import numpy as np
 
+from tokenmill.common.errors import ExplainedError
 from tokenmill.prepare.engines import make_encoder, scrub_surrogates
 from tokenmill.prepare.inputs import InputFile
 from tokenmill.prepare.readers import read_task, unpack
@@ -235,9 +236,8 @@ class _Worker:
         stats[REPL] += doc.replacements
         if doc.bad is not None:
             if not job.skip_bad_lines:
-                raise ValueError(
-                    f"{doc.where} {doc.bad}; fix it, or pass skip_bad_lines=True (--skip-bad-lines) "
-                    "to skip and count such records"
+                raise ExplainedError(
+                    "{0} {1}; fix it, or pass {skip_bad_lines=True} to skip and count such records", doc.where, doc.bad
                 )
             stats[BAD] += 1
             return
@@ -344,6 +344,8 @@ def execute(job: Job, spec: TaskSpec) -> dict[str, Any]:
             _WORKER = _Worker(job)
         return _WORKER.run(spec)
     except ValueError as exc:
+        if isinstance(exc, ExplainedError):  # sent as its template: the caller spells the options
+            return {"error": str(exc), "kind": "input", "template": exc.template, "args": exc.args_}
         return {"error": str(exc), "kind": "input"}
     except OSError as exc:  # reading errors are ValueErrors: this one is --out
         where = exc.filename or job.out

@@ -23,7 +23,7 @@ from typing import Any
 
 from tokenmill._version import __version__
 from tokenmill.prepare.inputs import resolve_inputs
-from tokenmill.prepare.parallel import progress_bar
+from tokenmill.common.progress import progress_bar
 from tokenmill.tokenizers import Tokenizer, get_tokenizer
 from tokenmill.tokenizers.trained import FORMAT, VERSION
 from tokenmill.training.corpus import CorpusStats, chunks, iter_documents
@@ -89,7 +89,7 @@ def train_tokenizer(
     hf = _new_hf_tokenizer(pat_str, chars=True)
     trainer = _hf_trainer(vocab_size - n_special, min_frequency, progress, chars=True)
     stats = CorpusStats()
-    with progress_bar(sum(f.size for f in files), progress) as bar:
+    with progress_bar(sum(f.size for f in files), progress, label="train-tokenizer") as bar:
         if hasattr(bar, "set_description"):
             bar.set_description("train-tokenizer: reading")
         docs = iter_documents(
