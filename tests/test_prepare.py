@@ -22,16 +22,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tokenmill import vocab
-from tokenmill.prepare import (
-    PrepareOptions,
-    run_prepare,
-    cutting,
-    inputs,
-    prepare,
-    readers,
-    reference_tokens,
-)
-from tokenmill.prepare.cutting import _CUT, safe_cut
+from tokenmill.corpus import cutting, inputs, readers
+from tokenmill.prepare import PrepareOptions, prepare, reference_tokens, run_prepare
+from tokenmill.corpus.cutting import _CUT, safe_cut
 from tokenmill.prepare import tasks as tasks_mod
 from tokenmill.prepare import worker as worker_mod
 from tokenmill.store import TokenStore
@@ -519,7 +512,7 @@ def test_cli_end_to_end_every_format(tmp_path: Path) -> None:
 def test_prepare_never_imports_torch(tmp_path: Path) -> None:
     src = write_jsonl(tmp_path / "a.jsonl", ["hello"])
     code = (
-        "import sys\nfrom tokenmill.prepare import prepare\nimport tokenmill.prepare.readers, tokenmill.prepare.engines\n"
+        "import sys\nfrom tokenmill.prepare import prepare\nimport tokenmill.corpus.readers, tokenmill.prepare.engines\n"
         f"prepare([{str(src)!r}], {str(tmp_path / 's')!r}, workers=1, progress=False)\n"
         "assert 'torch' not in sys.modules, 'torch was imported'\n"
     )

@@ -148,7 +148,8 @@ def test_workers_of_a_killed_prepare_exit_quietly(corpus: Path, tmp_path: Path) 
 # always happens exactly there); "none" runs it unhooked, with the same reader sizes.
 HOOKED = r"""
 import os, signal, sys
-from tokenmill.prepare import manifest, readers, worker
+from tokenmill.corpus import readers
+from tokenmill.prepare import manifest, worker
 point, n, small = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "small"
 if small:  # documents of a few hundred KB are cut into many pieces
     readers.DOC_BYTES, readers.BLOCK_BYTES = 64 << 10, 16 << 10

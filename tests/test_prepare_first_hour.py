@@ -18,7 +18,8 @@ import numpy as np
 import pytest
 
 from tokenmill.common import progress as parallel
-from tokenmill.prepare import PrepareOptions, prepare, readers, tasks
+from tokenmill.corpus import readers
+from tokenmill.prepare import PrepareOptions, prepare, tasks
 from tokenmill.store import TokenStore
 from tokenmill.tokenizers import get_tokenizer
 

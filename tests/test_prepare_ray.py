@@ -29,7 +29,7 @@ ray = pytest.importorskip("ray")
 from tokenmill.prepare import PrepareOptions, prepare, run_prepare  # noqa: E402
 from tokenmill.prepare import tasks as tasks_mod  # noqa: E402
 from tokenmill.prepare.coordinator import _job  # noqa: E402
-from tokenmill.prepare.inputs import resolve_inputs  # noqa: E402
+from tokenmill.corpus.inputs import resolve_inputs  # noqa: E402
 from tokenmill.prepare.tasks import plan_tasks  # noqa: E402
 from tokenmill.prepare.worker import execute  # noqa: E402
 from tokenmill.tokenizers import get_tokenizer  # noqa: E402

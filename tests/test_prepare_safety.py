@@ -13,7 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tokenmill.prepare import checkpoint, inputs, prepare, readers, run_prepare, PrepareOptions
+from tokenmill.corpus import inputs, readers
+from tokenmill.prepare import PrepareOptions, checkpoint, prepare, run_prepare
 from tokenmill.prepare import manifest as manifest_module
 from tokenmill.prepare import tasks as tasks_module
 from tokenmill.prepare import worker as worker_module

@@ -33,7 +33,7 @@ from tokenmill.prepare.coordinator import run_locked, tokenizer_source
 from tokenmill.prepare.engines import ENGINES, check_parity
 from tokenmill.prepare.executors import default_workers, make_executor
 from tokenmill.prepare.options import DEFAULT_SHARD_TOKENS, PrepareOptions, PrepareReport
-from tokenmill.prepare.inputs import absolute_arguments, resolve_inputs
+from tokenmill.corpus.inputs import absolute_arguments, resolve_inputs
 from tokenmill.store import TokenStore
 from tokenmill.store.bundled import bundle_name
 from tokenmill.tokenizers import get_tokenizer

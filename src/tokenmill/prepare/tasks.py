@@ -16,7 +16,7 @@ Pitfall: a compressed stream cannot be entered in the middle: a big compressed `
 is first decompressed by one worker into ``--out`` (:func:`unpack_tasks`), then cut into
 ranges like an uncompressed one; a compressed ``.txt`` stays one task (see docs/format.md).
 
->>> from tokenmill.prepare.inputs import InputFile
+>>> from tokenmill.corpus.inputs import InputFile
 >>> big = InputFile("big.jsonl", "jsonl", None, 2 * MIN_RANGE_BYTES + 5, 0, "big.jsonl")
 >>> small = InputFile("a.jsonl.xz", "jsonl", "xz", 10, 0, "a.jsonl.xz")
 >>> [(t.index, t.input_index, t.start, t.stop) for t in plan_tasks([small, big], "d")]
@@ -32,7 +32,7 @@ import json
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from tokenmill.prepare.inputs import InputFile
+from tokenmill.corpus.inputs import InputFile
 
 MIN_RANGE_BYTES, MAX_RANGE_BYTES = 1 << 20, 64 << 20
 RANGE_BYTES: int | None = None  # a fixed range size (tests); None: range_bytes() of the inputs

@@ -1,6 +1,6 @@
 """The worker side of ``prepare``: one task in, its shards and a completion record out.
 
-A worker reads its task's input itself (:func:`tokenmill.prepare.readers.read_task`:
+A worker reads its task's input itself (:func:`tokenmill.corpus.readers.read_task`:
 open, decompress, parse), tokenizes it and writes the task's shards
 (``<split>-<task>-<k>.bin/.idx``, see docs/format.md) and then its record
 ``.tasks/<task>.json`` (the shards' manifest entries and the task's counters). The
@@ -31,8 +31,8 @@ import numpy as np
 
 from tokenmill.common.errors import ExplainedError
 from tokenmill.prepare.engines import make_encoder, scrub_surrogates
-from tokenmill.prepare.inputs import InputFile
-from tokenmill.prepare.readers import read_task, unpack
+from tokenmill.corpus.inputs import InputFile
+from tokenmill.corpus.readers import read_task, unpack
 from tokenmill.prepare.tasks import TaskSpec, describe_task, record_path, task_shard_name, unpacked_path
 from tokenmill.store import atomic_write_bytes, sha256_file
 from tokenmill.store.format import PROGRESS_NAME
@@ -80,7 +80,7 @@ class Job:
 def split_of(seed: int, name: str, ordinal: int, val_fraction: float) -> int:
     """0 (train) or 1 (val): a seeded hash of the document's identity, stable across runs.
 
-    ``name`` is the input's :attr:`~tokenmill.prepare.inputs.InputFile.name`, not its path as
+    ``name`` is the input's :attr:`~tokenmill.corpus.inputs.InputFile.name`, not its path as
     typed, so ``x`` and ``./x`` (or a rerun from elsewhere with ``/abs/x``) split alike.
 
     >>> [split_of(0, "a.jsonl", i, 0.5) for i in range(6)]

@@ -1,6 +1,6 @@
 """The training corpus: documents read as ``prepare`` reads them, cut into strings the trainer takes well.
 
-Reading reuses :mod:`tokenmill.prepare.readers` (txt/jsonl/parquet, compressed,
+Reading reuses :mod:`tokenmill.corpus.readers` (txt/jsonl/parquet, compressed,
 directories, globs), so train-tokenizer and prepare see the same documents.
 """
 
@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from tokenmill.prepare.engines import scrub_surrogates
-from tokenmill.prepare.inputs import InputFile
-from tokenmill.prepare.readers import read_task
+from tokenmill.corpus.inputs import InputFile
+from tokenmill.corpus.readers import read_task
 
 
 @dataclass
@@ -35,7 +35,7 @@ def iter_documents(
     Pitfall: lone surrogates (from JSON escapes) are replaced by U+FFFD, as tiktoken does.
 
     >>> import pathlib, tempfile
-    >>> from tokenmill.prepare.inputs import resolve_inputs
+    >>> from tokenmill.corpus.inputs import resolve_inputs
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "a.jsonl"
     >>> _ = p.write_text('{"text": "hi"}\\n{"text": ""}\\n')
     >>> stats = CorpusStats()

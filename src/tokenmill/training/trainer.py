@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from tokenmill._version import __version__
-from tokenmill.prepare.inputs import resolve_inputs
+from tokenmill.corpus.inputs import resolve_inputs
 from tokenmill.common.progress import progress_bar
 from tokenmill.tokenizers import Tokenizer, get_tokenizer
 from tokenmill.tokenizers.trained import FORMAT, VERSION

@@ -2,8 +2,8 @@
 
 A task (see :mod:`tokenmill.prepare.tasks`) is a whole file, or a byte range of an
 uncompressed ``.jsonl``; :func:`read_task` opens, decompresses and parses it and yields
-:class:`Doc` records. Finding and checking the files is :mod:`tokenmill.prepare.inputs`;
-cutting huge texts is :mod:`tokenmill.prepare.cutting`.
+:class:`Doc` records. Finding and checking the files is :mod:`tokenmill.corpus.inputs`;
+cutting huge texts is :mod:`tokenmill.corpus.cutting`.
 
 A document's *key* (its identity in the val split, with the input's name) is the byte
 offset of its line in the decompressed ``.jsonl`` (so a line's split does not depend on how
@@ -13,7 +13,7 @@ Pitfall: a ``.txt`` bigger than ``DOC_BYTES``, or a ``.jsonl`` line longer than
 ``HUGE_LINE_BYTES``, is yielded as pieces cut where the tokenizer splits anyway.
 
 >>> import pathlib, tempfile
->>> from tokenmill.prepare.inputs import resolve_inputs
+>>> from tokenmill.corpus.inputs import resolve_inputs
 >>> p = pathlib.Path(tempfile.mkdtemp()) / "a.jsonl"
 >>> _ = p.write_text('{"text": "hi"}\\n{"text": "there"}\\n')
 >>> [(d.key, d.text) for d in read_task(resolve_inputs([p])[0], 0, None, errors="strict", text_field="text", cuttable=True)]
@@ -28,8 +28,8 @@ from collections.abc import Iterable, Iterator
 from typing import IO, Any, NamedTuple
 
 from tokenmill.common.errors import ExplainedError
-from tokenmill.prepare.cutting import Cutter, cut_pieces
-from tokenmill.prepare.inputs import InputFile, open_stream, read_errors
+from tokenmill.corpus.cutting import Cutter, cut_pieces
+from tokenmill.corpus.inputs import InputFile, open_stream, read_errors
 
 BLOCK_BYTES = 1 << 20  # bytes read at a time, and the size of a huge text's pieces
 DOC_BYTES = 4 << 20  # a .txt up to this size is one task; bigger ones are cut into pieces
