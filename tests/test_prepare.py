@@ -28,6 +28,7 @@ from tokenmill.corpus.cutting import _CUT, safe_cut
 from tokenmill.prepare import tasks as tasks_mod
 from tokenmill.prepare import worker as worker_mod
 from tokenmill.store import TokenStore
+from tokenmill.store.writer import ShardWriter
 from tokenmill.tokenizers import Tokenizer, get_tokenizer
 
 GPT2 = get_tokenizer("gpt2")
@@ -297,7 +298,7 @@ def test_a_partial_store_resumes_and_damaged_shards_restart(
     prepare([src], full, workers=0, shard_tokens=2000, val_fraction=0.3, progress=False)
     reference = all_files(full)
     # Interrupt a run after its 12th shard (kill -9 is in test_prepare_crash.py), then rerun.
-    real_close, calls = worker_mod._SplitOutput.close, []
+    real_close, calls = ShardWriter.close, []
 
     def close_and_stop(self):  # type: ignore[no-untyped-def]
         real_close(self)
@@ -307,10 +308,10 @@ def test_a_partial_store_resumes_and_damaged_shards_restart(
 
     for out in (tmp_path / "s2", tmp_path / "s3"):
         calls.clear()
-        monkeypatch.setattr(worker_mod._SplitOutput, "close", close_and_stop)
+        monkeypatch.setattr(ShardWriter, "close", close_and_stop)
         with pytest.raises(KeyboardInterrupt):
             prepare([src], out, workers=0, shard_tokens=2000, val_fraction=0.3, progress=False)
-        monkeypatch.setattr(worker_mod._SplitOutput, "close", real_close)
+        monkeypatch.setattr(ShardWriter, "close", real_close)
         assert (out / ".progress.json").exists() and not (out / "manifest.json").exists()
         assert len(list((out / ".tasks").iterdir())) >= 1  # finished tasks are recorded
     options = PrepareOptions(workers=0, shard_tokens=2000, val_fraction=0.3, progress=False)
@@ -696,14 +697,14 @@ def test_disk_errors_keep_the_partial_store_and_say_rerun(
     def full(self, *args):  # type: ignore[no-untyped-def]
         raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "s" / "train-00001-00000.bin.tmp"))
 
-    real_write, calls = worker_mod._SplitOutput.add, []
+    real_write, calls = ShardWriter.add, []
 
     def write_then_fail(self, *args):  # type: ignore[no-untyped-def]
         calls.append(1)
         return real_write(self, *args) if len(calls) < 40 else full(self, *args)
 
     monkeypatch.setattr(tasks_mod, "RANGE_BYTES", 10_000)
-    monkeypatch.setattr(worker_mod._SplitOutput, "add", write_then_fail)
+    monkeypatch.setattr(ShardWriter, "add", write_then_fail)
     out = tmp_path / "s"
     options = ["--workers", "0", "--shard-tokens", "500", "--quiet"]
     code = main(["prepare", str(src), "--out", str(out), *options])

@@ -150,6 +150,7 @@ HOOKED = r"""
 import os, signal, sys
 from tokenmill.corpus import readers
 from tokenmill.prepare import manifest, worker
+from tokenmill.store.writer import ShardWriter
 point, n, small = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "small"
 if small:  # documents of a few hundred KB are cut into many pieces
     readers.DOC_BYTES, readers.BLOCK_BYTES = 64 << 10, 16 << 10
@@ -158,14 +159,14 @@ def die():
     os.kill(main_pid, signal.SIGKILL)
     os.kill(os.getpid(), signal.SIGKILL)
 if point == "val_alone":  # right after the n-th val shard that closed on its own (its task's train open)
-    real_close = worker._SplitOutput.close
+    real_close = ShardWriter.close
     def close(self):
         real_close(self)
         if self.split == "val" and self.file is None and self.entries:
             count[0] += 1
             if count[0] == n:
                 die()
-    worker._SplitOutput.close = close
+    ShardWriter.close = close
 elif point in ("before_manifest", "after_manifest"):  # around the manifest, in the coordinator
     real_write = manifest.write_manifest
     def write(directory, m):

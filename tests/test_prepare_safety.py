@@ -18,7 +18,7 @@ from tokenmill.prepare import PrepareOptions, checkpoint, prepare, run_prepare
 from tokenmill.prepare import manifest as manifest_module
 from tokenmill.prepare import tasks as tasks_module
 from tokenmill.prepare import worker as worker_module
-from tokenmill.prepare.worker import _SplitOutput
+from tokenmill.store.writer import ShardWriter
 from tokenmill.store import TokenStore
 from tokenmill.tokenizers import Tokenizer, get_tokenizer
 
@@ -43,16 +43,16 @@ def files_of(d: Path) -> dict[str, bytes]:
 def interrupt_after_closes(monkeypatch: pytest.MonkeyPatch, n: int, exc: BaseException = KeyboardInterrupt()) -> None:
     """Make a task raise ``exc`` right after the ``n``-th shard close of the run (many small tasks)."""
     monkeypatch.setattr(tasks_module, "RANGE_BYTES", 8000)
-    real, calls = _SplitOutput.close, []
+    real, calls = ShardWriter.close, []
 
     def close(self):  # type: ignore[no-untyped-def]
         real(self)
         calls.append(self.split)
         if len(calls) == n:
-            monkeypatch.setattr(_SplitOutput, "close", real)
+            monkeypatch.setattr(ShardWriter, "close", real)
             raise exc
 
-    monkeypatch.setattr(_SplitOutput, "close", close)
+    monkeypatch.setattr(ShardWriter, "close", close)
 
 
 def recorded_shards(out: Path) -> int:
@@ -89,10 +89,8 @@ def test_an_id_beyond_max_token_value_is_refused_not_wrapped(tmp_path: Path, big
 
 
 def test_the_shard_writer_refuses_a_cast_that_would_wrap(tmp_path: Path) -> None:
-    class Job:
-        shard_tokens, tokenizer_info = 100, {"name": "liar", "max_token_value": 50256}
-
-    output = _SplitOutput(tmp_path, "train", 0, np.dtype("uint16"), Job())  # type: ignore[arg-type]
+    liar = {"name": "liar", "max_token_value": 50256}
+    output = ShardWriter(tmp_path, "train", 0, np.dtype("uint16"), shard_tokens=100, tokenizer=liar)
     with pytest.raises(ValueError, match="token ID 70000.*uint16"):
         output.add([np.array([1, 70000], np.uint32)], True)
     output.abandon()
@@ -185,8 +183,10 @@ def test_open_shard_files_are_closed_and_removed_on_an_error(tmp_path: Path, mon
         opened.append(f)
         return f
 
-    monkeypatch.setattr(worker_module, "open", spy_open, raising=False)
-    real_add, seen = _SplitOutput.add, []
+    import tokenmill.common.files as files_module  # where the shard writer opens its files
+
+    monkeypatch.setattr(files_module, "open", spy_open, raising=False)
+    real_add, seen = ShardWriter.add, []
 
     def add(self, pieces, last):  # type: ignore[no-untyped-def]
         real_add(self, pieces, last)
@@ -194,7 +194,7 @@ def test_open_shard_files_are_closed_and_removed_on_an_error(tmp_path: Path, mon
         if self.task >= 2 and self.file is not None:  # an open shard; earlier tasks closed theirs
             raise RuntimeError("a worker died")
 
-    monkeypatch.setattr(_SplitOutput, "add", add)
+    monkeypatch.setattr(ShardWriter, "add", add)
     monkeypatch.setattr(tasks_module, "RANGE_BYTES", 8000)  # finished tasks before the failing one
     readers_block = readers.BLOCK_BYTES
     monkeypatch.setattr(readers, "BLOCK_BYTES", 2000)
@@ -275,7 +275,7 @@ def test_resume_when_val_is_ahead_of_train(tmp_path: Path, monkeypatch: pytest.M
     src = write_jsonl(tmp_path / "a.jsonl", synthetic_docs(300))
     args = dict(workers=0, shard_tokens=1500, val_fraction=0.8, progress=False)
     prepare([src], tmp_path / "ref", **args)
-    real, checked = _SplitOutput.close, []
+    real, checked = ShardWriter.close, []
 
     def close(self):  # type: ignore[no-untyped-def]
         real(self)
@@ -283,11 +283,11 @@ def test_resume_when_val_is_ahead_of_train(tmp_path: Path, monkeypatch: pytest.M
             checked.append(1)  # val closed on its own, train still open: stop right here
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(_SplitOutput, "close", close)
+    monkeypatch.setattr(ShardWriter, "close", close)
     out = tmp_path / "s"
     with pytest.raises(KeyboardInterrupt):
         prepare([src], out, **args)
-    monkeypatch.setattr(_SplitOutput, "close", real)
+    monkeypatch.setattr(ShardWriter, "close", real)
     assert checked and recorded_shards(out) >= 3
     report = run_prepare([src], out, PrepareOptions(**args))
     assert report.resumed_shards >= 3 and files_of(out) == files_of(tmp_path / "ref")

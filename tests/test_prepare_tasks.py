@@ -14,7 +14,8 @@ from tokenmill.corpus import readers
 from tokenmill.prepare import PrepareOptions, prepare, reference_tokens, run_prepare
 from tokenmill.prepare import tasks as tasks_mod
 from tokenmill.corpus.inputs import resolve_inputs
-from tokenmill.store import TokenStore, _example_manifest, shard_name, write_manifest, write_shard
+from tokenmill.store import TokenStore, shard_name, write_manifest, write_shard
+from tokenmill.store.manifest import _example_manifest
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
