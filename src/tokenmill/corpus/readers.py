@@ -28,6 +28,7 @@ from collections.abc import Iterable, Iterator
 from typing import IO, Any, NamedTuple
 
 from tokenmill.common.errors import ExplainedError
+from tokenmill.common.files import AtomicFile
 from tokenmill.corpus.cutting import Cutter, cut_pieces
 from tokenmill.corpus.inputs import InputFile, open_stream, read_errors
 
@@ -232,20 +233,10 @@ def unpack(f: InputFile, dest: str) -> int:
     Pitfall: a corrupt or truncated input raises ValueError naming it, and leaves no ``dest``;
     an error writing ``dest`` stays an OSError (a problem of --out, not of the input).
     """
-    tmp = f"{dest}.{os.getpid()}.tmp"
-    size = 0
-    try:
-        with open(tmp, "wb") as out:
-            for block in _checked_blocks(f):
-                out.write(block)
-                size += len(block)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, dest)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return size
+    with AtomicFile(dest) as out:
+        for block in _checked_blocks(f):
+            out.write(block)
+    return out.size
 
 
 def _checked_blocks(f: InputFile) -> Iterator[bytes]:

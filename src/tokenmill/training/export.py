@@ -26,6 +26,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from tokenmill.common.files import atomic_write_bytes, fsync_dir
 from tokenmill.tokenizers.trained import HF_FILE, META_FILE, RANKS_FILE, is_tokenizer_dir
 
 
@@ -118,13 +119,11 @@ def write_dir(out: Path, ranks: bytes, hf: str, meta: dict[str, Any], *, overwri
                 "tokenizer_json_sha256": hashlib.sha256(hf_bytes).hexdigest()}
         for name, data in ((RANKS_FILE, ranks), (HF_FILE, hf_bytes),
                            (META_FILE, (json.dumps(meta, ensure_ascii=False, indent=1) + "\n").encode())):
-            with open(tmp / name, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
+            atomic_write_bytes(tmp / name, data)
         if out.exists():
             os.replace(out, old)  # an empty dir, or the tokenizer --overwrite replaces
         os.replace(tmp, out)
+        fsync_dir(out.parent)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(old, ignore_errors=True)

@@ -23,6 +23,7 @@ from typing import Any
 
 from tokenmill._version import __version__
 from tokenmill.corpus.inputs import resolve_inputs
+from tokenmill.common.checks import non_negative_int, positive_int
 from tokenmill.common.progress import progress_bar
 from tokenmill.tokenizers import Tokenizer, get_tokenizer
 from tokenmill.tokenizers.trained import FORMAT, VERSION
@@ -71,15 +72,13 @@ def train_tokenizer(
     pat_str = pattern_for(pattern)
     specials = _check_specials(special_tokens)
     n_special = len(specials)
-    if isinstance(vocab_size, bool) or not isinstance(vocab_size, int):
-        raise TypeError(f"vocab_size must be an int, got {vocab_size!r}")
+    positive_int("vocab_size", vocab_size)
     if vocab_size < 256 + n_special:
         raise ValueError(
             f"vocab_size={vocab_size} is too small: a byte-level vocabulary needs the 256 bytes plus "
             f"{n_special} special token(s), so at least {256 + n_special}; e.g. --vocab-size 32000"
         )
-    if isinstance(min_frequency, bool) or not isinstance(min_frequency, int) or min_frequency < 0:
-        raise ValueError(f"min_frequency must be an int >= 0, got {min_frequency!r}")
+    non_negative_int("min_frequency", min_frequency)
     if errors not in ("replace", "strict"):
         raise ValueError(f"errors must be 'replace' or 'strict', got {errors!r}")
     out = Path(out)
