@@ -285,3 +285,18 @@ def test_cli_errors_are_one_line_exit_2(tmp_path, capsys):
     assert "warning: the corpus gave only" in capsys.readouterr().err
     assert main(["train-tokenizer", str(corpus), "--vocab-size", "300", "--out", str(tmp_path / "t")]) == 2
     assert "--overwrite" in capsys.readouterr().err
+
+
+def test_train_tokenizer_keyword_defaults_equal_the_options_dataclass() -> None:
+    import dataclasses
+    import inspect
+
+    from tokenmill.training import train_tokenizer
+    from tokenmill.training.options import TrainTokenizerOptions
+
+    parameters = inspect.signature(train_tokenizer).parameters
+    fields = {f.name: f.default for f in dataclasses.fields(TrainTokenizerOptions)}
+    assert {k: p.default for k, p in parameters.items() if p.kind is p.KEYWORD_ONLY} == fields | {
+        "vocab_size": inspect.Parameter.empty
+    }
+    assert fields["vocab_size"] is dataclasses.MISSING
