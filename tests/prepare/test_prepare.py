@@ -30,6 +30,7 @@ from tokenmill.prepare import worker as worker_mod
 from tokenmill.store import TokenStore
 from tokenmill.store.writer import ShardWriter
 from tokenmill.tokenizers import Tokenizer, get_tokenizer
+from tests.helpers import all_files, write_jsonl
 
 GPT2 = get_tokenizer("gpt2")
 WORDS = (
@@ -52,15 +53,6 @@ def synthetic_docs(n: int, seed: int = 0, size: int = 300) -> list[str]:
         ]
         out.append(" ".join(words))
     return out
-
-
-def write_jsonl(path: Path, texts: list[str], field: str = "text") -> Path:
-    path.write_text("".join(json.dumps({field: t}) + "\n" for t in texts), encoding="utf-8")
-    return path
-
-
-def all_files(d: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(d.iterdir()) if p.name != ".tokenmill.lock"}
 
 
 # ---- exact tokens -----------------------------------------------------------------------------
@@ -87,6 +79,7 @@ def test_documents_are_encode_ordinary_plus_eot(tmp_path: Path, eot: str) -> Non
     assert store.manifest["dtype"] == "uint16" and store["train"].dtype == np.uint16
 
 
+@pytest.mark.slow  # reads the shared corpora
 def test_golden_gutenberg_prefix(tmp_path: Path, corpora: Path) -> None:
     with lzma.open(corpora / "gutenberg-50mb.jsonl.xz", "rt", encoding="utf-8") as f:
         texts = [json.loads(next(f))["text"] for _ in range(3)]
@@ -167,6 +160,7 @@ def test_every_safe_cut_keeps_the_ids(name: str, parts: list[str]) -> None:
     assert _pieces_equal_whole(PATTERNS[name], text, cuts)
 
 
+@pytest.mark.slow  # reads the shared corpora
 @pytest.mark.parametrize("name", sorted(PATTERNS))
 def test_safe_cuts_on_real_text(name: str, verdict_text: str) -> None:
     rng = random.Random(0)
@@ -176,6 +170,7 @@ def test_safe_cuts_on_real_text(name: str, verdict_text: str) -> None:
     assert _pieces_equal_whole(PATTERNS[name], verdict_text, allowed)  # every safe place at once
 
 
+@pytest.mark.slow  # reads the shared corpora
 def test_naive_cuts_would_change_the_ids(verdict_text: str) -> None:
     # The rule matters: a cut after the space, or inside a word, changes the IDs.
     gpt2 = PATTERNS["gpt2"]
@@ -191,6 +186,7 @@ def test_safe_cut_finds_the_last_place() -> None:
     assert safe_cut("12 34 56", 8) == 0
 
 
+@pytest.mark.slow  # reads the shared corpora
 def test_huge_documents_are_tokenized_in_pieces(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, verdict_text: str
 ) -> None:

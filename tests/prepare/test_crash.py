@@ -18,6 +18,8 @@ WORDS = (
     "I at be this have from or one had by"
 ).split()
 
+pytestmark = pytest.mark.slow  # kills processes: crash and signal tests
+
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:

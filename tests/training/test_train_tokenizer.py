@@ -160,6 +160,7 @@ def test_tiktoken_equals_hf_on_the_sample_and_specials(trained):
         assert tok.encode(with_eot, allowed_special={"<|endoftext|>"})[1] == tok.eot_id
 
 
+@pytest.mark.slow  # reads the shared corpora
 @pytest.mark.parametrize("name", ["aozora-ja.jsonl.xz", "gutenberg-50mb.jsonl.xz"])
 def test_tiktoken_equals_hf_on_the_corpora(corpora, tmp_path, name):
     path = corpora / name
