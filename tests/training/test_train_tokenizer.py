@@ -216,7 +216,7 @@ def test_out_with_another_tokenizer_needs_overwrite(tmp_path):
     (tmp_path / "b.txt").write_text("other words here " * 20, encoding="utf-8")
     first = train_tokenizer([tmp_path / "a.txt"], tmp_path / "t", vocab_size=270, progress=False)
     sha = first.ranks_sha256
-    with pytest.raises(ValueError, match="already holds a tokenizer; pass --overwrite"):
+    with pytest.raises(ValueError, match="already holds a tokenizer; pass overwrite=True"):
         train_tokenizer([tmp_path / "b.txt"], tmp_path / "t", vocab_size=270, progress=False)
     assert sha256_of(tmp_path / "t" / RANKS_FILE) == sha  # untouched
     second = train_tokenizer([tmp_path / "b.txt"], tmp_path / "t", vocab_size=270, progress=False, overwrite=True)
@@ -230,7 +230,7 @@ def test_out_with_another_tokenizer_needs_overwrite(tmp_path):
 
 def test_bad_jsonl_line_is_named(tmp_path):
     (tmp_path / "a.jsonl").write_text('{"text": "hi there"}\nnot json\n', encoding="utf-8")
-    with pytest.raises(ValueError, match=r"a.jsonl, line 2 is not valid JSON.*--skip-bad-lines"):
+    with pytest.raises(ValueError, match=r"a.jsonl, line 2 is not valid JSON.*skip_bad_lines=True"):
         train_tokenizer([tmp_path / "a.jsonl"], tmp_path / "t", vocab_size=260, progress=False)
     tok = train_tokenizer([tmp_path / "a.jsonl"], tmp_path / "t", vocab_size=260, progress=False, skip_bad_lines=True)
     meta = json.loads((tmp_path / "t" / META_FILE).read_text())

@@ -50,19 +50,27 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         else:
             default = {} if f.default is dataclasses.MISSING else {"default": f.default}
             p.add_argument(flag, dest=f.name, help=help_text, **default, **meta)
-    p.set_defaults(run=run, own_parser=p)  # its flags name the parameters in warnings
+    p.set_defaults(run=run)
     return p
 
 
+def spell(name: str, value: str | None) -> str:
+    """An option as the user types it here: its flag, with the value (a bool: the flag alone)."""
+    from tokenmill.training.options import TrainTokenizerOptions
+
+    flags = {f.name: f.metadata["flag"] for f in dataclasses.fields(TrainTokenizerOptions)}
+    flag = flags.get(name, "--" + name.replace("_", "-"))
+    return flag if value in (None, "True") else f"{flag} {value}"
+
+
 def run(args: argparse.Namespace) -> int:
-    from tokenmill.cli import flag_names
     from tokenmill.tokenizers.trained import read_meta
     from tokenmill.training import train_tokenizer
     from tokenmill.training.options import TrainTokenizerOptions
 
     def show(message: Any, *_: Any, **__: Any) -> None:  # a warning is for the user: no source line
-        flagged = flag_names(str(message), args.own_parser)
-        print(f"tokenmill train-tokenizer: warning: {flagged}", file=sys.stderr)
+        words = message.render(spell) if hasattr(message, "render") else str(message)
+        print(f"tokenmill train-tokenizer: warning: {words}", file=sys.stderr)
 
     with warnings.catch_warnings():
         warnings.simplefilter("always")  # a smaller vocabulary than asked is always said

@@ -11,6 +11,7 @@ from __future__ import annotations
 from tokenmill.common.errors import ExplainedError, OptionError
 from tokenmill.prepare.executor import EXECUTORS, Executor
 from tokenmill.prepare.local_executor import LocalExecutor, default_workers, start_method
+from tokenmill.prepare.ray_executor import RayExecutor  # Ray itself is imported only when one is entered
 
 __all__ = ["EXECUTORS", "Executor", "LocalExecutor", "default_workers", "make_executor", "start_method"]
 
@@ -22,8 +23,6 @@ def make_executor(
     if name not in EXECUTORS:
         raise OptionError("executor", "{executor} must be one of {0}, got {1!r}", EXECUTORS, name)
     if name == "ray":
-        from tokenmill.prepare.ray_executor import RayExecutor  # imports nothing of Ray until entered
-
         return RayExecutor(address=ray_address, workers=workers)
     if ray_address is not None:
         raise ExplainedError("{ray_address} needs {executor=ray}")

@@ -10,6 +10,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from tokenmill.common.errors import ExplainedError
 from tokenmill.prepare.engines import scrub_surrogates
 from tokenmill.corpus.inputs import InputFile
 from tokenmill.corpus.readers import read_task
@@ -50,7 +51,9 @@ def iter_documents(
             stats.replacements += doc.replacements
             if doc.bad is not None:
                 if not skip_bad_lines:
-                    raise ValueError(f"{doc.where} {doc.bad}; fix it, or pass --skip-bad-lines to skip and count such lines")
+                    raise ExplainedError(
+                        "{0} {1}; fix it, or pass {skip_bad_lines=True} to skip and count such lines", doc.where, doc.bad
+                    )
                 stats.bad_lines_skipped += 1
                 continue
             text = doc.text if isinstance(doc.text, str) else ""

@@ -26,6 +26,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from tokenmill.common.errors import ExplainedError, OptionError
 from tokenmill.common.files import atomic_write_bytes, fsync_dir
 from tokenmill.tokenizers.trained import HF_FILE, META_FILE, RANKS_FILE, is_tokenizer_dir
 
@@ -88,17 +89,14 @@ def ranks_text(ranks: dict[bytes, int]) -> bytes:
 def check_out(out: Path, overwrite: bool) -> None:
     """Refuse an ``out`` that holds another tokenizer (unless ``overwrite``) or other files."""
     if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out} is a file; give a directory path for the tokenizer")
+        raise OptionError("out", "{out} {0} is a file; give a directory path for the tokenizer", out)
     if not out.is_dir() or not any(out.iterdir()):
         return
     if not is_tokenizer_dir(out):
-        raise ValueError(
-            f"--out {out} holds files that are not a tokenizer; give a new or empty directory"
-        )
+        raise OptionError("out", "{out} {0} holds files that are not a tokenizer; give a new or empty directory", out)
     if not overwrite:
-        raise ValueError(
-            f"--out {out} already holds a tokenizer; pass --overwrite (overwrite=True) to replace it, "
-            "or choose another directory"
+        raise ExplainedError(
+            "{out} {0} already holds a tokenizer; pass {overwrite=True} to replace it, or choose another directory", out
         )
 
 
