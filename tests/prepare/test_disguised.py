@@ -5,8 +5,6 @@ from __future__ import annotations
 import gzip
 import lzma
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest

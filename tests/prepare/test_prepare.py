@@ -26,7 +26,6 @@ from tokenmill.corpus import cutting, inputs, readers
 from tokenmill.prepare import PrepareOptions, prepare, reference_tokens, run_prepare
 from tokenmill.corpus.cutting import _CUT, safe_cut
 from tokenmill.prepare import tasks as tasks_mod
-from tokenmill.prepare import worker as worker_mod
 from tokenmill.store import TokenStore
 from tokenmill.store.writer import ShardWriter
 from tokenmill.tokenizers import Tokenizer, get_tokenizer

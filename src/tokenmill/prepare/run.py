@@ -30,7 +30,7 @@ from tokenmill.prepare.checkpoint import (
     store_identity,
 )
 from tokenmill.prepare.coordinator import run_locked, tokenizer_source
-from tokenmill.prepare.engines import ENGINES, check_parity
+from tokenmill.prepare.engines import check_parity
 from tokenmill.prepare.executors import default_workers, make_executor
 from tokenmill.prepare.options import DEFAULT_SHARD_TOKENS, PrepareOptions, PrepareReport
 from tokenmill.corpus.inputs import absolute_arguments, resolve_inputs

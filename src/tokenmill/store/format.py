@@ -12,14 +12,12 @@ dtype('uint16')
 
 from __future__ import annotations
 
-import hashlib
 import os
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from tokenmill.common.files import atomic_write_bytes, sha256_file
+from tokenmill.common.files import atomic_write_bytes, sha256_file  # noqa: F401  (the store writes and checks with them; docs/format.md names them here)
 
 FORMAT = "tokenmill-store"
 FORMAT_VERSION = 2  # 2: shards per task (<split>-<task>-<k>), a "tasks" key; version 1 still read
