@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
 import json
 import os
 import re
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.helpers import tm, write_jsonl
 from tokenmill.corpus import inputs
 from tokenmill.prepare import prepare
-
 
 
 def test_unknown_files_in_a_directory_are_skipped_and_counted(tmp_path: Path) -> None:

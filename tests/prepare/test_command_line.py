@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 import gzip
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 

@@ -7,7 +7,6 @@ from typing import Any
 import pytest
 
 
-
 def test_tiktoken_failures_are_not_all_called_not_installed(monkeypatch: pytest.MonkeyPatch) -> None:
     import tiktoken
 

@@ -7,7 +7,6 @@ import dataclasses
 from tokenmill.prepare import PrepareOptions, prepare
 
 
-
 def test_prepare_keyword_defaults_equal_the_options_dataclass() -> None:
     import dataclasses
     import inspect

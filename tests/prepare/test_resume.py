@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
 import json
 import random
+from pathlib import Path
+from typing import Any
 
 import pytest
 

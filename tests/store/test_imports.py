@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 import ast
+from pathlib import Path
 
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "tokenmill"

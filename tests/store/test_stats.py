@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 import json
+from pathlib import Path
 
 from tests.helpers import write_jsonl
 from tokenmill.prepare import prepare
