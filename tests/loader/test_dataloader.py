@@ -21,7 +21,7 @@ def test_create_dataloader_reads_a_token_store(tmp_path: Path) -> None:
     store = pytest.importorskip("tokenmill.store")
     ids = np.arange(1, 401, dtype=np.uint16)
     entry = store.write_shard(tmp_path, "train-00000", ids, np.array([0, 200, 400]))
-    store.write_manifest(tmp_path, store._example_manifest([entry]))
+    store.write_manifest(tmp_path, store.manifest._example_manifest([entry]))
     opened = store.TokenStore.open(tmp_path)
     loader = create_dataloader(
         opened, batch_size=3, max_length=10, stride=10, shuffle=False
@@ -190,7 +190,7 @@ def test_create_dataloader_takes_a_tiktoken_encoding(tmp_path: Path) -> None:
     store = pytest.importorskip("tokenmill.store")
     ids = np.arange(1, 101, dtype=np.uint16)
     entry = store.write_shard(tmp_path, "train-00000", ids, np.array([0, 100]))
-    store.write_manifest(tmp_path, store._example_manifest([entry]))
+    store.write_manifest(tmp_path, store.manifest._example_manifest([entry]))
     opened = store.TokenStore.open(tmp_path)
     assert len(create_dataloader(opened, tokenizer=enc, **args)) == len(range(0, 96, 3)) // 2
 

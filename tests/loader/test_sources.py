@@ -26,7 +26,7 @@ def store_dir(tmp_path: Path) -> Path:
     ids = np.arange(1, 401, dtype=np.uint16)
     (tmp_path / "store").mkdir()
     entry = store.write_shard(tmp_path / "store", "train-00000", ids, np.array([0, 200, 400]))
-    store.write_manifest(tmp_path / "store", store._example_manifest([entry]))
+    store.write_manifest(tmp_path / "store", store.manifest._example_manifest([entry]))
     return tmp_path / "store"
 
 

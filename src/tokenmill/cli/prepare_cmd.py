@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import re
+import dataclasses
 import sys
 import warnings
 from typing import Any
@@ -42,9 +42,6 @@ at 2-4 bytes per character). Measured: a 104 MB line peaks at 263 MB RSS in all.
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    from tokenmill.prepare import DEFAULT_SHARD_TOKENS, EOT_POLICIES, ERROR_POLICIES
-    from tokenmill.prepare.engines import ENGINES
-
     p = subparsers.add_parser(
         "prepare",
         help="tokenize a corpus into a token store (parallel, resumable)",
@@ -57,155 +54,51 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "inputs", nargs="+", metavar="INPUT", help="files, directories or globs, taken in this order"
     )
     p.add_argument("--out", required=True, metavar="DIR", help="the store directory to create (or resume)")
-    p.add_argument(
-        "-t",
-        "--tokenizer",
-        default="gpt2",
-        help="tiktoken name, or a tokenizer file or directory (copied into the store; default gpt2)",
-    )
-    p.add_argument(
-        "--workers",
-        type=int,
-        default=None,
-        metavar="N",
-        help="tokenizing processes (default: all cores; 0: in-process)",
-    )
-    p.add_argument(
-        "--eot",
-        choices=EOT_POLICIES,
-        default="append",
-        help="where each document's end-of-text token goes (default append)",
-    )
-    p.add_argument(
-        "--val-fraction",
-        type=float,
-        default=0.0,
-        metavar="F",
-        help="fraction of documents for the val split, by a seeded hash (default 0)",
-    )
-    p.add_argument("--seed", type=int, default=0, help="seed of the train/val hash (default 0)")
-    p.add_argument(
-        "--text-field",
-        default="text",
-        metavar="NAME",
-        help="the JSON key / parquet column holding the text (default text)",
-    )
-    p.add_argument(
-        "--errors",
-        choices=ERROR_POLICIES,
-        default="replace",
-        help="invalid UTF-8: replace with U+FFFD and count (default), or stop",
-    )
-    p.add_argument(
-        "--shard-tokens",
-        type=int,
-        default=DEFAULT_SHARD_TOKENS,
-        metavar="N",
-        help=f"tokens per shard (default {DEFAULT_SHARD_TOKENS:,}: 200 MB of uint16)",
-    )
-    p.add_argument(
-        "--engine",
-        choices=ENGINES,
-        default="tiktoken",
-        help="tokenizing engine (riptoken: faster, pip install 'tokenmill[fast]')",
-    )
-    p.add_argument(
-        "--skip-bad-lines",
-        action="store_true",
-        help="skip (and count) .jsonl lines that are not JSON or lack the text field",
-    )
-    p.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="replace a store made from other inputs or options (or rebuild this one)",
-    )
-    p.add_argument(
-        "--verify",
-        action="store_true",
-        help="also re-read every shard written and check its sha256 (kept shards are always checked)",
-    )
-    p.add_argument(
-        "--executor",
-        choices=("local", "ray"),
-        default="local",
-        help="what runs the tasks: local processes (default) or Ray (pip install 'tokenmill[ray]')",
-    )
-    p.add_argument(
-        "--ray-address",
-        default=None,
-        metavar="ADDR",
-        help="with --executor ray: the cluster's HOST:PORT (default: start a local Ray on 127.0.0.1)",
-    )
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_option_flags(p)
     p.set_defaults(run=run)
     return p
 
 
-# Library messages name an option as "python_name=value (--flag value)": the CLI names the flag.
-_PY_THEN_FLAG = re.compile(r"\b[a-z_]+(?:=\S+)? \((--[a-z-]+(?: [^()\s]+)?)\)")
-_FLAGS = {
-    "val_fraction": "--val-fraction",
-    "shard_tokens": "--shard-tokens",
-    "workers": "--workers",
-    "seed": "--seed",
-    "skip_bad_lines": "--skip-bad-lines",
-    "overwrite": "--overwrite",
-}
+def add_option_flags(p: argparse.ArgumentParser) -> None:
+    """One flag per :class:`~tokenmill.prepare.options.PrepareOptions` field, from its metadata."""
+    from tokenmill.prepare.options import PrepareOptions
+
+    for f in dataclasses.fields(PrepareOptions):
+        meta = dict(f.metadata)
+        flag, help_text = meta.pop("flag"), meta.pop("help")
+        names = [meta.pop("short"), flag] if "short" in meta else [flag]
+        meta.pop("store", None)
+        if meta.pop("negate", False):  # --quiet sets progress=False
+            p.add_argument(*names, dest=f.name, action="store_false", help=help_text)
+        elif isinstance(f.default, bool):
+            p.add_argument(*names, dest=f.name, action="store_true", help=help_text)
+        else:
+            p.add_argument(*names, dest=f.name, default=f.default, help=help_text, **meta)
 
 
-def _flag_value(m: re.Match[str]) -> str | None:
-    flag = _FLAGS.get(m.group(1))
-    if flag is None:
-        return None
-    return flag if m.group(2) == "True" else f"{flag} {m.group(2)}"
+def spell(name: str, value: str | None) -> str:
+    """An option as the user types it here: its flag, with the value (a bool: the flag alone)."""
+    from tokenmill.prepare.options import PrepareOptions
+
+    try:
+        flag = PrepareOptions.field_flag(name)
+    except StopIteration:
+        flag = "--" + name.replace("_", "-")
+    return flag if value in (None, "True") else f"{flag} {value}"
 
 
-def cli_message(message: str) -> str:
-    """A library error in command-line words: flags, not Python parameters.
-
-    >>> cli_message("fix it, or pass skip_bad_lines=True (--skip-bad-lines) to skip them")
-    'fix it, or pass --skip-bad-lines to skip them'
-    >>> cli_message("val_fraction must be in [0, 1), got 1.5")
-    '--val-fraction must be in [0, 1), got 1.5'
-    >>> cli_message("val_fraction=0.001 put none of the 9 documents in val; raise val_fraction (--val-fraction)")
-    '--val-fraction 0.001 put none of the 9 documents in val; raise --val-fraction'
-    """
-    message = _PY_THEN_FLAG.sub(r"\1", message)
-    message = re.sub(r"\b(engine|eot|errors)='([\w-]+)'", r"--\1 \2", message)
-    message = re.sub(r"\b([a-z_]+)=(\S+)", lambda m: _flag_value(m) or m.group(0), message)
-    head, _, rest = message.partition(" must be ")
-    if rest and head in _FLAGS:
-        rest = rest.replace("an int >= 0 (0: tokenize in this process) or None (all cores)", ">= 0 (0: in-process)")
-        message = f"{_FLAGS[head]} must be {rest}"
-    return message
+def _words(message: Any) -> str:
+    """A library message (an error or warning, maybe a template) in command-line words."""
+    return message.render(spell) if hasattr(message, "render") else str(message)
 
 
 def run(args: argparse.Namespace) -> int:
     from tokenmill.prepare import PrepareOptions, run_prepare
 
-    try:
-        options = PrepareOptions(
-            tokenizer=args.tokenizer,
-            workers=args.workers,
-            eot=args.eot,
-            val_fraction=args.val_fraction,
-            seed=args.seed,
-            text_field=args.text_field,
-            errors=args.errors,
-            shard_tokens=args.shard_tokens,
-            engine=args.engine,
-            skip_bad_lines=args.skip_bad_lines,
-            overwrite=args.overwrite,
-            progress=not args.quiet,
-            verify=args.verify,
-            executor=args.executor,
-            ray_address=args.ray_address,
-        )
-    except (ValueError, TypeError) as exc:
-        raise ValueError(cli_message(str(exc))) from None
+    options = PrepareOptions(**{f.name: getattr(args, f.name) for f in dataclasses.fields(PrepareOptions)})
 
     def show(message: Any, *_: Any, **__: Any) -> None:  # a warning is for the user: no source line
-        print(f"tokenmill prepare: warning: {cli_message(str(message))}", file=sys.stderr)
+        print(f"tokenmill prepare: warning: {_words(message)}", file=sys.stderr)
 
     try:
         with warnings.catch_warnings():
@@ -219,10 +112,8 @@ def run(args: argparse.Namespace) -> int:
         )
         return 130
     except RuntimeError as exc:  # an interrupted run (the partial store is kept for a rerun)
-        print(f"tokenmill prepare: error: {cli_message(str(exc))}", file=sys.stderr)
+        print(f"tokenmill prepare: error: {_words(exc)}", file=sys.stderr)
         return 1
-    except (ValueError, TypeError) as exc:
-        raise ValueError(cli_message(str(exc))) from None
     except (FileNotFoundError, PermissionError):
         raise  # input errors, reported (exit 2) before any work started
     except OSError as exc:  # disk full, I/O error: the shards written so far are durable

@@ -17,23 +17,16 @@ import os
 import stat
 import sys
 from collections.abc import Collection
-from dataclasses import dataclass
 from typing import Any
 
-from tokenmill.prepare.inputs import COMPRESSIONS, SUPPORTED, open_stream, read_errors, refuse_non_text, resolve_inputs
-from tokenmill.prepare.readers import decode_utf8, parse_jsonl_line
+from tokenmill.corpus.documents import Documents, read_documents, text_document
+
 
 class InputError(ValueError):
     """An input file that cannot be read as text: the message names it and the fix."""
 
 
-@dataclass(frozen=True)
-class TextInput:
-    """What was read from one input: its documents and how they were found."""
-
-    documents: list[str]  # in file order: a text file is exactly one (maybe empty), others only non-empty ones
-    kind: str  # "txt", "jsonl" or "parquet"
-    empty: int  # empty documents (blank .jsonl lines, empty strings) left out, as prepare does
+TextInput = Documents  # what was read from one input: its documents and how they were found
 
 
 def read_input(path: str, *, text_field: str = "text") -> TextInput:
@@ -46,14 +39,14 @@ def read_input(path: str, *, text_field: str = "text") -> TextInput:
         f"tokenmill prepare {path} --out STORE",
         stdin=True,
     )
-    name = os.path.basename(path).lower()
-    stem, ext = os.path.splitext(name)
-    if ext in COMPRESSIONS or ext in (".jsonl", ".parquet"):
-        inner = os.path.splitext(stem)[1] if ext in COMPRESSIONS else ext
-        if inner not in (".txt", ".jsonl", ".parquet") or (ext in COMPRESSIONS and inner == ".parquet"):
-            raise InputError(f"{path}: cannot tell what it holds from its name; name it as prepare reads: {SUPPORTED}")
-        return _read_prepare_input(path, text_field)
-    return _one_document(_read_bytes(path), path)
+    try:
+        return _reported(read_documents(path, text_field=text_field), path)
+    except PermissionError:
+        raise InputError(f"{path}: permission denied; make it readable (chmod +r {path})") from None
+    except ValueError as exc:
+        raise InputError(_words(exc)) from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read it ({exc.strerror or exc}); check the file") from None
 
 
 def check_file(path: str, *, directory_fix: str = "give one file", stdin: bool = False) -> None:
@@ -80,94 +73,31 @@ def check_file(path: str, *, directory_fix: str = "give one file", stdin: bool =
         )
 
 
-def _read_bytes(path: str) -> bytes:
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except PermissionError:
-        raise InputError(f"{path}: permission denied; make it readable (chmod +r {path})") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read it ({exc.strerror or exc}); check the file") from None
+def _words(exc: BaseException) -> str:
+    """A corpus error in this command's words: options as flags (``--text-field NAME``)."""
+    render = getattr(exc, "render", None)
+    if render is None:
+        return str(exc).replace("pass --text-field", "pass --text-field NAME")
+    return render(lambda name, value: "--" + name.replace("_", "-") + ("" if value is None else f" {value}"))
 
 
 def _one_document(data: bytes, where: str) -> TextInput:
-    return TextInput([_as_text(data, where)], "txt", 0)
-
-
-def _refuse_non_text(data: bytes, where: str) -> None:
-    """InputError if ``data`` is compressed, an archive or binary: never tokenize those bytes."""
     try:
-        refuse_non_text(data, where)
+        return _reported(text_document(data, where), where)
     except ValueError as exc:
-        raise InputError(str(exc)) from None
+        raise InputError(_words(exc)) from None
 
 
-def _warn_replaced(where: str, replaced: int, first_bad: int | None = None) -> None:
-    at = f" (first bad byte at offset {first_bad})" if first_bad is not None else ""
-    print(
-        f"tokenmill: warning: {where} is not valid UTF-8{at}; "
-        f"{replaced} invalid sequence(s) replaced by U+FFFD",
-        file=sys.stderr,
-    )
-
-
-def _as_text(data: bytes, where: str) -> str:
-    """Bytes of a text file -> str; compressed or binary data is refused, bad UTF-8 replaced."""
-    _refuse_non_text(data, where)
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        text, replaced = decode_utf8(data, "replace", where, 0)
-        _warn_replaced(where, replaced, exc.start)
-        return text
-
-
-def _read_prepare_input(path: str, text_field: str) -> TextInput:
-    try:
-        (f,) = resolve_inputs([path], text_field=text_field)  # checks extras and parquet columns
-    except (ValueError, OSError) as exc:
-        raise InputError(str(exc).replace("pass --text-field", "pass --text-field NAME")) from None
-    try:
-        if f.format == "parquet":
-            import pyarrow.parquet as pq
-
-            values = pq.read_table(f.path, columns=[text_field]).column(0).to_pylist()
-            docs = [v for v in values if isinstance(v, str) and v]
-            bad = next((i for i, v in enumerate(values) if v is not None and not isinstance(v, str)), None)
-            if bad is not None:
-                raise InputError(f"{path}, row {bad}: {text_field!r} is not a string; pass --text-field NAME")
-            if not docs:
-                raise InputError(f"{path} holds no documents ({len(values)} empty rows); give a file with some text")
-            return TextInput(docs, "parquet", len(values) - len(docs))
-        raw, stream = open_stream(f)
-        with raw, stream:
-            data = stream.read()
-    except InputError:
-        raise
-    except (*read_errors(), ValueError) as exc:  # pyarrow's errors derive from OSError/ValueError
-        raise InputError(f"{path}: cannot read it ({type(exc).__name__}: {exc}); is the file complete?") from None
-    if f.format == "txt":
-        return _one_document(data, path)
-    _refuse_non_text(data, path)  # JSON text never holds a raw NUL byte
-    docs, empty, replaced = [], 0, 0
-    for number, line in enumerate(data.splitlines(), 1):
-        if not line.strip():
-            empty += 1
-            continue
-        where = f"{path}, line {number}"
-        value, repl, bad = parse_jsonl_line(line, errors="replace", text_field=text_field, where=where, offset=0)
-        if bad is not None:
-            raise InputError(f"{where} {bad}; fix the line (or pass --text-field NAME for another key)")
-        replaced += repl
-        if value:
-            docs.append(value)
-        else:
-            empty += 1
-    if replaced:
-        _warn_replaced(path, replaced)
-    if not docs:
-        raise InputError(f"{path} holds no documents ({empty} empty); give a file with some text")
-    return TextInput(docs, "jsonl", empty)
+def _reported(read: Documents, where: str) -> Documents:
+    """``read``, after warning about replaced invalid UTF-8 (a warning, not a refusal)."""
+    if read.replaced:
+        at = f" (first bad byte at offset {read.first_bad})" if read.first_bad is not None else ""
+        print(
+            f"tokenmill: warning: {where} is not valid UTF-8{at}; "
+            f"{read.replaced} invalid sequence(s) replaced by U+FFFD",
+            file=sys.stderr,
+        )
+    return read
 
 
 def eot_spelling(tok: Any) -> str | None:

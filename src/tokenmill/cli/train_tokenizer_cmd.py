@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import sys
+import warnings
 from typing import Any
 
 EPILOG = """\
@@ -23,8 +26,7 @@ change), gpt2, cl100k or o200k. DIR gets tokenizer.tiktoken (ranks), tokenizer.j
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    from tokenmill.prepare import ERROR_POLICIES
-    from tokenmill.training.patterns import DEFAULT_PATTERN, PATTERNS
+    from tokenmill.training.options import TrainTokenizerOptions
 
     p = subparsers.add_parser(
         "train-tokenizer",
@@ -35,44 +37,48 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="files, directories or globs")
-    p.add_argument("--vocab-size", type=int, required=True, metavar="N",
-                   help="tokens in all: 256 bytes + merges + special tokens (e.g. 32000)")
     p.add_argument("--out", required=True, metavar="DIR", help="the tokenizer directory to write")
-    p.add_argument("--pattern", default=DEFAULT_PATTERN, metavar="NAME",
-                   help=f"pre-tokenizer: {', '.join(PATTERNS)} (default {DEFAULT_PATTERN})")
-    p.add_argument("--special-token", dest="special_tokens", action="append", metavar="TOKEN",
-                   help="a special token (repeatable; default: <|endoftext|>)")
-    p.add_argument("--min-frequency", type=int, default=2, metavar="N",
-                   help="never merge a pair seen fewer times (default 2)")
-    p.add_argument("--text-field", default="text", metavar="NAME",
-                   help="the JSON key / parquet column holding the text (default text)")
-    p.add_argument("--errors", choices=ERROR_POLICIES, default="replace",
-                   help="invalid UTF-8: replace with U+FFFD and count (default), or stop")
-    p.add_argument("--skip-bad-lines", action="store_true",
-                   help="skip (and count) .jsonl lines that are not JSON or lack the text field")
-    p.add_argument("--overwrite", action="store_true", help="replace the tokenizer already in DIR")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    for f in dataclasses.fields(TrainTokenizerOptions):
+        meta = dict(f.metadata)
+        flag, help_text = meta.pop("flag"), meta.pop("help")
+        if meta.pop("negate", False):  # --quiet sets progress=False
+            p.add_argument(flag, dest=f.name, action="store_false", help=help_text)
+        elif isinstance(f.default, bool):
+            p.add_argument(flag, dest=f.name, action="store_true", help=help_text)
+        elif meta.get("action") == "append":  # repeatable; none given: the field's default
+            p.add_argument(flag, dest=f.name, help=help_text, **meta)
+        else:
+            default = {} if f.default is dataclasses.MISSING else {"default": f.default}
+            p.add_argument(flag, dest=f.name, help=help_text, **default, **meta)
     p.set_defaults(run=run)
     return p
+
+
+def spell(name: str, value: str | None) -> str:
+    """An option as the user types it here: its flag, with the value (a bool: the flag alone)."""
+    from tokenmill.training.options import TrainTokenizerOptions
+
+    flags = {f.name: f.metadata["flag"] for f in dataclasses.fields(TrainTokenizerOptions)}
+    flag = flags.get(name, "--" + name.replace("_", "-"))
+    return flag if value in (None, "True") else f"{flag} {value}"
 
 
 def run(args: argparse.Namespace) -> int:
     from tokenmill.tokenizers.trained import read_meta
     from tokenmill.training import train_tokenizer
+    from tokenmill.training.options import TrainTokenizerOptions
 
-    tok = train_tokenizer(
-        args.inputs,
-        args.out,
-        vocab_size=args.vocab_size,
-        pattern=args.pattern,
-        special_tokens=tuple(args.special_tokens or ("<|endoftext|>",)),
-        min_frequency=args.min_frequency,
-        text_field=args.text_field,
-        errors=args.errors,
-        skip_bad_lines=args.skip_bad_lines,
-        overwrite=args.overwrite,
-        progress=not args.quiet,
-    )
+    def show(message: Any, *_: Any, **__: Any) -> None:  # a warning is for the user: no source line
+        words = message.render(spell) if hasattr(message, "render") else str(message)
+        print(f"tokenmill train-tokenizer: warning: {words}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")  # a smaller vocabulary than asked is always said
+        warnings.showwarning = show
+        options = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainTokenizerOptions)}
+        if options["special_tokens"] is None:
+            del options["special_tokens"]
+        tok = train_tokenizer(args.inputs, args.out, **options)
     meta = read_meta(args.out)
     seen = meta["trained_on"]
     skipped = seen.get("unknown_files_skipped", 0)

@@ -22,7 +22,7 @@ import string
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["ExplainedError", "OptionError", "OptionTypeError", "python_spelling", "render_template"]
+__all__ = ["ExplainedError", "ExplainedWarning", "OptionError", "OptionTypeError", "python_spelling", "render_template"]
 
 # How a front end spells an option: (python name, value as written or None) -> text.
 Spelling = Callable[[str, "str | None"], str]
@@ -83,3 +83,17 @@ class OptionTypeError(TypeError):
 
     def render(self, spell: Spelling) -> str:
         return render_template(self.template, self.args_, spell)
+
+
+class ExplainedWarning(UserWarning):
+    """A warning made from an :class:`ExplainedError`: ``str()`` the Python spelling, ``render`` for the CLI.
+
+    ``args[0]`` stays a str (pytest and the warnings machinery expect one); the template rides along.
+    """
+
+    def __init__(self, error: ExplainedError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+    def render(self, spell: Spelling) -> str:
+        return self.error.render(spell)

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from tokenmill.prepare.tasks import TASKS_DIR, UNPACK_DIR
+from tokenmill.common.errors import ExplainedError
 from tokenmill.prepare.worker import SPLITS
 from tokenmill.store import FORMAT, atomic_write_bytes, dtype_for
 from tokenmill.store.format import FORMAT_VERSION, LOCK_NAME, MANIFEST_NAME, PROGRESS_NAME
@@ -42,7 +43,7 @@ def store_identity(
     *,
     tokenizer_file: str | None = None,
     skipped: Sequence[str] = (),
-    arguments: Sequence[str] = (),
+    command: Sequence[str] = (),
 ) -> dict[str, Any]:
     """What a store is made of; a rerun may reuse the store only if this is unchanged.
 
@@ -50,7 +51,8 @@ def store_identity(
     vocabulary file with other contents under the same name makes another store.
     ``tokenizer_file`` is where the store keeps its copy of a tokenizer given as a file or
     directory; ``skipped`` lists the files of unknown type skipped inside directory inputs;
-    ``arguments`` are the input arguments made absolute (for advice that works as written).
+    ``command`` is the `tokenmill prepare` command that makes this store, as words, without
+    ``--out`` (for advice that works as written).
     Neither of the last two decides whether a store may be reused.
 
     >>> from tokenmill.tokenizers import get_tokenizer
@@ -69,8 +71,8 @@ def store_identity(
     identity = {"tokenizer": tokenizer, "options": options, "inputs": inputs}
     if skipped:
         identity["skipped_inputs"] = list(skipped)
-    if arguments:
-        identity["arguments"] = list(arguments)
+    if command:
+        identity["command"] = list(command)
     return identity
 
 
@@ -87,7 +89,7 @@ def check_out_dir(out: Path, *, overwrite: bool = False) -> Path | None:
         if not os.access(out, os.W_OK | os.X_OK):
             raise ValueError(f"the output directory {out} is not writable; choose another --out")
         if not overwrite and not _is_store_dir(out) and any(not is_ours(p.name) for p in out.iterdir()):
-            raise ValueError(_not_empty(out))
+            raise _not_empty(out)
         return None
     top = out.absolute()
     while not top.parent.exists() and top.parent != top:
@@ -105,10 +107,11 @@ def _is_store_dir(out: Path) -> bool:
     return (out / MANIFEST).exists() or (out / PROGRESS).exists()
 
 
-def _not_empty(out: Path) -> str:
-    return (
-        f"{out} is not empty and holds no token store; choose an empty or new --out "
-        "(or pass overwrite=True (--overwrite) to write into it anyway: only prepare's own files are replaced)"
+def _not_empty(out: Path) -> ExplainedError:
+    return ExplainedError(
+        "{0} is not empty and holds no token store; choose an empty or new --out "
+        "(or pass {overwrite=True} to write into it anyway: only prepare's own files are replaced)",
+        out,
     )
 
 
@@ -141,7 +144,7 @@ def load_state(out: Path, identity: dict[str, Any], overwrite: bool) -> bool:
 
     Pitfall: it deletes prepare's own files only, never anything else; call it with the lock held.
     """
-    fix = "pass overwrite=True (--overwrite) to start over, or choose another --out"
+    fix = "pass {overwrite=True} to start over, or choose another --out"
     manifest, manifest_error = _load_json(out / MANIFEST)
     progress, progress_error = _load_json(out / PROGRESS)
     have: dict[str, Any] | None = None
@@ -150,29 +153,31 @@ def load_state(out: Path, identity: dict[str, Any], overwrite: bool) -> bool:
         have, complete = manifest, True
     elif manifest_error is not None and not overwrite:
         if not any(is_ours(p.name) and p.name.endswith(".bin") for p in out.iterdir()):
-            raise ValueError(f"{out / MANIFEST} is not a token store manifest ({manifest_error}); {fix}")
+            raise ExplainedError("{0} is not a token store manifest ({1}); " + fix, out / MANIFEST, manifest_error)
         warnings.warn(f"{out / MANIFEST} is corrupt ({manifest_error}); rebuilding the store", stacklevel=3)
     elif manifest is not None:  # valid JSON of some other program's
         if not overwrite:
-            raise ValueError(f"{out} holds a {MANIFEST} that is not a token store's; {fix}")
+            raise ExplainedError("{0} holds a {1} that is not a token store's; " + fix, out, MANIFEST)
     elif progress_error is not None:
         # The checkpoint says which store the shards there belong to: never guess.
         if not overwrite:
-            raise ValueError(
-                f"{out / PROGRESS}, the checkpoint of an interrupted prepare, is corrupt ({progress_error}); "
-                f"without it the shards there cannot be trusted: {fix} (they are rebuilt)"
+            raise ExplainedError(
+                "{0}, the checkpoint of an interrupted prepare, is corrupt ({1}); "
+                "without it the shards there cannot be trusted: " + fix + " (they are rebuilt)",
+                out / PROGRESS, progress_error,
             )
         warnings.warn(f"{out / PROGRESS} is corrupt ({progress_error}); starting over", stacklevel=3)
     elif progress is not None:
         if not progress.get("failed"):  # after bad input, the fix may change inputs or options
             have = progress.get("identity", {})
     elif any(not is_ours(p.name) for p in out.iterdir()) and not overwrite:
-        raise ValueError(_not_empty(out))
+        raise _not_empty(out)
     if have is not None and (diffs := _diff(identity, have)):
         if not overwrite:
-            raise ValueError(
-                f"{out} holds a store made from other inputs or options ({'; '.join(diffs)}); "
-                "pass overwrite=True (--overwrite) to replace it, or choose another --out"
+            raise ExplainedError(
+                "{0} holds a store made from other inputs or options ({1}); "
+                "pass {overwrite=True} to replace it, or choose another --out",
+                out, "; ".join(diffs),
             )
         have = None
     if have is not None and complete and not overwrite and have.get("format_version") == FORMAT_VERSION:

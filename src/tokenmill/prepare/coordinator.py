@@ -20,12 +20,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from tokenmill.common.errors import ExplainedError, ExplainedWarning
+from tokenmill.common.progress import progress_bar
 from tokenmill.prepare.checkpoint import clean, load_state, save_checkpoint
-from tokenmill.prepare.cutting import CUTTABLE_PATTERNS
-from tokenmill.prepare.executors import Executor
-from tokenmill.prepare.inputs import InputFile
+from tokenmill.corpus.cutting import CUTTABLE_PATTERNS
+from tokenmill.prepare.executor import Executor
+from tokenmill.corpus.inputs import InputFile
 from tokenmill.prepare.manifest import build_manifest, finish_store, totals
-from tokenmill.prepare.parallel import progress_bar
+from tokenmill.prepare.options import PrepareOptions, PrepareReport
 from tokenmill.prepare.tasks import TaskSpec, describe_task, plan_tasks, range_bytes_for, unpack_tasks
 from tokenmill.prepare.worker import SPLITS, STAT_KEYS, Job
 from tokenmill.store import TokenStore, dtype_for
@@ -38,15 +40,13 @@ def run_locked(
     files: Sequence[InputFile],
     out: Path,
     tok: Any,
-    options: Any,
+    options: PrepareOptions,
     identity: dict[str, Any],
     source: str | None,
     lock_fd: int,
     started: float,
-) -> Any:
-    """The run with the store's lock held; returns a :class:`~tokenmill.prepare.PrepareReport`."""
-    from tokenmill.prepare import PrepareReport
-
+) -> PrepareReport:
+    """The run with the store's lock held; returns its report."""
     splits = SPLITS[: 2 if options.val_fraction > 0 else 1]
     disk_bytes = sum(f.size for f in files)
     if load_state(out, identity, options.overwrite):
@@ -70,8 +70,8 @@ def run_locked(
     if stats["documents"] == 0:
         clean(out, keep=set())  # nothing worth keeping: the caller then leaves no trace
         raise ValueError(f"the inputs hold no documents ({_counts(stats)}); nothing to store")
-    if identity.get("arguments"):  # how prepare was called: repair advice names it
-        manifest["arguments"] = identity["arguments"]
+    if identity.get("command"):  # how to make this store again: repair advice names it
+        manifest["command"] = identity["command"]
     skipped_inputs = identity.get("skipped_inputs", [])
     if skipped_inputs:  # files of unknown type inside directory inputs: listed and counted, never silent
         manifest["skipped_inputs"] = skipped_inputs
@@ -82,11 +82,12 @@ def run_locked(
     keep = {f"{e['name']}.{x}" for s in manifest["splits"].values() for e in s["shards"] for x in ("bin", "idx")}
     clean(out, keep=keep | {"manifest.json"})  # task records, checkpoint, stale shards
     if len(splits) > 1 and not manifest["splits"]["val"]["shards"]:
-        warnings.warn(
-            f"val_fraction={options.val_fraction} put none of the {stats['documents']:,} documents in "
-            "val: the val split is empty; raise val_fraction (--val-fraction) for a usable one",
-            stacklevel=5,
+        message = ExplainedError(
+            "{val_fraction=%s} put none of the {0} documents in val: the val split is empty; "
+            "raise {val_fraction} for a usable one" % options.val_fraction,
+            f"{stats['documents']:,}",
         )
+        warnings.warn(ExplainedWarning(message), stacklevel=5)  # the CLI renders it with its flags
     done = [r for r, skip in zip(records, was_skipped) if not skip]
     return PrepareReport(
         TokenStore.open(out),
@@ -159,7 +160,7 @@ def _run_tasks(
     failures: list[tuple[TaskSpec, dict[str, Any]]] = []
     started = time.perf_counter()
     tokens = 0
-    with progress_bar(sum(t.size for t in tasks), progress) as bar:
+    with progress_bar(sum(t.size for t in tasks), progress, label="prepare") as bar:
         for spec, outcome in executor.run(job, tasks, lambda: bool(failures)):
             if "error" in outcome:
                 failures.append((spec, outcome))
@@ -193,7 +194,7 @@ def _failure(failures: list[tuple[TaskSpec, dict[str, Any]]], files: Sequence[In
     spec, outcome = min(failures, key=lambda f: f[0].index)
     message = outcome["error"]
     if outcome["kind"] == "input":
-        return ValueError(message)
+        return ExplainedError(outcome["template"], *outcome["args"]) if "template" in outcome else ValueError(message)
     kept = f"the partial store in {out} keeps the finished tasks; rerun the same command to resume"
     if outcome["kind"] == "write":
         return OSError(message)  # the CLI adds: the partial store is kept, rerun to resume

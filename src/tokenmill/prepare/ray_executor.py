@@ -23,6 +23,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from tokenmill.prepare.executor import window
 from tokenmill.prepare.tasks import TaskSpec
 from tokenmill.prepare.worker import Job, execute
 
@@ -140,8 +141,6 @@ class RayExecutor:
         self, job: Job, tasks: Sequence[TaskSpec], stop: Callable[[], bool]
     ) -> Iterator[tuple[TaskSpec, dict[str, Any]]]:
         import ray
-
-        from tokenmill.prepare.executors import window
 
         remote = ray.remote(num_cpus=1, max_retries=2)(_ray_task).options(scheduling_strategy="SPREAD")
         job_ref = ray.put(job)

@@ -10,19 +10,17 @@ is one document, and a document never spans shards.
 
 The plan depends only on the inputs (their order and sizes), never on
 the executor or the number of workers; so do the file names each task writes
-(:func:`task_shard_name`) and hence the whole store layout.
+(:func:`tokenmill.store.format.task_shard_name`) and hence the whole store layout.
 
 Pitfall: a compressed stream cannot be entered in the middle: a big compressed ``.jsonl``
 is first decompressed by one worker into ``--out`` (:func:`unpack_tasks`), then cut into
 ranges like an uncompressed one; a compressed ``.txt`` stays one task (see docs/format.md).
 
->>> from tokenmill.prepare.inputs import InputFile
+>>> from tokenmill.corpus.inputs import InputFile
 >>> big = InputFile("big.jsonl", "jsonl", None, 2 * MIN_RANGE_BYTES + 5, 0, "big.jsonl")
 >>> small = InputFile("a.jsonl.xz", "jsonl", "xz", 10, 0, "a.jsonl.xz")
 >>> [(t.index, t.input_index, t.start, t.stop) for t in plan_tasks([small, big], "d")]
 [(0, 0, 0, None), (1, 1, 0, 1048576), (2, 1, 1048576, 2097152), (3, 1, 2097152, None)]
->>> task_shard_name("train", 3, 0)
-'train-00003-00000'
 """
 
 from __future__ import annotations
@@ -32,7 +30,7 @@ import json
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from tokenmill.prepare.inputs import InputFile
+from tokenmill.corpus.inputs import InputFile
 
 MIN_RANGE_BYTES, MAX_RANGE_BYTES = 1 << 20, 64 << 20
 RANGE_BYTES: int | None = None  # a fixed range size (tests); None: range_bytes() of the inputs
@@ -119,11 +117,6 @@ def range_bytes_for(files: Sequence[InputFile]) -> int:
         return RANGE_BYTES
     total = sum(f.size for f in files)
     return min(MAX_RANGE_BYTES, max(MIN_RANGE_BYTES, (total // 256) >> 20 << 20))
-
-
-def task_shard_name(split: str, task: int, k: int) -> str:
-    """The file stem of shard ``k`` that task ``task`` writes for ``split``."""
-    return f"{split}-{task:05d}-{k:05d}"
 
 
 def describe_task(spec: TaskSpec, path: str) -> str:

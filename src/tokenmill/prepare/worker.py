@@ -1,6 +1,6 @@
 """The worker side of ``prepare``: one task in, its shards and a completion record out.
 
-A worker reads its task's input itself (:func:`tokenmill.prepare.readers.read_task`:
+A worker reads its task's input itself (:func:`tokenmill.corpus.readers.read_task`:
 open, decompress, parse), tokenizes it and writes the task's shards
 (``<split>-<task>-<k>.bin/.idx``, see docs/format.md) and then its record
 ``.tasks/<task>.json`` (the shards' manifest entries and the task's counters). The
@@ -25,16 +25,18 @@ import socket
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 
+from tokenmill.common.errors import ExplainedError
 from tokenmill.prepare.engines import make_encoder, scrub_surrogates
-from tokenmill.prepare.inputs import InputFile
-from tokenmill.prepare.readers import read_task, unpack
-from tokenmill.prepare.tasks import TaskSpec, describe_task, record_path, task_shard_name, unpacked_path
-from tokenmill.store import atomic_write_bytes, sha256_file
-from tokenmill.store.format import PROGRESS_NAME
+from tokenmill.corpus.inputs import InputFile
+from tokenmill.corpus.readers import read_task, unpack
+from tokenmill.prepare.tasks import TaskSpec, describe_task, record_path, unpacked_path
+from tokenmill.common.files import atomic_write_bytes, sha256_file
+from tokenmill.store.format import PROGRESS_NAME, task_shard_name
+from tokenmill.store.writer import ShardWriter
 
 SPLITS = ("train", "val")
 STAT_KEYS = (
@@ -79,7 +81,7 @@ class Job:
 def split_of(seed: int, name: str, ordinal: int, val_fraction: float) -> int:
     """0 (train) or 1 (val): a seeded hash of the document's identity, stable across runs.
 
-    ``name`` is the input's :attr:`~tokenmill.prepare.inputs.InputFile.name`, not its path as
+    ``name`` is the input's :attr:`~tokenmill.corpus.inputs.InputFile.name`, not its path as
     typed, so ``x`` and ``./x`` (or a rerun from elsewhere with ``/abs/x``) split alike.
 
     >>> [split_of(0, "a.jsonl", i, 0.5) for i in range(6)]
@@ -89,65 +91,6 @@ def split_of(seed: int, name: str, ordinal: int, val_fraction: float) -> int:
         return 0
     digest = hashlib.blake2b(f"{seed}:{name}:{ordinal}".encode(), digest_size=8).digest()
     return int(int.from_bytes(digest, "big") < val_fraction * 2.0**64)
-
-
-class _SplitOutput:
-    """The shards one task writes for one split: streamed to a temp file, renamed when closed."""
-
-    def __init__(self, out: Path, split: str, task: int, dtype: np.dtype, job: Job) -> None:
-        self.out, self.split, self.task, self.shard_tokens = out, split, task, job.shard_tokens
-        self.dtype, self.tokenizer_info = dtype.newbyteorder("<"), job.tokenizer_info
-        self.entries: list[dict[str, Any]] = []
-        self.file: IO[bytes] | None = None
-        self.tmp = Path()
-        self.n_tokens, self.ends = 0, [0]
-
-    def add(self, pieces: list[np.ndarray], last: bool) -> None:
-        if self.file is None:
-            name = task_shard_name(self.split, self.task, len(self.entries))
-            self.tmp = self.out / f"{name}.bin.{os.getpid()}.tmp"
-            self.file, self.sha256 = open(self.tmp, "wb"), hashlib.sha256()  # noqa: SIM115 - close() closes it
-        for ids in pieces:
-            check_ids(ids, self.dtype, self.tokenizer_info)  # a cast must never wrap an ID around
-            data = memoryview(np.ascontiguousarray(ids, dtype=self.dtype)).cast("B")
-            self.file.write(data)
-            self.sha256.update(data)
-            self.n_tokens += len(ids)
-        if last:
-            self.ends.append(self.n_tokens)
-            if self.n_tokens >= self.shard_tokens:
-                self.close()
-
-    def close(self) -> None:
-        """Make the open shard durable: .bin fsync'd and renamed, then its .idx (which fsyncs the dir)."""
-        if self.file is None:
-            return
-        name = task_shard_name(self.split, self.task, len(self.entries))
-        file, self.file = self.file, None
-        try:
-            file.flush()
-            os.fsync(file.fileno())
-        finally:
-            file.close()
-        os.replace(self.tmp, self.out / f"{name}.bin")
-        idx = np.array(self.ends, dtype="<i8").tobytes()
-        atomic_write_bytes(self.out / f"{name}.idx", idx)
-        self.entries.append(
-            {
-                "name": name,
-                "n_tokens": self.n_tokens,
-                "n_documents": len(self.ends) - 1,
-                "bin_sha256": self.sha256.hexdigest(),
-                "idx_sha256": hashlib.sha256(idx).hexdigest(),
-            }
-        )
-        self.n_tokens, self.ends = 0, [0]
-
-    def abandon(self) -> None:
-        if self.file is not None:
-            self.file.close()
-            self.file = None
-            self.tmp.unlink(missing_ok=True)
 
 
 class _Worker:
@@ -171,7 +114,10 @@ class _Worker:
         job = self.job
         self.stats = [0] * len(STAT_KEYS)
         dtype = np.dtype(job.dtype)
-        self.outputs = {s: _SplitOutput(self.out, s, spec.index, dtype, job) for s in job.splits}
+        self.outputs = {
+            s: ShardWriter(self.out, s, spec.index, dtype, shard_tokens=job.shard_tokens, tokenizer=job.tokenizer_info)
+            for s in job.splits
+        }
         f = job.files[spec.input_index]
         self.name = f.name or f.path
         try:
@@ -235,9 +181,8 @@ class _Worker:
         stats[REPL] += doc.replacements
         if doc.bad is not None:
             if not job.skip_bad_lines:
-                raise ValueError(
-                    f"{doc.where} {doc.bad}; fix it, or pass skip_bad_lines=True (--skip-bad-lines) "
-                    "to skip and count such records"
+                raise ExplainedError(
+                    "{0} {1}; fix it, or pass {skip_bad_lines=True} to skip and count such records", doc.where, doc.bad
                 )
             stats[BAD] += 1
             return
@@ -264,29 +209,6 @@ class _Worker:
 
 _WORKER: _Worker | None = None
 _STARTUP_ERROR: str | None = None  # why init_worker failed: reported with the first task
-
-
-def check_ids(ids: np.ndarray, dtype: np.dtype, tokenizer: dict[str, Any]) -> None:
-    """ValueError naming the ID, the tokenizer and the dtype if an ID is above the tokenizer's
-    ``max_token_value`` (from which the store dtype was chosen) or does not fit ``dtype``.
-
-    >>> check_ids(np.array([70000]), np.dtype("uint16"), {"name": "t", "max_token_value": 50256})
-    Traceback (most recent call last):
-    ...
-    ValueError: tokenizer 't' returned token ID 70000, but its max_token_value is 50256 and the store dtype uint16 holds 0..65535; the ID is refused, never truncated: fix the tokenizer's max_token_value (it chooses the dtype)
-    """
-    if not ids.size:
-        return
-    lo, hi = int(ids.min()), int(ids.max())
-    limit = int(np.iinfo(dtype).max)
-    top = tokenizer.get("max_token_value")
-    if lo < 0 or hi > (limit if top is None else min(int(top), limit)):
-        bad = lo if lo < 0 else hi
-        raise ValueError(
-            f"tokenizer {tokenizer.get('name')!r} returned token ID {bad}, but its max_token_value is {top} "
-            f"and the store dtype {np.dtype(dtype).name} holds 0..{limit}; the ID is refused, never "
-            "truncated: fix the tokenizer's max_token_value (it chooses the dtype)"
-        )
 
 
 def init_worker(job: Job | None, inherited_lock_fd: int | None = None, parent_pid: int | None = None) -> None:
@@ -344,6 +266,8 @@ def execute(job: Job, spec: TaskSpec) -> dict[str, Any]:
             _WORKER = _Worker(job)
         return _WORKER.run(spec)
     except ValueError as exc:
+        if isinstance(exc, ExplainedError):  # sent as its template: the caller spells the options
+            return {"error": str(exc), "kind": "input", "template": exc.template, "args": exc.args_}
         return {"error": str(exc), "kind": "input"}
     except OSError as exc:  # reading errors are ValueErrors: this one is --out
         where = exc.filename or job.out

@@ -1,8 +1,10 @@
 """The token store: a directory of memory-mapped token shards plus a JSON manifest.
 
-The layout is the contract in ``docs/format.md`` (format version 2; version 1 is read too). This module has the
-write primitives that ``tokenmill.prepare`` builds a store with, and :class:`TokenStore`,
-which reads one back without copying: ``store["train"]`` is a 1-D read-only array-like
+The layout is the contract in ``docs/format.md`` (format version 2; version 1 is read too). The store implements
+both sides: :mod:`~tokenmill.store.writer` (the streaming :class:`ShardWriter` prepare's
+workers write with, and ``write_shard``), :mod:`~tokenmill.store.format` (names, dtypes, the
+index check), :mod:`~tokenmill.store.manifest`, and :class:`TokenStore`, which reads a store
+back without copying: ``store["train"]`` is a 1-D read-only array-like
 over all the split's shards.
 
 Pitfall: a store is complete only when ``manifest.json`` exists; it is written last, so a
@@ -14,7 +16,7 @@ directory of shards without a manifest is an interrupted ``tokenmill prepare``.
 dtype('uint16')
 """
 
-from tokenmill.store.array import TokenArray, _window_reference  # noqa: F401  (tests use it)
+from tokenmill.store.array import TokenArray
 from tokenmill.store.format import (
     FORMAT,
     FORMAT_VERSION,
@@ -23,19 +25,17 @@ from tokenmill.store.format import (
     dtype_for,
     sha256_file,
     shard_name,
-    write_shard,
+    task_shard_name,
 )
-from tokenmill.store.manifest import (
-    _example_manifest,  # noqa: F401  (tests use it)
-    read_manifest,
-    write_manifest,
-)
+from tokenmill.store.manifest import read_manifest, write_manifest
 from tokenmill.store.reader import TokenStore
+from tokenmill.store.writer import ShardWriter, write_shard
 
 __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
     "MANIFEST_NAME",
+    "ShardWriter",
     "TokenArray",
     "TokenStore",
     "atomic_write_bytes",
@@ -43,6 +43,7 @@ __all__ = [
     "read_manifest",
     "sha256_file",
     "shard_name",
+    "task_shard_name",
     "write_manifest",
     "write_shard",
 ]

@@ -9,7 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from tokenmill.store.format import _le, shard_name, write_shard  # noqa: F401  (doctests)
+from tokenmill.store.format import _le, shard_name  # noqa: F401  (doctests)
+from tokenmill.store.writer import write_shard  # noqa: F401  (doctests)
 
 
 def _window_reference(array: Any, starts: Sequence[int], length: int) -> np.ndarray:

@@ -1,8 +1,8 @@
 """The store's on-disk contract (``docs/format.md``, version 2; version 1 stores read alike): names, dtypes, atomic writes, shards.
 
-``tokenmill.prepare`` builds a store with these primitives; every file is written to a temp
-name, fsync'd and renamed, and ``manifest.json`` (:mod:`tokenmill.store.manifest`) is
-written last.
+Shards are written by :mod:`tokenmill.store.writer` (prepare's workers stream them;
+``write_shard`` there writes one whole); every file goes to a temp name, is fsync'd and renamed, and ``manifest.json``
+(:mod:`tokenmill.store.manifest`) is written last.
 
 >>> shard_name("train", 3)
 'train-00003'
@@ -12,14 +12,12 @@ dtype('uint16')
 
 from __future__ import annotations
 
-import hashlib
 import os
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from tokenmill.common.files import atomic_write_bytes, sha256_file
+from tokenmill.common.files import atomic_write_bytes, sha256_file  # noqa: F401  (the store writes and checks with them; docs/format.md names them here)
 
 FORMAT = "tokenmill-store"
 FORMAT_VERSION = 2  # 2: shards per task (<split>-<task>-<k>), a "tasks" key; version 1 still read
@@ -42,6 +40,15 @@ def shard_name(split: str, k: int) -> str:
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
         raise ValueError(f"shard number must be an int >= 0, got {k!r}")
     return f"{split}-{int(k):05d}"
+
+
+def task_shard_name(split: str, task: int, k: int) -> str:
+    """The file stem of shard ``k`` that task ``task`` writes for ``split`` (format version 2).
+
+    >>> task_shard_name("train", 3, 0)
+    'train-00003-00000'
+    """
+    return f"{split}-{task:05d}-{k:05d}"
 
 
 def dtype_for(tokenizer_or_max_token_value: Any) -> np.dtype:
@@ -73,72 +80,6 @@ def dtype_for(tokenizer_or_max_token_value: Any) -> np.dtype:
 
 def _le(dtype: np.dtype) -> np.dtype:
     return np.dtype(dtype).newbyteorder("<")
-
-
-def write_shard(
-    directory: str | os.PathLike[str],
-    name: str,
-    tokens: np.ndarray,
-    offsets: np.ndarray,
-    *,
-    dtype: np.dtype | str | None = None,
-) -> dict[str, Any]:
-    """Write ``name.bin`` and ``name.idx`` atomically; return the manifest's shard entry.
-
-    ``tokens`` is the shard's IDs; ``offsets`` its ``n_documents + 1`` document starts
-    (first 0, last ``len(tokens)``, never decreasing). ``dtype`` is the store dtype
-    (from :func:`dtype_for`); it may be left out when ``tokens`` already is uint16/uint32.
-
-    Pitfall: an ID that does not fit ``dtype`` is refused with ValueError, never
-    truncated (a silent wrap-around would corrupt the corpus).
-
-    >>> import tempfile
-    >>> d = tempfile.mkdtemp()
-    >>> entry = write_shard(d, "train-00000", np.array([5, 6, 7], np.uint16), np.array([0, 2, 3]))
-    >>> entry["n_tokens"], entry["n_documents"], entry["bin_sha256"][:12]
-    (3, 2, 'e33a2475b889')
-    """
-    if not isinstance(name, str) or not name or "/" in name or os.sep in name:
-        raise ValueError(f"shard name must be a bare file stem like 'train-00000', got {name!r}")
-    tokens = np.asarray(tokens)
-    offsets = np.asarray(offsets)
-    if dtype is None:
-        if tokens.dtype.newbyteorder("=") not in _STORE_DTYPES:
-            raise ValueError(
-                f"tokens have dtype {tokens.dtype}; pass dtype=dtype_for(tokenizer) so the "
-                "store dtype is explicit"
-            )
-        dtype = tokens.dtype
-    dtype = np.dtype(dtype)
-    if dtype.newbyteorder("=") not in _STORE_DTYPES:
-        raise ValueError(f"store dtype must be uint16 or uint32, got {dtype}")
-    if tokens.ndim != 1:
-        raise ValueError(f"tokens must be 1-D, got shape {tokens.shape}")
-    if tokens.size and tokens.dtype.kind not in "iu":
-        raise ValueError(f"tokens must be integers, got dtype {tokens.dtype}")
-    if tokens.size:
-        lo, hi = int(tokens.min()), int(tokens.max())
-        limit = int(np.iinfo(dtype).max)
-        if lo < 0 or hi > limit:
-            bad = lo if lo < 0 else hi
-            raise ValueError(
-                f"shard {name}: token ID {bad} does not fit the store dtype {dtype.name} "
-                f"(0..{limit}); pick the dtype with dtype_for(tokenizer)"
-            )
-    _check_offsets(offsets, len(tokens), what=f"shard {name}")
-    bin_array = np.ascontiguousarray(tokens, dtype=_le(dtype))
-    idx_array = np.ascontiguousarray(offsets, dtype="<i8")
-    bin_bytes, idx_bytes = memoryview(bin_array).cast("B"), memoryview(idx_array).cast("B")
-    directory = Path(directory)
-    atomic_write_bytes(directory / f"{name}.bin", bin_bytes)
-    atomic_write_bytes(directory / f"{name}.idx", idx_bytes)
-    return {
-        "name": name,
-        "n_tokens": int(len(tokens)),
-        "n_documents": int(len(offsets) - 1),
-        "bin_sha256": hashlib.sha256(bin_bytes).hexdigest(),
-        "idx_sha256": hashlib.sha256(idx_bytes).hexdigest(),
-    }
 
 
 def _check_offsets(offsets: np.ndarray, n_tokens: int, *, what: str) -> None:

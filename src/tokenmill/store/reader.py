@@ -19,10 +19,10 @@ from tokenmill.store.format import (  # noqa: F401  (doctests)
     _le,
     read_index,
     sha256_file,
-    write_shard,
 )
 from tokenmill.store.manifest import _example_manifest, read_manifest, write_manifest  # noqa: F401
 from tokenmill.store.repair import prepare_command
+from tokenmill.store.writer import write_shard  # noqa: F401  (doctests)
 
 
 def _being_written(directory: Path) -> bool:

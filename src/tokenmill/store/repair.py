@@ -36,45 +36,29 @@ def shard_problem(out: Path, entry: dict[str, Any], itemsize: int) -> str | None
     return None
 
 
-# The `tokenmill prepare` flags of the options a manifest records, and their defaults (a test
-# keeps these equal to PrepareOptions'): repair advice names only the options that differ.
-_PREPARE_FLAGS = {
-    "tokenizer": ("--tokenizer", "gpt2"),
-    "eot": ("--eot", "append"),
-    "val_fraction": ("--val-fraction", 0.0),
-    "seed": ("--seed", 0),
-    "text_field": ("--text-field", "text"),
-    "errors": ("--errors", "replace"),
-    "shard_tokens": ("--shard-tokens", 100_000_000),
-    "engine": ("--engine", "tiktoken"),
-    "skip_bad_lines": ("--skip-bad-lines", False),
-}
-
-
 def prepare_command(directory: str | os.PathLike[str], identity: dict[str, Any] | None) -> str:
     """The `tokenmill prepare` command that (re)makes the store at ``directory``, for advice.
 
-    From the manifest (or checkpoint) ``identity``, so that advice works when copied: the
-    input arguments as recorded (absolute), else the input files by real path. Without an
-    identity (or when an input was found inside a directory argument that is not recorded,
-    whose name a file argument would not reproduce) it is generic.
+    From the manifest (or checkpoint) ``identity``: prepare records the command's words
+    (absolute inputs and the store-defining options that differ from their defaults) as
+    ``"command"``; this adds ``--out`` for where the store is now, so that advice works when
+    copied. Without a recorded command, the input files by real path (when their names say
+    that is the same store), else a generic command.
 
-    >>> prepare_command("s", {"inputs": [{"path": "/d/a.txt", "name": "a.txt"}], "options": {"seed": 3}})
-    'tokenmill prepare /d/a.txt --out s --seed 3'
+    >>> prepare_command("s", {"command": ["tokenmill", "prepare", "/d/a.txt", "--seed", "3"]})
+    'tokenmill prepare /d/a.txt --seed 3 --out s'
     """
     generic = f"tokenmill prepare INPUT --out {shlex.quote(str(directory))}"
     identity = identity or {}
-    arguments = identity.get("arguments")
-    if not (isinstance(arguments, list) and arguments and all(isinstance(a, str) for a in arguments)):
+    command = identity.get("command")
+    if isinstance(command, list) and len(command) > 2 and all(isinstance(w, str) for w in command):
+        words = [*command, "--out", str(directory)]
+    else:
         inputs = identity.get("inputs")
-        if not isinstance(inputs, list) or not inputs:
-            return generic
+        options = identity.get("options")
+        if not isinstance(inputs, list) or not inputs or options:
+            return generic  # the options are unknown in words: advice without them would make another store
         if any(os.path.basename(i.get("path", "")) != i.get("name") for i in inputs):
             return generic  # found inside a directory argument that is not recorded
-        arguments = [i["path"] for i in inputs]
-    words = ["tokenmill", "prepare", *arguments, "--out", str(directory)]
-    for key, (flag, default) in _PREPARE_FLAGS.items():
-        value = identity.get("options", {}).get(key, default)
-        if value != default:
-            words += [flag] if isinstance(value, bool) else [flag, str(value)]
+        words = ["tokenmill", "prepare", *(i["path"] for i in inputs), "--out", str(directory)]
     return " ".join(shlex.quote(w) for w in words)

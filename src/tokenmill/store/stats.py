@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from tokenmill.common.checks import non_negative_int
 from tokenmill.store.format import _CHUNK_BYTES
 
 # A TokenStore: reader.py imports this module, never the other way round (duck-typed here).
@@ -42,8 +43,7 @@ def store_stats(store: TokenStore, *, top_k: int = 10, splits: Sequence[str] | N
     Document-length percentiles are read from the ``.idx`` files; top tokens come from
     a chunked bincount, so memory stays bounded on big stores.
     """
-    if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 0:
-        raise ValueError(f"top_k must be an int >= 0, got {top_k!r}")
+    non_negative_int("top_k", top_k)
     chosen = tuple(store.splits if splits is None else splits)
     for split in chosen:
         store._split(split)

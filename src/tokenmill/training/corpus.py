@@ -1,6 +1,6 @@
 """The training corpus: documents read as ``prepare`` reads them, cut into strings the trainer takes well.
 
-Reading reuses :mod:`tokenmill.prepare.readers` (txt/jsonl/parquet, compressed,
+Reading reuses :mod:`tokenmill.corpus.readers` (txt/jsonl/parquet, compressed,
 directories, globs), so train-tokenizer and prepare see the same documents.
 """
 
@@ -10,9 +10,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from tokenmill.common.errors import ExplainedError
 from tokenmill.prepare.engines import scrub_surrogates
-from tokenmill.prepare.inputs import InputFile
-from tokenmill.prepare.readers import read_task
+from tokenmill.corpus.inputs import InputFile
+from tokenmill.corpus.readers import read_task
 
 
 @dataclass
@@ -35,7 +36,7 @@ def iter_documents(
     Pitfall: lone surrogates (from JSON escapes) are replaced by U+FFFD, as tiktoken does.
 
     >>> import pathlib, tempfile
-    >>> from tokenmill.prepare.inputs import resolve_inputs
+    >>> from tokenmill.corpus.inputs import resolve_inputs
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "a.jsonl"
     >>> _ = p.write_text('{"text": "hi"}\\n{"text": ""}\\n')
     >>> stats = CorpusStats()
@@ -50,7 +51,9 @@ def iter_documents(
             stats.replacements += doc.replacements
             if doc.bad is not None:
                 if not skip_bad_lines:
-                    raise ValueError(f"{doc.where} {doc.bad}; fix it, or pass --skip-bad-lines to skip and count such lines")
+                    raise ExplainedError(
+                        "{0} {1}; fix it, or pass {skip_bad_lines=True} to skip and count such lines", doc.where, doc.bad
+                    )
                 stats.bad_lines_skipped += 1
                 continue
             text = doc.text if isinstance(doc.text, str) else ""

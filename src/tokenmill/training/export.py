@@ -26,6 +26,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from tokenmill.common.errors import ExplainedError, OptionError
+from tokenmill.common.files import atomic_write_bytes, fsync_dir
 from tokenmill.tokenizers.trained import HF_FILE, META_FILE, RANKS_FILE, is_tokenizer_dir
 
 
@@ -87,17 +89,14 @@ def ranks_text(ranks: dict[bytes, int]) -> bytes:
 def check_out(out: Path, overwrite: bool) -> None:
     """Refuse an ``out`` that holds another tokenizer (unless ``overwrite``) or other files."""
     if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out} is a file; give a directory path for the tokenizer")
+        raise OptionError("out", "{out} {0} is a file; give a directory path for the tokenizer", out)
     if not out.is_dir() or not any(out.iterdir()):
         return
     if not is_tokenizer_dir(out):
-        raise ValueError(
-            f"--out {out} holds files that are not a tokenizer; give a new or empty directory"
-        )
+        raise OptionError("out", "{out} {0} holds files that are not a tokenizer; give a new or empty directory", out)
     if not overwrite:
-        raise ValueError(
-            f"--out {out} already holds a tokenizer; pass --overwrite (overwrite=True) to replace it, "
-            "or choose another directory"
+        raise ExplainedError(
+            "{out} {0} already holds a tokenizer; pass {overwrite=True} to replace it, or choose another directory", out
         )
 
 
@@ -118,13 +117,11 @@ def write_dir(out: Path, ranks: bytes, hf: str, meta: dict[str, Any], *, overwri
                 "tokenizer_json_sha256": hashlib.sha256(hf_bytes).hexdigest()}
         for name, data in ((RANKS_FILE, ranks), (HF_FILE, hf_bytes),
                            (META_FILE, (json.dumps(meta, ensure_ascii=False, indent=1) + "\n").encode())):
-            with open(tmp / name, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
+            atomic_write_bytes(tmp / name, data)
         if out.exists():
             os.replace(out, old)  # an empty dir, or the tokenizer --overwrite replaces
         os.replace(tmp, out)
+        fsync_dir(out.parent)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(old, ignore_errors=True)

@@ -26,6 +26,7 @@ that the pieces join back to the text.
 
 from __future__ import annotations
 
+from tokenmill.common.errors import OptionError, OptionTypeError
 from tokenmill.tokenizers.registry import CL100K_PATTERN, GPT2_PATTERN, O200K_PATTERN
 
 # Letters (and combining marks) of every script but the three Japanese ones; ー/ｰ, the
@@ -65,11 +66,11 @@ def pattern_for(name: str) -> str:
     >>> pattern_for("bert")
     Traceback (most recent call last):
     ...
-    ValueError: unknown pattern 'bert'; known patterns: multilingual, gpt2, cl100k, o200k
+    tokenmill.common.errors.OptionError: unknown pattern 'bert'; known patterns: multilingual, gpt2, cl100k, o200k
     """
     if not isinstance(name, str):
-        raise TypeError(f"pattern must be a pattern name (str), got {type(name).__name__}")
+        raise OptionTypeError("pattern", "{pattern} must be a pattern name (str), got {0}", type(name).__name__)
     try:
         return PATTERNS[name]
     except KeyError:
-        raise ValueError(f"unknown pattern {name!r}; known patterns: {', '.join(PATTERNS)}") from None
+        raise OptionError("pattern", "unknown {pattern} {0!r}; known patterns: {1}", name, ", ".join(PATTERNS)) from None

@@ -21,9 +21,11 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from tokenmill.common.errors import ExplainedError, ExplainedWarning, OptionError
 from tokenmill._version import __version__
-from tokenmill.prepare.inputs import resolve_inputs
-from tokenmill.prepare.parallel import progress_bar
+from tokenmill.corpus.inputs import resolve_inputs
+from tokenmill.common.checks import non_negative_int, positive_int
+from tokenmill.common.progress import progress_bar
 from tokenmill.tokenizers import ENDOFTEXT, Tokenizer, get_tokenizer
 from tokenmill.tokenizers.trained import FORMAT, VERSION
 from tokenmill.training.corpus import CorpusStats, chunks, iter_documents
@@ -69,17 +71,17 @@ def train_tokenizer(
     pat_str = pattern_for(pattern)
     specials = _check_specials(special_tokens)
     n_special = len(specials)
-    if isinstance(vocab_size, bool) or not isinstance(vocab_size, int):
-        raise TypeError(f"vocab_size must be an int, got {vocab_size!r}")
+    positive_int("vocab_size", vocab_size)
     if vocab_size < 256 + n_special:
-        raise ValueError(
-            f"vocab_size={vocab_size} is too small: a byte-level vocabulary needs the 256 bytes plus "
-            f"{n_special} special token(s), so at least {256 + n_special}; e.g. --vocab-size 32000"
+        raise OptionError(
+            "vocab_size",
+            "{vocab_size=%d} is too small: a byte-level vocabulary needs the 256 bytes plus "
+            "{0} special token(s), so at least {1}; e.g. {vocab_size=32000}" % vocab_size,
+            n_special, 256 + n_special,
         )
-    if isinstance(min_frequency, bool) or not isinstance(min_frequency, int) or min_frequency < 0:
-        raise ValueError(f"min_frequency must be an int >= 0, got {min_frequency!r}")
+    non_negative_int("min_frequency", min_frequency)
     if errors not in ("replace", "strict"):
-        raise ValueError(f"errors must be 'replace' or 'strict', got {errors!r}")
+        raise OptionError("errors", "{errors} must be 'replace' or 'strict', got {0!r}", errors)
     out = Path(out)
     check_out(out, overwrite)  # before any work; checked again just before writing
     skipped: list[str] = []  # files of unknown type inside directory inputs: counted, recorded
@@ -87,7 +89,7 @@ def train_tokenizer(
     hf = _new_hf_tokenizer(pat_str, chars=True)
     trainer = _hf_trainer(vocab_size - n_special, min_frequency, progress, chars=True)
     stats = CorpusStats()
-    with progress_bar(sum(f.size for f in files), progress) as bar:
+    with progress_bar(sum(f.size for f in files), progress, label="train-tokenizer") as bar:
         if hasattr(bar, "set_description"):
             bar.set_description("train-tokenizer: reading")
         docs = iter_documents(
@@ -95,19 +97,20 @@ def train_tokenizer(
         )
         hf.train_from_iterator(_then_merging(chunks(docs), bar), trainer)
     if stats.documents == 0:
-        raise ValueError(f"the inputs hold no text to learn from ({vars(stats)}); check the inputs and --text-field")
+        raise ExplainedError("the inputs hold no text to learn from ({0}); check the inputs and {text_field}", vars(stats))
     trained = to_byte_level(json.loads(hf.to_str()), json.loads(_new_hf_tokenizer(pat_str).to_str()),
                             vocab_size - n_special)
     ranks, merges = renumber(trained)
     special_ids = {s: len(ranks) + i for i, s in enumerate(specials)}
     got = len(ranks) + n_special
     if got < vocab_size:
-        warnings.warn(
-            f"the corpus gave only {len(ranks) - 256:,} merges (pairs seen at least min_frequency="
-            f"{min_frequency} times), so the vocabulary has {got:,} tokens, not {vocab_size:,}; "
-            "training stopped there. Give more text or a smaller --vocab-size.",
-            stacklevel=2,
+        message = ExplainedError(
+            "the corpus gave only {0} merges (pairs seen at least {min_frequency=%d} times), so the "
+            "vocabulary has {1} tokens, not {2}; training stopped there. Give more text or a smaller {vocab_size}."
+            % min_frequency,
+            f"{len(ranks) - 256:,}", f"{got:,}", f"{vocab_size:,}",
         )
+        warnings.warn(ExplainedWarning(message), stacklevel=2)
     meta = {
         "format": FORMAT,
         "version": VERSION,

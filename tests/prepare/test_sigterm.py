@@ -9,7 +9,11 @@ from __future__ import annotations
 import multiprocessing
 import signal
 
+import pytest
+
 from tokenmill.prepare.worker import init_worker
+
+pytestmark = pytest.mark.slow  # kills processes: crash and signal tests
 
 
 def _disposition_after_init(_: int) -> bool:

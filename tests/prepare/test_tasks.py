@@ -10,10 +10,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tokenmill.prepare import prepare, readers, reference_tokens, run_prepare, PrepareOptions
+from tokenmill.corpus import readers
+from tokenmill.prepare import PrepareOptions, prepare, reference_tokens, run_prepare
 from tokenmill.prepare import tasks as tasks_mod
-from tokenmill.prepare.inputs import resolve_inputs
-from tokenmill.store import TokenStore, _example_manifest, shard_name, write_manifest, write_shard
+from tokenmill.corpus.inputs import resolve_inputs
+from tokenmill.store import TokenStore, shard_name, write_manifest, write_shard
+from tokenmill.store.manifest import _example_manifest
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -61,7 +63,7 @@ def test_the_store_does_not_depend_on_the_range_size_but_for_its_shard_names(
 
 
 def test_the_range_size_follows_the_inputs(tmp_path: Path) -> None:
-    from tokenmill.prepare.inputs import InputFile
+    from tokenmill.corpus.inputs import InputFile
 
     def files(size: int) -> list[InputFile]:
         return [InputFile("a.jsonl", "jsonl", None, size, 0, "a.jsonl")]

@@ -18,6 +18,8 @@ WORDS = (
     "I at be this have from or one had by"
 ).split()
 
+pytestmark = pytest.mark.slow  # kills processes: crash and signal tests
+
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -124,7 +126,7 @@ def test_ctrl_c_is_one_line_not_a_traceback_per_worker(corpus: Path, tmp_path: P
     )
     assert stats.returncode == 2 and "Traceback" not in stats.stderr
     assert "interrupted" in stats.stderr and "rerun the same command to resume" in stats.stderr, stats.stderr
-    assert f"tokenmill prepare {corpus} --out {out} --val-fraction 0.1 --shard-tokens 60000" in stats.stderr
+    assert f"tokenmill prepare {corpus} --val-fraction 0.1 --shard-tokens 60000 --out {out}" in stats.stderr
 
 
 def test_workers_of_a_killed_prepare_exit_quietly(corpus: Path, tmp_path: Path) -> None:
@@ -148,7 +150,9 @@ def test_workers_of_a_killed_prepare_exit_quietly(corpus: Path, tmp_path: Path) 
 # always happens exactly there); "none" runs it unhooked, with the same reader sizes.
 HOOKED = r"""
 import os, signal, sys
-from tokenmill.prepare import manifest, readers, worker
+from tokenmill.corpus import readers
+from tokenmill.prepare import manifest, worker
+from tokenmill.store.writer import ShardWriter
 point, n, small = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "small"
 if small:  # documents of a few hundred KB are cut into many pieces
     readers.DOC_BYTES, readers.BLOCK_BYTES = 64 << 10, 16 << 10
@@ -157,14 +161,14 @@ def die():
     os.kill(main_pid, signal.SIGKILL)
     os.kill(os.getpid(), signal.SIGKILL)
 if point == "val_alone":  # right after the n-th val shard that closed on its own (its task's train open)
-    real_close = worker._SplitOutput.close
+    real_close = ShardWriter.close
     def close(self):
         real_close(self)
         if self.split == "val" and self.file is None and self.entries:
             count[0] += 1
             if count[0] == n:
                 die()
-    worker._SplitOutput.close = close
+    ShardWriter.close = close
 elif point in ("before_manifest", "after_manifest"):  # around the manifest, in the coordinator
     real_write = manifest.write_manifest
     def write(directory, m):

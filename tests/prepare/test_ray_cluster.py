@@ -26,9 +26,10 @@ ray = pytest.importorskip("ray")
 
 from tokenmill.prepare import prepare  # noqa: E402
 
-from tests.test_prepare_ray import ARGS, files_of, texts  # noqa: E402
+from tests.helpers import all_files  # noqa: E402
+from tests.prepare.test_ray import ARGS, texts  # noqa: E402
 
-pytestmark = pytest.mark.ray
+pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
 
 @pytest.fixture
@@ -74,7 +75,7 @@ def test_a_two_node_cluster_uses_both_nodes_and_survives_kill_9_of_the_driver(
 
     two = subprocess.run(cmd(tmp_path / "two"), capture_output=True, text=True, timeout=300)
     assert two.returncode == 0, two.stderr[-3000:]
-    assert "tasks ran on 2 nodes" in two.stdout and files_of(tmp_path / "two") == files_of(reference)
+    assert "tasks ran on 2 nodes" in two.stdout and all_files(tmp_path / "two") == all_files(reference)
     # kill -9 of the driver (the CLI) once some tasks are done; the rerun skips them.
     out = tmp_path / "killed"
     cmd = cmd(out)
@@ -91,4 +92,4 @@ def test_a_two_node_cluster_uses_both_nodes_and_survives_kill_9_of_the_driver(
     assert done.returncode == 0, done.stderr[-3000:]
     skipped = re.search(r"resumed: skipped (\d+) of 40 tasks", done.stdout)
     assert skipped and finished <= int(skipped.group(1)) < 40, done.stdout
-    assert files_of(out) == files_of(reference)
+    assert all_files(out) == all_files(reference)

@@ -5,17 +5,11 @@ from __future__ import annotations
 import gzip
 import lzma
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-TOKENMILL = Path(sys.executable).with_name("tokenmill")
-
-
-def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(TOKENMILL), *args], capture_output=True, text=True, cwd=cwd, timeout=120)
+from tests.helpers import tm as run  # the real entry point: a FIFO must not hang it
 
 
 @pytest.mark.parametrize(

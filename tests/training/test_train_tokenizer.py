@@ -160,6 +160,7 @@ def test_tiktoken_equals_hf_on_the_sample_and_specials(trained):
         assert tok.encode(with_eot, allowed_special={"<|endoftext|>"})[1] == tok.eot_id
 
 
+@pytest.mark.slow  # reads the shared corpora
 @pytest.mark.parametrize("name", ["aozora-ja.jsonl.xz", "gutenberg-50mb.jsonl.xz"])
 def test_tiktoken_equals_hf_on_the_corpora(corpora, tmp_path, name):
     path = corpora / name
@@ -215,7 +216,7 @@ def test_out_with_another_tokenizer_needs_overwrite(tmp_path):
     (tmp_path / "b.txt").write_text("other words here " * 20, encoding="utf-8")
     first = train_tokenizer([tmp_path / "a.txt"], tmp_path / "t", vocab_size=270, progress=False)
     sha = first.ranks_sha256
-    with pytest.raises(ValueError, match="already holds a tokenizer; pass --overwrite"):
+    with pytest.raises(ValueError, match="already holds a tokenizer; pass overwrite=True"):
         train_tokenizer([tmp_path / "b.txt"], tmp_path / "t", vocab_size=270, progress=False)
     assert sha256_of(tmp_path / "t" / RANKS_FILE) == sha  # untouched
     second = train_tokenizer([tmp_path / "b.txt"], tmp_path / "t", vocab_size=270, progress=False, overwrite=True)
@@ -229,7 +230,7 @@ def test_out_with_another_tokenizer_needs_overwrite(tmp_path):
 
 def test_bad_jsonl_line_is_named(tmp_path):
     (tmp_path / "a.jsonl").write_text('{"text": "hi there"}\nnot json\n', encoding="utf-8")
-    with pytest.raises(ValueError, match=r"a.jsonl, line 2 is not valid JSON.*--skip-bad-lines"):
+    with pytest.raises(ValueError, match=r"a.jsonl, line 2 is not valid JSON.*skip_bad_lines=True"):
         train_tokenizer([tmp_path / "a.jsonl"], tmp_path / "t", vocab_size=260, progress=False)
     tok = train_tokenizer([tmp_path / "a.jsonl"], tmp_path / "t", vocab_size=260, progress=False, skip_bad_lines=True)
     meta = json.loads((tmp_path / "t" / META_FILE).read_text())
@@ -285,3 +286,18 @@ def test_cli_errors_are_one_line_exit_2(tmp_path, capsys):
     assert "warning: the corpus gave only" in capsys.readouterr().err
     assert main(["train-tokenizer", str(corpus), "--vocab-size", "300", "--out", str(tmp_path / "t")]) == 2
     assert "--overwrite" in capsys.readouterr().err
+
+
+def test_train_tokenizer_keyword_defaults_equal_the_options_dataclass() -> None:
+    import dataclasses
+    import inspect
+
+    from tokenmill.training import train_tokenizer
+    from tokenmill.training.options import TrainTokenizerOptions
+
+    parameters = inspect.signature(train_tokenizer).parameters
+    fields = {f.name: f.default for f in dataclasses.fields(TrainTokenizerOptions)}
+    assert {k: p.default for k, p in parameters.items() if p.kind is p.KEYWORD_ONLY} == fields | {
+        "vocab_size": inspect.Parameter.empty
+    }
+    assert fields["vocab_size"] is dataclasses.MISSING

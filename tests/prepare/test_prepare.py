@@ -22,20 +22,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tokenmill.tokenizers import registry as vocab
-from tokenmill.prepare import (
-    PrepareOptions,
-    run_prepare,
-    cutting,
-    inputs,
-    prepare,
-    readers,
-    reference_tokens,
-)
-from tokenmill.prepare.cutting import _CUT, safe_cut
+from tokenmill.corpus import cutting, inputs, readers
+from tokenmill.prepare import PrepareOptions, prepare, reference_tokens, run_prepare
+from tokenmill.corpus.cutting import _CUT, safe_cut
 from tokenmill.prepare import tasks as tasks_mod
-from tokenmill.prepare import worker as worker_mod
 from tokenmill.store import TokenStore
+from tokenmill.store.writer import ShardWriter
 from tokenmill.tokenizers import Tokenizer, get_tokenizer
+from tests.helpers import all_files, write_jsonl
 
 GPT2 = get_tokenizer("gpt2")
 WORDS = (
@@ -58,15 +52,6 @@ def synthetic_docs(n: int, seed: int = 0, size: int = 300) -> list[str]:
         ]
         out.append(" ".join(words))
     return out
-
-
-def write_jsonl(path: Path, texts: list[str], field: str = "text") -> Path:
-    path.write_text("".join(json.dumps({field: t}) + "\n" for t in texts), encoding="utf-8")
-    return path
-
-
-def all_files(d: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(d.iterdir()) if p.name != ".tokenmill.lock"}
 
 
 # ---- exact tokens -----------------------------------------------------------------------------
@@ -93,6 +78,7 @@ def test_documents_are_encode_ordinary_plus_eot(tmp_path: Path, eot: str) -> Non
     assert store.manifest["dtype"] == "uint16" and store["train"].dtype == np.uint16
 
 
+@pytest.mark.slow  # reads the shared corpora
 def test_golden_gutenberg_prefix(tmp_path: Path, corpora: Path) -> None:
     with lzma.open(corpora / "gutenberg-50mb.jsonl.xz", "rt", encoding="utf-8") as f:
         texts = [json.loads(next(f))["text"] for _ in range(3)]
@@ -173,6 +159,7 @@ def test_every_safe_cut_keeps_the_ids(name: str, parts: list[str]) -> None:
     assert _pieces_equal_whole(PATTERNS[name], text, cuts)
 
 
+@pytest.mark.slow  # reads the shared corpora
 @pytest.mark.parametrize("name", sorted(PATTERNS))
 def test_safe_cuts_on_real_text(name: str, verdict_text: str) -> None:
     rng = random.Random(0)
@@ -182,6 +169,7 @@ def test_safe_cuts_on_real_text(name: str, verdict_text: str) -> None:
     assert _pieces_equal_whole(PATTERNS[name], verdict_text, allowed)  # every safe place at once
 
 
+@pytest.mark.slow  # reads the shared corpora
 def test_naive_cuts_would_change_the_ids(verdict_text: str) -> None:
     # The rule matters: a cut after the space, or inside a word, changes the IDs.
     gpt2 = PATTERNS["gpt2"]
@@ -197,6 +185,7 @@ def test_safe_cut_finds_the_last_place() -> None:
     assert safe_cut("12 34 56", 8) == 0
 
 
+@pytest.mark.slow  # reads the shared corpora
 def test_huge_documents_are_tokenized_in_pieces(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, verdict_text: str
 ) -> None:
@@ -275,7 +264,7 @@ def test_rerun_is_up_to_date_and_other_options_are_refused(tmp_path: Path) -> No
     before = all_files(out)
     prepare([src], out, workers=0, progress=False)
     assert all_files(out) == before
-    with pytest.raises(ValueError, match=r"--seed: 0 -> 1.*--overwrite"):
+    with pytest.raises(ValueError, match=r"--seed: 0 -> 1.*overwrite=True"):
         prepare([src], out, workers=0, seed=1, val_fraction=0.5, progress=False)
     os.utime(src, ns=(1, 1))
     with pytest.raises(ValueError, match="inputs changed.*a.jsonl"):
@@ -304,7 +293,7 @@ def test_a_partial_store_resumes_and_damaged_shards_restart(
     prepare([src], full, workers=0, shard_tokens=2000, val_fraction=0.3, progress=False)
     reference = all_files(full)
     # Interrupt a run after its 12th shard (kill -9 is in test_prepare_crash.py), then rerun.
-    real_close, calls = worker_mod._SplitOutput.close, []
+    real_close, calls = ShardWriter.close, []
 
     def close_and_stop(self):  # type: ignore[no-untyped-def]
         real_close(self)
@@ -314,10 +303,10 @@ def test_a_partial_store_resumes_and_damaged_shards_restart(
 
     for out in (tmp_path / "s2", tmp_path / "s3"):
         calls.clear()
-        monkeypatch.setattr(worker_mod._SplitOutput, "close", close_and_stop)
+        monkeypatch.setattr(ShardWriter, "close", close_and_stop)
         with pytest.raises(KeyboardInterrupt):
             prepare([src], out, workers=0, shard_tokens=2000, val_fraction=0.3, progress=False)
-        monkeypatch.setattr(worker_mod._SplitOutput, "close", real_close)
+        monkeypatch.setattr(ShardWriter, "close", real_close)
         assert (out / ".progress.json").exists() and not (out / "manifest.json").exists()
         assert len(list((out / ".tasks").iterdir())) >= 1  # finished tasks are recorded
     options = PrepareOptions(workers=0, shard_tokens=2000, val_fraction=0.3, progress=False)
@@ -361,7 +350,7 @@ def test_invalid_utf8_in_txt_and_existing_fffd_not_counted(tmp_path: Path) -> No
 def test_bad_jsonl_lines_error_or_are_skipped_and_counted(tmp_path: Path) -> None:
     src = tmp_path / "a.jsonl"
     src.write_text('{"text": "one"}\nnot json\n{"body": "x"}\n{"text": 5}\n[1]\n\n{"text": "two"}\n')
-    with pytest.raises(ValueError, match=r"a\.jsonl, line 2 is not valid JSON.*--skip-bad-lines"):
+    with pytest.raises(ValueError, match=r"a\.jsonl, line 2 is not valid JSON.*skip_bad_lines=True"):
         prepare([src], tmp_path / "s", workers=0, progress=False)
     src.write_text('{"text": "one"}\n{"body": "x"}\n')
     with pytest.raises(ValueError, match=r"line 2 has no 'text' field \(keys: \['body'\]\)"):
@@ -519,7 +508,7 @@ def test_cli_end_to_end_every_format(tmp_path: Path) -> None:
 def test_prepare_never_imports_torch(tmp_path: Path) -> None:
     src = write_jsonl(tmp_path / "a.jsonl", ["hello"])
     code = (
-        "import sys\nfrom tokenmill.prepare import prepare\nimport tokenmill.prepare.readers, tokenmill.prepare.engines\n"
+        "import sys\nfrom tokenmill.prepare import prepare\nimport tokenmill.corpus.readers, tokenmill.prepare.engines\n"
         f"prepare([{str(src)!r}], {str(tmp_path / 's')!r}, workers=1, progress=False)\n"
         "assert 'torch' not in sys.modules, 'torch was imported'\n"
     )
@@ -650,12 +639,12 @@ def test_an_empty_val_split_is_warned_about(tmp_path: Path) -> None:
 
 
 def test_start_method_ignores_tqdms_monitor_thread(tmp_path: Path) -> None:
-    from tokenmill.prepare.parallel import start_method
+    from tokenmill.prepare.local_executor import start_method
 
     src = write_jsonl(tmp_path / "a.jsonl", ["one", "two"])
     code = (
         "import threading, tqdm, time\n"
-        "from tokenmill.prepare import prepare\nfrom tokenmill.prepare.parallel import start_method\n"
+        "from tokenmill.prepare import prepare\nfrom tokenmill.prepare.local_executor import start_method\n"
         "if __name__ == '__main__':\n"
         "    tqdm.tqdm.monitor_interval = 0.01\n"
         "    with tqdm.tqdm(total=1, disable=False, file=open('/dev/null', 'w')) as bar: time.sleep(0.05)\n"
@@ -677,7 +666,7 @@ def test_a_worker_that_fails_at_startup_reports_the_cause(tmp_path: Path) -> Non
     import dataclasses
 
     from tokenmill.prepare.coordinator import _job
-    from tokenmill.prepare.executors import LocalExecutor
+    from tokenmill.prepare.local_executor import LocalExecutor
     from tokenmill.prepare.tasks import plan_tasks
 
     src = write_jsonl(tmp_path / "a.jsonl", ["one"])
@@ -703,14 +692,14 @@ def test_disk_errors_keep_the_partial_store_and_say_rerun(
     def full(self, *args):  # type: ignore[no-untyped-def]
         raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "s" / "train-00001-00000.bin.tmp"))
 
-    real_write, calls = worker_mod._SplitOutput.add, []
+    real_write, calls = ShardWriter.add, []
 
     def write_then_fail(self, *args):  # type: ignore[no-untyped-def]
         calls.append(1)
         return real_write(self, *args) if len(calls) < 40 else full(self, *args)
 
     monkeypatch.setattr(tasks_mod, "RANGE_BYTES", 10_000)
-    monkeypatch.setattr(worker_mod._SplitOutput, "add", write_then_fail)
+    monkeypatch.setattr(ShardWriter, "add", write_then_fail)
     out = tmp_path / "s"
     options = ["--workers", "0", "--shard-tokens", "500", "--quiet"]
     code = main(["prepare", str(src), "--out", str(out), *options])
@@ -721,7 +710,7 @@ def test_disk_errors_keep_the_partial_store_and_say_rerun(
 
 
 def test_default_workers_follow_the_cpu_affinity() -> None:
-    from tokenmill.prepare.parallel import default_workers
+    from tokenmill.prepare.local_executor import default_workers
 
     expected = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     assert default_workers() == expected
@@ -750,3 +739,18 @@ def test_a_huge_jsonl_line_is_not_held_many_times_over(
     assert peak < 2.6 * len(text), peak / len(text)
     store = prepare([tmp_path / "h.jsonl"], tmp_path / "s", workers=0, progress=False)
     assert docs_of(store) == reference_tokens(["a", text])
+
+
+def test_a_process_that_loaded_ray_spawns_its_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    import types
+
+    from tokenmill.prepare.local_executor import LocalExecutor, start_method
+
+    monkeypatch.delenv("TOKENMILL_START_METHOD", raising=False)
+    monkeypatch.setitem(sys.modules, "ray", types.ModuleType("ray"))
+    assert start_method() == "spawn"
+    seen = []
+    monkeypatch.setattr("multiprocessing.get_context", lambda method: seen.append(method) or (_ for _ in ()).throw(RuntimeError("stop")))
+    with pytest.raises(RuntimeError, match="stop"), LocalExecutor(workers=1) as ex:
+        ex._pool_for(types.SimpleNamespace(key="k"))
+    assert seen == ["spawn"]

@@ -29,12 +29,13 @@ ray = pytest.importorskip("ray")
 from tokenmill.prepare import PrepareOptions, prepare, run_prepare  # noqa: E402
 from tokenmill.prepare import tasks as tasks_mod  # noqa: E402
 from tokenmill.prepare.coordinator import _job  # noqa: E402
-from tokenmill.prepare.inputs import resolve_inputs  # noqa: E402
+from tokenmill.corpus.inputs import resolve_inputs  # noqa: E402
 from tokenmill.prepare.tasks import plan_tasks  # noqa: E402
 from tokenmill.prepare.worker import execute  # noqa: E402
 from tokenmill.tokenizers import get_tokenizer  # noqa: E402
+from tests.helpers import all_files  # noqa: E402
 
-pytestmark = pytest.mark.ray
+pytestmark = [pytest.mark.ray, pytest.mark.slow]
 WORDS = "the of and a to in is you that it he was for on are as with his they I at be this".split()
 LOOPBACK = ("127.0.0.1", "::ffff:127.0.0.1", "::1")
 
@@ -52,10 +53,6 @@ def corpus(d: Path) -> list[Path]:
     with gzip.open(d / "c.jsonl.gz", "wt") as f:
         f.write("".join(json.dumps({"text": t}) + "\n" for t in texts(60, 3)))
     return [d / "a.jsonl", d / "b.txt", d / "c.jsonl.gz"]
-
-
-def files_of(d: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(d.iterdir()) if p.is_file() and p.name != ".tokenmill.lock"}
 
 
 ARGS = dict(shard_tokens=3000, val_fraction=0.2, progress=False)
@@ -95,9 +92,9 @@ def test_ray_and_local_executors_write_byte_identical_stores(
     stores = {}
     for workers in (0, 1, 2):
         prepare(sources, tmp_path / f"local{workers}", workers=workers, **ARGS)
-        stores[f"local{workers}"] = files_of(tmp_path / f"local{workers}")
+        stores[f"local{workers}"] = all_files(tmp_path / f"local{workers}")
     report = run_prepare(sources, tmp_path / "ray", PrepareOptions(executor="ray", **ARGS))
-    stores["ray"] = files_of(tmp_path / "ray")
+    stores["ray"] = all_files(tmp_path / "ray")
     assert report.tasks > 4 and report.nodes == {ray.get_runtime_context().get_node_id()}
     assert stores["ray"] == stores["local0"] == stores["local1"] == stores["local2"]
     assert sum(n.endswith(".bin") for n in stores["ray"]) > report.tasks  # several shards, per task
@@ -117,7 +114,7 @@ def test_bad_input_fails_alike_under_both_executors_and_keeps_finished_tasks(
         errors[executor] = str(info.value)
         assert (out / ".tasks").is_dir() and list((out / ".tasks").glob("*.json"))  # finished tasks kept
     assert errors["local"] == errors["ray"]
-    assert f"{sources[0]}, line 251 is not valid JSON" in errors["ray"] and "--skip-bad-lines" in errors["ray"]
+    assert f"{sources[0]}, line 251 is not valid JSON" in errors["ray"] and "skip_bad_lines=True" in errors["ray"]
     # The fix (skipping the line) reruns on the kept store: finished tasks are not redone.
     report = run_prepare(sources, tmp_path / "ray", PrepareOptions(executor="ray", skip_bad_lines=True, **ARGS))
     assert report.store.manifest["stats"]["bad_lines_skipped"] == 1

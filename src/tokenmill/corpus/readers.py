@@ -2,8 +2,8 @@
 
 A task (see :mod:`tokenmill.prepare.tasks`) is a whole file, or a byte range of an
 uncompressed ``.jsonl``; :func:`read_task` opens, decompresses and parses it and yields
-:class:`Doc` records. Finding and checking the files is :mod:`tokenmill.prepare.inputs`;
-cutting huge texts is :mod:`tokenmill.prepare.cutting`.
+:class:`Doc` records. Finding and checking the files is :mod:`tokenmill.corpus.inputs`;
+cutting huge texts is :mod:`tokenmill.corpus.cutting`.
 
 A document's *key* (its identity in the val split, with the input's name) is the byte
 offset of its line in the decompressed ``.jsonl`` (so a line's split does not depend on how
@@ -13,7 +13,7 @@ Pitfall: a ``.txt`` bigger than ``DOC_BYTES``, or a ``.jsonl`` line longer than
 ``HUGE_LINE_BYTES``, is yielded as pieces cut where the tokenizer splits anyway.
 
 >>> import pathlib, tempfile
->>> from tokenmill.prepare.inputs import resolve_inputs
+>>> from tokenmill.corpus.inputs import resolve_inputs
 >>> p = pathlib.Path(tempfile.mkdtemp()) / "a.jsonl"
 >>> _ = p.write_text('{"text": "hi"}\\n{"text": "there"}\\n')
 >>> [(d.key, d.text) for d in read_task(resolve_inputs([p])[0], 0, None, errors="strict", text_field="text", cuttable=True)]
@@ -22,96 +22,17 @@ Pitfall: a ``.txt`` bigger than ``DOC_BYTES``, or a ``.jsonl`` line longer than
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Iterable, Iterator
 from typing import IO, Any, NamedTuple
 
-from tokenmill.prepare.cutting import Cutter, cut_pieces
-from tokenmill.prepare.inputs import InputFile, open_stream, read_errors
+from tokenmill.common.files import AtomicFile
+from tokenmill.corpus.cutting import Cutter, cut_pieces
+from tokenmill.corpus.decoding import decode_utf8, incomplete_tail, parse_json, parse_jsonl_line, read_blocks
+from tokenmill.corpus.inputs import InputFile, open_stream, read_errors
 
 BLOCK_BYTES = 1 << 20  # bytes read at a time, and the size of a huge text's pieces
 DOC_BYTES = 4 << 20  # a .txt up to this size is one task; bigger ones are cut into pieces
 HUGE_LINE_BYTES = 64 << 20  # a .jsonl line longer than this is parsed here and cut into pieces
-
-
-def decode_utf8(data: bytes, errors: str, where: str, offset: int) -> tuple[str, int]:
-    """(text, replacements): strict first; on failure ``errors="strict"`` names the byte offset.
-
-    Pitfall: a U+FFFD already in the input is not counted as a replacement.
-
-    >>> decode_utf8(b"caf\\xe9!", "replace", "x.txt", 0)
-    ('caf\\ufffd!', 1)
-    >>> decode_utf8(b"ok\\xff", "strict", "x.txt", 10)  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    ValueError: x.txt: invalid UTF-8 at byte offset 12 (byte 0xff); pass errors="replace" ...
-    """
-    try:
-        return data.decode("utf-8"), 0
-    except UnicodeDecodeError as exc:
-        if errors == "strict":
-            bad = data[exc.start : exc.start + 1].hex()
-            raise ValueError(
-                f"{where}: invalid UTF-8 at byte offset {offset + exc.start} (byte 0x{bad}); "
-                'pass errors="replace" (--errors replace) to replace it with U+FFFD'
-            ) from None
-    text = data.decode("utf-8", "replace")
-    return text, text.count("\ufffd") - data.count(b"\xef\xbf\xbd")
-
-
-def incomplete_tail(data: bytes) -> int:
-    """How many trailing bytes of ``data`` are an unfinished UTF-8 sequence (0-3).
-
-    >>> incomplete_tail("é".encode()[:1]), incomplete_tail("é".encode())
-    (1, 0)
-    """
-    for back in range(1, min(4, len(data)) + 1):
-        b = data[-back]
-        if b < 0x80:
-            return 0
-        if b >= 0xC0:  # a lead byte: complete if it has all its continuation bytes
-            need = 2 if b < 0xE0 else 3 if b < 0xF0 else 4
-            return back if back < need else 0
-    return 0
-
-
-def read_blocks(stream: IO[bytes], size: int) -> Iterator[bytes]:
-    while block := stream.read(size):
-        yield block
-
-
-def parse_jsonl_line(
-    line: bytes, *, errors: str, text_field: str, where: str, offset: int
-) -> tuple[Any, int, str | None]:
-    """(text or None, replacements, why the line is bad or None) for one .jsonl line.
-
-    Pitfall: a bad line is returned, not raised, so that the caller can skip and count it.
-
-    >>> parse_jsonl_line(b'{"text": "hi"}', errors="strict", text_field="text", where="a:1", offset=0)
-    ('hi', 0, None)
-    >>> parse_jsonl_line(b'{"body": "hi"}', errors="strict", text_field="text", where="a:1", offset=0)[2]
-    "has no 'text' field (keys: ['body'])"
-    """
-    text, replacements = decode_utf8(line, errors, where, offset)
-    value, bad = _parse_json(text, text_field)
-    return value, replacements, bad
-
-
-def _parse_json(text: str, text_field: str) -> tuple[Any, str | None]:
-    """(the text field's value or None, why the JSON is bad or None)."""
-    try:
-        obj = json.loads(text)
-    except json.JSONDecodeError as exc:
-        return None, f"is not valid JSON ({exc.msg.removesuffix(' at')} at column {exc.colno})"
-    if not isinstance(obj, dict):
-        return None, f"is a JSON {type(obj).__name__}, not an object"
-    if text_field not in obj:
-        return None, f"has no {text_field!r} field (keys: {sorted(obj)[:8]})"
-    value = obj[text_field]
-    if not isinstance(value, str):
-        return None, f"has a {text_field!r} that is {type(value).__name__}, not a string"
-    return value, None
 
 
 class Doc(NamedTuple):
@@ -231,20 +152,10 @@ def unpack(f: InputFile, dest: str) -> int:
     Pitfall: a corrupt or truncated input raises ValueError naming it, and leaves no ``dest``;
     an error writing ``dest`` stays an OSError (a problem of --out, not of the input).
     """
-    tmp = f"{dest}.{os.getpid()}.tmp"
-    size = 0
-    try:
-        with open(tmp, "wb") as out:
-            for block in _checked_blocks(f):
-                out.write(block)
-                size += len(block)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, dest)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return size
+    with AtomicFile(dest) as out:
+        for block in _checked_blocks(f):
+            out.write(block)
+    return out.size
 
 
 def _checked_blocks(f: InputFile) -> Iterator[bytes]:
@@ -349,7 +260,7 @@ def _huge_line(
     except UnicodeDecodeError:
         text, repl = decode_utf8(bytes(line), errors, str(where), offset)
     del line
-    value, bad = _parse_json(text, text_field)
+    value, bad = parse_json(text, text_field)
     del text
     if bad is not None or not value:
         yield Doc(offset, value if bad is None else None, nbytes, repl, bad=bad, where=where)

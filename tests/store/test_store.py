@@ -18,12 +18,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tokenmill.store.array import _window_reference
 from tokenmill.store import (
     FORMAT_VERSION,
     MANIFEST_NAME,
     TokenArray,
     TokenStore,
-    _window_reference,
     atomic_write_bytes,
     dtype_for,
     read_manifest,

@@ -40,6 +40,7 @@ def test_parity_sample_covers_the_hard_cases() -> None:
     check_parity(GPT2, "riptoken")  # passes: riptoken 0.2.4 is exact
 
 
+@pytest.mark.slow  # reads the shared corpora
 def test_riptoken_matches_tiktoken_on_the_corpus(corpora: Path) -> None:
     import riptoken
 
