@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests.cli.pending import library_template_pending
 
 
 @pytest.fixture
@@ -42,7 +41,6 @@ def test_demo_flags(demo):
     assert "inputs  (2, 8)" in r.stdout and "input embeddings    (2, 8, 16)" in r.stdout
 
 
-@library_template_pending
 def test_demo_too_little_text_says_what_to_lower(tmp_path, demo):
     short = tmp_path / "short.txt"
     short.write_text("Too short.", encoding="utf-8")

@@ -9,7 +9,6 @@ import sys
 
 import pytest
 
-from tests.cli.pending import library_template_pending
 from tests.helpers import tm
 
 
@@ -41,7 +40,6 @@ def test_json_and_file(tmp_path, cli):
     assert tm("tokenize", "--file", "-", "--ids", input="hello world").stdout == "31373 995\n"
 
 
-@library_template_pending
 def test_special_token_error_names_the_flag(cli):
     r = cli("tokenize", "a <|endoftext|>")
     assert r.returncode == 2 and "--allowed-special" in r.stderr and "Traceback" not in r.stderr

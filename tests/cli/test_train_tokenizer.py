@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.pending import library_template_pending
 from tests.helpers import write_jsonl
 
 WORDS = "the quick brown fox jumps over the lazy dog and the slow cat sleeps by the warm fire "
@@ -18,7 +17,6 @@ def corpus(tmp_path: Path) -> Path:
     return write_jsonl(tmp_path / "many.jsonl", [WORDS * 3, WORDS * 2])
 
 
-@library_template_pending
 def test_warnings_of_train_tokenizer_name_flags(tmp_path: Path, corpus: Path, cli) -> None:
     done = cli("train-tokenizer", str(corpus), "--vocab-size", "5000", "--out", str(tmp_path / "t"), "--quiet")
     assert done.returncode == 0, done.stderr

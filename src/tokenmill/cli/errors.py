@@ -145,7 +145,9 @@ def warnings_shown_as(command: str, spell: Spelling) -> Iterator[None]:
     """
 
     def show(message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
-        explained = message.args[0] if isinstance(message, Warning) and message.args else message
+        explained = message
+        if not callable(getattr(message, "render", None)) and isinstance(message, Warning) and message.args:
+            explained = message.args[0]  # warnings.warn(ExplainedError(...)): the template rides in args
         render = getattr(explained, "render", None)
         text = render(spell) if callable(render) else str(message)
         print(f"tokenmill {command}: warning: {text}", file=sys.stderr)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import sys
-import warnings
 from typing import Any
 
 EPILOG = """\
@@ -55,7 +53,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("--out", required=True, metavar="DIR", help="the store directory to create (or resume)")
     add_option_flags(p)
-    p.set_defaults(run=run)
+    p.set_defaults(run=run, after_failure=_kept)
     return p
 
 
@@ -76,57 +74,18 @@ def add_option_flags(p: argparse.ArgumentParser) -> None:
             p.add_argument(*names, dest=f.name, default=f.default, help=help_text, **meta)
 
 
-def spell(name: str, value: str | None) -> str:
-    """An option as the user types it here: its flag, with the value (a bool: the flag alone)."""
-    from tokenmill.prepare.options import PrepareOptions
-
-    try:
-        flag = PrepareOptions.field_flag(name)
-    except StopIteration:
-        flag = "--" + name.replace("_", "-")
-    return flag if value in (None, "True") else f"{flag} {value}"
-
-
-def _words(message: Any) -> str:
-    """A library message (an error or warning, maybe a template) in command-line words."""
-    return message.render(spell) if hasattr(message, "render") else str(message)
-
-
 def run(args: argparse.Namespace) -> int:
     from tokenmill.prepare import PrepareOptions, run_prepare
 
     options = PrepareOptions(**{f.name: getattr(args, f.name) for f in dataclasses.fields(PrepareOptions)})
-
-    def show(message: Any, *_: Any, **__: Any) -> None:  # a warning is for the user: no source line
-        print(f"tokenmill prepare: warning: {_words(message)}", file=sys.stderr)
-
-    try:
-        with warnings.catch_warnings():
-            warnings.showwarning = show
-            report = run_prepare(args.inputs, args.out, options)
-    except KeyboardInterrupt:
-        print(
-            f"tokenmill prepare: interrupted; the finished shards in {args.out} are kept: "
-            "rerun the same command to resume",
-            file=sys.stderr,
-        )
-        return 130
-    except RuntimeError as exc:  # an interrupted run (the partial store is kept for a rerun)
-        print(f"tokenmill prepare: error: {_words(exc)}", file=sys.stderr)
-        return 1
-    except (FileNotFoundError, PermissionError):
-        raise  # input errors, reported (exit 2) before any work started
-    except OSError as exc:  # disk full, I/O error: the shards written so far are durable
-        print(
-            f"tokenmill prepare: error: {exc.strerror or exc}"
-            + (f" ({exc.filename})" if exc.filename else "")
-            + f"; the partial store in {args.out} is kept: free space or fix the disk, then rerun "
-            "the same command to resume",
-            file=sys.stderr,
-        )
-        return 1
+    report = run_prepare(args.inputs, args.out, options)
     print(summary(report))
     return 0
+
+
+def _kept(args: argparse.Namespace) -> str:
+    """What a failed or interrupted run leaves: the finished tasks, resumed by a rerun."""
+    return f"the finished work in {args.out} is kept: rerun the same command to resume"
 
 
 def summary(report: Any) -> str:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import sys
-import warnings
 from typing import Any
 
 EPILOG = """\
@@ -54,31 +52,15 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     return p
 
 
-def spell(name: str, value: str | None) -> str:
-    """An option as the user types it here: its flag, with the value (a bool: the flag alone)."""
-    from tokenmill.training.options import TrainTokenizerOptions
-
-    flags = {f.name: f.metadata["flag"] for f in dataclasses.fields(TrainTokenizerOptions)}
-    flag = flags.get(name, "--" + name.replace("_", "-"))
-    return flag if value in (None, "True") else f"{flag} {value}"
-
-
 def run(args: argparse.Namespace) -> int:
     from tokenmill.tokenizers.trained import read_meta
     from tokenmill.training import train_tokenizer
     from tokenmill.training.options import TrainTokenizerOptions
 
-    def show(message: Any, *_: Any, **__: Any) -> None:  # a warning is for the user: no source line
-        words = message.render(spell) if hasattr(message, "render") else str(message)
-        print(f"tokenmill train-tokenizer: warning: {words}", file=sys.stderr)
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("always")  # a smaller vocabulary than asked is always said
-        warnings.showwarning = show
-        options = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainTokenizerOptions)}
-        if options["special_tokens"] is None:
-            del options["special_tokens"]
-        tok = train_tokenizer(args.inputs, args.out, **options)
+    options = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainTokenizerOptions)}
+    if options["special_tokens"] is None:
+        del options["special_tokens"]
+    tok = train_tokenizer(args.inputs, args.out, **options)
     meta = read_meta(args.out)
     seen = meta["trained_on"]
     skipped = seen.get("unknown_files_skipped", 0)

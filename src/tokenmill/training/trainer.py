@@ -21,7 +21,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from tokenmill.common.errors import ExplainedError, ExplainedWarning, OptionError
+from tokenmill.common.errors import ExplainedError, ExplainedWarning, OptionError, OptionTypeError
 from tokenmill._version import __version__
 from tokenmill.corpus.inputs import resolve_inputs
 from tokenmill.common.checks import non_negative_int, positive_int
@@ -150,9 +150,9 @@ def _check_specials(special_tokens: Sequence[str]) -> list[str]:
     specials = list(special_tokens)
     for s in specials:
         if not isinstance(s, str) or not s:
-            raise TypeError(f"each special token must be a non-empty str, got {s!r}")
+            raise OptionTypeError("special_tokens", "each special token ({special_tokens}) must be a non-empty str, got {0!r}", s)
     if len(set(specials)) != len(specials):
-        raise ValueError(f"special_tokens lists a token twice: {specials}")
+        raise OptionError("special_tokens", "{special_tokens} lists a token twice: {0}", specials)
     return specials
 
 
