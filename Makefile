@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: demo test bench clean browser
+.PHONY: demo test lint bench clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,9 +23,13 @@ demo: $(VENV)/.installed
 	@$(BIN)/tokenmill vocab install gpt2 >&2
 	$(BIN)/tokenmill demo
 
-test: $(VENV)/.installed-dev browser
+test: lint browser
 	@$(BIN)/tokenmill vocab install gpt2 >&2
 	$(BIN)/python -m pytest
+
+# ruff: pyflakes, import order and the rules of pyproject.toml's [tool.ruff.lint].
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
 
 # Headless Chromium (and CJK/emoji fonts) from Debian for tests/test_html_browser.py, where we can
 # (root with apt-get, as CI is); elsewhere those tests skip and say how to run them. Never fails.

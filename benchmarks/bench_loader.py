@@ -410,10 +410,7 @@ def main(argv: list[str] | None = None) -> int:
         "book GPTDatasetV1+DataLoader": repeated(book_next),
     }
     times: dict[str, list[float]] = {name: [] for name in methods}
-    for (
-        name,
-        run,
-    ) in methods.items():  # warm-up: page in the memmap, start the iterators
+    for run in methods.values():  # warm-up: page in the memmap, start the iterators
         run()
     for _ in range(args.rounds):
         for name, run in methods.items():

@@ -151,7 +151,8 @@ def main() -> None:
     print(f"corpus {args.corpus}: {len(texts)} documents, {mb:.1f} MB of text, {cores} cores")
     with tempfile.TemporaryDirectory() as tmp:
         plain = Path(tmp) / "corpus.jsonl"  # the same corpus uncompressed: prepare minus xz decoding
-        plain.write_bytes(lzma.open(args.corpus).read())
+        with lzma.open(args.corpus) as f:
+            plain.write_bytes(f.read())
         zst_dir = split_zst(plain, Path(tmp) / "zst", 64)
         contenders = {
             "book (one encode, 1 thread)": lambda i: bench_book(texts),
@@ -210,7 +211,8 @@ def main() -> None:
         project(shares["one uncompressed .jsonl"], base, mb)
         if args.big:
             big = Path(tmp) / "big.jsonl"
-            raw = lzma.open(args.corpus).read()
+            with lzma.open(args.corpus) as f:
+                raw = f.read()
             with open(big, "wb") as f:
                 while f.tell() < 1 << 30:
                     f.write(raw)
@@ -238,7 +240,8 @@ def split_zst(plain: Path, out: Path, n: int) -> Path:
 
 def bench_xz(path: str) -> tuple[float, int]:
     t = time.perf_counter()
-    n = len(lzma.open(path).read())
+    with lzma.open(path) as f:
+        n = len(f.read())
     return time.perf_counter() - t, n
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 
-
 @pytest.fixture
 def demo(cli):
     return lambda *args: cli("demo", *args)

@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 
 from tokenmill.embeddings import RotaryEmbedding, sinusoidal_table
 
-
 # --- RoPE -----------------------------------------------------------------------------------
 
 

@@ -68,7 +68,7 @@ class Browser:
         # bash (dash takes one-digit fds only) puts the two pipe ends on fds 3 and 4 for Chromium.
         cmd = ["bash", "-c", f'exec "$0" "$@" 3<&{to_browser_r} 4>&{from_browser_w}', executable,
                *FLAGS, f"--user-data-dir={self.profile}", "about:blank"]
-        self._log = open(Path(self.profile) / "stderr.log", "wb")
+        self._log = open(Path(self.profile) / "stderr.log", "wb")  # noqa: SIM115 - closed in close()
         self.proc = subprocess.Popen(cmd, pass_fds=(to_browser_r, from_browser_w), stdin=subprocess.DEVNULL,
                                      stdout=self._log, stderr=self._log)
         os.close(to_browser_r)

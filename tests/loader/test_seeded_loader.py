@@ -12,7 +12,6 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from torch.utils.data import DataLoader
 
 from tokenmill.loader.book_sampler import WindowBatchSampler
@@ -82,7 +81,7 @@ def test_global_batches_follow_the_contract_at_any_world_size(
         assert sorted(seen) == list(range(n))  # and exactly once
     # The same B in one process gives the same global batches: B's division does not matter.
     assert global_batches([loader(n, batch_size=B, seed=seed, drop_last=drop_last)], epoch) == got
-    for r, one in enumerate(ranks):
+    for one in ranks:
         assert len(one) == len([b for b in global_batches([one], epoch)])
         assert one.batch_size == batch_size and one.drop_last == drop_last
 

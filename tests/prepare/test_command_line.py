@@ -14,7 +14,6 @@ from tests.helpers import tm, write_jsonl
 from tokenmill.common import progress as parallel
 from tokenmill.prepare import tasks
 
-
 WORDS = "the of and a to in is you that it he was for on are as with his they I at be this".split()
 
 

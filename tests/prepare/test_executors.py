@@ -12,7 +12,6 @@ from tokenmill.corpus import inputs
 from tokenmill.prepare import prepare
 from tokenmill.prepare import tasks as tasks_module
 
-
 WORDS = "the of and a to in is you that it he was for on are as with his they I at be this".split()
 
 

@@ -9,14 +9,11 @@ import pytest
 
 from tests.helpers import all_files, tm, write_jsonl
 from tokenmill.prepare import checkpoint, prepare
-from tokenmill.prepare import prepare
-
 
 WORDS = "the of and a to in is you that it he was for on are as with his they I at be this".split()
 
 
 def texts(n: int, seed: int = 0) -> list[str]:
-    import random
 
     rng = random.Random(seed)
     return [" ".join(rng.choice(WORDS) for _ in range(rng.randint(5, 300))) for _ in range(n)]

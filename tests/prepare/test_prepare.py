@@ -13,7 +13,6 @@ import random
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, ClassVar
 
 import numpy as np
 import pytest
@@ -21,15 +20,15 @@ import tiktoken
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tokenmill.tokenizers import registry as vocab
+from tests.helpers import all_files, write_jsonl
 from tokenmill.corpus import cutting, inputs, readers
-from tokenmill.prepare import PrepareOptions, prepare, reference_tokens, run_prepare
 from tokenmill.corpus.cutting import _CUT, safe_cut
+from tokenmill.prepare import PrepareOptions, prepare, reference_tokens, run_prepare
 from tokenmill.prepare import tasks as tasks_mod
 from tokenmill.store import TokenStore
 from tokenmill.store.writer import ShardWriter
 from tokenmill.tokenizers import Tokenizer, get_tokenizer
-from tests.helpers import all_files, write_jsonl
+from tokenmill.tokenizers import registry as vocab
 
 GPT2 = get_tokenizer("gpt2")
 WORDS = (

@@ -12,7 +12,6 @@ import json
 import os
 import random
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -26,14 +25,14 @@ os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # before ray is imported:
 os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
 ray = pytest.importorskip("ray")
 
+from tests.helpers import all_files  # noqa: E402
+from tokenmill.corpus.inputs import resolve_inputs  # noqa: E402
 from tokenmill.prepare import PrepareOptions, prepare, run_prepare  # noqa: E402
 from tokenmill.prepare import tasks as tasks_mod  # noqa: E402
 from tokenmill.prepare.coordinator import _job  # noqa: E402
-from tokenmill.corpus.inputs import resolve_inputs  # noqa: E402
 from tokenmill.prepare.tasks import plan_tasks  # noqa: E402
 from tokenmill.prepare.worker import execute  # noqa: E402
 from tokenmill.tokenizers import get_tokenizer  # noqa: E402
-from tests.helpers import all_files  # noqa: E402
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 WORDS = "the of and a to in is you that it he was for on are as with his they I at be this".split()

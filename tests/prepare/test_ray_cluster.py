@@ -24,10 +24,9 @@ os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # before ray is imported:
 os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
 ray = pytest.importorskip("ray")
 
-from tokenmill.prepare import prepare  # noqa: E402
-
 from tests.helpers import all_files  # noqa: E402
 from tests.prepare.test_ray import ARGS, texts  # noqa: E402
+from tokenmill.prepare import prepare  # noqa: E402
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 

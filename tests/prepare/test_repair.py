@@ -13,7 +13,6 @@ import pytest
 
 from tests.helpers import all_files, tm, write_jsonl
 
-
 WORDS = "the of and a to in is you that it he was for on are as with his they I at be this".split()
 
 

@@ -16,7 +16,6 @@ from tokenmill.prepare import manifest as manifest_module
 from tokenmill.prepare import tasks as tasks_module
 from tokenmill.store.writer import ShardWriter
 
-
 WORDS = "the of and a to in is you that it he was for on are as with his they I at be this".split()
 
 
@@ -97,7 +96,7 @@ def test_open_shard_files_are_closed_and_removed_on_an_error(tmp_path: Path, mon
     opened: list[Any] = []
 
     def spy_open(*a: Any, **k: Any) -> Any:
-        f = open(*a, **k)
+        f = open(*a, **k)  # noqa: SIM115 - the spy hands the open file to its caller
         opened.append(f)
         return f
 

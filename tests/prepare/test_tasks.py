@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tokenmill.corpus import readers
+from tokenmill.corpus.inputs import resolve_inputs
 from tokenmill.prepare import PrepareOptions, prepare, reference_tokens, run_prepare
 from tokenmill.prepare import tasks as tasks_mod
-from tokenmill.corpus.inputs import resolve_inputs
 from tokenmill.store import TokenStore, shard_name, write_manifest, write_shard
 from tokenmill.store.manifest import _example_manifest
 
@@ -91,7 +91,7 @@ def test_resume_skips_finished_tasks_and_says_how_many(tmp_path: Path, monkeypat
     src = tmp_path / "a.jsonl"
     src.write_text("".join(json.dumps({"text": f"text number {i} " * 20}) + "\n" for i in range(200)))
     prepare([src], tmp_path / "ref", workers=0, progress=False)
-    real, runs = worker._Worker._document, []
+    real = worker._Worker._document
 
     def stop_in_task_5(self, doc):  # type: ignore[no-untyped-def]
         if doc.key >= 5 * 4000:

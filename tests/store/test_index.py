@@ -11,7 +11,6 @@ from tests.helpers import tm, write_jsonl
 from tokenmill.prepare import prepare
 from tokenmill.store import TokenStore
 
-
 WORDS = "the of and a to in is you that it he was for on are as with his they I at be this".split()
 
 
@@ -33,7 +32,7 @@ def test_a_corrupt_index_is_an_error_naming_the_file(tmp_path: Path) -> None:
         offsets[0] = bad[0]
         offsets.tofile(out / "train-00000-00001.idx")
         store = TokenStore.open(out)  # sizes are right: open cannot tell
-        for read in (lambda: store.document_offsets(), lambda: list(store.documents()), lambda: store.stats()):
+        for read in (store.document_offsets, lambda s=store: list(s.documents()), store.stats):
             with pytest.raises(ValueError, match=r"train-00000-00001\.idx.*offsets"):
                 read()
         done = tm("stats", str(out))

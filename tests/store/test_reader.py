@@ -12,7 +12,6 @@ from tokenmill.prepare import prepare
 from tokenmill.store import TokenStore
 from tokenmill.tokenizers import get_tokenizer
 
-
 GPT2 = get_tokenizer("gpt2")
 
 

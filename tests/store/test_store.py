@@ -18,7 +18,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tokenmill.store.array import _window_reference
 from tokenmill.store import (
     FORMAT_VERSION,
     MANIFEST_NAME,
@@ -32,6 +31,7 @@ from tokenmill.store import (
     write_manifest,
     write_shard,
 )
+from tokenmill.store.array import _window_reference
 
 EOT = 50256
 

@@ -7,16 +7,15 @@ import random
 from pathlib import Path
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.helpers import write_jsonl
 from tokenmill.prepare import prepare
 from tokenmill.store.writer import ShardWriter
 from tokenmill.tokenizers import Tokenizer
-
 
 WORDS = "the of and a to in is you that it he was for on are as with his they I at be this".split()
 

@@ -10,8 +10,8 @@ import pytest
 def test_tiktoken_failures_are_not_all_called_not_installed(monkeypatch: pytest.MonkeyPatch) -> None:
     import tiktoken
 
-    from tokenmill.tokenizers import ranks as vocab
     from tokenmill.tokenizers import bpe
+    from tokenmill.tokenizers import ranks as vocab
 
     monkeypatch.setattr(vocab, "find_ranks_file", lambda spec: None)
 

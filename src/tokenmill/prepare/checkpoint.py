@@ -21,13 +21,13 @@ import json
 import os
 import re
 import warnings
-from collections.abc import Iterator, Sequence  # noqa: F401
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from tokenmill.prepare.tasks import TASKS_DIR, UNPACK_DIR
 from tokenmill.common.errors import ExplainedError
+from tokenmill.prepare.tasks import TASKS_DIR, UNPACK_DIR
 from tokenmill.prepare.worker import SPLITS
 from tokenmill.store import FORMAT, atomic_write_bytes, dtype_for
 from tokenmill.store.format import FORMAT_VERSION, LOCK_NAME, MANIFEST_NAME, PROGRESS_NAME

@@ -22,10 +22,10 @@ from typing import Any
 
 from tokenmill.common.errors import ExplainedError, ExplainedWarning
 from tokenmill.common.progress import progress_bar
-from tokenmill.prepare.checkpoint import clean, load_state, save_checkpoint
 from tokenmill.corpus.cutting import CUTTABLE_PATTERNS
-from tokenmill.prepare.executor import Executor
 from tokenmill.corpus.inputs import InputFile
+from tokenmill.prepare.checkpoint import clean, load_state, save_checkpoint
+from tokenmill.prepare.executor import Executor
 from tokenmill.prepare.manifest import build_manifest, finish_store, totals
 from tokenmill.prepare.options import PrepareOptions, PrepareReport
 from tokenmill.prepare.tasks import TaskSpec, describe_task, plan_tasks, range_bytes_for, unpack_tasks

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from tokenmill.common.errors import ExplainedError
+from tokenmill.corpus.inputs import absolute_arguments, resolve_inputs
 from tokenmill.prepare.checkpoint import (
     check_out_dir,
     locked,
@@ -33,10 +34,10 @@ from tokenmill.prepare.coordinator import run_locked, tokenizer_source
 from tokenmill.prepare.engines import check_parity
 from tokenmill.prepare.executors import default_workers, make_executor
 from tokenmill.prepare.options import DEFAULT_SHARD_TOKENS, PrepareOptions, PrepareReport
-from tokenmill.corpus.inputs import absolute_arguments, resolve_inputs
 from tokenmill.store import TokenStore
 from tokenmill.store.bundled import bundle_name
 from tokenmill.tokenizers import get_tokenizer
+
 
 def prepare(
     inputs: Any,

@@ -16,9 +16,9 @@ leftovers of a killed run) is removed first, so a task's output never mixes two 
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
-import errno
 import os
 import signal
 import socket
@@ -30,11 +30,11 @@ from typing import Any
 import numpy as np
 
 from tokenmill.common.errors import ExplainedError
-from tokenmill.prepare.engines import make_encoder, scrub_surrogates
+from tokenmill.common.files import atomic_write_bytes, sha256_file
 from tokenmill.corpus.inputs import InputFile
 from tokenmill.corpus.readers import read_task, unpack
+from tokenmill.prepare.engines import make_encoder, scrub_surrogates
 from tokenmill.prepare.tasks import TaskSpec, describe_task, record_path, unpacked_path
-from tokenmill.common.files import atomic_write_bytes, sha256_file
 from tokenmill.store.format import PROGRESS_NAME, task_shard_name
 from tokenmill.store.writer import ShardWriter
 

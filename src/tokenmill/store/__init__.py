@@ -16,14 +16,13 @@ directory of shards without a manifest is an interrupted ``tokenmill prepare``.
 dtype('uint16')
 """
 
+from tokenmill.common.files import atomic_write_bytes, sha256_file
 from tokenmill.store.array import TokenArray
 from tokenmill.store.format import (
     FORMAT,
     FORMAT_VERSION,
     MANIFEST_NAME,
-    atomic_write_bytes,
     dtype_for,
-    sha256_file,
     shard_name,
     task_shard_name,
 )

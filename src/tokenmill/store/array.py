@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Sequence
-from pathlib import Path  # noqa: F401  (used by the doctests)
 from typing import Any
 
 import numpy as np
 
-from tokenmill.store.format import _le, shard_name  # noqa: F401  (doctests)
-from tokenmill.store.writer import write_shard  # noqa: F401  (doctests)
+from tokenmill.store.format import _le
 
 
 def _window_reference(array: Any, starts: Sequence[int], length: int) -> np.ndarray:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from tokenmill.store.format import atomic_write_bytes
+from tokenmill.common.files import atomic_write_bytes
 
 TOKENIZER_DIR = "tokenizer"
 

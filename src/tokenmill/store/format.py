@@ -17,8 +17,6 @@ from typing import Any
 
 import numpy as np
 
-from tokenmill.common.files import atomic_write_bytes, sha256_file  # noqa: F401  (the store writes and checks with them; docs/format.md names them here)
-
 FORMAT = "tokenmill-store"
 FORMAT_VERSION = 2  # 2: shards per task (<split>-<task>-<k>), a "tasks" key; version 1 still read
 MANIFEST_NAME = "manifest.json"

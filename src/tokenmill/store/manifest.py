@@ -7,14 +7,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from tokenmill.store.format import (
-    FORMAT,
-    FORMAT_VERSION,
-    LOCK_NAME,
-    MANIFEST_NAME,
-    PROGRESS_NAME,
-    atomic_write_bytes,
-)
+from tokenmill.common.files import atomic_write_bytes
+from tokenmill.store.format import FORMAT, FORMAT_VERSION, LOCK_NAME, MANIFEST_NAME, PROGRESS_NAME
 from tokenmill.store.repair import prepare_command
 
 _PREPARE_HINT = "run `tokenmill prepare INPUT --out {dir}` to create it"

