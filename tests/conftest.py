@@ -53,3 +53,10 @@ def cli(capsys):
         return subprocess.CompletedProcess(list(argv), code, out, err)
 
     return run
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that read the shared corpora are slow ones, whatever their module says."""
+    for item in items:
+        if "corpora" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
