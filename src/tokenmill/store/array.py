@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from tokenmill.common.checks import is_int
 from tokenmill.store.format import _le
 
 
@@ -197,7 +198,7 @@ class TokenArray:
             raise ValueError(
                 f"starts must be a 1-D integer array, got shape {starts.shape} dtype {starts.dtype}"
             )
-        if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 0:
+        if not is_int(length) or length < 0:
             raise ValueError(f"length must be an int >= 0, got {length!r}")
         length, n = int(length), len(self)
         starts = starts.astype(np.int64)

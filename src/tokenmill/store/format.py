@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from tokenmill.common.checks import is_int
+
 FORMAT = "tokenmill-store"
 FORMAT_VERSION = 2  # 2: shards per task (<split>-<task>-<k>), a "tasks" key; version 1 still read
 MANIFEST_NAME = "manifest.json"
@@ -35,7 +37,7 @@ def shard_name(split: str, k: int) -> str:
     """
     if not isinstance(split, str) or not split or not split.isidentifier():
         raise ValueError(f"split name must be a simple identifier like 'train', got {split!r}")
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
+    if not is_int(k) or k < 0:
         raise ValueError(f"shard number must be an int >= 0, got {k!r}")
     return f"{split}-{int(k):05d}"
 

