@@ -46,6 +46,10 @@ class SeededBatchSampler(Sampler[np.ndarray]):
     1
     """
 
+    # Set by create_dataloader when stride was left to its default: a state saved with another
+    # stride is then explained as the 0.2.0 change of default (tokenmill.loader.state).
+    stride_defaulted = False
+
     def __init__(
         self, n_windows: int, batch_size: int, *, seed: int | None, rank: int = 0,
         world_size: int = 1, shuffle: bool = True, drop_last: bool = False,

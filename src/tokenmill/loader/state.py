@@ -71,11 +71,31 @@ def _check_header(state: Any, fmt: str) -> None:
         )
 
 
-def _check_same_data(state: dict[str, Any], have: dict[str, Any], keys: tuple[str, ...]) -> None:
+def _stride_hint(saved: Any, have: Any, defaulted: bool) -> str:
+    """Why the windows differ when this loader took the default stride and the state has another."""
+    if not (defaulted and isinstance(saved, dict) and isinstance(have, dict)):
+        return ""
+    stride = saved.get("stride")
+    if not is_int(stride) or stride == have.get("stride"):
+        return ""
+    return (
+        f"the default stride changed in tokenmill 0.2.0 from 128 to max_length (each token once "
+        f"per epoch): this loader took the default, stride={have.get('stride')}, and the state "
+        f"was saved with stride={stride}; to get the saved windows back pass stride={stride} "
+        f"to create_dataloader; "
+    )
+
+
+def _check_same_data(
+    state: dict[str, Any], have: dict[str, Any], keys: tuple[str, ...], stride_defaulted: bool = False,
+) -> None:
     diffs = [f"{k}: saved {state.get(k)!r}, here {have[k]!r}" for k in keys if state.get(k) != have[k]]
     if state.get("dataset") != have["dataset"]:
         diffs.append("dataset: saved " + ", ".join(_differences(state.get("dataset"), have["dataset"])))
     if diffs:
+        hint = _stride_hint(state.get("dataset"), have["dataset"], stride_defaulted)
+        if hint:
+            raise ValueError(hint + "(differences: " + "; ".join(diffs) + ")")
         raise ValueError(
             "the sampler state dict is from another dataset or order, so its position means "
             "nothing here: " + "; ".join(diffs) + "; restore it into a loader made with the "
@@ -92,7 +112,7 @@ def check_state(sampler: Any, state: Any) -> tuple[int, int]:
             f"tokenmill computes version {PERMUTATION_VERSION}: the order would differ; resume "
             f"with the tokenmill that saved it"
         )
-    _check_same_data(state, sampler._state(0, 0), _MATCH)
+    _check_same_data(state, sampler._state(0, 0), _MATCH, sampler.stride_defaulted)
     saved_B, B = _int_field(state, "global_batch_size"), sampler.global_batch_size
     if saved_B != B:
         ws = sampler.world_size
@@ -119,7 +139,10 @@ def check_state(sampler: Any, state: Any) -> tuple[int, int]:
 def check_book_state(sampler: Any, state: Any) -> tuple[dict[str, Any] | None, int]:
     """``(how the epoch's order was drawn, batches done)`` of a book-order state, else ValueError."""
     _check_header(state, BOOK_FORMAT)
-    _check_same_data(state, sampler.state_dict(), ("n_windows", "batch_size", "shuffle", "drop_last"))
+    _check_same_data(
+        state, sampler.state_dict(), ("n_windows", "batch_size", "shuffle", "drop_last"),
+        sampler.stride_defaulted,
+    )
     position, drawn = _int_field(state, "position"), state.get("drawn")
     if position > len(sampler):
         raise ValueError(
