@@ -111,6 +111,8 @@ class SeededBatchSampler(Sampler[np.ndarray]):
         ``for epoch in range(start, n): sampler.set_epoch(epoch)`` loop resumes mid-epoch.
         """
         epoch = non_negative_int("epoch", epoch)
+        if epoch >= 2**63:  # the permutation's keys take the epoch mod 2**64: it would wrap
+            raise OptionError("epoch", "{epoch} must be < 2**63, got {0}", epoch)
         if epoch != self.epoch:
             self.epoch, self._resume, self._live = epoch, 0, None
 

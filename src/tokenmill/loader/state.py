@@ -28,12 +28,44 @@ STATE_VERSION = 1  # bump on any change of meaning; both formats refuse versions
 _MATCH = ("n_windows", "seed", "shuffle", "drop_last")  # must equal the loader's, as they are
 
 
-def _int_field(state: dict[str, Any], key: str) -> int:
+_MAX_INT = 2**63 - 1  # epochs, positions and steps beyond int64 would wrap in the permutation
+
+
+def _int_field(state: dict[str, Any], key: str, what: str = "sampler state dict") -> int:
     value = state.get(key)
     number = operator.index(value) if is_int(value) else -1
-    if number < 0:
-        raise ValueError(f"sampler state dict field {key!r} must be an int >= 0, got {value!r}")
+    if not 0 <= number <= _MAX_INT:
+        raise ValueError(
+            f"{what} field {key!r} must be an int from 0 to 2**63 - 1, got {str(value)[:40]!r}; "
+            f"the state is damaged: restore one saved by loader.state_dict()"
+        )
     return number
+
+
+def _check_drawn(drawn: Any) -> None:
+    """ValueError unless ``drawn`` can redraw an epoch: a seed torch takes, or a generator's state."""
+    import torch  # the loader's layer has torch; only this check needs it
+
+    if drawn is None:
+        return
+    if isinstance(drawn, dict) and set(drawn) == {"seed"}:
+        seed = drawn["seed"]
+        if is_int(seed) and -(2**63) <= seed < 2**64:
+            return
+    elif isinstance(drawn, dict) and set(drawn) == {"generator_state"}:
+        state = drawn["generator_state"]
+        size = torch.Generator().get_state().numel()
+        if isinstance(state, list) and len(state) == size and all(is_int(b) and 0 <= b < 256 for b in state):
+            try:
+                torch.Generator().set_state(torch.tensor(state, dtype=torch.uint8))
+                return
+            except (RuntimeError, ValueError):
+                pass
+    raise ValueError(
+        f"sampler state field 'drawn' is damaged ({str(drawn)[:80]!r}): it must be null, "
+        f"{{'seed': int}} or {{'generator_state': [{torch.Generator().get_state().numel()} "
+        f"ints 0-255]}}; restore one saved by loader.state_dict()"
+    )
 
 
 def _differences(saved: Any, have: Any) -> list[str]:
@@ -149,11 +181,12 @@ def check_book_state(sampler: Any, state: Any) -> tuple[dict[str, Any] | None, i
             f"sampler state position={position} is past the epoch's {len(sampler)} batches; the "
             f"state is damaged"
         )
-    ok = drawn is None or (
-        isinstance(drawn, dict) and (isinstance(drawn.get("seed"), int) or isinstance(drawn.get("generator_state"), list))
-    )
-    if not ok or (drawn is None and sampler.shuffle and position):
-        raise ValueError(f"sampler state field 'drawn' is damaged: {str(drawn)[:80]!r}")
+    _check_drawn(drawn)
+    if drawn is None and sampler.shuffle and position:
+        raise ValueError(
+            f"sampler state field 'drawn' is null at position {position} of a shuffled epoch: "
+            f"the state is damaged; restore one saved by loader.state_dict()"
+        )
     return drawn, position
 
 
@@ -170,8 +203,18 @@ def sampler_state_of(state: Any) -> dict[str, Any]:
     steps = 0
     main: Any = state
     if "_snapshot" in state:  # num_workers > 0: the main process's snapshot, and steps since it
-        main = state["_snapshot"].get("_main_snapshot", {})
-        steps = int(state.get("_steps_since_snapshot", 0) or 0)
+        snapshot = state["_snapshot"]
+        main = snapshot.get("_main_snapshot", {}) if isinstance(snapshot, dict) else None
+        if not isinstance(main, dict):
+            raise ValueError(
+                f"loader state dict field '_snapshot' must be a dict holding a dict "
+                f"'_main_snapshot', got {str(snapshot)[:80]!r}; the state is damaged: restore "
+                f"one saved by loader.state_dict()"
+            )
+        steps = _int_field(
+            {"_steps_since_snapshot": state.get("_steps_since_snapshot", 0)}, "_steps_since_snapshot",
+            "loader state dict",
+        )
     inner = main.get("_sampler_iter_state") or main.get("_index_sampler_state")
     if not isinstance(inner, dict) or "format" not in inner:
         raise ValueError(
