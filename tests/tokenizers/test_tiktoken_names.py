@@ -83,3 +83,20 @@ def test_trained_tokenizer_directory(tmp_path) -> None:  # noqa: ANN001
     assert tok.eot_token == tok.special_tokens[ENDOFTEXT]
     assert tok.decode_single_token_bytes(ord("h")) == b"h"  # the 256 byte tokens come first
     assert b"".join(tok.decode_single_token_bytes(i) for i in tok.encode("hello tea")) == b"hello tea"
+
+
+def test_hf_byte_level_tokens_give_their_bytes_not_replacement_characters(tmp_path) -> None:  # noqa: ANN001
+    pytest.importorskip("tokenizers")
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    hf = Tokenizer(models.BPE())
+    hf.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    hf.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=270, special_tokens=["<|endoftext|>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
+    hf.train_from_iterator(["hello world"] * 50, trainer)
+    hf.save(str(tmp_path / "tokenizer.json"))
+    tok = get_tokenizer(tmp_path / "tokenizer.json")
+    ids = tok.encode("猫 <|endoftext|>", allowed_special="all")  # 猫 was never seen: three byte tokens
+    assert [tok.decode_single_token_bytes(i) for i in ids] == [b"\xe7", b"\x8c", b"\xab", b" ", b"<|endoftext|>"]

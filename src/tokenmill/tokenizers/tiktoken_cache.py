@@ -20,6 +20,7 @@ from pathlib import Path
 
 from tokenmill.common.files import atomic_write_bytes
 from tokenmill.tokenizers.base import ENDOFTEXT
+from tokenmill.tokenizers.bytelevel import byte_chars
 
 __all__ = ["GPT2_FILES", "gpt2_data_gym_files", "seed_tiktoken_cache", "tiktoken_cache_dir"]
 
@@ -49,18 +50,6 @@ def tiktoken_cache_dir() -> Path | None:
     return Path(tempfile.gettempdir()) / "data-gym-cache"
 
 
-def _byte_chars() -> list[str]:
-    """GPT-2's byte -> printable character table (``bytes_to_unicode``), as tiktoken rebuilds it."""
-    table, extra = [], 0
-    for b in range(256):
-        if chr(b).isprintable() and chr(b) != " ":
-            table.append(chr(b))
-        else:
-            table.append(chr(256 + extra))
-            extra += 1
-    return table
-
-
 def _parts(token: bytes, ranks: dict[bytes, int], below: int) -> list[bytes]:
     """``token``'s bytes merged by byte-level BPE using only the merges ranked below ``below``."""
     parts = [bytes([b]) for b in token]
@@ -82,7 +71,7 @@ def gpt2_data_gym_files(ranks: dict[bytes, int]) -> dict[str, bytes]:
     Pitfall: the bytes must match OpenAI's exactly (tiktoken checks their sha256 and deletes a
     file that differs), so the order of lines and keys is the rank order, nothing is sorted.
     """
-    chars = _byte_chars()
+    chars = byte_chars()
 
     def text(piece: bytes) -> str:
         return "".join(chars[b] for b in piece)
