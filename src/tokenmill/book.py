@@ -229,7 +229,9 @@ def create_dataloader_v1(
 
     ``loader.batch_size``, ``loader.drop_last`` and ``len(loader)`` (the number of batches) are
     as in the book. ``tokenizer`` (keyword-only, not in the book) takes whatever
-    ``GPTDatasetV1`` takes, a learner's own tokenizer object included.
+    ``GPTDatasetV1`` takes, a learner's own tokenizer object included. The defaults are the
+    book's (``max_length=256, stride=128``: windows overlap by half); ``tokenmill.create_dataloader``
+    defaults to ``stride=max_length`` instead (each token once per epoch).
 
     Pitfall: too little text for one batch (no window at all, or ``drop_last=True`` with fewer
     windows than ``batch_size``) gives what the book gives, a loader with ``len(loader) == 0``

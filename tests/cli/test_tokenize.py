@@ -68,6 +68,7 @@ def vocab_in(tmp_path, cli, monkeypatch):
     for name in ("TOKENMILL_VOCAB_DIR", "XDG_CACHE_HOME"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path / "tiktoken-cache"))  # gpt2 seeds it
 
     def using(cache):
         monkeypatch.setenv("TOKENMILL_CACHE_DIR", str(cache))

@@ -283,7 +283,7 @@ def test_another_global_batch_size_is_refused_with_the_fix() -> None:
         ({"format": None}, "not a tokenmill.SeededBatchSampler state"),
         ({"permutation_version": 0}, "permutation version 0"),
         ({"next_global_batch": 10**9}, "next_global_batch=1000000000 is past the epoch's 25 global batches"),
-        ({"epoch": -1}, "'epoch' must be an int >= 0, got -1"),
+        ({"epoch": -1}, r"'epoch' must be an int from 0 to 2\*\*63 - 1, got '-1'"),
     ],
 )
 def test_state_versions_and_damage_are_refused(edit: dict, match: str) -> None:

@@ -104,3 +104,12 @@ def test_resume_at_world_size_2(runs: dict) -> None:
     rest = global_batches(tmp / "resumed")
     assert rest == runs["full"][5:]
     assert sorted(sum(runs["full"][:5] + rest, [])) == list(range(N_WINDOWS))
+
+
+def test_loader_built_before_init_process_group_is_refused(runs: dict) -> None:
+    tmp = runs["tmp"]
+    early = torchrun(tmp, tmp / "early", "--loader-first")
+    assert early.returncode != 0
+    assert "torch.distributed is not initialised" in early.stderr
+    assert "init_process_group() before create_dataloader" in early.stderr
+    assert not (tmp / "early").exists()  # failed before a single batch was trained on

@@ -31,16 +31,23 @@ def main() -> None:
     parser.add_argument("--num-workers", type=int, default=0)
     parser.add_argument("--kill-after", type=int, default=0)
     parser.add_argument("--resume", type=Path)
+    # A common order in training scripts: the loader first, then init_process_group.
+    parser.add_argument("--loader-first", action="store_true")
     args = parser.parse_args()
 
+    tokens = np.load(args.tokens, mmap_mode="r")
+
+    def make_loader() -> object:
+        # rank and world_size are not passed: they come from torch.distributed.
+        return create_dataloader(
+            tokens, batch_size=args.batch_size, max_length=args.stride, stride=args.stride,
+            seed=args.seed, drop_last=False, stateful=True, num_workers=args.num_workers,
+        )
+
+    early = make_loader() if args.loader_first else None
     dist.init_process_group("gloo")
     rank, world_size = dist.get_rank(), dist.get_world_size()
-    tokens = np.load(args.tokens, mmap_mode="r")
-    # rank and world_size are not passed: they come from torch.distributed.
-    loader = create_dataloader(
-        tokens, batch_size=args.batch_size, max_length=args.stride, stride=args.stride,
-        seed=args.seed, drop_last=False, stateful=True, num_workers=args.num_workers,
-    )
+    loader = early or make_loader()
     assert (loader.sampler.rank, loader.sampler.world_size) == (rank, world_size)
     if args.resume is not None:
         loader.load_state_dict(torch.load(args.resume)["loader"])

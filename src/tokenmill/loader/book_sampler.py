@@ -40,6 +40,10 @@ class WindowBatchSampler(Sampler[np.ndarray]):
     [[1, 3], [4, 2]]
     """
 
+    # Set by create_dataloader when stride was left to its default: a state saved with another
+    # stride is then explained as the 0.2.0 change of default (tokenmill.loader.state).
+    stride_defaulted = False
+
     def __init__(
         self, n_windows: int, batch_size: int, *, shuffle: bool = True, drop_last: bool = False,
         generator: torch.Generator | None = None, dataset_id: dict[str, Any] | None = None,

@@ -10,7 +10,8 @@ and ``tokenmill.loader.seeded_sampler``.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import os
+from collections.abc import Callable, Collection
 from typing import Any
 
 import torch
@@ -66,15 +67,16 @@ def _check_dataset(dataset: Any) -> None:
 def window_loader(
     dataset: WindowDataset, *, batch_size: int = 4, shuffle: bool = True, drop_last: bool = True,
     num_workers: int = 0, generator: torch.Generator | None = None, stateful: bool = False,
-    dataset_id: dict[str, Any] | None = None,
+    dataset_id: dict[str, Any] | None = None, **loader_options: Any,
 ) -> DataLoader:
     """A DataLoader over ``dataset`` that fetches each batch with one gather.
 
     Same batches, RNG draws, ``batch_size``, ``drop_last`` and ``len`` as ``DataLoader(dataset,
     batch_size, shuffle=..., drop_last=..., generator=...)``; ``loader.sampler`` is a
     ``WindowBatchSampler``. ``stateful=True`` makes it torchdata's ``StatefulDataLoader``
-    (restoring checks ``dataset_id``). Pitfall: refuses (ValueError) a loader that would drop
-    every batch.
+    (restoring checks ``dataset_id``); ``loader_options`` (``pin_memory``, ``prefetch_factor``,
+    ``persistent_workers``, ...) go to the DataLoader as they are. Pitfall: refuses
+    (ValueError) a loader that would drop every batch.
 
     >>> loader = window_loader(WindowDataset(list(range(12)), max_length=3, stride=3),
     ...                        batch_size=2, shuffle=False)
@@ -100,14 +102,38 @@ def window_loader(
     # batch_size=None: the sampler yields whole batches and the dataset gathers each in one step.
     return loader_class(
         dataset, batch_size=None, sampler=sampler, collate_fn=_batch_as_is,
-        num_workers=num_workers, generator=generator,
+        num_workers=num_workers, generator=generator, **loader_options,
     )
 
 
+def _launched_rank() -> tuple[str, str] | None:
+    """``(RANK, WORLD_SIZE)`` as a launcher (torchrun) set them when they say several ranks, else None."""
+    rank, world = os.environ.get("RANK", "").strip(), os.environ.get("WORLD_SIZE", "").strip()
+    several = world not in ("", "1") or rank not in ("", "0")
+    return (rank or "?", world or "?") if several else None
+
+
 def _ranks(rank: int | None, world_size: int | None) -> tuple[int, int]:
-    """``(rank, world_size)``: as given, else torch.distributed's when initialised, else 0 and 1."""
+    """``(rank, world_size)``: as given, else torch.distributed's when initialised, else 0 and 1.
+
+    Pitfall: under a launcher that says several ranks (``RANK``/``WORLD_SIZE``) with
+    torch.distributed not yet initialised, guessing 0 and 1 would feed every rank the same
+    batches: that is refused (ValueError) unless both are given.
+    """
     dist = torch.distributed
     live = dist.is_available() and dist.is_initialized()
+    launched = None if live or (rank is not None and world_size is not None) else _launched_rank()
+    if launched is not None:
+        raise OptionError(
+            "world_size",
+            "the environment says this process is rank {0} of {1} (RANK and WORLD_SIZE, as "
+            "torchrun sets them), but torch.distributed is not initialised and {rank=} and "
+            "{world_size=} were not both given, so every rank would load the same batches; "
+            "call torch.distributed.init_process_group() before create_dataloader, or pass "
+            "{rank=int(os.environ['RANK'])} and {world_size=int(os.environ['WORLD_SIZE'])} "
+            "({rank=0} and {world_size=1} for a loader of this process alone)",
+            *launched,
+        )
     return rank_and_world_size(
         rank if rank is not None else dist.get_rank() if live else 0,
         world_size if world_size is not None else dist.get_world_size() if live else 1,
@@ -128,10 +154,12 @@ def _stateful_loader_class() -> type[DataLoader]:
 
 def create_dataloader(
     source: Any, *, tokenizer: Any = None, batch_size: int = 4, max_length: int = 256,
-    stride: int = 128, shuffle: bool = True, drop_last: bool = True, num_workers: int = 0,
+    stride: int | None = None, shuffle: bool = True, drop_last: bool = True, num_workers: int = 0,
     allowed_special: Collection[str] | str = (ENDOFTEXT,), split: str = "train",
     generator: torch.Generator | None = None, seed: int | None = None, rank: int | None = None,
-    world_size: int | None = None, stateful: bool = False,
+    world_size: int | None = None, stateful: bool = False, pin_memory: bool = False,
+    prefetch_factor: int | None = None, persistent_workers: bool = False, timeout: float = 0,
+    worker_init_fn: Callable[[int], None] | None = None, multiprocessing_context: Any = None,
 ) -> DataLoader:
     """A DataLoader of ``[inputs, targets]`` batches, each int64 ``(batch_size, max_length)``.
 
@@ -151,6 +179,16 @@ def create_dataloader(
     (``tokenmill prepare FILE --out DIR`` then ``TokenStore.open(DIR)``, or pass the file's
     text: ``open(FILE).read()``). Text with spaces or newlines that names no file is text, as
     in the book (a one-line text that starts like a path: pass its token IDs instead).
+
+    ``stride`` is the step between windows' starts; None (the default) means ``max_length``,
+    so each token is in one window per epoch (as nanoGPT, Megatron and litgpt train); the
+    book's ``stride=128`` (overlapping windows) is ``tokenmill.book.create_dataloader_v1``'s
+    default, or pass it. ``split`` picks a token store's split: a validation loader is
+    ``create_dataloader(store, split="val", shuffle=False)``. ``pin_memory``,
+    ``prefetch_factor``, ``persistent_workers``, ``timeout``, ``worker_init_fn`` and
+    ``multiprocessing_context`` go to the DataLoader as they are; ``num_workers=0`` (the
+    default) is the fast choice: a batch is one vectorised gather from memory-mapped shards,
+    and worker processes only add pickling and IPC.
 
     Two orders. Without ``seed`` in one process (the default), the book's: torch's global RNG
     draws the epoch's shuffle, so under ``torch.manual_seed`` the batches are exactly those of
@@ -188,6 +226,9 @@ def create_dataloader(
     [24, 9, 0, 30]
     """
     # Checked before tokenizing, which can take seconds.
+    stride_defaulted = stride is None
+    if stride is None:
+        stride = positive_int("max_length", max_length)
     for name, value in (("batch_size", batch_size), ("max_length", max_length), ("stride", stride)):
         positive_int(name, value)
     rank, world_size = _ranks(rank, world_size)
@@ -226,17 +267,25 @@ def create_dataloader(
     else:
         tokens = source
     dataset = WindowDataset(tokens, max_length=max_length, stride=stride)
+    options = {
+        "pin_memory": pin_memory, "prefetch_factor": prefetch_factor, "timeout": timeout,
+        "persistent_workers": persistent_workers, "worker_init_fn": worker_init_fn,
+        "multiprocessing_context": multiprocessing_context,
+    }
     if not seeded:
-        return window_loader(
+        loader = window_loader(
             dataset, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last,
             num_workers=num_workers, generator=generator, stateful=stateful,
-            dataset_id=dataset_id(dataset, source, split) if stateful else None,
+            dataset_id=dataset_id(dataset, source, split) if stateful else None, **options,
         )
+        loader.sampler.stride_defaulted = stride_defaulted
+        return loader
     sampler = SeededBatchSampler(
         len(dataset), batch_size, seed=seed, rank=rank, world_size=world_size, shuffle=shuffle,
         drop_last=drop_last, dataset_id=dataset_id(dataset, source, split),
     )
+    sampler.stride_defaulted = stride_defaulted
     return loader_class(
         dataset, batch_size=None, sampler=sampler, collate_fn=_batch_as_is,
-        num_workers=num_workers,
+        num_workers=num_workers, **options,
     )

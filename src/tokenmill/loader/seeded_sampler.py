@@ -46,6 +46,10 @@ class SeededBatchSampler(Sampler[np.ndarray]):
     1
     """
 
+    # Set by create_dataloader when stride was left to its default: a state saved with another
+    # stride is then explained as the 0.2.0 change of default (tokenmill.loader.state).
+    stride_defaulted = False
+
     def __init__(
         self, n_windows: int, batch_size: int, *, seed: int | None, rank: int = 0,
         world_size: int = 1, shuffle: bool = True, drop_last: bool = False,
@@ -107,6 +111,8 @@ class SeededBatchSampler(Sampler[np.ndarray]):
         ``for epoch in range(start, n): sampler.set_epoch(epoch)`` loop resumes mid-epoch.
         """
         epoch = non_negative_int("epoch", epoch)
+        if epoch >= 2**63:  # the permutation's keys take the epoch mod 2**64: it would wrap
+            raise OptionError("epoch", "{epoch} must be < 2**63, got {0}", epoch)
         if epoch != self.epoch:
             self.epoch, self._resume, self._live = epoch, 0, None
 

@@ -12,12 +12,12 @@ import hashlib
 import os
 import re
 import shlex
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from tokenmill.common.errors import OptionError
+from tokenmill.common.paths import is_url, store_path
 from tokenmill.store import MANIFEST_NAME, TokenStore
 from tokenmill.tokenizers.load import get_tokenizer
 
@@ -28,6 +28,8 @@ _TEXT_HINT = "create one with `tokenmill prepare INPUT --out DIR`, then pass Tok
 _MAX_PATH = 4096  # longer strs are text: no file system takes such a path
 # A str that starts so is a path, whatever follows: "/data/store", "~/store", "./s", "../s".
 _PATH_START = re.compile(r"(?:~[\w.-]*|\.{1,2})(?:/|$)|/(?=[\w.~-])")
+# One word with a "-" or "_" and nothing else but letters, digits and dots names a store ("gut-store").
+_STORE_NAME = re.compile(r"[\w.]*[-_][\w.-]*")
 # One word ending so is a file's name (a corpus, a store's shard, an array), not text to train on.
 PATH_SUFFIXES = (
     ".txt", ".text", ".md", ".json", ".jsonl", ".ndjson", ".csv", ".tsv", ".parquet", ".arrow",
@@ -35,8 +37,9 @@ PATH_SUFFIXES = (
 )
 _PATH_RULE = (
     "a str is taken as a path when it is one line that names an existing file or directory "
-    "(~ expanded), starts with /, ~, ./ or ../, or is one word ending in a file suffix "
-    "(.txt, .jsonl, .xz, .gz, .zst, .parquet, .bin, ...); to train on such a str itself, "
+    "(~ expanded), starts with /, ~, ./ or ../, is a URL, or is one word that holds a /, a - "
+    "or _ (a store's name), or ends in a file suffix (.txt, .jsonl, .xz, .gz, .zst, .parquet, "
+    ".bin, ...); to train on such a str itself, "
     "pass its token IDs: create_dataloader(get_tokenizer('gpt2').encode(text), ...)"
 )
 
@@ -46,19 +49,25 @@ def looks_like_path(source: str) -> bool:
 
     One line (no newline, no NUL, at most 4096 characters) that names an existing file or
     directory after ``~`` is expanded, or starts with ``/``, ``~``, ``./`` or ``../``, or is a
-    single word ending in a known file suffix (``.txt``, ``.jsonl``, ``.xz``, ``.bin``, ...).
-    Pitfall: a one-line text that starts like a path is a path too; pass its token IDs instead.
+    URL (``s3://b/s``), or is a single word that holds a ``/`` (``data/gut-store``), holds a
+    ``-`` or ``_`` among letters, digits and dots (``gut-store``), or ends in a known file
+    suffix (``.txt``, ``.jsonl``, ``.xz``, ``.bin``, ...). Pitfall: a one-line text that looks
+    like a path is a path too; pass its token IDs instead.
 
     >>> [looks_like_path(s) for s in ("~/store", "/tmp/nostore", "the-verdict.txt", "../s")]
     [True, True, True, True]
+    >>> [looks_like_path(s) for s in ("data/gut-store", "gut-store", "s3://b/s", "hello")]
+    [True, True, True, False]
     >>> [looks_like_path(s) for s in ("I had always thought", "see notes.txt", "a\\nb", "~ fin ~")]
     [False, False, False, False]
     """
     if len(source) > _MAX_PATH or not source.strip() or any(c in source for c in "\n\r\x00"):
         return False
-    if _PATH_START.match(source):
+    if _PATH_START.match(source) or is_url(source):
         return True
-    if not any(c.isspace() for c in source) and source.lower().endswith(PATH_SUFFIXES):
+    if not any(c.isspace() for c in source) and (
+        "/" in source or _STORE_NAME.fullmatch(source) or source.lower().endswith(PATH_SUFFIXES)
+    ):
         return True
     try:
         return os.path.exists(os.path.expanduser(source))
@@ -71,14 +80,15 @@ def open_store_path(source: Any) -> Any:
 
     A ``Path`` (any ``os.PathLike``) and a str that ``looks_like_path`` are paths (``~`` is
     expanded): a store directory is opened; a file, a missing path or a directory that is no
-    store is refused with what it is and how to proceed, never tokenized as its name.
+    store is refused with what it is and how to proceed, never tokenized as its name; a URL is
+    refused by ``tokenmill.common.paths.store_path`` (object storage is not supported yet).
     """
     if isinstance(source, str):
         if not looks_like_path(source):
             return None
     elif not isinstance(source, os.PathLike):
         return None
-    path = Path(os.path.expanduser(os.fspath(source)))
+    path = store_path(source)
     if (path / MANIFEST_NAME).is_file():
         return TokenStore.open(path)
     shown = repr(os.fspath(source)) + (f" ({path})" if str(path) != os.fspath(source) else "")

@@ -28,12 +28,44 @@ STATE_VERSION = 1  # bump on any change of meaning; both formats refuse versions
 _MATCH = ("n_windows", "seed", "shuffle", "drop_last")  # must equal the loader's, as they are
 
 
-def _int_field(state: dict[str, Any], key: str) -> int:
+_MAX_INT = 2**63 - 1  # epochs, positions and steps beyond int64 would wrap in the permutation
+
+
+def _int_field(state: dict[str, Any], key: str, what: str = "sampler state dict") -> int:
     value = state.get(key)
     number = operator.index(value) if is_int(value) else -1
-    if number < 0:
-        raise ValueError(f"sampler state dict field {key!r} must be an int >= 0, got {value!r}")
+    if not 0 <= number <= _MAX_INT:
+        raise ValueError(
+            f"{what} field {key!r} must be an int from 0 to 2**63 - 1, got {str(value)[:40]!r}; "
+            f"the state is damaged: restore one saved by loader.state_dict()"
+        )
     return number
+
+
+def _check_drawn(drawn: Any) -> None:
+    """ValueError unless ``drawn`` can redraw an epoch: a seed torch takes, or a generator's state."""
+    import torch  # the loader's layer has torch; only this check needs it
+
+    if drawn is None:
+        return
+    if isinstance(drawn, dict) and set(drawn) == {"seed"}:
+        seed = drawn["seed"]
+        if is_int(seed) and -(2**63) <= seed < 2**64:
+            return
+    elif isinstance(drawn, dict) and set(drawn) == {"generator_state"}:
+        state = drawn["generator_state"]
+        size = torch.Generator().get_state().numel()
+        if isinstance(state, list) and len(state) == size and all(is_int(b) and 0 <= b < 256 for b in state):
+            try:
+                torch.Generator().set_state(torch.tensor(state, dtype=torch.uint8))
+                return
+            except (RuntimeError, ValueError):
+                pass
+    raise ValueError(
+        f"sampler state field 'drawn' is damaged ({str(drawn)[:80]!r}): it must be null, "
+        f"{{'seed': int}} or {{'generator_state': [{torch.Generator().get_state().numel()} "
+        f"ints 0-255]}}; restore one saved by loader.state_dict()"
+    )
 
 
 def _differences(saved: Any, have: Any) -> list[str]:
@@ -71,11 +103,31 @@ def _check_header(state: Any, fmt: str) -> None:
         )
 
 
-def _check_same_data(state: dict[str, Any], have: dict[str, Any], keys: tuple[str, ...]) -> None:
+def _stride_hint(saved: Any, have: Any, defaulted: bool) -> str:
+    """Why the windows differ when this loader took the default stride and the state has another."""
+    if not (defaulted and isinstance(saved, dict) and isinstance(have, dict)):
+        return ""
+    stride = saved.get("stride")
+    if not is_int(stride) or stride == have.get("stride"):
+        return ""
+    return (
+        f"the default stride changed in tokenmill 0.2.0 from 128 to max_length (each token once "
+        f"per epoch): this loader took the default, stride={have.get('stride')}, and the state "
+        f"was saved with stride={stride}; to get the saved windows back pass stride={stride} "
+        f"to create_dataloader; "
+    )
+
+
+def _check_same_data(
+    state: dict[str, Any], have: dict[str, Any], keys: tuple[str, ...], stride_defaulted: bool = False,
+) -> None:
     diffs = [f"{k}: saved {state.get(k)!r}, here {have[k]!r}" for k in keys if state.get(k) != have[k]]
     if state.get("dataset") != have["dataset"]:
         diffs.append("dataset: saved " + ", ".join(_differences(state.get("dataset"), have["dataset"])))
     if diffs:
+        hint = _stride_hint(state.get("dataset"), have["dataset"], stride_defaulted)
+        if hint:
+            raise ValueError(hint + "(differences: " + "; ".join(diffs) + ")")
         raise ValueError(
             "the sampler state dict is from another dataset or order, so its position means "
             "nothing here: " + "; ".join(diffs) + "; restore it into a loader made with the "
@@ -92,7 +144,7 @@ def check_state(sampler: Any, state: Any) -> tuple[int, int]:
             f"tokenmill computes version {PERMUTATION_VERSION}: the order would differ; resume "
             f"with the tokenmill that saved it"
         )
-    _check_same_data(state, sampler._state(0, 0), _MATCH)
+    _check_same_data(state, sampler._state(0, 0), _MATCH, sampler.stride_defaulted)
     saved_B, B = _int_field(state, "global_batch_size"), sampler.global_batch_size
     if saved_B != B:
         ws = sampler.world_size
@@ -119,18 +171,22 @@ def check_state(sampler: Any, state: Any) -> tuple[int, int]:
 def check_book_state(sampler: Any, state: Any) -> tuple[dict[str, Any] | None, int]:
     """``(how the epoch's order was drawn, batches done)`` of a book-order state, else ValueError."""
     _check_header(state, BOOK_FORMAT)
-    _check_same_data(state, sampler.state_dict(), ("n_windows", "batch_size", "shuffle", "drop_last"))
+    _check_same_data(
+        state, sampler.state_dict(), ("n_windows", "batch_size", "shuffle", "drop_last"),
+        sampler.stride_defaulted,
+    )
     position, drawn = _int_field(state, "position"), state.get("drawn")
     if position > len(sampler):
         raise ValueError(
             f"sampler state position={position} is past the epoch's {len(sampler)} batches; the "
             f"state is damaged"
         )
-    ok = drawn is None or (
-        isinstance(drawn, dict) and (isinstance(drawn.get("seed"), int) or isinstance(drawn.get("generator_state"), list))
-    )
-    if not ok or (drawn is None and sampler.shuffle and position):
-        raise ValueError(f"sampler state field 'drawn' is damaged: {str(drawn)[:80]!r}")
+    _check_drawn(drawn)
+    if drawn is None and sampler.shuffle and position:
+        raise ValueError(
+            f"sampler state field 'drawn' is null at position {position} of a shuffled epoch: "
+            f"the state is damaged; restore one saved by loader.state_dict()"
+        )
     return drawn, position
 
 
@@ -147,8 +203,18 @@ def sampler_state_of(state: Any) -> dict[str, Any]:
     steps = 0
     main: Any = state
     if "_snapshot" in state:  # num_workers > 0: the main process's snapshot, and steps since it
-        main = state["_snapshot"].get("_main_snapshot", {})
-        steps = int(state.get("_steps_since_snapshot", 0) or 0)
+        snapshot = state["_snapshot"]
+        main = snapshot.get("_main_snapshot", {}) if isinstance(snapshot, dict) else None
+        if not isinstance(main, dict):
+            raise ValueError(
+                f"loader state dict field '_snapshot' must be a dict holding a dict "
+                f"'_main_snapshot', got {str(snapshot)[:80]!r}; the state is damaged: restore "
+                f"one saved by loader.state_dict()"
+            )
+        steps = _int_field(
+            {"_steps_since_snapshot": state.get("_steps_since_snapshot", 0)}, "_steps_since_snapshot",
+            "loader state dict",
+        )
     inner = main.get("_sampler_iter_state") or main.get("_index_sampler_state")
     if not isinstance(inner, dict) or "format" not in inner:
         raise ValueError(

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from tokenmill.common.errors import ExplainedError
+from tokenmill.common.paths import store_path
 from tokenmill.corpus.inputs import absolute_arguments, resolve_inputs
 from tokenmill.prepare.checkpoint import (
     check_out_dir,
@@ -128,6 +129,7 @@ def run_prepare(inputs: Any, out: str | os.PathLike[str], options: PrepareOption
     [False, True]
     """
     started = time.perf_counter()
+    out = store_path(out, parameter="out")  # a URL is refused before anything is read or written
     tok = get_tokenizer(options.tokenizer)
     if options.eot != "none" and tok.eot_id is None:
         raise ExplainedError("tokenizer {0!r} has no end-of-text token; pass {eot='none'}", tok.name)

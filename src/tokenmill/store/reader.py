@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from tokenmill.common.files import sha256_file
+from tokenmill.common.paths import store_path
 from tokenmill.store.array import TokenArray
 from tokenmill.store.format import (
     _CHUNK_BYTES,
@@ -67,7 +68,7 @@ class TokenStore:
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path)
+        self.path = store_path(path)  # a URL is refused here, never read as a local path
         if not (self.path / MANIFEST_NAME).exists() and _being_written(self.path):
             raise ValueError(
                 f"{self.path} is being written by a running `tokenmill prepare` (it holds "

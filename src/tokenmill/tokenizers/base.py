@@ -115,6 +115,32 @@ class Tokenizer:
         """The bytes of each token, for showing token boundaries."""
         raise NotImplementedError
 
+    # tiktoken's names, for code written against tiktoken.Encoding.
+    @property
+    def n_vocab(self) -> int:
+        """``max_token_value + 1``, as tiktoken's ``n_vocab`` (an ID gap counts: it is not ``vocab_size``)."""
+        return self.max_token_value + 1
+
+    @property
+    def eot_token(self) -> int:
+        """The ``<|endoftext|>`` ID, as tiktoken's ``eot_token``; AttributeError if there is none.
+
+        >>> from tokenmill.tokenizers.load import get_tokenizer
+        >>> tok = get_tokenizer("gpt2")
+        >>> tok.eot_token, tok.n_vocab, tok.decode_single_token_bytes(995)
+        (50256, 50257, b' world')
+        """
+        if self.eot_id is None:
+            raise AttributeError(
+                f"tokenizer {self.name!r} has no {ENDOFTEXT} token, so no eot_token; its special "
+                f"tokens are {sorted(self.special_tokens)}"
+            )
+        return self.eot_id
+
+    def decode_single_token_bytes(self, token: int) -> bytes:
+        """The bytes of one token, as tiktoken's; ValueError for an ID outside the vocabulary."""
+        return self.decode_tokens_bytes(self._check_ids([token]))[0]
+
     def _encode(self, text: str, allowed: set[str]) -> list[int]:
         raise NotImplementedError
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from tokenmill.common.files import sha256_file
 from tokenmill.tokenizers.base import ENDOFTEXT, Tokenizer, _reload
+from tokenmill.tokenizers.bytelevel import char_bytes
 
 
 class HFTokenizer(Tokenizer):
@@ -33,6 +34,11 @@ class HFTokenizer(Tokenizer):
         self.max_token_value = max(self._hf.get_vocab(with_added_tokens=True).values())
         self.eot_id = self.special_tokens.get(ENDOFTEXT)
         self.ranks_sha256 = sha256_file(path)
+        self._added = set(added)
+        # A byte-level vocabulary spells each token's bytes, also a part of a UTF-8 character.
+        from tokenizers import decoders
+
+        self._byte_level = isinstance(self._hf.decoder, decoders.ByteLevel)
 
     def __reduce__(self) -> tuple[Any, tuple[str]]:
         return (_reload, (self._source,))
@@ -56,4 +62,12 @@ class HFTokenizer(Tokenizer):
         return self._hf.decode(list(ids), skip_special_tokens=False)
 
     def decode_tokens_bytes(self, ids: Iterable[int]) -> list[bytes]:
-        return [self._hf.decode([i], skip_special_tokens=False).encode() for i in ids]
+        table = char_bytes()
+        out = []
+        for i in self._check_ids(ids):
+            piece = self._hf.id_to_token(i) if self._byte_level and i not in self._added else None
+            if piece is not None and all(c in table for c in piece):
+                out.append(bytes(table[c] for c in piece))
+            else:  # added tokens, and vocabularies that are not byte-level: their text
+                out.append(self._hf.decode([i], skip_special_tokens=False).encode())
+        return out

@@ -1,0 +1,64 @@
+"""A str that names a store is never trained on as text, and a URL is refused in one place, end to end."""
+
+from __future__ import annotations
+
+import pytest
+
+from tokenmill.common.paths import store_path
+from tokenmill.loader.dataloader import create_dataloader
+from tokenmill.prepare import prepare
+from tokenmill.store import TokenStore
+
+URL = "s3://bucket/store"
+
+
+def listing(path) -> list[str]:  # noqa: ANN001
+    return sorted(str(p.relative_to(path)) for p in path.rglob("*"))
+
+
+@pytest.mark.parametrize("typo", ["data/gut-store", "gut-store", "my_store", "runs/val"])
+def test_a_store_name_that_is_not_there_is_an_error_naming_it(tmp_path, monkeypatch, typo: str) -> None:  # noqa: ANN001
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match=f"source {typo!r} is a path that does not exist"):
+        create_dataloader(typo, max_length=2)
+
+
+@pytest.mark.parametrize("url", [URL, "gs://b/s", "https://example.com/store", "hf://datasets/x"])
+def test_create_dataloader_refuses_a_url_naming_it(url: str) -> None:
+    with pytest.raises(ValueError, match="not supported yet") as info:
+        create_dataloader(url, max_length=2)
+    assert url in str(info.value) and "\n" not in str(info.value)
+
+
+def test_token_store_open_refuses_a_url_instead_of_mangling_it(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match="^s3://b/s is a URL: token stores on object storage are not supported yet"):
+        TokenStore.open("s3://b/s")
+    assert listing(tmp_path) == []
+
+
+def test_prepare_out_url_writes_nothing(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "x.txt").write_text("hello world", encoding="utf-8")
+    with pytest.raises(ValueError, match="out s3://bucket/x is a URL"):
+        prepare(["x.txt"], out="s3://bucket/x", workers=0, progress=False)
+    assert listing(tmp_path) == ["x.txt"]
+
+
+def test_cli_prepare_out_url_exits_2_with_one_line_and_writes_nothing(tmp_path, monkeypatch, cli) -> None:  # noqa: ANN001
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "x.txt").write_text("hello world", encoding="utf-8")
+    r = cli("prepare", "x.txt", "--out", "s3://bucket/x", "--workers", "0")
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.splitlines() == [
+        "tokenmill prepare: error: --out s3://bucket/x is a URL: token stores on object storage are "
+        "not supported yet; copy the store to a local directory (or a mounted file system) and pass its path"
+    ]
+    assert r.stdout == "" and listing(tmp_path) == ["x.txt"]
+
+
+def test_store_path_is_the_local_path() -> None:
+    assert str(store_path("data/store")) == "data/store"
+    with pytest.raises(ValueError, match="out s3://b is a URL") as info:
+        store_path("s3://b", parameter="out")
+    assert info.value.parameter == "out"  # type: ignore[attr-defined]
