@@ -8,6 +8,7 @@ import sys
 
 import tokenmill.cli.html_out as html_out
 from tokenmill.cli.errors import CLIError
+from tokenmill.cli.terminal import safe, safe_json
 from tokenmill.cli.textinput import TextInput, describe, encode_documents, eot_spelling, read_input
 from tokenmill.common.checks import positive_int
 from tokenmill.tokenizers import get_tokenizer
@@ -130,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
             "bytes_per_token": round(per_token, 4),
             "truncated": cut,
         }
-        print(json.dumps(doc, ensure_ascii=False))
+        print(safe_json(json.dumps(doc, ensure_ascii=False)))
         return 0
     colour = args.color == "always" or (args.color == "auto" and sys.stdout.isatty())
     if colour:
@@ -142,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
         f"{n_chars:,} characters, {n_before:,} tokens, {per_token:.2f} bytes per token ({tok.name})"
     )
     if read.kind != "txt":
-        print(describe(args.file, read, tok))
+        print(safe(describe(args.file, read, tok)))
     if cut:
         print(cut_note)
     return 0

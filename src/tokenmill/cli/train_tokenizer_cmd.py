@@ -6,6 +6,8 @@ import argparse
 import dataclasses
 from typing import Any
 
+from tokenmill.cli.terminal import safe
+
 EPILOG = """\
 examples:
   tokenmill train-tokenizer aozora-ja.jsonl.xz --vocab-size 32000 --out ja-tok/
@@ -65,9 +67,9 @@ def run(args: argparse.Namespace) -> int:
     seen = meta["trained_on"]
     skipped = seen.get("unknown_files_skipped", 0)
     skip_note = f"; skipped {skipped:,} file{'' if skipped == 1 else 's'} of unknown type" if skipped else ""
-    print(
+    print(safe(
         f"{tok.vocab_size:,} tokens ({meta['merges']:,} merges, pattern {meta['pattern']}) from "
         f"{seen['documents']:,} documents, {seen['bytes_read'] / 1e6:,.1f} MB in {meta['seconds']:.1f} s "
         f"-> {args.out}{skip_note}"
-    )
+    ))
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from tokenmill.cli.terminal import safe
 from tokenmill.cli.textinput import check_file
 from tokenmill.tokenizers import ranks
 from tokenmill.tokenizers.registry import KNOWN_ENCODINGS, spec_for
@@ -42,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
                 where = str(found) if found else "not installed: " + ranks.install_command(spec)
             except ValueError as exc:
                 where = f"BAD FILE: {exc}"
-            print(f"{name:<12} {where}")
+            print(safe(f"{name:<12} {where}"))
         return 0
     spec = spec_for(args.name)
     if args.source is not None:
@@ -50,8 +51,8 @@ def run(args: argparse.Namespace) -> int:
     if args.source is None and not args.force:
         existing = ranks.find_ranks_file(spec)  # a damaged file raises, naming --force
         if existing is not None:
-            print(f"{args.name}: already installed at {existing} (sha256 {spec.sha256[:12]}...)")
+            print(safe(f"{args.name}: already installed at {existing} (sha256 {spec.sha256[:12]}...)"))
             return 0
     path = ranks.install(args.name, args.source)
-    print(f"{args.name}: installed {path} (sha256 {spec.sha256} verified)")
+    print(safe(f"{args.name}: installed {path} (sha256 {spec.sha256} verified)"))
     return 0
