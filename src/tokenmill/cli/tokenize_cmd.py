@@ -18,6 +18,7 @@ EPILOG = """\
 examples:
   tokenmill tokenize "hello world"                    # tokens, IDs and a summary line
   tokenmill tokenize "hello world" --ids              # 31373 995
+  tokenmill tokenize "hello world" --color always | less -R   # token boundaries in colour
   tokenmill tokenize --file story.txt --json          # machine-readable
   tokenmill tokenize --file corpus.jsonl.xz --ids     # what prepare stores: each document + <|endoftext|>
   tokenmill tokenize "a <|endoftext|> b" --allowed-special "<|endoftext|>"
@@ -58,7 +59,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--max-tokens", type=int, metavar="N", help="keep at most N tokens (a model's context_length)")
     p.add_argument("--keep", choices=("first", "last"), default="last", help="which tokens --max-tokens keeps")
-    p.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+    p.add_argument(
+        "--color", choices=("auto", "always", "never"), default="auto",
+        help="colour the text token by token above the table: auto (default) when stdout is a terminal, "
+        "always (e.g. piped into less -R), never",
+    )
     html_out.add_tokenize_flags(p)
     p.set_defaults(run=run)
 

@@ -11,7 +11,7 @@ from tokenmill.cli.terminal import safe
 EPILOG = """\
 examples:
   tokenmill train-tokenizer aozora-ja.jsonl.xz --vocab-size 32000 --out ja-tok/
-  tokenmill train-tokenizer books/ 'extra/*.txt' --vocab-size 50257 --out en-tok/ --pattern gpt2
+  tokenmill train-tokenizer books/ 'extra/*.txt' --vocab-size 50257 -o en-tok/ --pattern gpt2
   tokenmill tokenize "吾輩は猫である。" --tokenizer ja-tok/       # use it
   tokenmill prepare aozora-ja.jsonl.xz --tokenizer ja-tok/ --out store/
 
@@ -37,7 +37,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="files, directories or globs")
-    p.add_argument("--out", required=True, metavar="DIR", help="the tokenizer directory to write")
+    p.add_argument("--out", "-o", required=True, metavar="DIR", help="the tokenizer directory to write")
     for f in dataclasses.fields(TrainTokenizerOptions):
         meta = dict(f.metadata)
         flag, help_text = meta.pop("flag"), meta.pop("help")

