@@ -7,7 +7,7 @@ import sys
 import time
 from typing import Any
 
-from tokenmill.cli.terminal import safe
+from tokenmill.cli.terminal import human_size, safe
 
 EPILOG = """\
 examples:
@@ -68,5 +68,5 @@ def run(args: argparse.Namespace) -> int:
         return 0
     size = write_html(args.output, document, overwrite=args.overwrite)
     took = time.perf_counter() - started
-    print(safe(f"wrote {args.output} ({size / 1e6:.2f} MB, {took:.1f} s); open it in a browser"))
+    print(safe(f"wrote {args.output} ({human_size(size)}, {took:.1f} s); open it in a browser"))
     return 0

@@ -6,7 +6,7 @@ import argparse
 import dataclasses
 from typing import Any
 
-from tokenmill.cli.terminal import safe
+from tokenmill.cli.terminal import human_size, safe
 
 EPILOG = """\
 examples:
@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     skip_note = f"; skipped {skipped:,} file{'' if skipped == 1 else 's'} of unknown type" if skipped else ""
     print(safe(
         f"{tok.vocab_size:,} tokens ({meta['merges']:,} merges, pattern {meta['pattern']}) from "
-        f"{seen['documents']:,} documents, {seen['bytes_read'] / 1e6:,.1f} MB in {meta['seconds']:.1f} s "
+        f"{seen['documents']:,} documents, {human_size(seen['bytes_read'])} in {meta['seconds']:.1f} s "
         f"-> {args.out}{skip_note}"
     ))
     return 0

@@ -61,7 +61,7 @@ figure{margin:10px 0}figure svg{max-width:100%;height:auto}figcaption{color:#5b6
 .win td.in{background:#cfe6ff}.win td.tg{background:#ffe2c2}.win td.both{background:linear-gradient(
  #cfe6ff 50%,#ffe2c2 50%)}.win th{font-weight:500;color:#5b6570}
 .doc{margin:14px 0}.doc h3{font-size:14px;margin:4px 0}.doc .toks{max-height:22em;overflow:auto}
-.win th{white-space:nowrap}.hex{color:#8a3b12}
+.win th{white-space:nowrap}.hex{color:#8a3b12}.nowrap{white-space:nowrap}
 """
 
 
@@ -104,10 +104,41 @@ def esc(value: object) -> str:
     return html.escape(visible_controls(str(value)), quote=True)
 
 
-def page(title: str, subtitle: str, sections: Iterable[str]) -> str:
-    """A whole HTML document: ``title`` as <title> and <h1>, then the (already safe) sections."""
+def language_of(text: str) -> str:
+    """The BCP 47 tag a page's ``lang`` gets: ``ja`` for Japanese text, ``en`` for Latin script, else ``und``.
+
+    Why: browsers pick fonts and line breaking by ``lang``; Japanese declared as English is
+    drawn with Chinese glyph shapes on many systems. Japanese is told by its kana (Chinese
+    has none); a text with no letters at all is ``und`` (undetermined).
+
+    >>> language_of("吾輩は猫である。"), language_of("It was a bright day."), language_of("你好世界"), language_of("123")
+    ('ja', 'en', 'und', 'und')
+    """
+    kana = han = latin = other = 0
+    for ch in text[:100_000]:  # a sample decides; the whole of a big text says no more
+        if "\u3040" <= ch <= "\u30ff" or "\uff66" <= ch <= "\uff9f":
+            kana += 1
+        elif "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf":
+            han += 1
+        elif ch.isascii() and ch.isalpha() or "\u00c0" <= ch <= "\u024f":
+            latin += 1
+        elif ch.isalpha():
+            other += 1
+    letters = kana + han + latin + other
+    if kana and kana + han >= letters / 2:
+        return "ja"
+    if latin and latin >= letters / 2:
+        return "en"
+    return "und"
+
+
+def page(title: str, subtitle: str, sections: Iterable[str], *, lang: str = "en") -> str:
+    """A whole HTML document: ``title`` as <title> and <h1>, then the (already safe) sections.
+
+    ``lang``: the language of the page's text (:func:`language_of`).
+    """
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        f"<!DOCTYPE html>\n<html lang=\"{esc(lang)}\"><head><meta charset=\"utf-8\">"
         f'<meta name="generator" content="tokenmill {__version__}">'
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
