@@ -50,8 +50,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         else:
             default = {} if f.default is dataclasses.MISSING else {"default": f.default}
             p.add_argument(flag, dest=f.name, help=help_text, **default, **meta)
-    p.set_defaults(run=run)
+    p.set_defaults(run=run, after_failure=_nothing_written)
     return p
+
+
+def _nothing_written(args: argparse.Namespace) -> str:
+    """After a failed or interrupted run: the tokenizer directory is written only at the end, whole."""
+    return f"{args.out} was not written (a tokenizer directory appears only when training finishes)"
 
 
 def run(args: argparse.Namespace) -> int:
