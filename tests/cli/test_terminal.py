@@ -85,3 +85,14 @@ def test_demo_arrows_align_on_japanese_text(tmp_path: Path, cli) -> None:
     assert len(stage3) == 8
     columns = {display_width(line.split(" -> ")[0]) for line in stage3}
     assert columns == {43}, stage3  # 3 spaces + 40 columns, whatever the characters
+
+
+def test_coloured_text_keeps_only_tokenmills_own_escapes(tmp_path: Path, cli) -> None:
+    f = tmp_path / "e.txt"
+    f.write_text(f"hello {CLEAR} world\n")
+    done = cli("tokenize", "--file", str(f), "--color", "always")
+    assert done.returncode == 0
+    first = done.stdout.splitlines()[0]
+    assert "\x1b[48;5;" in first  # the colours themselves
+    text = re.sub(r"\x1b\[(?:48;5;\d+|30|0)m", "", first)
+    assert "\x1b" not in text and text.startswith("hello \\x1b[2J")

@@ -136,6 +136,7 @@ def test_cli_without_a_terminal_prints_only_its_summary_on_stdout(tmp_path: Path
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout.count("\n") == 1 and done.stdout.startswith("1,000 tokens"), repr(done.stdout)
+    assert " kB in " in done.stdout and "0.0 MB" not in done.stdout  # a small corpus's size reads as such
     assert "\r" not in done.stderr
 
 

@@ -94,10 +94,10 @@ def _coloured(pieces: list[bytes]) -> str:
             text = pending.decode("utf-8")
         except UnicodeDecodeError:
             continue
-        out.append(_COLOURS[n % 2] + text + _RESET)
+        out.append(_COLOURS[n % 2] + safe(text, keep_newlines=True) + _RESET)  # the text's own ESC shown, not obeyed
         pending, n = b"", n + 1
     if pending:
-        out.append(_COLOURS[n % 2] + pending.decode("utf-8", errors="replace") + _RESET)
+        out.append(_COLOURS[n % 2] + safe(pending.decode("utf-8", errors="replace"), keep_newlines=True) + _RESET)
     return "".join(out)
 
 
