@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import tokenmill.common.progress as progress
+import tokenmill.training.background as background
 import tokenmill.training.trainer as trainer
 from tests.helpers import TOKENMILL, write_jsonl
 from tokenmill import train_tokenizer
@@ -64,7 +65,7 @@ class SlowTrainer:
 def no_exit_hook():
     """An interrupted training ends the process at exit (status 130): not this test process."""
     yield
-    atexit.unregister(trainer._exit_before_finalizing)
+    atexit.unregister(background._exit_before_finalizing)
 
 
 def test_ctrl_c_while_merges_are_learned_is_seen_at_once() -> None:
@@ -74,7 +75,7 @@ def test_ctrl_c_while_merges_are_learned_is_seen_at_once() -> None:
     started = time.monotonic()
     try:
         with pytest.raises(KeyboardInterrupt):
-            trainer._train_interruptibly(slow, iter(["a", "b"]), None, Recorder())
+            background.train_in_thread(slow, iter(["a", "b"]), None, Recorder())
         assert not slow.finished and slow.read == 2
         assert time.monotonic() - started < 15  # a hang guard; the wait itself is POLL_SECONDS
     finally:
@@ -95,14 +96,14 @@ def test_ctrl_c_while_reading_stops_the_reading() -> None:
             yield "x"
 
     with pytest.raises(KeyboardInterrupt):
-        trainer._train_interruptibly(slow, texts(), None, Recorder())
+        background.train_in_thread(slow, texts(), None, Recorder())
     time.sleep(0.3)
     assert len(pulled) < 200 and not slow.finished
 
 
 def test_the_merges_phase_is_labelled_and_timed() -> None:
     bar = Recorder()
-    trainer._train_interruptibly(SlowTrainer(1.0), iter(["a"]), None, bar)
+    background.train_in_thread(SlowTrainer(1.0), iter(["a"]), None, bar)
     assert bar.labels == ["train-tokenizer: learning merges"]
     assert bar.postfixes and bar.postfixes[-1].endswith(" s")
 

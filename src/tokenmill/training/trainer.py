@@ -12,16 +12,12 @@ directory that ``get_tokenizer(DIR)``, ``prepare --tokenizer DIR`` and
 
 from __future__ import annotations
 
-import atexit
-import contextlib
 import json
 import os
 import re
-import sys
-import threading
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +28,7 @@ from tokenmill.common.progress import progress_bar
 from tokenmill.corpus.inputs import resolve_inputs
 from tokenmill.tokenizers import ENDOFTEXT, Tokenizer, get_tokenizer
 from tokenmill.tokenizers.trained import FORMAT, VERSION
+from tokenmill.training.background import train_in_thread
 from tokenmill.training.corpus import CorpusStats, chunks, iter_documents
 from tokenmill.training.export import check_out, hf_json, ranks_text, renumber, write_dir
 from tokenmill.training.patterns import DEFAULT_PATTERN, pattern_for
@@ -98,7 +95,7 @@ def train_tokenizer(
         docs = iter_documents(
             files, stats, text_field=text_field, errors=errors, skip_bad_lines=skip_bad_lines, bar=bar
         )
-        _train_interruptibly(hf, chunks(docs), trainer, bar)
+        train_in_thread(hf, chunks(docs), trainer, bar)
     if stats.documents == 0:
         raise ExplainedError("the inputs hold no text to learn from ({0}); check the inputs and {text_field}", vars(stats))
     trained = to_byte_level(json.loads(hf.to_str()), json.loads(_new_hf_tokenizer(pat_str).to_str()),
@@ -134,84 +131,6 @@ def train_tokenizer(
     }
     write_dir(out, ranks_text(ranks), hf_json(trained, ranks, merges, special_ids), meta, overwrite=overwrite)
     return get_tokenizer(out)
-
-
-POLL_SECONDS = 0.2  # how often the waiting thread looks up (Ctrl-C is seen within this)
-
-
-def _exit_before_finalizing(worker: threading.Thread) -> None:
-    """At exit after Ctrl-C stopped a training: end the process now, with status 130.
-
-    Why: a thread of the Rust trainer (its own pool's too, which take the GIL to read the
-    input) that reaches for the GIL in a finalizing interpreter is ended with
-    ``pthread_exit``, whose unwinding through Rust frames aborts the process ("FATAL:
-    exception not rethrown", SIGABRT) instead of exiting 130; seen even after the trainer
-    thread itself had returned.
-    """
-    worker.join(POLL_SECONDS)
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):
-            stream.flush()
-    os._exit(130)
-
-
-class _Stopped(Exception):
-    """Raised into the trainer's input when the run was interrupted: reading stops there."""
-
-
-def _train_interruptibly(hf: Any, texts: Iterator[str], trainer: Any, bar: Any) -> None:
-    """``hf.train_from_iterator(texts, trainer)`` in a thread, so that Ctrl-C stops the run at once.
-
-    Why: the Rust trainer runs without returning to Python for as long as it learns
-    merges (tens of seconds), and Python handles signals only between its own bytecodes in
-    the main thread, so Ctrl-C went unseen until the end. Here the main thread waits in
-    short slices: it sees Ctrl-C within ``POLL_SECONDS``, stops the reading (the next text
-    raises into the trainer), and shows the phase and the time spent while merges are
-    learned (the bar would otherwise sit at 100%).
-
-    Pitfall: merges being learned cannot be stopped from Python. The trainer thread is a
-    daemon, so an interrupted process does not wait for it, and a process whose training
-    was interrupted ends with status 130 when the interpreter exits, skipping the rest of
-    its exit (the trainer's threads would otherwise abort it as the interpreter is torn
-    down under them).
-    """
-    stop = threading.Event()
-    reading = threading.Event()
-    reading.set()
-    failure: list[BaseException] = []
-
-    def feed() -> Iterator[str]:
-        for text in texts:
-            if stop.is_set():
-                raise _Stopped("interrupted")
-            yield text
-        reading.clear()  # all read: the trainer now learns the merges
-
-    def work() -> None:
-        try:
-            hf.train_from_iterator(feed(), trainer)
-        except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread, raised there
-            failure.append(exc)
-
-    worker = threading.Thread(target=work, name="tokenmill-train-tokenizer", daemon=True)
-    worker.start()
-    merging_since: float | None = None
-    try:
-        while worker.is_alive():
-            worker.join(POLL_SECONDS)
-            if not reading.is_set() and worker.is_alive():
-                if merging_since is None:
-                    merging_since = time.monotonic()
-                    bar.set_description_str("train-tokenizer: learning merges")
-                bar.set_postfix_str(f"{time.monotonic() - merging_since:.0f} s")
-                bar.update(0)  # a log gets a line now and then; a terminal's bar redraws
-    except KeyboardInterrupt:
-        stop.set()
-        worker.join(POLL_SECONDS)  # while reading, the trainer stops at the next text
-        atexit.register(_exit_before_finalizing, worker)
-        raise
-    if failure:
-        raise failure[0]
 
 
 def _check_specials(special_tokens: Sequence[str]) -> list[str]:
