@@ -51,3 +51,28 @@ def test_demo_too_little_text_says_what_to_lower(tmp_path, demo):
 def test_demo_bad_setting_fails_before_printing(demo):
     r = demo("--emb-dim", "0")
     assert r.returncode == 2 and r.stdout == "" and "--emb-dim must be >= 1, got 0" in r.stderr and "emb_dim" not in r.stderr
+
+
+def test_demo_html_without_matplotlib_fails_before_printing(tmp_path, cli, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "matplotlib" else real(name, *a))
+    done = cli("demo", "--html", str(tmp_path / "d.html"))
+    assert done.returncode == 2 and "matplotlib" in done.stderr
+    assert done.stdout == "" and not (tmp_path / "d.html").exists()
+
+
+def test_demo_refuses_a_zip_before_importing_torch(tmp_path):
+    import subprocess
+    import sys
+
+    archive = tmp_path / "c.zip"
+    archive.write_bytes(b"PK\x03\x04" + bytes(200))
+    code = (
+        "import sys; from tokenmill.cli import main; code = main(['demo', sys.argv[1]]); "
+        "print(code, 'torch' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(archive)], capture_output=True, text=True, timeout=60)
+    assert done.stdout.split() == ["2", "False"], done.stderr
+    assert "c.zip" in done.stderr and len(done.stderr.splitlines()) == 1

@@ -273,7 +273,7 @@ def test_cli_report_and_demo(store, tmp_path, cli):
     out = tmp_path / "r.html"
     r = cli("report", str(store.path), "-o", str(out))
     assert r.returncode == 0, r.stderr
-    assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>") and "MB" in r.stdout
+    assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>") and " kB, " in r.stdout
     demo = tmp_path / "d.html"
     r = cli("demo", "--html", str(demo))
     assert r.returncode == 0, r.stderr

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 from collections.abc import Sequence
+from typing import Any, NoReturn
 
 from tokenmill.cli.errors import run_command
 
@@ -29,8 +31,56 @@ examples:
 """
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with no silent abbreviations (``--worker`` is not ``--workers``) and "did you mean".
+
+    Subcommands' parsers are of this class too (argparse makes them ``type(self)``).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        super().error(message + _suggestion(self, message))
+
+
+def _suggestion(parser: argparse.ArgumentParser, message: str) -> str:
+    """'; did you mean ...?' for a mistyped choice (a subcommand) or flag, or ''.
+
+    >>> p = Parser(prog="t"); _ = p.add_argument("--workers")
+    >>> _suggestion(p, "unrecognized arguments: --worker 2")
+    "; did you mean '--workers'?"
+    >>> _suggestion(p, "argument COMMAND: invalid choice: 'tokenise' (choose from 'tokenize', 'vocab')")
+    "; did you mean 'tokenize'?"
+    """
+    from tokenmill.common.suggest import did_you_mean
+
+    choice = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+    if choice:
+        meant = did_you_mean(choice.group(1), re.findall(r"'([^']*)'", choice.group(2)))
+        return f"; did you mean '{meant}'?" if meant else ""
+    unknown = re.match(r"unrecognized arguments: (.*)", message)
+    if unknown:
+        flags = [o for o in parser._option_string_actions if o.startswith("--")]
+        for word in unknown.group(1).split():
+            if word.startswith("-"):
+                meant = did_you_mean(word.split("=", 1)[0], flags)
+                if meant:
+                    return f"; did you mean '{meant}'?"
+    return ""
+
+
+def _short_out(parser: argparse.ArgumentParser) -> None:
+    """``-o`` as an alias of ``--out`` on every command that writes a directory (as report's ``-o``)."""
+    action = parser._option_string_actions.get("--out")
+    if action is not None and "-o" not in parser._option_string_actions:
+        action.option_strings.append("-o")
+        parser._option_string_actions["-o"] = action
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="tokenmill",
         description="Turn raw text into what a GPT-style model trains on.",
         epilog=EPILOG,
@@ -43,6 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     for name in COMMANDS:
         module = importlib.import_module(f"tokenmill.cli.{name.replace('-', '_')}_cmd")
         module.add_parser(sub)
+    for command in sub.choices.values():
+        _short_out(command)
     return parser
 
 

@@ -6,6 +6,7 @@ import argparse
 from importlib import resources
 
 import tokenmill.cli.html_out as html_out
+from tokenmill.cli.terminal import rjust_display, safe
 from tokenmill.cli.textinput import TextInput, describe, encode_documents, eot_spelling, read_input
 from tokenmill.tokenizers import get_tokenizer
 from tokenmill.tokenizers.display import shown_context, shown_token
@@ -62,16 +63,21 @@ def sample_text() -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
-
-    from tokenmill.embeddings import InputEmbedding
-    from tokenmill.windows import create_dataloader
-
+    # Everything that can refuse is checked before torch is imported (seconds) and before any
+    # stage is printed: the page's target and matplotlib, the input, the tokenizer.
+    if args.html:
+        html_out.need_matplotlib()
+        html_out.check_page_target(args, args.html)
     if args.file:
         read, source = read_input(args.file, text_field=args.text_field), args.file
     else:
         read, source = TextInput([sample_text()], "txt", 0), "built-in sample"
     tok = get_tokenizer(args.tokenizer)
+
+    import torch
+
+    from tokenmill.embeddings import InputEmbedding
+    from tokenmill.windows import create_dataloader
     # A text may spell <|endoftext|> between its parts (as the book does); documents are stored
     # as prepare stores them, where a spelled special token is text.
     ids = encode_documents(tok, read, tuple(tok.special_tokens) if read.kind == "txt" else ())
@@ -85,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     emb = InputEmbedding(tok.vocab_size, args.emb_dim, args.max_length, positional=args.positional)
 
     text = _joined(read, tok)
-    print(f"1. Text ({describe(source, read, tok)}): {len(text):,} characters")
+    print(f"1. Text ({safe(describe(source, read, tok))}): {len(text):,} characters")
     shown = text[:_SHOW_CHARS]
     print(f"   {shown!r}" + ("..." if len(text) > len(shown) else ""))
     print(f"2. Tokens ({tok.name}, vocabulary {tok.vocab_size:,}): {len(ids):,} tokens")
@@ -96,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
     pieces = tok.decode_tokens_bytes(ids[: args.max_length + 1])
     for n in range(1, min(args.max_length, len(ids) - 1) + 1):
         # A context may end inside a character: its text so far, then the bytes still pending.
-        print(f"   {shown_context(pieces[:n]):>40} -> {shown_token(pieces[n])}")
+        print(f"   {rjust_display(shown_context(pieces[:n]), 40)} -> {shown_token(pieces[n])}")
 
     inputs, targets = next(iter(loader))
     print(

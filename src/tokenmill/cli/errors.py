@@ -36,6 +36,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from tokenmill.cli.terminal import safe
 from tokenmill.common.errors import Spelling, python_spelling
 
 __all__ = ["CLIError", "USER_ERRORS", "run_command", "spelling", "warnings_shown_as"]
@@ -113,7 +114,7 @@ def run_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         return 0
     except KeyboardInterrupt as exc:
         said = f"interrupted; {exc}" if str(exc) else "interrupted"  # a subclass may say more
-        print(f"tokenmill {command}: {_with_note(said, args)}", file=sys.stderr)
+        print(f"tokenmill {command}: {safe(_with_note(said, args))}", file=sys.stderr)
         return 130
     except USER_ERRORS as exc:
         _error(command, message_of(exc, spell))
@@ -150,7 +151,7 @@ def warnings_shown_as(command: str, spell: Spelling) -> Iterator[None]:
             explained = message.args[0]  # warnings.warn(ExplainedError(...)): the template rides in args
         render = getattr(explained, "render", None)
         text = render(spell) if callable(render) else str(message)
-        print(f"tokenmill {command}: warning: {text}", file=sys.stderr)
+        print(f"tokenmill {command}: warning: {safe(text)}", file=sys.stderr)
 
     with warnings.catch_warnings():
         warnings.simplefilter("always", UserWarning)
@@ -159,9 +160,10 @@ def warnings_shown_as(command: str, spell: Spelling) -> Iterator[None]:
 
 
 def _error(command: str, message: str) -> None:
-    """One line on stderr: a multi-line message is joined, so the error stays one line."""
+    """One line on stderr: a multi-line message is joined, so the error stays one line; control
+    characters from the message's values (file names, recorded arguments) are escaped."""
     one_line = " ".join(part.strip() for part in message.splitlines() if part.strip())
-    print(f"tokenmill {command}: error: {one_line}", file=sys.stderr)
+    print(f"tokenmill {command}: error: {safe(one_line)}", file=sys.stderr)
 
 
 def _os_error(exc: OSError) -> str:

@@ -7,15 +7,20 @@ import sys
 import time
 from typing import Any
 
+from tokenmill.cli.terminal import human_size, safe
+
 EPILOG = """\
 examples:
   tokenmill report store/ -o report.html            # manifest, length histogram, Zipf plot, samples
   tokenmill report store/ -o report.html --top 100 --samples 20
   tokenmill report store/ -o -                      # the page on stdout
+  tokenmill report store/ -o notes.html --overwrite # replace a file tokenmill did not write
 """
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    from tokenmill.cli.html_out import add_overwrite_flag
+
     p = subparsers.add_parser(
         "report",
         help="a token store as one self-contained HTML page",
@@ -34,6 +39,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="documents shown with token boundaries, spread over the store (default 12; a store of "
         "at most 50 documents shows them all)",
     )
+    add_overwrite_flag(p)
     p.set_defaults(run=run)
     return p
 
@@ -47,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
 
     need_matplotlib()
     if args.output != "-":
-        check_writable(args.output)
+        check_writable(args.output, overwrite=args.overwrite)
     positive_int("top", args.top)
     if args.samples is not None:
         non_negative_int("samples", args.samples)
@@ -60,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
     if args.output == "-":
         sys.stdout.write(document)
         return 0
-    size = write_html(args.output, document)
-    print(f"wrote {args.output} ({size / 1e6:.2f} MB, {time.perf_counter() - started:.1f} s); open it in a browser")
+    size = write_html(args.output, document, overwrite=args.overwrite)
+    took = time.perf_counter() - started
+    print(safe(f"wrote {args.output} ({human_size(size)}, {took:.1f} s); open it in a browser"))
     return 0

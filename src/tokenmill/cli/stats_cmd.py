@@ -7,6 +7,7 @@ import json
 import sys
 from typing import Any
 
+from tokenmill.cli.terminal import safe, safe_json
 from tokenmill.common.checks import non_negative_int
 from tokenmill.tokenizers.display import shown_token
 
@@ -67,18 +68,22 @@ def run(args: argparse.Namespace) -> int:
             print(json.dumps({"ok": True, "path": str(store.path), "shards": n_shards}))
         else:
             shards = f"{n_shards} shard{'s' if n_shards != 1 else ''} ({2 * n_shards} files)"
-            print(f"OK: {store.path}: {shards} match their sha256 and structure")
+            print(f"OK: {safe(store.path)}: {shards} match their sha256 and structure")
         return 0
     splits = None if args.split is None else [args.split]
     stats = store.stats(top_k=args.top, splits=splits)
-    print(json.dumps(stats, indent=2) if args.json else format_table(stats, tokenizer=_tokenizer_of(store)))
+    # Manifest strings may hold terminal escapes: printed escaped, never as commands.
+    if args.json:  # ensure_ascii: every control character escaped
+        print(json.dumps(stats, indent=2))
+    else:
+        print(safe(format_table(stats, tokenizer=_tokenizer_of(store)), keep_newlines=True))
     return 0
 
 
 def _verify_failed(args: argparse.Namespace, message: str) -> int:
     if args.json:
-        print(json.dumps({"ok": False, "path": str(args.dir), "error": message}))
-    print(f"tokenmill stats: verify FAILED: {message}", file=sys.stderr)
+        print(safe_json(json.dumps({"ok": False, "path": str(args.dir), "error": message})))
+    print(f"tokenmill stats: verify FAILED: {safe(message)}", file=sys.stderr)
     return 1
 
 

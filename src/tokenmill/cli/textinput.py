@@ -19,6 +19,7 @@ import sys
 from collections.abc import Collection
 from typing import Any
 
+from tokenmill.cli.terminal import safe
 from tokenmill.corpus.documents import Documents, read_documents, text_document
 
 
@@ -93,8 +94,8 @@ def _reported(read: Documents, where: str) -> Documents:
     if read.replaced:
         at = f" (first bad byte at offset {read.first_bad})" if read.first_bad is not None else ""
         print(
-            f"tokenmill: warning: {where} is not valid UTF-8{at}; "
-            f"{read.replaced} invalid sequence(s) replaced by U+FFFD",
+            safe(f"tokenmill: warning: {where} is not valid UTF-8{at}; "
+                 f"{read.replaced} invalid sequence(s) replaced by U+FFFD"),
             file=sys.stderr,
         )
     return read

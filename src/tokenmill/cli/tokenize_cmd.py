@@ -8,7 +8,9 @@ import sys
 
 import tokenmill.cli.html_out as html_out
 from tokenmill.cli.errors import CLIError
-from tokenmill.cli.textinput import TextInput, describe, encode_documents, eot_spelling, read_input
+from tokenmill.cli.terminal import human_size, safe, safe_json
+from tokenmill.cli.textinput import TextInput, check_file, describe, encode_documents, eot_spelling, read_input
+from tokenmill.cli.textstream import Streamed, encode_end, streams
 from tokenmill.common.checks import positive_int
 from tokenmill.tokenizers import get_tokenizer
 from tokenmill.tokenizers.display import shown_token
@@ -17,6 +19,7 @@ EPILOG = """\
 examples:
   tokenmill tokenize "hello world"                    # tokens, IDs and a summary line
   tokenmill tokenize "hello world" --ids              # 31373 995
+  tokenmill tokenize "hello world" --color always | less -R   # token boundaries in colour
   tokenmill tokenize --file story.txt --json          # machine-readable
   tokenmill tokenize --file corpus.jsonl.xz --ids     # what prepare stores: each document + <|endoftext|>
   tokenmill tokenize "a <|endoftext|> b" --allowed-special "<|endoftext|>"
@@ -55,9 +58,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--allowed-special", action="append", default=[], metavar="TOKEN",
         help="encode this special token as special (repeatable; 'all' for all)",
     )
-    p.add_argument("--max-tokens", type=int, metavar="N", help="keep at most N tokens (a model's context_length)")
-    p.add_argument("--keep", choices=("first", "last"), default="last", help="which tokens --max-tokens keeps")
-    p.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+    p.add_argument(
+        "--max-tokens", type=int, metavar="N",
+        help="keep at most N tokens (a model's context_length): by default the LAST N, what a model "
+        "reading the text up to its end sees (--keep first for the start); a big text file is read "
+        "only from that end",
+    )
+    p.add_argument(
+        "--keep", choices=("first", "last"), default="last",
+        help="which end --max-tokens keeps (default: last)",
+    )
+    p.add_argument(
+        "--color", choices=("auto", "always", "never"), default="auto",
+        help="colour the text token by token above the table: auto (default) when stdout is a terminal, "
+        "always (e.g. piped into less -R), never",
+    )
     html_out.add_tokenize_flags(p)
     p.set_defaults(run=run)
 
@@ -79,19 +94,26 @@ def _coloured(pieces: list[bytes]) -> str:
             text = pending.decode("utf-8")
         except UnicodeDecodeError:
             continue
-        out.append(_COLOURS[n % 2] + text + _RESET)
+        out.append(_COLOURS[n % 2] + safe(text, keep_newlines=True) + _RESET)  # the text's own ESC shown, not obeyed
         pending, n = b"", n + 1
     if pending:
-        out.append(_COLOURS[n % 2] + pending.decode("utf-8", errors="replace") + _RESET)
+        out.append(_COLOURS[n % 2] + safe(pending.decode("utf-8", errors="replace"), keep_newlines=True) + _RESET)
     return "".join(out)
 
 
 def run(args: argparse.Namespace) -> int:
     if args.max_tokens is not None:
         positive_int("max_tokens", args.max_tokens)
+    allowed = "all" if "all" in args.allowed_special else set(args.allowed_special)
+    # A big text file with --max-tokens: only the kept end is read and encoded.
+    if args.text is None and not (args.html or args.compare) and streams(args.file, max_tokens=args.max_tokens):
+        check_file(args.file)
+        tok = get_tokenizer(args.tokenizer)
+        streamed = encode_end(args.file, tok, args.max_tokens, keep=args.keep, allowed_special=allowed)
+        if streamed is not None:
+            return _print_streamed(args, tok, streamed)
     read = _read_input(args)
     tok = get_tokenizer(args.tokenizer)
-    allowed = "all" if "all" in args.allowed_special else set(args.allowed_special)
     ids = encode_documents(tok, read, allowed)
     if args.html or args.compare:
         if read.kind == "txt":
@@ -130,7 +152,7 @@ def run(args: argparse.Namespace) -> int:
             "bytes_per_token": round(per_token, 4),
             "truncated": cut,
         }
-        print(json.dumps(doc, ensure_ascii=False))
+        print(safe_json(json.dumps(doc, ensure_ascii=False)))
         return 0
     colour = args.color == "always" or (args.color == "auto" and sys.stdout.isatty())
     if colour:
@@ -142,7 +164,35 @@ def run(args: argparse.Namespace) -> int:
         f"{n_chars:,} characters, {n_before:,} tokens, {per_token:.2f} bytes per token ({tok.name})"
     )
     if read.kind != "txt":
-        print(describe(args.file, read, tok))
+        print(safe(describe(args.file, read, tok)))
     if cut:
         print(cut_note)
+    return 0
+
+
+def _print_streamed(args: argparse.Namespace, tok: object, streamed: Streamed) -> int:
+    """Print the IDs kept from one end of a big text file; the totals were never counted."""
+    ids = streamed.ids
+    end = "start" if args.keep == "first" else "end"
+    note = (
+        f"kept the {args.keep} {len(ids):,} tokens of {args.file} ({human_size(streamed.size)}): read "
+        f"{human_size(streamed.bytes_read)} from its {end}; the rest was not tokenized (--max-tokens {args.max_tokens})"
+    )
+    pieces = tok.decode_tokens_bytes(ids)
+    if args.ids:
+        print(" ".join(map(str, ids)))
+        print(safe(f"tokenmill: {note}"), file=sys.stderr)
+        return 0
+    if args.json:
+        doc = {
+            "tokenizer": tok.name, "ids": ids, "tokens": [p.decode("utf-8", errors="replace") for p in pieces],
+            "documents": 1, "characters": None, "bytes": streamed.size, "n_tokens": None, "n_kept": len(ids),
+            "bytes_per_token": None, "truncated": None, "bytes_read": streamed.bytes_read,
+        }
+        print(safe_json(json.dumps(doc, ensure_ascii=False)))
+        return 0
+    width = len(str(max(ids, default=0)))
+    for token_id, piece in zip(ids, pieces):
+        print(f"{token_id:>{width}}  {shown_token(piece)}")
+    print(safe(note))
     return 0

@@ -6,10 +6,12 @@ import argparse
 import dataclasses
 from typing import Any
 
+from tokenmill.cli.terminal import human_size, safe
+
 EPILOG = """\
 examples:
   tokenmill train-tokenizer aozora-ja.jsonl.xz --vocab-size 32000 --out ja-tok/
-  tokenmill train-tokenizer books/ 'extra/*.txt' --vocab-size 50257 --out en-tok/ --pattern gpt2
+  tokenmill train-tokenizer books/ 'extra/*.txt' --vocab-size 50257 -o en-tok/ --pattern gpt2
   tokenmill tokenize "吾輩は猫である。" --tokenizer ja-tok/       # use it
   tokenmill prepare aozora-ja.jsonl.xz --tokenizer ja-tok/ --out store/
 
@@ -35,7 +37,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="files, directories or globs")
-    p.add_argument("--out", required=True, metavar="DIR", help="the tokenizer directory to write")
+    p.add_argument("--out", "-o", required=True, metavar="DIR", help="the tokenizer directory to write")
     for f in dataclasses.fields(TrainTokenizerOptions):
         meta = dict(f.metadata)
         flag, help_text = meta.pop("flag"), meta.pop("help")
@@ -48,8 +50,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         else:
             default = {} if f.default is dataclasses.MISSING else {"default": f.default}
             p.add_argument(flag, dest=f.name, help=help_text, **default, **meta)
-    p.set_defaults(run=run)
+    p.set_defaults(run=run, after_failure=_nothing_written)
     return p
+
+
+def _nothing_written(args: argparse.Namespace) -> str:
+    """After a failed or interrupted run: the tokenizer directory is written only at the end, whole."""
+    return f"{args.out} was not written (a tokenizer directory appears only when training finishes)"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -65,9 +72,9 @@ def run(args: argparse.Namespace) -> int:
     seen = meta["trained_on"]
     skipped = seen.get("unknown_files_skipped", 0)
     skip_note = f"; skipped {skipped:,} file{'' if skipped == 1 else 's'} of unknown type" if skipped else ""
-    print(
+    print(safe(
         f"{tok.vocab_size:,} tokens ({meta['merges']:,} merges, pattern {meta['pattern']}) from "
-        f"{seen['documents']:,} documents, {seen['bytes_read'] / 1e6:,.1f} MB in {meta['seconds']:.1f} s "
+        f"{seen['documents']:,} documents, {human_size(seen['bytes_read'])} in {meta['seconds']:.1f} s "
         f"-> {args.out}{skip_note}"
-    )
+    ))
     return 0

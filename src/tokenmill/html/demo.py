@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 import tokenmill.html.plots as plots
-from tokenmill.html.page import cards, esc, page, section
+from tokenmill.html.page import cards, esc, language_of, page, section
 from tokenmill.html.tokens import LEGEND, render_tokens, visible
 
 # The windows table keeps to about this many token columns, so it fits a screen.
@@ -177,4 +177,7 @@ def demo_page(text: str, tok: Any, dataset: Any, emb: Any, *, source: str, seed:
             anchor="embeddings",
         ),
     ]
-    return page("Chapter 2, pictured", f"{source}: text → tokens → IDs → windows → embeddings", sections)
+    return page(
+        "Chapter 2, pictured", f"{source}: text → tokens → IDs → windows → embeddings", sections,
+        lang=language_of(text),
+    )

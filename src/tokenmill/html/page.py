@@ -17,6 +17,8 @@ import html
 import os
 from collections.abc import Iterable
 
+from tokenmill._version import __version__
+from tokenmill.common.errors import OptionError
 from tokenmill.common.files import atomic_write_bytes
 
 # No script may run and nothing may be fetched; inline styles and data: images (matplotlib's
@@ -59,7 +61,7 @@ figure{margin:10px 0}figure svg{max-width:100%;height:auto}figcaption{color:#5b6
 .win td.in{background:#cfe6ff}.win td.tg{background:#ffe2c2}.win td.both{background:linear-gradient(
  #cfe6ff 50%,#ffe2c2 50%)}.win th{font-weight:500;color:#5b6570}
 .doc{margin:14px 0}.doc h3{font-size:14px;margin:4px 0}.doc .toks{max-height:22em;overflow:auto}
-.win th{white-space:nowrap}.hex{color:#8a3b12}
+.win th{white-space:nowrap}.hex{color:#8a3b12}.nowrap{white-space:nowrap}
 """
 
 
@@ -69,13 +71,24 @@ figure{margin:10px 0}figure svg{max-width:100%;height:auto}figcaption{color:#5b6
 _CONTROLS = {c: chr(0x2400 + c) for c in range(0x20) if chr(c) not in "\n\t"}
 _CONTROLS[0x7F] = "\u2421"
 _CONTROLS.update({c: f"\\x{c:02x}" for c in range(0x80, 0xA0)})
+# Invisible characters that reorder or hide text (a bidi override shows invoice_\u202efdp.exe
+# as invoice_exe.pdf): bidi marks, embeddings, overrides and isolates, zero-width space and
+# word joiner, line/paragraph separators, the byte-order mark; shown as an escape (\u202e).
+# The joiners U+200C/D stay: emoji sequences and Persian or Indic text need them.
+INVISIBLE = (
+    [0x061C, 0x180E, 0x200B, 0x200E, 0x200F, 0x2028, 0x2029, 0x2060, 0xFEFF]
+    + list(range(0x202A, 0x202F))
+    + list(range(0x2066, 0x206A))
+)
+_CONTROLS.update({c: f"\\u{c:04x}" for c in INVISIBLE})
 
 
 def visible_controls(text: str) -> str:
-    r"""``text`` with control characters other than newline and tab shown visibly.
+    r"""``text`` with control characters other than newline and tab, and invisible
+    characters that reorder text (bidi controls, zero-width space), shown visibly.
 
-    >>> visible_controls("a\x00b\tc\x85")
-    'a␀b\tc\\x85'
+    >>> visible_controls("a\x00b\tc\x85 invoice_\u202efdp.exe")
+    'a␀b\tc\\x85 invoice_\\u202efdp.exe'
     """
     return text.translate(_CONTROLS)
 
@@ -91,10 +104,42 @@ def esc(value: object) -> str:
     return html.escape(visible_controls(str(value)), quote=True)
 
 
-def page(title: str, subtitle: str, sections: Iterable[str]) -> str:
-    """A whole HTML document: ``title`` as <title> and <h1>, then the (already safe) sections."""
+def language_of(text: str) -> str:
+    """The BCP 47 tag a page's ``lang`` gets: ``ja`` for Japanese text, ``en`` for Latin script, else ``und``.
+
+    Why: browsers pick fonts and line breaking by ``lang``; Japanese declared as English is
+    drawn with Chinese glyph shapes on many systems. Japanese is told by its kana (Chinese
+    has none); a text with no letters at all is ``und`` (undetermined).
+
+    >>> language_of("吾輩は猫である。"), language_of("It was a bright day."), language_of("你好世界"), language_of("123")
+    ('ja', 'en', 'und', 'und')
+    """
+    kana = han = latin = other = 0
+    for ch in text[:100_000]:  # a sample decides; the whole of a big text says no more
+        if "\u3040" <= ch <= "\u30ff" or "\uff66" <= ch <= "\uff9f":
+            kana += 1
+        elif "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf":
+            han += 1
+        elif ch.isascii() and ch.isalpha() or "\u00c0" <= ch <= "\u024f":
+            latin += 1
+        elif ch.isalpha():
+            other += 1
+    letters = kana + han + latin + other
+    if kana and kana + han >= letters / 2:
+        return "ja"
+    if latin and latin >= letters / 2:
+        return "en"
+    return "und"
+
+
+def page(title: str, subtitle: str, sections: Iterable[str], *, lang: str = "en") -> str:
+    """A whole HTML document: ``title`` as <title> and <h1>, then the (already safe) sections.
+
+    ``lang``: the language of the page's text (:func:`language_of`).
+    """
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        f"<!DOCTYPE html>\n<html lang=\"{esc(lang)}\"><head><meta charset=\"utf-8\">"
+        f'<meta name="generator" content="tokenmill {__version__}">'
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
         f"<title>{esc(title)}</title><style>{STYLE}</style></head><body>"
@@ -153,20 +198,80 @@ def _fmt(value: object) -> str:
     return str(value)
 
 
-def write_html(path: str | os.PathLike[str], document: str) -> int:
-    """Write ``document`` to ``path`` atomically (temp file + rename); returns its size in bytes."""
-    target = check_writable(path)
+def write_html(path: str | os.PathLike[str], document: str, *, overwrite: bool = False) -> int:
+    """Write ``document`` to ``path`` atomically (temp file + rename); returns its size in bytes.
+
+    Refused (ValueError) inside a token store or over a file that is not a tokenmill page,
+    unless ``overwrite`` (:func:`check_writable`).
+    """
+    target = check_writable(path, overwrite=overwrite)
     data = document.encode("utf-8", errors="replace")  # a lone surrogate (from argv) becomes "?"
     atomic_write_bytes(target, data)
     return len(data)
 
 
-def check_writable(path: str | os.PathLike[str]) -> str:
-    """``path`` as a str if a page can be written there, else a ValueError that says why (call it early)."""
+# What marks a directory as a token store (prepare's manifest, or its progress record).
+STORE_MARKERS = ("manifest.json", ".progress.json")
+# How a page this tool wrote is recognised: the generator tag every page carries, or the
+# Content-Security-Policy line of pages written before the tag existed.
+_OWN_PAGE_MARKS = (b'<meta name="generator" content="tokenmill', f'content="{CSP}"'.encode())
+_HEAD_BYTES = 4096  # both marks are in a page's <head>, within its first few hundred bytes
+
+
+def is_tokenmill_page(path: str | os.PathLike[str]) -> bool:
+    """True if ``path`` is an HTML page that tokenmill wrote (so a new page may replace it)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(_HEAD_BYTES)
+    except OSError:
+        return False
+    return head.lstrip().lower().startswith(b"<!doctype html") and any(m in head for m in _OWN_PAGE_MARKS)
+
+
+def store_above(path: str | os.PathLike[str]) -> str | None:
+    """The token store directory that holds ``path`` at any depth, or None.
+
+    >>> store_above("/") is None
+    True
+    """
+    here = os.path.dirname(os.path.realpath(os.fspath(path)))
+    while True:
+        if any(os.path.lexists(os.path.join(here, m)) for m in STORE_MARKERS):
+            return here
+        parent = os.path.dirname(here)
+        if parent == here:
+            return None
+        here = parent
+
+
+def check_writable(path: str | os.PathLike[str], *, overwrite: bool = False) -> str:
+    """``path`` as a str if a page may be written there, else a ValueError that says why (call it early).
+
+    Pitfall: a page never replaces what it should not: inside a token store (a directory
+    with ``manifest.json`` or ``.progress.json`` above the target) or over an existing file
+    that is not a tokenmill page, it is refused unless ``overwrite``; a page tokenmill wrote
+    is replaced.
+    """
     target = os.fspath(path)
     if os.path.isdir(target):
         raise ValueError(f"{target} is a directory; give a file name, e.g. {os.path.join(target, 'report.html')}")
     parent = os.path.dirname(os.path.abspath(target))
     if not os.path.isdir(parent):
         raise ValueError(f"cannot write {target}: the directory {parent} does not exist; create it first (mkdir -p)")
+    if overwrite:
+        return target
+    store = store_above(target)
+    if store is not None:
+        raise OptionError(
+            "overwrite",
+            "refusing to write {0}: it is inside the token store {1}; write the page elsewhere "
+            "(e.g. report.html), or pass {overwrite}",
+            target, store,
+        )
+    if os.path.lexists(target) and not is_tokenmill_page(target):
+        raise OptionError(
+            "overwrite",
+            "refusing to replace {0}: it is not a page tokenmill wrote; give another file name, or pass {overwrite}",
+            target,
+        )
     return target

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 import tokenmill.html.plots as plots
-from tokenmill.html.page import Safe, cards, esc, page, section, table
+from tokenmill.html.page import Safe, cards, esc, language_of, page, section, table
 from tokenmill.html.tokens import LEGEND, render_tokens, visible
 
 
@@ -112,9 +112,11 @@ def report_page(store: Any, options: ReportOptions = ReportOptions()) -> str:
         _eot_and_counters(store, stats, data),
         _splits(store, stats),
         _shards(store, options),
-        _samples(store, data["sample"], options),
     ]
-    return page(f"Token store report: {store.path.name}", f"{store.path}", sections)
+    samples, lang = _samples(store, data["sample"], options)
+    sections.append(samples)
+    # The store's path once, as the subtitle; the title stays the same for every store.
+    return page("Token store report", f"{store.path}", sections, lang=lang)
 
 
 def _summary(store: Any, stats: dict[str, Any], data: dict[str, Any]) -> str:
@@ -137,7 +139,7 @@ def _summary(store: Any, stats: dict[str, Any], data: dict[str, Any]) -> str:
         ("ranks sha256", Safe(f'<span class="hash">{esc(tok.get("ranks_sha256") or "-")}</span>')),
         ("dtype", m.get("dtype")),
         ("EOT", f'{store.eot_policy}' + (f" (ID {store.eot_id})" if store.eot_id is not None else "")),
-        ("options", ", ".join(f"{k}={v}" for k, v in sorted(m.get("options", {}).items()))),
+        ("options", ", ".join(f"{k.replace('_', '-')} {_plain(v)}" for k, v in sorted(m.get("options", {}).items()))),
     ]
     inputs = m.get("inputs", [])
     shown = inputs[:50]
@@ -146,6 +148,23 @@ def _summary(store: Any, stats: dict[str, Any], data: dict[str, Any]) -> str:
              + (f'<br><span class="note">… and {len(inputs) - len(shown):,} more</span>' if len(inputs) > len(shown) else "")))
     )
     return section("Manifest", numbers, table(None, rows), anchor="manifest")
+
+
+def _plain(value: Any) -> str:
+    """An option's value as a person reads it, not as Python writes it (yes/no, none, a, b).
+
+    >>> _plain(False), _plain(None), _plain(["a", "b"]), _plain(0.01), _plain("gpt2")
+    ('no', 'none', 'a, b', '0.01', 'gpt2')
+    """
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if value is None:
+        return "none"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_plain(v) for v in value) or "none"
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_plain(v)}" for k, v in value.items()) or "none"
+    return str(value)
 
 
 def _length_table(stats: dict[str, Any]) -> str:
@@ -217,26 +236,35 @@ def _shards(store: Any, options: ReportOptions) -> str:
         shards = store.manifest["splits"][split]["shards"]
         left += max(len(shards) - options.max_shards, 0)
         for sh in shards[: options.max_shards]:
-            rows.append([sh["name"], sh["n_documents"], sh["n_tokens"],
+            rows.append([Safe(f'<span class="mono nowrap">{esc(sh["name"])}</span>'), sh["n_documents"], sh["n_tokens"],
                          Safe(f'<span class="hash">{esc(sh["bin_sha256"])}</span>'),
                          Safe(f'<span class="hash">{esc(sh["idx_sha256"])}</span>')])
     more = f'<p class="note">… {left:,} more shards (all in manifest.json).</p>' if left else ""
     return section("Shards", table(["shard", "documents", "tokens", ".bin sha256", ".idx sha256"], rows, numeric=(1, 2)), more, anchor="shards")
 
 
-def _samples(store: Any, picks: list[tuple[str, int]], options: ReportOptions) -> str:
+def _samples(store: Any, picks: list[tuple[str, int]], options: ReportOptions) -> tuple[str, str]:
+    """The sample section, and the language of the sampled text (the page's ``lang``).
+
+    Each document also declares its own language, so a Japanese document in an English
+    store is drawn with Japanese glyphs.
+    """
     try:
         tok = store.tokenizer
     except (ValueError, OSError, ImportError) as exc:
-        return section("Sample documents", f"<p>Cannot decode: {esc(exc)}</p>", anchor="samples")
-    parts = [LEGEND]
+        return section("Sample documents", f"<p>Cannot decode: {esc(exc)}</p>", anchor="samples"), "en"
+    parts, texts = [LEGEND], []
     offsets = {s: store.document_offsets(s) for s in {s for s, _ in picks}}
     for split, i in picks:
         a, b = int(offsets[split][i]), int(offsets[split][i + 1])
         ids = store[split][a:b].tolist()
+        shown = ids[: options.sample_tokens]
+        text = b"".join(tok.decode_tokens_bytes(shown)).decode("utf-8", "replace")
+        texts.append(text)
         cut = f", first {options.sample_tokens:,} shown" if len(ids) > options.sample_tokens else ""
         parts.append(
             f'<div class="doc"><h3>{esc(split)} document {i:,} ({len(ids):,} tokens{cut})</h3>'
-            f"{render_tokens(tok, ids, limit=options.sample_tokens)}</div>"
+            f'<div lang="{language_of(text)}">{render_tokens(tok, ids, limit=options.sample_tokens)}</div></div>'
         )
-    return section(f"Sample of {len(picks)} documents", *parts, anchor="samples")
+    lang = language_of("".join(texts)) if texts else "en"
+    return section(f"Sample of {len(picks)} documents", *parts, anchor="samples"), lang

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tokenmill.html.page import cards, esc, page
+from tokenmill.html.page import cards, esc, language_of, page
 
 # How many tokens one panel renders at most: a page stays a few MB whatever the input.
 MAX_TOKENS_SHOWN = 20_000
@@ -160,7 +160,7 @@ def tokens_page(text: str, encoded: Sequence[tuple[Any, Sequence[int]]], *, sour
     panels = "".join(tokens_panel(tok, text, ids) for tok, ids in encoded)
     body = f'<div class="side" style="{columns}">{panels}</div>'
     return page(
-        "Tokens", f"{source}: {len(text):,} characters, cut by {names}", [LEGEND, body]
+        "Tokens", f"{source}: {len(text):,} characters, cut by {names}", [LEGEND, body], lang=language_of(text)
     )
 
 

@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 from tokenmill.common.files import sha256_file
+from tokenmill.common.suggest import did_you_mean
 from tokenmill.tokenizers.base import _LOADER, Tokenizer
 from tokenmill.tokenizers.bpe import TiktokenTokenizer, _tiktoken_by_name, _tiktoken_from_file
 from tokenmill.tokenizers.hf import HFTokenizer
@@ -32,8 +33,10 @@ def _load(name_or_path: str) -> Tokenizer:
     path = Path(name_or_path)
     if not path.is_file():
         known = ", ".join(sorted(KNOWN_ENCODINGS))
+        meant = did_you_mean(name_or_path, KNOWN_ENCODINGS)
+        guess = f" (did you mean {meant}?)" if meant is not None else ""
         raise ValueError(
-            f"unknown tokenizer {name_or_path!r}: not a known name ({known}) and no such file "
+            f"unknown tokenizer {name_or_path!r}{guess}: not a known name ({known}) and no such file "
             f"(give a .tiktoken ranks file, a Hugging Face tokenizer.json, a saved WordTokenizer "
             f"vocabulary or a directory made by tokenmill train-tokenizer)"
         )

@@ -17,7 +17,7 @@ import os
 import re
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from tokenmill.common.progress import progress_bar
 from tokenmill.corpus.inputs import resolve_inputs
 from tokenmill.tokenizers import ENDOFTEXT, Tokenizer, get_tokenizer
 from tokenmill.tokenizers.trained import FORMAT, VERSION
+from tokenmill.training.background import train_in_thread
 from tokenmill.training.corpus import CorpusStats, chunks, iter_documents
 from tokenmill.training.export import check_out, hf_json, ranks_text, renumber, write_dir
 from tokenmill.training.patterns import DEFAULT_PATTERN, pattern_for
@@ -90,12 +91,11 @@ def train_tokenizer(
     trainer = _hf_trainer(vocab_size - n_special, min_frequency, progress, chars=True)
     stats = CorpusStats()
     with progress_bar(sum(f.size for f in files), progress, label="train-tokenizer") as bar:
-        if hasattr(bar, "set_description"):
-            bar.set_description("train-tokenizer: reading")
+        bar.set_description_str("train-tokenizer: reading")
         docs = iter_documents(
             files, stats, text_field=text_field, errors=errors, skip_bad_lines=skip_bad_lines, bar=bar
         )
-        hf.train_from_iterator(_then_merging(chunks(docs), bar), trainer)
+        train_in_thread(hf, chunks(docs), trainer, bar)
     if stats.documents == 0:
         raise ExplainedError("the inputs hold no text to learn from ({0}); check the inputs and {text_field}", vars(stats))
     trained = to_byte_level(json.loads(hf.to_str()), json.loads(_new_hf_tokenizer(pat_str).to_str()),
@@ -131,14 +131,6 @@ def train_tokenizer(
     }
     write_dir(out, ranks_text(ranks), hf_json(trained, ranks, merges, special_ids), meta, overwrite=overwrite)
     return get_tokenizer(out)
-
-
-def _then_merging(texts: Iterator[str], bar: Any) -> Iterator[str]:
-    """``texts``, then the bar says the merges are being learned (the long, silent part)."""
-    yield from texts
-    if hasattr(bar, "set_description"):
-        bar.set_description("train-tokenizer: read; learning merges")
-        bar.refresh()
 
 
 def _check_specials(special_tokens: Sequence[str]) -> list[str]:
@@ -206,7 +198,7 @@ def _hf_trainer(vocab_size: int, min_frequency: int, progress: bool, *, chars: b
         min_frequency=min_frequency,
         special_tokens=[],  # added after the merges, so that the ranks are 0..255 then merges
         initial_alphabet=[] if chars else pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=progress,
+        show_progress=False,  # its bars would draw over tokenmill's own on the same line
     )
 
 
