@@ -598,7 +598,7 @@ def test_out_inside_an_input_directory_is_skipped(tmp_path: Path) -> None:
     cmd = [sys.executable, "-m", "tokenmill", "prepare", "dd", "--out", "dd/store", "--quiet"]
     first = subprocess.run(cmd, check=False, cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert first.returncode == 0, first.stderr
-    assert first.stdout.startswith("1 documents, 3 tokens") and "1 shard ->" in first.stdout
+    assert first.stdout.startswith("1 document, 3 tokens") and "1 shard ->" in first.stdout
     again = subprocess.run(cmd, check=False, cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert again.returncode == 0 and again.stdout.startswith("up to date"), again.stderr
 

@@ -28,9 +28,30 @@ SPLIT_RULE = (
 )
 
 
+# The counters a summary reports, (singular, plural) in words: each is a data problem or a
+# skip that a user should see, never a silent one.
+NOTES = (
+    ("replacements", "U+FFFD replacement (invalid UTF-8)", "U+FFFD replacements (invalid UTF-8)"),
+    ("bad_lines_skipped", "bad line skipped", "bad lines skipped"),
+    ("empty_documents", "empty document skipped", "empty documents skipped"),
+    ("empty_files", "empty input file", "empty input files"),
+    ("unknown_files_skipped", "file of unknown type skipped", "files of unknown type skipped"),
+    ("eot_spellings", "EOT spelling kept as text", "EOT spellings kept as text"),
+)
+
+
+def data_notes(stats: dict[str, Any]) -> list[str]:
+    """The manifest's counters that are not 0, in words with their plural forms.
+
+    >>> data_notes({"replacements": 1, "bad_lines_skipped": 2, "empty_files": 0, "documents": 5})
+    ['1 U+FFFD replacement (invalid UTF-8)', '2 bad lines skipped']
+    """
+    return [f"{n:,} {one if n == 1 else many}" for key, one, many in NOTES if (n := int(stats.get(key) or 0))]
+
+
 def totals(records: Sequence[dict[str, Any]]) -> dict[str, int]:
-    """The tasks' counters summed."""
-    return {k: sum(int(r["stats"][k]) for r in records) for k in STAT_KEYS}
+    """The tasks' counters summed (a counter a record lacks counts 0)."""
+    return {k: sum(int(r["stats"].get(k, 0)) for r in records) for k in STAT_KEYS}
 
 
 def build_manifest(
@@ -51,6 +72,9 @@ def build_manifest(
             "shards": shards,
         }
     opt, tokenizer = identity["options"], identity["tokenizer"]
+    stats = totals(records)
+    if not stats["empty_files"]:  # optional: a store of sound inputs keeps the counters it always had
+        del stats["empty_files"]
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -66,7 +90,7 @@ def build_manifest(
             "range_bytes": range_bytes,
             "list": [[t.input_index, t.start, t.stop] for t in tasks],
         },
-        "stats": totals(records),
+        "stats": stats,
     }
 
 

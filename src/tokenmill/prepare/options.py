@@ -173,3 +173,4 @@ class PrepareReport:
     nodes: frozenset[str] = field(default_factory=frozenset)  # where tasks ran (hosts / Ray node IDs)
     startup_seconds: float = 0.0  # of ``seconds``: starting the executor (a local Ray: seconds)
     disk_bytes: int = 0  # size of the input files on disk (compressed, when they are)
+    executor: str = "local"  # what ran the tasks ("local" or "ray")

@@ -33,6 +33,7 @@ from tokenmill.prepare.checkpoint import (
 from tokenmill.prepare.coordinator import run_locked, tokenizer_source
 from tokenmill.prepare.engines import check_parity
 from tokenmill.prepare.executors import default_workers, make_executor
+from tokenmill.prepare.leftovers import remove_temporaries
 from tokenmill.prepare.options import DEFAULT_SHARD_TOKENS, PrepareOptions, PrepareReport
 from tokenmill.store import TokenStore
 from tokenmill.store.bundled import bundle_name
@@ -118,7 +119,8 @@ def run_prepare(inputs: Any, out: str | os.PathLike[str], options: PrepareOption
     disk), the tasks already finished keep their output and the error names the failed
     task's input; fix it and rerun: the finished tasks are skipped. A run that fails before
     finishing any task leaves nothing: no directory it created, no lock file. Ctrl-C keeps
-    the directory, so that ``tokenmill stats`` can say how to resume.
+    the finished work (and removes unfinished writes), so that ``tokenmill stats`` can say how
+    to resume; interrupted before any work was finished, it leaves nothing either.
 
     >>> import tempfile, pathlib
     >>> d = pathlib.Path(tempfile.mkdtemp())
@@ -154,7 +156,11 @@ def run_prepare(inputs: Any, out: str | os.PathLike[str], options: PrepareOption
             try:
                 report = run_locked(executor, files, out, tok, options, identity, source, lock_fd, started)
             except KeyboardInterrupt:
-                raise  # kept as it is: `tokenmill stats` explains it, a rerun resumes
+                executor.__exit__(None, None, None)  # the workers stop first: nothing writes any more
+                remove_temporaries(out)  # the finished work stays: `tokenmill stats` explains it, a rerun resumes
+                if nothing_to_keep(out, unpacked_too=True):
+                    remove_trace(out, created=created)
+                raise
             except BaseException:
                 if nothing_to_keep(out):
                     remove_trace(out, created=created)
