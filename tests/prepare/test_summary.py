@@ -12,7 +12,7 @@ from tests.helpers import write_jsonl
 from tests.prepare.test_resume import interrupt_after_closes, synthetic_docs
 from tokenmill.common.words import human_bytes, plural
 from tokenmill.corpus import readers
-from tokenmill.prepare import prepare, worker
+from tokenmill.prepare import PrepareOptions, prepare, run_prepare, worker
 from tokenmill.prepare import tasks as tasks_module
 from tokenmill.prepare.leftovers import kept_work
 
@@ -114,3 +114,31 @@ def test_sizes_in_words() -> None:
         "0 bytes", "1 byte", "999 bytes", "1.0 kB", "27.9 kB", "1.0 MB", "27.9 MB",
     ]
     assert readers.text_bytes("日本") == 6
+
+
+def test_a_truncated_shard_rebuilds_only_its_task(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.helpers import all_files
+    from tokenmill.prepare.worker import _Worker
+
+    monkeypatch.setattr(tasks_module, "RANGE_BYTES", 8000)
+    src = write_jsonl(tmp_path / "a.jsonl", synthetic_docs(120))
+    out = tmp_path / "s"
+    store = prepare([src], out, workers=0, progress=False, val_fraction=0.2)
+    reference, n_tasks = all_files(out), len(store.manifest["tasks"]["list"])
+    assert n_tasks > 4 and len(store.manifest["tasks"]["stats"]) == n_tasks
+    victim = store.manifest["splits"]["train"]["shards"][2]["name"]
+    with open(out / f"{victim}.bin", "r+b") as f:
+        f.truncate(10)
+    redone: list[int] = []
+    real = _Worker._clear
+
+    def clear(self, task):  # type: ignore[no-untyped-def]
+        redone.append(task)
+        real(self, task)
+
+    monkeypatch.setattr(_Worker, "_clear", clear)
+    with pytest.warns(UserWarning, match="rebuilding the tasks whose shards are damaged"):
+        again = run_prepare([src], out, PrepareOptions(workers=0, progress=False, val_fraction=0.2))
+    assert redone == [int(victim.split("-")[1])], redone  # one task redone, not all of them
+    assert (again.skipped_tasks, again.tasks) == (n_tasks - 1, n_tasks)
+    assert all_files(out) == reference and again.store.manifest == store.manifest

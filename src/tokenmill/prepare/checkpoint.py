@@ -133,7 +133,7 @@ def locked(out: Path) -> Iterator[int]:
         os.close(fd)
 
 
-def load_state(out: Path, identity: dict[str, Any], overwrite: bool) -> bool:
+def load_state(out: Path, identity: dict[str, Any], overwrite: bool, *, damaged: list[Any] | None = None) -> bool:
     """True if ``out`` already holds this store, sound; else get ``out`` ready for the tasks.
 
     A complete store is checked before it is called up to date: every shard's size, index
@@ -141,6 +141,9 @@ def load_state(out: Path, identity: dict[str, Any], overwrite: bool) -> bool:
     ``.progress.json`` names the identity being made, the manifest is gone, and what an
     earlier run left (task records, shards) stays: each task checks its own record by
     digest and checksum, so only output that this run would write again is reused.
+
+    ``damaged``: a complete store with a damaged shard appends its manifest there, so that
+    the caller can restore the tasks' records and redo only the damaged tasks.
 
     Pitfall: it deletes prepare's own files only, never anything else; call it with the lock held.
     """
@@ -187,7 +190,9 @@ def load_state(out: Path, identity: dict[str, Any], overwrite: bool) -> bool:
         if problem is None:
             clean_leftovers(out)  # a run killed right after the manifest left its checkpoint behind
             return True
-        warnings.warn(f"{problem}; rebuilding the store", stacklevel=3)
+        warnings.warn(f"{problem}; rebuilding the tasks whose shards are damaged", stacklevel=3)
+        if damaged is not None:
+            damaged.append(have)
     (out / MANIFEST).unlink(missing_ok=True)  # first: from here on the directory is no store
     if progress_error is not None:
         clean(out, keep=set())  # no trustworthy record of what the files there are

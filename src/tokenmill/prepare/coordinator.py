@@ -26,7 +26,7 @@ from tokenmill.corpus.cutting import CUTTABLE_PATTERNS
 from tokenmill.corpus.inputs import InputFile
 from tokenmill.prepare.checkpoint import clean, load_state, save_checkpoint
 from tokenmill.prepare.executor import Executor
-from tokenmill.prepare.manifest import build_manifest, data_notes, finish_store, totals
+from tokenmill.prepare.manifest import build_manifest, data_notes, finish_store, restore_records, totals
 from tokenmill.prepare.options import PrepareOptions, PrepareReport
 from tokenmill.prepare.tasks import TaskSpec, describe_task, plan_tasks, range_bytes_for, unpack_tasks
 from tokenmill.prepare.worker import SPLITS, Job
@@ -49,7 +49,8 @@ def run_locked(
     """The run with the store's lock held; returns its report."""
     splits = SPLITS[: 2 if options.val_fraction > 0 else 1]
     disk_bytes = sum(f.size for f in files)
-    if load_state(out, identity, options.overwrite):
+    damaged: list[dict[str, Any]] = []
+    if load_state(out, identity, options.overwrite, damaged=damaged):
         store = TokenStore.open(out)
         if options.verify:
             store.verify()
@@ -61,7 +62,9 @@ def run_locked(
     try:
         unpacked = _unpack_inputs(executor, job, unpack_tasks(files, _digest(identity), range_bytes), files, out)
         tasks = plan_tasks(files, _digest(identity), range_bytes=range_bytes, unpacked=unpacked)
-        records, was_skipped = _run_tasks(executor, job, tasks, options.progress, files, out)
+        if damaged:  # the intact tasks' records come back: each task checks its own shards
+            restore_records(out, damaged[0], tasks)
+        records, was_skipped = _run_tasks(executor, job, tasks, options.progress, files, out, said=bool(damaged))
     except _TaskFailed as exc:  # the finished tasks stay; after bad input, the fix may change options
         save_checkpoint(out, identity, failed=exc.kind == "input")
         raise exc.error from None
@@ -159,9 +162,13 @@ class _TaskFailed(Exception):
 
 
 def _run_tasks(
-    executor: Any, job: Job, tasks: Sequence[TaskSpec], progress: bool, files: Sequence[InputFile], out: Path
+    executor: Any, job: Job, tasks: Sequence[TaskSpec], progress: bool, files: Sequence[InputFile], out: Path,
+    *, said: bool = False,
 ) -> tuple[list[dict[str, Any]], list[bool]]:
-    """Run every task; (records in task order, skipped flags). Stops starting tasks at a failure."""
+    """Run every task; (records in task order, skipped flags). Stops starting tasks at a failure.
+
+    ``said``: the damage was already warned about (a complete store's damaged shard).
+    """
     records: list[Any] = [None] * len(tasks)
     skipped = [False] * len(tasks)
     repaired = 0
@@ -185,7 +192,7 @@ def _run_tasks(
         if failures:  # raised inside the bar: it is cleared, and the error starts its own line
             first = min(failures, key=lambda f: f[0].index)
             raise _TaskFailed(_failure(failures, files, out), first[1]["kind"])
-    if repaired:  # what was skipped is in the report (the summary says it, once)
+    if repaired and not said:  # what was skipped is in the report (the summary says it, once)
         warnings.warn(
             f"the shards of {plural(repaired, 'task')} kept from an earlier run were damaged (checksum mismatch); "
             f"{'that task was' if repaired == 1 else 'those tasks were'} redone, the others kept",

@@ -10,12 +10,14 @@ True
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from tokenmill._version import __version__
-from tokenmill.prepare.tasks import TaskSpec
+from tokenmill.common.files import atomic_write_bytes
+from tokenmill.prepare.tasks import TaskSpec, record_path
 from tokenmill.prepare.worker import STAT_KEYS
 from tokenmill.store import FORMAT, FORMAT_VERSION, write_manifest
 
@@ -89,9 +91,39 @@ def build_manifest(
         "tasks": {
             "range_bytes": range_bytes,
             "list": [[t.input_index, t.start, t.stop] for t in tasks],
+            # per task, its counters that are not 0: a damaged store rebuilds only the damaged tasks
+            "stats": [{k: v for k, v in r["stats"].items() if v} for r in records],
         },
         "stats": stats,
     }
+
+
+def restore_records(out: Path, manifest: dict[str, Any], tasks: Sequence[TaskSpec]) -> int:
+    """Write back the task records of a finished store (its manifest): the number written.
+
+    A damaged store (a truncated shard) is then rebuilt task by task: each task checks its
+    shards' sha256 against its record, so only the tasks whose output is damaged are redone.
+    Nothing is written unless the manifest's plan is this plan and it has the tasks' counters
+    (stores made before those were recorded are rebuilt whole).
+    """
+    recorded = manifest.get("tasks", {})
+    plan = [[t.input_index, t.start, t.stop] for t in tasks]
+    stats = recorded.get("stats")
+    if recorded.get("list") != plan or not isinstance(stats, list) or len(stats) != len(tasks):
+        return 0
+    shards: list[dict[str, list[Any]]] = [{s: [] for s in manifest["splits"]} for _ in tasks]
+    for split, listed in manifest["splits"].items():
+        for entry in listed["shards"]:
+            shards[int(entry["name"].split("-")[1])][split].append(entry)
+    for spec, counters in zip(tasks, stats):
+        record = {
+            "digest": spec.digest,
+            "task": spec.index,
+            "shards": shards[spec.index],
+            "stats": {k: int(counters.get(k, 0)) for k in STAT_KEYS},
+        }
+        atomic_write_bytes(record_path(out, spec.index), json.dumps(record, sort_keys=True).encode())
+    return len(tasks)
 
 
 def finish_store(out: Path, manifest: dict[str, Any]) -> None:
