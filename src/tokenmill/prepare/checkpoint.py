@@ -240,17 +240,6 @@ def clean_leftovers(out: Path) -> None:
         clean(out, keep={p.name for p in out.iterdir() if p.name not in (TASKS_DIR, UNPACK_DIR)})
 
 
-def nothing_to_keep(out: Path, *, unpacked_too: bool = False) -> bool:
-    """After a failed run: is there neither a store nor a finished task to keep?
-
-    ``unpacked_too``: a finished decompressed copy (``.unpacked/``) counts as work to keep.
-    """
-    if (out / MANIFEST).exists():
-        return False
-    kept = [TASKS_DIR, UNPACK_DIR] if unpacked_too else [TASKS_DIR]
-    return not any((out / d).is_dir() and any(p.name.endswith(".json") for p in (out / d).iterdir()) for d in kept)
-
-
 def remove_trace(out: Path, *, created: Path | None) -> None:
     """Leave no litter after a run that kept nothing: prepare's files, the lock, the dirs it made.
 

@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 from tokenmill.common.words import plural
-from tokenmill.prepare.checkpoint import is_ours
+from tokenmill.prepare.checkpoint import MANIFEST, is_ours
 from tokenmill.prepare.tasks import TASKS_DIR, UNPACK_DIR
 
 
@@ -32,6 +32,17 @@ def remove_temporaries(out: Path) -> None:
             ours = is_ours(p.name) if directory == out else re.fullmatch(r"\d+\.jsonl?\.\d+\.tmp", p.name)
             if ours and p.name.endswith(".tmp") and p.is_file() and not p.is_symlink():
                 p.unlink(missing_ok=True)
+
+
+def nothing_to_keep(out: Path, *, unpacked_too: bool = False) -> bool:
+    """After a failed run: is there neither a store nor a finished task to keep?
+
+    ``unpacked_too``: a finished decompressed copy (``.unpacked/``) counts as work to keep.
+    """
+    if (out / MANIFEST).exists():
+        return False
+    kept = [TASKS_DIR, UNPACK_DIR] if unpacked_too else [TASKS_DIR]
+    return not any((out / d).is_dir() and any(p.name.endswith(".json") for p in (out / d).iterdir()) for d in kept)
 
 
 def kept_work(out: str | os.PathLike[str]) -> str:
