@@ -16,13 +16,11 @@ inputs", refused unless ``overwrite``.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import re
 import warnings
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -113,24 +111,6 @@ def _not_empty(out: Path) -> ExplainedError:
         "(or pass {overwrite=True} to write into it anyway: only prepare's own files are replaced)",
         out,
     )
-
-
-@contextmanager
-def locked(out: Path) -> Iterator[int]:
-    """Hold the store's lock; yields its file descriptor (forked workers inherit it)."""
-    # flock, not a pid file: the OS drops it when the holder dies, even by kill -9.
-    fd = os.open(out / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise ValueError(
-                f"another `tokenmill prepare` is writing to {out} (it holds {out / LOCK}); "
-                "wait for it or use another --out"
-            ) from None
-        yield fd
-    finally:
-        os.close(fd)
 
 
 def load_state(out: Path, identity: dict[str, Any], overwrite: bool, *, damaged: list[Any] | None = None) -> bool:

@@ -25,7 +25,6 @@ from tokenmill.common.errors import ExplainedError
 from tokenmill.corpus.inputs import absolute_arguments, resolve_inputs
 from tokenmill.prepare.checkpoint import (
     check_out_dir,
-    locked,
     remove_trace,
     store_identity,
 )
@@ -33,6 +32,7 @@ from tokenmill.prepare.coordinator import run_locked, tokenizer_source
 from tokenmill.prepare.engines import check_parity
 from tokenmill.prepare.executors import default_workers, make_executor
 from tokenmill.prepare.leftovers import nothing_to_keep, remove_temporaries
+from tokenmill.prepare.lock import locked
 from tokenmill.prepare.options import DEFAULT_SHARD_TOKENS, PrepareOptions, PrepareReport
 from tokenmill.store import TokenStore
 from tokenmill.store.bundled import bundle_name
