@@ -142,3 +142,13 @@ def test_a_truncated_shard_rebuilds_only_its_task(tmp_path: Path, monkeypatch: p
     assert redone == [int(victim.split("-")[1])], redone  # one task redone, not all of them
     assert (again.skipped_tasks, again.tasks) == (n_tasks - 1, n_tasks)
     assert all_files(out) == reference and again.store.manifest == store.manifest
+
+
+def test_help_explains_shards_per_task_and_o_is_out(tmp_path: Path, cli) -> None:
+    helped = cli("prepare", "--help").stdout
+    flat = " ".join(helped.split())
+    assert "Each task (a file, or a 1-64 MB range of a big .jsonl) writes its own shards" in flat, flat
+    assert "gaps in the numbers" in flat and "-o DIR, --out DIR" in flat
+    src = write_jsonl(tmp_path / "a.jsonl", ["x"])
+    assert cli("prepare", str(src), "-o", str(tmp_path / "s"), "--quiet", "--workers", "0").returncode == 0
+    assert (tmp_path / "s" / "manifest.json").is_file()

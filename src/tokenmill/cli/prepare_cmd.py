@@ -9,6 +9,7 @@ from typing import Any
 EPILOG = """\
 examples:
   tokenmill prepare corpus.jsonl.xz --out store/            # all cores, GPT-2, EOT after each doc
+  tokenmill prepare notes.txt -o store/                     # -o is --out
   tokenmill prepare books/ 'extra/*.txt' --out store/       # a directory (recursive) and a glob
   tokenmill prepare data.parquet --text-field content --out store/ --val-fraction 0.01
   tokenmill prepare corpus.jsonl --out store/ --engine riptoken   # faster, checked against tiktoken
@@ -30,7 +31,10 @@ ray the inputs and --out must be at the same path on every node (a shared file s
 A rerun checks the store (sizes, indexes, sha256) and rebuilds it if a shard is damaged;
 a rerun with other inputs or options on the same --out is refused unless --overwrite.
 The progress bar counts input bytes on disk (compressed, if the files are); the summary
-shows both text and disk bytes.
+shows both the text (the UTF-8 bytes tokenized, never the JSON around them) and the disk
+bytes, and counts every data problem: U+FFFD replacements, bad lines skipped, empty
+documents and files, files of unknown type, an empty train or val split.
+Shards are per task (--shard-tokens is a cap): many small inputs give many small shards.
 A file reached twice (a directory and a glob over it) is read once, with a warning; --out
 may live inside an input directory (it is skipped). Memory: .txt documents stream in
 1 MB pieces whatever their size; a .jsonl line longer than 64 MB is parsed whole, needing
@@ -51,7 +55,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "inputs", nargs="+", metavar="INPUT", help="files, directories or globs, taken in this order"
     )
-    p.add_argument("--out", required=True, metavar="DIR", help="the store directory to create (or resume)")
+    p.add_argument("-o", "--out", required=True, metavar="DIR", help="the store directory to create (or resume)")
     add_option_flags(p)
     p.set_defaults(run=run, after_failure=_kept)
     return p

@@ -73,9 +73,13 @@ class PrepareOptions:
     errors: str = _opt(
         "replace", "--errors", "invalid UTF-8: replace with U+FFFD and count (default), or stop", choices=ERROR_POLICIES
     )
-    # a shard closes at the first document end past this
+    # a shard closes at the first document end past this; shards are per task (see the help)
     shard_tokens: int = _opt(
-        DEFAULT_SHARD_TOKENS, "--shard-tokens", f"tokens per shard (default {DEFAULT_SHARD_TOKENS:,}: 200 MB of uint16)",
+        DEFAULT_SHARD_TOKENS, "--shard-tokens",
+        f"the most tokens in a shard (default {DEFAULT_SHARD_TOKENS:,}: 200 MB of uint16; a shard closes at the "
+        "first document end past it). Each task (a file, or a 1-64 MB range of a big .jsonl) writes its own "
+        "shards, <split>-<task>-<k>, so most shards are smaller: a 50 MB corpus of 47 tasks gives ~47 shards "
+        "of ~0.25M tokens; a task with no document in a split writes no shard there (gaps in the numbers)",
         type=int, metavar="N",
     )
     # "riptoken": faster, used only after a parity check against tiktoken
