@@ -18,6 +18,7 @@ examples:
   tokenmill prepare corpus.jsonl -t my-tokenizer.json --out store/  # the file is copied into the store
   tokenmill prepare shards/ --out store/ --executor ray     # on a local Ray (127.0.0.1 only)
   tokenmill prepare /nfs/corpus/ --out /nfs/store --executor ray --ray-address 10.0.0.5:6379
+  tokenmill prepare /nfs/corpus/ --out /nfs/store --executor ray --ray-address head:6379 --ray-timeout 30
 
 Inputs: .txt (one file = one document), .jsonl (one document per line, --text-field),
 .parquet (the --text-field column); .txt/.jsonl may be .gz, .xz or .zst compressed.

@@ -38,8 +38,8 @@ def _opt(default: Any, flag: str, help: str, **cli: Any) -> Any:
 class PrepareOptions:
     """How :func:`~tokenmill.prepare.run.prepare` tokenizes and stores a corpus; checked when built.
 
-    Pitfall: ``workers``, ``overwrite``, ``progress``, ``verify``, ``executor`` and
-    ``ray_address`` only change how a run goes; every other field defines the store.
+    Pitfall: ``workers``, ``overwrite``, ``progress``, ``verify``, ``executor``,
+    ``ray_address`` and ``ray_timeout`` only change how a run goes; every other field defines the store.
 
     >>> options = PrepareOptions(val_fraction=0.01, workers=0)
     >>> options.manifest_options("gpt2")["val_fraction"], "workers" in options.manifest_options("gpt2")
@@ -109,6 +109,11 @@ class PrepareOptions:
         None, "--ray-address", "with --executor ray: the cluster's HOST:PORT (default: start a local Ray on 127.0.0.1)",
         metavar="ADDR", store=False,
     )
+    # executor="ray" with an address: seconds the head has to accept and answer before we give up
+    ray_timeout: float = _opt(
+        5.0, "--ray-timeout", "with --ray-address: seconds the Ray head has to answer (default 5)",
+        type=float, metavar="SECONDS", store=False,
+    )
 
     def __post_init__(self) -> None:
         for name, allowed in (("executor", EXECUTORS), ("eot", EOT_POLICIES), ("errors", ERROR_POLICIES), ("engine", ENGINES)):
@@ -124,6 +129,9 @@ class PrepareOptions:
                 "val_fraction", "{val_fraction} must be in [0, 1), got {0!r}; e.g. 0.01 for 1% of the documents", val
             )
         positive_int("shard_tokens", self.shard_tokens)
+        timeout = self.ray_timeout
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < float("inf"):
+            raise OptionError("ray_timeout", "{ray_timeout} must be a number of seconds > 0, got {0!r}", timeout)
         if not is_int(self.seed):
             raise OptionTypeError("seed", "{seed} must be an int, got {0!r}", self.seed)
         if self.workers is not None and not is_int(self.workers):

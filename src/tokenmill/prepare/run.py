@@ -58,6 +58,7 @@ def prepare(
     executor: str = "local",
     ray_address: str | None = None,
     verify: bool = False,
+    ray_timeout: float = 5.0,
 ) -> TokenStore:
     """Tokenize ``inputs`` (files, directories, globs) into the token store ``out``; return it opened.
 
@@ -107,6 +108,7 @@ def prepare(
         executor=executor,
         ray_address=ray_address,
         verify=verify,
+        ray_timeout=ray_timeout,
     )
     return run_prepare(inputs, out, options).store
 
@@ -146,7 +148,9 @@ def run_prepare(inputs: Any, out: str | os.PathLike[str], options: PrepareOption
         command=["tokenmill", "prepare", *absolute_arguments(inputs), *options.command_words(tok.name, source)],
     )
     n_workers = default_workers() if options.workers is None else options.workers
-    executor = make_executor(options.executor, workers=n_workers, ray_address=options.ray_address)
+    executor = make_executor(
+        options.executor, workers=n_workers, ray_address=options.ray_address, ray_timeout=options.ray_timeout
+    )
     out = Path(out)
     with executor:  # connect first: an unreachable cluster fails before anything is written
         startup = time.perf_counter() - started
