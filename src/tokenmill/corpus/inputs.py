@@ -125,7 +125,7 @@ def resolve_inputs(
         if unknown and len(unknown) == len(found):
             raise ValueError(
                 f"input {os.fspath(item)} holds no file of a supported type ({SUPPORTED}); "
-                f"{len(unknown)} other file(s) skipped, e.g. {unknown[0]}"
+                f"{len(unknown)} other file{'' if len(unknown) == 1 else 's'} skipped, e.g. {unknown[0]}"
             )
         if skipped is not None:
             skipped += unknown
