@@ -117,7 +117,7 @@ def text_bytes(text: str) -> int:
     Pitfall: a lone surrogate (from a JSON escape) counts 3 bytes, as the U+FFFD that
     replaces it before tokenizing.
 
-    >>> text_bytes("héllo"), text_bytes("\ud800"), text_bytes("\ufffd")
+    >>> text_bytes("h\\xe9llo"), text_bytes(chr(0xD800)), text_bytes("\\ufffd")
     (6, 3, 3)
     """
     if text.isascii():  # the common case: no copy

@@ -34,23 +34,20 @@ def remove_temporaries(out: Path) -> None:
                 p.unlink(missing_ok=True)
 
 
-def nothing_to_keep(out: Path, *, unpacked_too: bool = False) -> bool:
-    """After a failed run: is there neither a store nor a finished task to keep?
-
-    ``unpacked_too``: a finished decompressed copy (``.unpacked/``) counts as work to keep.
-    """
+def nothing_to_keep(out: Path) -> bool:
+    """After a failed run: is there neither a store nor a finished task to keep?"""
     if (out / MANIFEST).exists():
         return False
-    kept = [TASKS_DIR, UNPACK_DIR] if unpacked_too else [TASKS_DIR]
-    return not any((out / d).is_dir() and any(p.name.endswith(".json") for p in (out / d).iterdir()) for d in kept)
+    tasks = out / TASKS_DIR
+    return not (tasks.is_dir() and any(p.name.endswith(".json") for p in tasks.iterdir()))
 
 
 def kept_work(out: str | os.PathLike[str]) -> str:
     """What a failed or interrupted run left in ``out`` for a rerun, in words (always true).
 
     >>> import tempfile
-    >>> kept_work(tempfile.mkdtemp() + "/new")
-    'nothing was kept: rerun the same command to start again'
+    >>> kept_work(tempfile.mkdtemp())
+    'no task had finished: rerun the same command to start again'
     """
     out = Path(out)
     tasks = _count(out / TASKS_DIR, r"\d+\.json")
@@ -60,7 +57,7 @@ def kept_work(out: str | os.PathLike[str]) -> str:
     if unpacked:
         copies = plural(unpacked, "decompressed input")
         return f"no task had finished; {out} keeps {copies}: rerun the same command to go on from there"
-    return "nothing was kept: rerun the same command to start again"
+    return "no task had finished: rerun the same command to start again"
 
 
 def _count(directory: Path, pattern: str) -> int:

@@ -120,8 +120,8 @@ def run_prepare(inputs: Any, out: str | os.PathLike[str], options: PrepareOption
     disk), the tasks already finished keep their output and the error names the failed
     task's input; fix it and rerun: the finished tasks are skipped. A run that fails before
     finishing any task leaves nothing: no directory it created, no lock file. Ctrl-C keeps
-    the finished work (and removes unfinished writes), so that ``tokenmill stats`` can say how
-    to resume; interrupted before any work was finished, it leaves nothing either.
+    the directory with the finished work (and removes unfinished writes, a half-decompressed
+    input included), so that ``tokenmill stats`` can say how to resume.
 
     >>> import tempfile, pathlib
     >>> d = pathlib.Path(tempfile.mkdtemp())
@@ -161,8 +161,6 @@ def run_prepare(inputs: Any, out: str | os.PathLike[str], options: PrepareOption
             except KeyboardInterrupt:
                 executor.__exit__(None, None, None)  # the workers stop first: nothing writes any more
                 remove_temporaries(out)  # the finished work stays: `tokenmill stats` explains it, a rerun resumes
-                if nothing_to_keep(out, unpacked_too=True):
-                    remove_trace(out, created=created)
                 raise
             except BaseException:
                 if nothing_to_keep(out):
