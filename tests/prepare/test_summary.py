@@ -152,3 +152,15 @@ def test_help_explains_shards_per_task_and_o_is_out(tmp_path: Path, cli) -> None
     src = write_jsonl(tmp_path / "a.jsonl", ["x"])
     assert cli("prepare", str(src), "-o", str(tmp_path / "s"), "--quiet", "--workers", "0").returncode == 0
     assert (tmp_path / "s" / "manifest.json").is_file()
+
+
+def test_a_ray_run_says_it_ran_on_ray(tmp_path: Path) -> None:
+    import dataclasses
+
+    from tokenmill.cli.prepare_cmd import summary
+
+    src = write_jsonl(tmp_path / "a.jsonl", ["hello", "world"])
+    report = run_prepare([src], tmp_path / "s", PrepareOptions(workers=0, progress=False))
+    assert "Ray" not in summary(report)
+    line = summary(dataclasses.replace(report, executor="ray", nodes=frozenset({"node-a"})))
+    assert line.endswith("; tasks ran on Ray (1 node)"), line
