@@ -26,7 +26,7 @@ def test_unknown_files_in_a_directory_are_skipped_and_counted(tmp_path: Path) ->
     out = tmp_path / "store"
     done = tm("prepare", str(d), "--out", str(out), "--quiet")
     assert done.returncode == 0, done.stderr
-    assert "3 documents" in done.stdout and "skipped 3 files of unknown type" in done.stdout
+    assert "3 documents" in done.stdout and "3 files of unknown type skipped" in done.stdout
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["stats"]["unknown_files_skipped"] == 3
     assert sorted(Path(p).name for p in manifest["skipped_inputs"]) == [".DS_Store", "LICENSE", "cover.png"]

@@ -57,9 +57,16 @@ def test_a_path_that_is_not_a_store_says_how_to_open_one(tmp_path: Path) -> None
     with pytest.raises(ValueError, match=r"is a directory that is not a token store.*TokenStore\.open"):
         create_dataloader(str(tmp_path))
     # An interrupted prepare is named as such (the store's own message), with the way to open one.
+    # Shards with no checkpoint are a store whose manifest was deleted; with one, an interrupted prepare:
+    # either way one line, the store's own, with the command that fixes it.
     (tmp_path / "train-00000.bin").write_bytes(b"")
-    with pytest.raises(ValueError, match=r"interrupted.*TokenStore\.open"):
+    with pytest.raises(ValueError, match=r"manifest was deleted; rebuild the store with .*tokenmill prepare") as info:
         create_dataloader(str(tmp_path))
+    assert "create_dataloader takes" not in str(info.value) and "\n" not in str(info.value)
+    (tmp_path / ".progress.json").write_text('{"identity": {}}')
+    with pytest.raises(ValueError, match=r"interrupted there .*rerun the same command to resume it") as info:
+        create_dataloader(str(tmp_path))
+    assert "create_dataloader takes" not in str(info.value) and str(info.value).count(str(tmp_path)) == 2
 
 
 def test_text_is_still_text() -> None:

@@ -12,6 +12,7 @@ import pytest
 
 from tests.helpers import tm, write_jsonl
 from tokenmill.common import progress as parallel
+from tokenmill.common.words import human_bytes
 from tokenmill.prepare import tasks
 
 WORDS = "the of and a to in is you that it he was for on are as with his they I at be this".split()
@@ -48,7 +49,7 @@ def test_input_errors_name_flags_and_read_well(tmp_path: Path) -> None:
     blank = tmp_path / "blank.jsonl"
     blank.write_text('\n{"text": ""}\n')
     done = tm("prepare", str(blank), "--out", str(tmp_path / "s"), "--workers", "0")
-    assert "hold no documents (2 empty documents, " in done.stderr and "{" not in done.stderr, done.stderr
+    assert "hold no documents (2 empty documents skipped, 1 empty input file)" in done.stderr and "{" not in done.stderr, done.stderr
 
 def test_warnings_name_flags_too(tmp_path: Path) -> None:
     src = write_jsonl(tmp_path / "a.jsonl", ["x"])
@@ -85,9 +86,9 @@ def test_the_summary_names_text_and_disk_bytes(tmp_path: Path) -> None:
     data = "".join(json.dumps({"text": t}) + "\n" for t in texts(50)).encode()
     (tmp_path / "a.jsonl.gz").write_bytes(gzip.compress(data))
     done = tm("prepare", str(tmp_path / "a.jsonl.gz"), "--out", str(tmp_path / "s"), "--quiet")
-    mb_text, mb_disk = len(data) / 1e6, (tmp_path / "a.jsonl.gz").stat().st_size / 1e6
-    assert f"{mb_text:,.1f} MB of text, {mb_disk:,.1f} MB on disk" in done.stdout, done.stdout
-    assert "MB/s of text" in done.stdout
+    text, disk = human_bytes(sum(len(t.encode()) for t in texts(50))), human_bytes((tmp_path / "a.jsonl.gz").stat().st_size)
+    assert f"{text} of text, {disk} on disk" in done.stdout, done.stdout  # the text: not the JSON around it
+    assert "B/s of text" in done.stdout
 
 def test_a_progress_bar_on_a_terminal_is_cleared_before_an_error(tmp_path: Path) -> None:
     import fcntl

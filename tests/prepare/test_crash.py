@@ -119,7 +119,8 @@ def test_ctrl_c_is_one_line_not_a_traceback_per_worker(corpus: Path, tmp_path: P
     assert proc.wait(timeout=60) == 130
     text = err.read_text()
     assert "interrupted" in text and "Traceback" not in text and "KeyboardInterrupt" not in text, text
-    assert "rerun the same command to resume" in text and text.count("\n") == 1, text
+    # What was kept, as it is: finished tasks ("resume"), or none yet ("start again").
+    assert "rerun the same command to" in text and text.count("\n") == 1, text
     # `stats` on the interrupted directory explains it, with the command that resumes it.
     stats = subprocess.run(
         [sys.executable, "-m", "tokenmill", "stats", str(out)], capture_output=True, text=True, timeout=60

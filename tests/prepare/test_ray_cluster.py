@@ -74,7 +74,7 @@ def test_a_two_node_cluster_uses_both_nodes_and_survives_kill_9_of_the_driver(
 
     two = subprocess.run(cmd(tmp_path / "two"), capture_output=True, text=True, timeout=300)
     assert two.returncode == 0, two.stderr[-3000:]
-    assert "tasks ran on 2 nodes" in two.stdout and all_files(tmp_path / "two") == all_files(reference)
+    assert "tasks ran on Ray (2 nodes)" in two.stdout and all_files(tmp_path / "two") == all_files(reference)
     # kill -9 of the driver (the CLI) once some tasks are done; the rerun skips them.
     out = tmp_path / "killed"
     cmd = cmd(out)

@@ -9,6 +9,7 @@ from typing import Any
 EPILOG = """\
 examples:
   tokenmill prepare corpus.jsonl.xz --out store/            # all cores, GPT-2, EOT after each doc
+  tokenmill prepare notes.txt -o store/                     # -o is --out
   tokenmill prepare books/ 'extra/*.txt' --out store/       # a directory (recursive) and a glob
   tokenmill prepare data.parquet --text-field content --out store/ --val-fraction 0.01
   tokenmill prepare corpus.jsonl --out store/ --engine riptoken   # faster, checked against tiktoken
@@ -17,6 +18,7 @@ examples:
   tokenmill prepare corpus.jsonl -t my-tokenizer.json --out store/  # the file is copied into the store
   tokenmill prepare shards/ --out store/ --executor ray     # on a local Ray (127.0.0.1 only)
   tokenmill prepare /nfs/corpus/ --out /nfs/store --executor ray --ray-address 10.0.0.5:6379
+  tokenmill prepare /nfs/corpus/ --out /nfs/store --executor ray --ray-address head:6379 --ray-timeout 30
 
 Inputs: .txt (one file = one document), .jsonl (one document per line, --text-field),
 .parquet (the --text-field column); .txt/.jsonl may be .gz, .xz or .zst compressed.
@@ -30,7 +32,10 @@ ray the inputs and --out must be at the same path on every node (a shared file s
 A rerun checks the store (sizes, indexes, sha256) and rebuilds it if a shard is damaged;
 a rerun with other inputs or options on the same --out is refused unless --overwrite.
 The progress bar counts input bytes on disk (compressed, if the files are); the summary
-shows both text and disk bytes.
+shows both the text (the UTF-8 bytes tokenized, never the JSON around them) and the disk
+bytes, and counts every data problem: U+FFFD replacements, bad lines skipped, empty
+documents and files, files of unknown type, an empty train or val split.
+Shards are per task (--shard-tokens is a cap): many small inputs give many small shards.
 A file reached twice (a directory and a glob over it) is read once, with a warning; --out
 may live inside an input directory (it is skipped). Memory: .txt documents stream in
 1 MB pieces whatever their size; a .jsonl line longer than 64 MB is parsed whole, needing
@@ -51,7 +56,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "inputs", nargs="+", metavar="INPUT", help="files, directories or globs, taken in this order"
     )
-    p.add_argument("--out", required=True, metavar="DIR", help="the store directory to create (or resume)")
+    p.add_argument("-o", "--out", required=True, metavar="DIR", help="the store directory to create (or resume)")
     add_option_flags(p)
     p.set_defaults(run=run, after_failure=_kept)
     return p
@@ -84,37 +89,41 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _kept(args: argparse.Namespace) -> str:
-    """What a failed or interrupted run leaves: the finished tasks, resumed by a rerun."""
-    return f"the partial store in {args.out} keeps the finished tasks: rerun the same command to resume"
+    """What a failed or interrupted run left (finished tasks, resumed by a rerun), as it is."""
+    from tokenmill.prepare.leftovers import kept_work
+
+    return kept_work(args.out)
 
 
 def summary(report: Any) -> str:
-    """The one line prepare prints on stdout when it is done."""
+    """The one line prepare prints on stdout when it is done: what it made, and every data problem."""
+    from tokenmill.common.words import human_bytes, plural
+    from tokenmill.prepare.manifest import data_notes
+
     m = report.store.manifest
     stats, splits = m["stats"], m["splits"]
     tokens = sum(s["n_tokens"] for s in splits.values())
-    n_shards = sum(len(s["shards"]) for s in splits.values())
-    shards = f"{n_shards} shard{'' if n_shards == 1 else 's'}"
-    skipped = stats.get("unknown_files_skipped", 0)
-    skip_note = f"; skipped {skipped:,} file{'' if skipped == 1 else 's'} of unknown type" if skipped else ""
+    shards = plural(sum(len(s["shards"]) for s in splits.values()), "shard")
+    what = f"{plural(stats['documents'], 'document')}, {plural(tokens, 'token')}"
+    notes = [f"{name} split EMPTY (all documents drawn into the other: "
+             f"{'raise' if name == 'val' else 'lower'} --val-fraction)"
+             for name in ("train", "val") if name in splits and "val" in splits and not splits[name]["n_documents"]]
+    if problems := data_notes(stats):
+        notes.insert(0, "data: " + ", ".join(problems))
     if report.up_to_date:
-        return (
-            f"up to date: {stats['documents']:,} documents, {tokens:,} tokens, "
-            f"{shards} in {report.store.path}{skip_note}"
-        )
-    mb, secs = stats["bytes_read"] / 1e6, max(report.seconds, 1e-9)
-    run_mb = report.run_bytes / 1e6  # rates count this run's work only (less when resumed)
-    resumed = (
-        f" (resumed: skipped {report.skipped_tasks} of {report.tasks} tasks finished by an earlier run)"
-        if report.skipped_tasks
-        else ""
-    )
-    if "val" in splits and not splits["val"]["n_documents"]:
-        resumed += "; val split EMPTY (no document drawn: raise --val-fraction)"
-    nodes = f"; tasks ran on {len(report.nodes)} nodes" if len(report.nodes) > 1 else ""
-    disk = f", {report.disk_bytes / 1e6:,.1f} MB on disk" if report.disk_bytes != stats["bytes_read"] else ""
-    rates = f"{run_mb / secs:.1f} MB/s of text, {report.run_tokens / secs / 1e6:.2f}M tokens/s"
-    return (
-        f"{stats['documents']:,} documents, {tokens:,} tokens, {mb:,.1f} MB of text{disk} in {secs:.1f} s "
-        f"({rates}), {shards} -> {report.store.path}{resumed}{skip_note}{nodes}"
-    )
+        return "; ".join([f"up to date: {what}, {shards} in {report.store.path}", *notes])
+    secs = max(report.seconds, 1e-9)
+    disk = f", {human_bytes(report.disk_bytes)} on disk" if report.disk_bytes != stats["bytes_read"] else ""
+    token_rate = report.run_tokens / secs  # rates count this run's work only (less when resumed)
+    token_rate_words = f"{token_rate / 1e6:.2f}M" if token_rate >= 1e5 else f"{token_rate:,.0f}"
+    rates = f"{human_bytes(report.run_bytes / secs)}/s of text, {token_rate_words} tokens/s"
+    if report.skipped_tasks:
+        notes.insert(0, f"resumed: skipped {report.skipped_tasks:,} of {plural(report.tasks, 'task')} "
+                        "finished by an earlier run")
+    if getattr(report, "executor", "local") == "ray":
+        notes.insert(0, f"tasks ran on Ray ({plural(max(1, len(report.nodes)), 'node')})")
+    elif len(report.nodes) > 1:
+        notes.insert(0, f"tasks ran on {plural(len(report.nodes), 'node')}")
+    line = (f"{what}, {human_bytes(stats['bytes_read'])} of text{disk} in {secs:.1f} s ({rates}), "
+            f"{shards} -> {report.store.path}")
+    return "; ".join([line, *notes])

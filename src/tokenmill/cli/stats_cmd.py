@@ -159,6 +159,7 @@ _COUNTERS = (
     ("eot_spellings", "EOT spellings kept as text"),
     ("replacements", "U+FFFD replacements"),
     ("unknown_files_skipped", "files of unknown type skipped"),
+    ("empty_files", "empty input files"),
 )
 
 

@@ -30,6 +30,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
+from tokenmill.corpus.stores import refuse_store
+
 TEXT_FORMATS = (".txt", ".jsonl")
 COMPRESSIONS = {".gz": "gz", ".xz": "xz", ".zst": "zst"}
 SUPPORTED = ".txt, .jsonl, .parquet, and .txt/.jsonl compressed with .gz, .xz or .zst"
@@ -85,6 +87,7 @@ def resolve_inputs(
     seen: dict[str, str] = {}  # real path -> the path it was first found as
     for item in inputs:
         unknown: list[str] = []
+        refuse_store(os.fspath(item))
         found = _expand(os.fspath(item), skip)
         for path, name, walked in found:
             real = os.path.realpath(path)
@@ -122,7 +125,7 @@ def resolve_inputs(
         if unknown and len(unknown) == len(found):
             raise ValueError(
                 f"input {os.fspath(item)} holds no file of a supported type ({SUPPORTED}); "
-                f"{len(unknown)} other file(s) skipped, e.g. {unknown[0]}"
+                f"{len(unknown)} other file{'' if len(unknown) == 1 else 's'} skipped, e.g. {unknown[0]}"
             )
         if skipped is not None:
             skipped += unknown

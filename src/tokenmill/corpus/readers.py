@@ -9,6 +9,10 @@ A document's *key* (its identity in the val split, with the input's name) is the
 offset of its line in the decompressed ``.jsonl`` (so a line's split does not depend on how
 the file is cut into tasks, or compressed), its row in a parquet file, and 0 for a ``.txt``.
 
+A document's *bytes* (:attr:`Doc.nbytes`, summed as a store's ``bytes_read``) are the
+UTF-8 bytes of the text that is tokenized (:func:`text_bytes`): never the JSON around it
+(keys, other fields, escapes), so prepare and train-tokenizer count alike.
+
 Pitfall: a ``.txt`` bigger than ``DOC_BYTES``, or a ``.jsonl`` line longer than
 ``HUGE_LINE_BYTES``, is yielded as pieces cut where the tokenizer splits anyway.
 
@@ -40,7 +44,7 @@ class Doc(NamedTuple):
 
     key: int  # identity in the val split: .jsonl line byte offset, parquet row, 0 for .txt
     text: Any  # str (a whole text or a piece); None for a bad record
-    nbytes: int  # input bytes behind it (a piece: those decoded since the previous piece)
+    nbytes: int  # UTF-8 bytes of ``text`` (text_bytes); 0 for a bad record
     replacements: int  # U+FFFD introduced when decoding it
     first: bool = True  # is this the document's first piece / last piece?
     last: bool = True
@@ -107,14 +111,28 @@ def read_task(
         raise ValueError(f"{f.path}: cannot read it ({type(exc).__name__}: {exc}); is the file complete?") from exc
 
 
-def _pieces(pieces: Iterable[str], key: int, nbytes: int, repl: int, first: bool, last: bool) -> Iterator[Doc]:
-    """One Doc per piece of a document; the first carries the bytes and replacements, the last ``last``."""
+def text_bytes(text: str) -> int:
+    """The UTF-8 bytes of a text as tokenized: what ``bytes_read`` and "bytes per token" count.
+
+    Pitfall: a lone surrogate (from a JSON escape) counts 3 bytes, as the U+FFFD that
+    replaces it before tokenizing.
+
+    >>> text_bytes("h\\xe9llo"), text_bytes(chr(0xD800)), text_bytes("\\ufffd")
+    (6, 3, 3)
+    """
+    if text.isascii():  # the common case: no copy
+        return len(text)
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def _pieces(pieces: Iterable[str], key: int, repl: int, first: bool, last: bool) -> Iterator[Doc]:
+    """One Doc per piece of a document, each with its bytes; the first carries the replacements, the last ``last``."""
     it = iter(pieces)
     piece, head = next(it), True
     for following in it:  # one piece of lookahead: is this one the last?
-        yield Doc(key, piece, nbytes if head else 0, repl if head else 0, first and head, False)
+        yield Doc(key, piece, text_bytes(piece), repl if head else 0, first and head, False)
         piece, head = following, False
-    yield Doc(key, piece, nbytes if head else 0, repl if head else 0, first and head, last)
+    yield Doc(key, piece, text_bytes(piece), repl if head else 0, first and head, last)
 
 
 def _txt_docs(f: InputFile, stream: IO[bytes], errors: str, cuttable: bool) -> Iterator[Doc]:
@@ -122,22 +140,22 @@ def _txt_docs(f: InputFile, stream: IO[bytes], errors: str, cuttable: bool) -> I
     more = stream.read(BLOCK_BYTES)
     if not more:
         text, repl = decode_utf8(head, errors, f.path, 0)
-        yield Doc(0, text, len(head), repl, where=f.path)
+        yield Doc(0, text, len(head) if not repl else text_bytes(text), repl, where=f.path)
         return
     cutter, carry, offset, first = Cutter(cuttable, BLOCK_BYTES), b"", 0, True
-    nbytes = repl = 0  # input behind text not yet sent: charged to the next piece
+    repl = 0  # replacements in text not yet sent: charged to the next piece
     for block in _chain(head, more, stream):
         data = carry + block
         tail = incomplete_tail(data)  # a character split across blocks is decoded with the next one
         data, carry = (data[:-tail], data[-tail:]) if tail else (data, b"")
         text, r = decode_utf8(data, errors, f.path, offset)
-        offset, nbytes, repl = offset + len(data), nbytes + len(data), repl + r
+        offset, repl = offset + len(data), repl + r
         pieces = cutter.feed(text)
         if pieces:
-            yield from _pieces(pieces, 0, nbytes, repl, first, False)
-            first, nbytes, repl = False, 0, 0
+            yield from _pieces(pieces, 0, repl, first, False)
+            first, repl = False, 0
     text, r = decode_utf8(carry, errors, f.path, offset) if carry else ("", 0)
-    yield from _pieces([cutter.rest + text], 0, nbytes + len(carry), repl + r, first, True)
+    yield from _pieces([cutter.rest + text], 0, repl + r, first, True)
 
 
 def _chain(head: bytes, more: bytes, stream: IO[bytes]) -> Iterator[bytes]:
@@ -218,7 +236,7 @@ def _jsonl_docs(
                 del buf
                 yield from _huge_line(box, offset, where, errors, text_field, cuttable)
             else:
-                yield _line_doc(bytes(buf), end, offset, where, errors, text_field)
+                yield _line_doc(bytes(buf), offset, where, errors, text_field)
                 del buf
             offset, lineno = offset + end, lineno + 1 if lineno is not None else None
             if offset >= end_at:
@@ -227,20 +245,20 @@ def _jsonl_docs(
         lines = data[:end].split(b"\n")
         lines.pop()
         for line in lines:
-            yield _line_doc(line, len(line) + 1, offset, _LineRef(f.path, offset, lineno, source), errors, text_field)
+            yield _line_doc(line, offset, _LineRef(f.path, offset, lineno, source), errors, text_field)
             offset, lineno = offset + len(line) + 1, lineno + 1 if lineno is not None else None
             if offset >= end_at:
                 return
         carry = data[end:]
     if carry:
-        yield _line_doc(carry, len(carry), offset, _LineRef(f.path, offset, lineno, source), errors, text_field)
+        yield _line_doc(carry, offset, _LineRef(f.path, offset, lineno, source), errors, text_field)
 
 
-def _line_doc(line: bytes, nbytes: int, offset: int, where: _LineRef, errors: str, text_field: str) -> Doc:
+def _line_doc(line: bytes, offset: int, where: _LineRef, errors: str, text_field: str) -> Doc:
     if not line.strip():  # a blank line is an empty document
-        return Doc(offset, "", nbytes, 0)
+        return Doc(offset, "", 0, 0)
     text, repl, bad = parse_jsonl_line(line, errors=errors, text_field=text_field, where=where, offset=offset)
-    return Doc(offset, text, nbytes, repl, bad=bad, where=where)
+    return Doc(offset, text, text_bytes(text) if bad is None else 0, repl, bad=bad, where=where)
 
 
 def _huge_line(
@@ -252,7 +270,6 @@ def _huge_line(
     is then cut lazily. The peak is the JSON text plus the value (while parsing).
     """
     line = box.pop()
-    nbytes = len(line)
     if line.endswith(b"\n"):
         del line[-1:]
     try:
@@ -263,9 +280,9 @@ def _huge_line(
     value, bad = parse_json(text, text_field)
     del text
     if bad is not None or not value:
-        yield Doc(offset, value if bad is None else None, nbytes, repl, bad=bad, where=where)
+        yield Doc(offset, value if bad is None else None, 0, repl, bad=bad, where=where)
         return
-    yield from _pieces(cut_pieces(value, cuttable, BLOCK_BYTES), offset, nbytes, repl, True, True)
+    yield from _pieces(cut_pieces(value, cuttable, BLOCK_BYTES), offset, repl, True, True)
 
 
 def _parquet_docs(f: InputFile, text_field: str) -> Iterator[Doc]:
@@ -277,7 +294,7 @@ def _parquet_docs(f: InputFile, text_field: str) -> Iterator[Doc]:
         for batch in pf.iter_batches(batch_size=1024, columns=[text_field]):
             for value in batch.column(0).to_pylist():
                 if isinstance(value, str):
-                    yield Doc(row, value, len(value.encode("utf-8", "surrogatepass")), 0)
+                    yield Doc(row, value, text_bytes(value), 0)
                 else:
                     bad = f"has a {text_field!r} that is {type(value).__name__}, not a string"
                     yield Doc(row, None, 0, 0, bad=bad, where=f"{f.path}, row {row}")

@@ -111,6 +111,8 @@ def open_store_path(source: Any) -> Any:
         try:  # the store's own words: no manifest, an interrupted prepare, one being written
             TokenStore.open(path)
         except ValueError as error:
+            if any(path.glob("*-[0-9]*.bin")) or any((path / n).exists() for n in (".progress.json", ".tokenmill.lock")):
+                raise  # a store's own message: one line that names the directory, with its fix
             what = f"a directory that is not a token store ({error})"
     rule = f" ({_PATH_RULE})" if isinstance(source, str) else ""
     raise ValueError(

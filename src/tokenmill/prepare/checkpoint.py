@@ -16,13 +16,11 @@ inputs", refused unless ``overwrite``.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import re
 import warnings
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -115,25 +113,7 @@ def _not_empty(out: Path) -> ExplainedError:
     )
 
 
-@contextmanager
-def locked(out: Path) -> Iterator[int]:
-    """Hold the store's lock; yields its file descriptor (forked workers inherit it)."""
-    # flock, not a pid file: the OS drops it when the holder dies, even by kill -9.
-    fd = os.open(out / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise ValueError(
-                f"another `tokenmill prepare` is writing to {out} (it holds {out / LOCK}); "
-                "wait for it or use another --out"
-            ) from None
-        yield fd
-    finally:
-        os.close(fd)
-
-
-def load_state(out: Path, identity: dict[str, Any], overwrite: bool) -> bool:
+def load_state(out: Path, identity: dict[str, Any], overwrite: bool, *, damaged: list[Any] | None = None) -> bool:
     """True if ``out`` already holds this store, sound; else get ``out`` ready for the tasks.
 
     A complete store is checked before it is called up to date: every shard's size, index
@@ -141,6 +121,9 @@ def load_state(out: Path, identity: dict[str, Any], overwrite: bool) -> bool:
     ``.progress.json`` names the identity being made, the manifest is gone, and what an
     earlier run left (task records, shards) stays: each task checks its own record by
     digest and checksum, so only output that this run would write again is reused.
+
+    ``damaged``: a complete store with a damaged shard appends its manifest there, so that
+    the caller can restore the tasks' records and redo only the damaged tasks.
 
     Pitfall: it deletes prepare's own files only, never anything else; call it with the lock held.
     """
@@ -187,7 +170,9 @@ def load_state(out: Path, identity: dict[str, Any], overwrite: bool) -> bool:
         if problem is None:
             clean_leftovers(out)  # a run killed right after the manifest left its checkpoint behind
             return True
-        warnings.warn(f"{problem}; rebuilding the store", stacklevel=3)
+        warnings.warn(f"{problem}; rebuilding the tasks whose shards are damaged", stacklevel=3)
+        if damaged is not None:
+            damaged.append(have)
     (out / MANIFEST).unlink(missing_ok=True)  # first: from here on the directory is no store
     if progress_error is not None:
         clean(out, keep=set())  # no trustworthy record of what the files there are
@@ -233,14 +218,6 @@ def clean_leftovers(out: Path) -> None:
             p.unlink()
     if (out / TASKS_DIR).is_dir() or (out / UNPACK_DIR).is_dir():
         clean(out, keep={p.name for p in out.iterdir() if p.name not in (TASKS_DIR, UNPACK_DIR)})
-
-
-def nothing_to_keep(out: Path) -> bool:
-    """After a failed run: is there neither a store nor a finished task to keep?"""
-    if (out / MANIFEST).exists():
-        return False
-    tasks = out / TASKS_DIR
-    return not (tasks.is_dir() and any(p.name.endswith(".json") for p in tasks.iterdir()))
 
 
 def remove_trace(out: Path, *, created: Path | None) -> None:

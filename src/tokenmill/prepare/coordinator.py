@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sys
 import time
 import warnings
 from collections.abc import Sequence
@@ -22,14 +21,15 @@ from typing import Any
 
 from tokenmill.common.errors import ExplainedError, ExplainedWarning
 from tokenmill.common.progress import progress_bar
+from tokenmill.common.words import plural
 from tokenmill.corpus.cutting import CUTTABLE_PATTERNS
 from tokenmill.corpus.inputs import InputFile
 from tokenmill.prepare.checkpoint import clean, load_state, save_checkpoint
 from tokenmill.prepare.executor import Executor
-from tokenmill.prepare.manifest import build_manifest, finish_store, totals
+from tokenmill.prepare.manifest import build_manifest, data_notes, finish_store, restore_records, totals
 from tokenmill.prepare.options import PrepareOptions, PrepareReport
 from tokenmill.prepare.tasks import TaskSpec, describe_task, plan_tasks, range_bytes_for, unpack_tasks
-from tokenmill.prepare.worker import SPLITS, STAT_KEYS, Job
+from tokenmill.prepare.worker import SPLITS, Job
 from tokenmill.store import TokenStore, dtype_for
 from tokenmill.store.bundled import copy_tokenizer
 from tokenmill.tokenizers.registry import KNOWN_ENCODINGS
@@ -49,7 +49,8 @@ def run_locked(
     """The run with the store's lock held; returns its report."""
     splits = SPLITS[: 2 if options.val_fraction > 0 else 1]
     disk_bytes = sum(f.size for f in files)
-    if load_state(out, identity, options.overwrite):
+    damaged: list[dict[str, Any]] = []
+    if load_state(out, identity, options.overwrite, damaged=damaged):
         store = TokenStore.open(out)
         if options.verify:
             store.verify()
@@ -61,7 +62,9 @@ def run_locked(
     try:
         unpacked = _unpack_inputs(executor, job, unpack_tasks(files, _digest(identity), range_bytes), files, out)
         tasks = plan_tasks(files, _digest(identity), range_bytes=range_bytes, unpacked=unpacked)
-        records, was_skipped = _run_tasks(executor, job, tasks, options.progress, files, out)
+        if damaged:  # the intact tasks' records come back: each task checks its own shards
+            restore_records(out, damaged[0], tasks)
+        records, was_skipped = _run_tasks(executor, job, tasks, options.progress, files, out, said=bool(damaged))
     except _TaskFailed as exc:  # the finished tasks stay; after bad input, the fix may change options
         save_checkpoint(out, identity, failed=exc.kind == "input")
         raise exc.error from None
@@ -81,13 +84,8 @@ def run_locked(
     finish_store(out, manifest)
     keep = {f"{e['name']}.{x}" for s in manifest["splits"].values() for e in s["shards"] for x in ("bin", "idx")}
     clean(out, keep=keep | {"manifest.json"})  # task records, checkpoint, stale shards
-    if len(splits) > 1 and not manifest["splits"]["val"]["shards"]:
-        message = ExplainedError(
-            "{val_fraction=%s} put none of the {0} documents in val: the val split is empty; "
-            "raise {val_fraction} for a usable one" % options.val_fraction,
-            f"{stats['documents']:,}",
-        )
-        warnings.warn(ExplainedWarning(message), stacklevel=5)  # the CLI renders it with its flags
+    if len(splits) > 1:
+        _warn_empty_split(manifest, options.val_fraction)
     done = [r for r, skip in zip(records, was_skipped) if not skip]
     return PrepareReport(
         TokenStore.open(out),
@@ -100,13 +98,26 @@ def run_locked(
         tasks=len(tasks),
         skipped_tasks=sum(was_skipped),
         nodes=frozenset(executor.nodes),
+        executor=options.executor,
     )
+
+
+def _warn_empty_split(manifest: dict[str, Any], val_fraction: float) -> None:
+    """Warn when the hash drew every document into one split: the other one is empty."""
+    documents = plural(manifest["stats"]["documents"], "document")
+    for split, fix in (("val", "raise {val_fraction}"), ("train", "lower {val_fraction}, or add documents")):
+        if not manifest["splits"][split]["shards"]:
+            message = ExplainedError(
+                "{val_fraction=%s} put none of the {0} in %s: the %s split is empty; %s for a usable one"
+                % (val_fraction, split, split, fix),
+                documents,
+            )
+            warnings.warn(ExplainedWarning(message), stacklevel=6)  # the CLI renders it with its flags
 
 
 def _counts(stats: dict[str, int]) -> str:
     """The counters of an empty run, in words (never a Python dict)."""
-    words = [f"{stats[k]:,} {k.replace('_', ' ')}" for k in STAT_KEYS if stats.get(k) and k != "documents"]
-    return ", ".join(words) or "no records at all"
+    return ", ".join(data_notes(stats)) or "no records at all"
 
 
 def tokenizer_source(spec: Any, tok: Any) -> str | None:
@@ -151,9 +162,13 @@ class _TaskFailed(Exception):
 
 
 def _run_tasks(
-    executor: Any, job: Job, tasks: Sequence[TaskSpec], progress: bool, files: Sequence[InputFile], out: Path
+    executor: Any, job: Job, tasks: Sequence[TaskSpec], progress: bool, files: Sequence[InputFile], out: Path,
+    *, said: bool = False,
 ) -> tuple[list[dict[str, Any]], list[bool]]:
-    """Run every task; (records in task order, skipped flags). Stops starting tasks at a failure."""
+    """Run every task; (records in task order, skipped flags). Stops starting tasks at a failure.
+
+    ``said``: the damage was already warned about (a complete store's damaged shard).
+    """
     records: list[Any] = [None] * len(tasks)
     skipped = [False] * len(tasks)
     repaired = 0
@@ -161,6 +176,7 @@ def _run_tasks(
     started = time.perf_counter()
     tokens = 0
     with progress_bar(sum(t.size for t in tasks), progress, label="prepare") as bar:
+        # The rate counts this run's work only: tasks found finished take no time to "do".
         for spec, outcome in executor.run(job, tasks, lambda: bool(failures)):
             if "error" in outcome:
                 failures.append((spec, outcome))
@@ -168,23 +184,19 @@ def _run_tasks(
             records[spec.index] = outcome["record"]
             skipped[spec.index] = bool(outcome.get("skipped"))
             repaired += bool(outcome.get("repaired"))
-            tokens += sum(e["n_tokens"] for v in outcome["record"]["shards"].values() for e in v)
+            if not skipped[spec.index]:
+                tokens += sum(e["n_tokens"] for v in outcome["record"]["shards"].values() for e in v)
             bar.update(spec.size)
             rate = tokens / max(1e-9, time.perf_counter() - started) / 1e6
             bar.set_postfix_str(f"{rate:.2f}M tok/s", refresh=False)
         if failures:  # raised inside the bar: it is cleared, and the error starts its own line
             first = min(failures, key=lambda f: f[0].index)
             raise _TaskFailed(_failure(failures, files, out), first[1]["kind"])
-    if repaired:
+    if repaired and not said:  # what was skipped is in the report (the summary says it, once)
         warnings.warn(
-            f"the shards of {repaired} task(s) kept from an earlier run were damaged (checksum mismatch); "
-            "those tasks were redone",
+            f"the shards of {plural(repaired, 'task')} kept from an earlier run were damaged (checksum mismatch); "
+            f"{'that task was' if repaired == 1 else 'those tasks were'} redone, the others kept",
             stacklevel=4,
-        )
-    if progress and any(skipped):
-        print(
-            f"tokenmill prepare: skipped {sum(skipped)} of {len(tasks)} tasks finished by an earlier run",
-            file=sys.stderr,
         )
     return records, skipped
 
@@ -195,12 +207,11 @@ def _failure(failures: list[tuple[TaskSpec, dict[str, Any]]], files: Sequence[In
     message = outcome["error"]
     if outcome["kind"] == "input":
         return ExplainedError(outcome["template"], *outcome["args"]) if "template" in outcome else ValueError(message)
-    kept = f"the partial store in {out} keeps the finished tasks; rerun the same command to resume"
     if outcome["kind"] == "write":
         return OSError(message)  # the CLI adds: the partial store is kept, rerun to resume
     if "task" not in message:
         message = f"task {spec.index} ({describe_task(spec, files[spec.input_index].path)}): {message}"
-    return RuntimeError(f"{message}; {kept}")
+    return RuntimeError(message)  # what was kept: kept_work(out), which the CLI adds
 
 
 def _job(

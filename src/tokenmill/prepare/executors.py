@@ -17,13 +17,16 @@ __all__ = ["EXECUTORS", "Executor", "LocalExecutor", "default_workers", "make_ex
 
 
 def make_executor(
-    name: str, *, workers: int, ray_address: str | None = None, lock_fd: int | None = None
+    name: str, *, workers: int, ray_address: str | None = None, lock_fd: int | None = None,
+    ray_timeout: float | None = None,
 ) -> Executor:
     """The executor called ``name`` ("local" or "ray"), not yet started (use it as a context)."""
     if name not in EXECUTORS:
         raise OptionError("executor", "{executor} must be one of {0}, got {1!r}", EXECUTORS, name)
     if name == "ray":
-        return RayExecutor(address=ray_address, workers=workers)
+        if ray_timeout is None:
+            return RayExecutor(address=ray_address, workers=workers)
+        return RayExecutor(address=ray_address, workers=workers, timeout=ray_timeout)
     if ray_address is not None:
         raise ExplainedError("{ray_address} needs {executor=ray}")
     return LocalExecutor(workers=workers, lock_fd=lock_fd)

@@ -157,5 +157,5 @@ def _death_message(started: list[Any]) -> str:
     codes = sorted({p.exitcode for p in started if p.exitcode is not None})
     return (
         f"a tokenizing worker died (exit code {codes or 'unknown'}; -9: killed, say by the out-of-memory "
-        "killer); the finished tasks are kept: rerun the same command to resume"
+        "killer)"
     )

@@ -10,12 +10,14 @@ True
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from tokenmill._version import __version__
-from tokenmill.prepare.tasks import TaskSpec
+from tokenmill.common.files import atomic_write_bytes
+from tokenmill.prepare.tasks import TaskSpec, record_path
 from tokenmill.prepare.worker import STAT_KEYS
 from tokenmill.store import FORMAT, FORMAT_VERSION, write_manifest
 
@@ -28,9 +30,30 @@ SPLIT_RULE = (
 )
 
 
+# The counters a summary reports, (singular, plural) in words: each is a data problem or a
+# skip that a user should see, never a silent one.
+NOTES = (
+    ("replacements", "U+FFFD replacement (invalid UTF-8)", "U+FFFD replacements (invalid UTF-8)"),
+    ("bad_lines_skipped", "bad line skipped", "bad lines skipped"),
+    ("empty_documents", "empty document skipped", "empty documents skipped"),
+    ("empty_files", "empty input file", "empty input files"),
+    ("unknown_files_skipped", "file of unknown type skipped", "files of unknown type skipped"),
+    ("eot_spellings", "EOT spelling kept as text", "EOT spellings kept as text"),
+)
+
+
+def data_notes(stats: dict[str, Any]) -> list[str]:
+    """The manifest's counters that are not 0, in words with their plural forms.
+
+    >>> data_notes({"replacements": 1, "bad_lines_skipped": 2, "empty_files": 0, "documents": 5})
+    ['1 U+FFFD replacement (invalid UTF-8)', '2 bad lines skipped']
+    """
+    return [f"{n:,} {one if n == 1 else many}" for key, one, many in NOTES if (n := int(stats.get(key) or 0))]
+
+
 def totals(records: Sequence[dict[str, Any]]) -> dict[str, int]:
-    """The tasks' counters summed."""
-    return {k: sum(int(r["stats"][k]) for r in records) for k in STAT_KEYS}
+    """The tasks' counters summed (a counter a record lacks counts 0)."""
+    return {k: sum(int(r["stats"].get(k, 0)) for r in records) for k in STAT_KEYS}
 
 
 def build_manifest(
@@ -51,6 +74,9 @@ def build_manifest(
             "shards": shards,
         }
     opt, tokenizer = identity["options"], identity["tokenizer"]
+    stats = totals(records)
+    if not stats["empty_files"]:  # optional: a store of sound inputs keeps the counters it always had
+        del stats["empty_files"]
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -65,9 +91,39 @@ def build_manifest(
         "tasks": {
             "range_bytes": range_bytes,
             "list": [[t.input_index, t.start, t.stop] for t in tasks],
+            # per task, its counters that are not 0: a damaged store rebuilds only the damaged tasks
+            "stats": [{k: v for k, v in r["stats"].items() if v} for r in records],
         },
-        "stats": totals(records),
+        "stats": stats,
     }
+
+
+def restore_records(out: Path, manifest: dict[str, Any], tasks: Sequence[TaskSpec]) -> int:
+    """Write back the task records of a finished store (its manifest): the number written.
+
+    A damaged store (a truncated shard) is then rebuilt task by task: each task checks its
+    shards' sha256 against its record, so only the tasks whose output is damaged are redone.
+    Nothing is written unless the manifest's plan is this plan and it has the tasks' counters
+    (stores made before those were recorded are rebuilt whole).
+    """
+    recorded = manifest.get("tasks", {})
+    plan = [[t.input_index, t.start, t.stop] for t in tasks]
+    stats = recorded.get("stats")
+    if recorded.get("list") != plan or not isinstance(stats, list) or len(stats) != len(tasks):
+        return 0
+    shards: list[dict[str, list[Any]]] = [{s: [] for s in manifest["splits"]} for _ in tasks]
+    for split, listed in manifest["splits"].items():
+        for entry in listed["shards"]:
+            shards[int(entry["name"].split("-")[1])][split].append(entry)
+    for spec, counters in zip(tasks, stats):
+        record = {
+            "digest": spec.digest,
+            "task": spec.index,
+            "shards": shards[spec.index],
+            "stats": {k: int(counters.get(k, 0)) for k in STAT_KEYS},
+        }
+        atomic_write_bytes(record_path(out, spec.index), json.dumps(record, sort_keys=True).encode())
+    return len(tasks)
 
 
 def finish_store(out: Path, manifest: dict[str, Any]) -> None:

@@ -38,8 +38,8 @@ def _opt(default: Any, flag: str, help: str, **cli: Any) -> Any:
 class PrepareOptions:
     """How :func:`~tokenmill.prepare.run.prepare` tokenizes and stores a corpus; checked when built.
 
-    Pitfall: ``workers``, ``overwrite``, ``progress``, ``verify``, ``executor`` and
-    ``ray_address`` only change how a run goes; every other field defines the store.
+    Pitfall: ``workers``, ``overwrite``, ``progress``, ``verify``, ``executor``,
+    ``ray_address`` and ``ray_timeout`` only change how a run goes; every other field defines the store.
 
     >>> options = PrepareOptions(val_fraction=0.01, workers=0)
     >>> options.manifest_options("gpt2")["val_fraction"], "workers" in options.manifest_options("gpt2")
@@ -73,9 +73,13 @@ class PrepareOptions:
     errors: str = _opt(
         "replace", "--errors", "invalid UTF-8: replace with U+FFFD and count (default), or stop", choices=ERROR_POLICIES
     )
-    # a shard closes at the first document end past this
+    # a shard closes at the first document end past this; shards are per task (see the help)
     shard_tokens: int = _opt(
-        DEFAULT_SHARD_TOKENS, "--shard-tokens", f"tokens per shard (default {DEFAULT_SHARD_TOKENS:,}: 200 MB of uint16)",
+        DEFAULT_SHARD_TOKENS, "--shard-tokens",
+        f"the most tokens in a shard (default {DEFAULT_SHARD_TOKENS:,}: 200 MB of uint16; a shard closes at the "
+        "first document end past it). Each task (a file, or a 1-64 MB range of a big .jsonl) writes its own "
+        "shards, <split>-<task>-<k>, so most shards are smaller: a 50 MB corpus of 47 tasks gives ~47 shards "
+        "of ~0.25M tokens; a task with no document in a split writes no shard there (gaps in the numbers)",
         type=int, metavar="N",
     )
     # "riptoken": faster, used only after a parity check against tiktoken
@@ -105,6 +109,11 @@ class PrepareOptions:
         None, "--ray-address", "with --executor ray: the cluster's HOST:PORT (default: start a local Ray on 127.0.0.1)",
         metavar="ADDR", store=False,
     )
+    # executor="ray" with an address: seconds the head has to accept and answer before we give up
+    ray_timeout: float = _opt(
+        5.0, "--ray-timeout", "with --ray-address: seconds the Ray head has to answer (default 5)",
+        type=float, metavar="SECONDS", store=False,
+    )
 
     def __post_init__(self) -> None:
         for name, allowed in (("executor", EXECUTORS), ("eot", EOT_POLICIES), ("errors", ERROR_POLICIES), ("engine", ENGINES)):
@@ -120,6 +129,9 @@ class PrepareOptions:
                 "val_fraction", "{val_fraction} must be in [0, 1), got {0!r}; e.g. 0.01 for 1% of the documents", val
             )
         positive_int("shard_tokens", self.shard_tokens)
+        timeout = self.ray_timeout
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < float("inf"):
+            raise OptionError("ray_timeout", "{ray_timeout} must be a number of seconds > 0, got {0!r}", timeout)
         if not is_int(self.seed):
             raise OptionTypeError("seed", "{seed} must be an int, got {0!r}", self.seed)
         if self.workers is not None and not is_int(self.workers):
@@ -173,3 +185,4 @@ class PrepareReport:
     nodes: frozenset[str] = field(default_factory=frozenset)  # where tasks ran (hosts / Ray node IDs)
     startup_seconds: float = 0.0  # of ``seconds``: starting the executor (a local Ray: seconds)
     disk_bytes: int = 0  # size of the input files on disk (compressed, when they are)
+    executor: str = "local"  # what ran the tasks ("local" or "ray")

@@ -8,8 +8,10 @@ inputs and ``--out`` must be at the same path on every node (a shared file syste
 Pitfall (security): a Ray cluster runs any code sent to it, unauthenticated. The local Ray
 that tokenmill starts when no address is given therefore listens on 127.0.0.1 only (Ray
 would otherwise announce the machine's external address), with no dashboard and no usage
-stats. An address is checked to be reachable within ``CONNECT_TIMEOUT_S`` before Ray is
-asked to connect (Ray itself would retry for a minute).
+stats. An address is checked before Ray is asked to connect (Ray itself would retry for
+minutes): it must accept a connection and answer an HTTP/2 (gRPC) greeting within the
+timeout (``--ray-timeout``), and Ray's own log lines while connecting are kept off the
+terminal, so a wrong address fails in seconds with one line.
 
 >>> _host_port("10.0.0.5:6380"), _host_port("ray://head:10001"), _host_port("head")
 (('10.0.0.5', 6380), ('head', 10001), ('head', 6379))
@@ -17,8 +19,10 @@ asked to connect (Ray itself would retry for a minute).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
+import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -27,7 +31,10 @@ from tokenmill.prepare.executor import window
 from tokenmill.prepare.tasks import TaskSpec
 from tokenmill.prepare.worker import Job, execute
 
-CONNECT_TIMEOUT_S = 3.0
+CONNECT_TIMEOUT_S = 5.0  # the default of --ray-timeout
+# What a gRPC client sends first (RFC 9113: the preface, then an empty SETTINGS frame); a
+# gRPC server such as Ray's head answers with its own SETTINGS at once.
+_HTTP2_GREETING = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
 # Ray listens where its node IP says; without this variable it replaces 127.0.0.1 by the
 # machine's external address. Set before ray is imported, and for the processes it starts.
 LOOPBACK_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0"}
@@ -62,6 +69,22 @@ def _ray_task(job: Job, spec: TaskSpec) -> dict[str, Any]:
     return outcome
 
 
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """File descriptor 2 goes to a scratch file meanwhile (Ray's C++ core writes there directly)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with tempfile.TemporaryFile() as scratch:
+            os.dup2(scratch.fileno(), 2)
+            try:
+                yield
+            finally:
+                os.dup2(saved, 2)
+    finally:
+        os.close(saved)
+
+
 class RayExecutor:
     """Tasks as Ray tasks: on the cluster at ``address``, or on a local Ray started for the run.
 
@@ -70,8 +93,8 @@ class RayExecutor:
     and left running.
     """
 
-    def __init__(self, *, address: str | None, workers: int | None) -> None:
-        self.address, self.workers = address, workers
+    def __init__(self, *, address: str | None, workers: int | None, timeout: float = CONNECT_TIMEOUT_S) -> None:
+        self.address, self.workers, self.timeout = address, workers, timeout
         self.nodes: set[str] = set()
         self.parallelism = 1
         self._started = False
@@ -82,7 +105,7 @@ class RayExecutor:
             os.environ[key] = value
         ray = _import_ray()
         if self.address and self.address != "auto":
-            self._check_reachable(self.address)  # seconds, not Ray's minute of retries
+            self._check_reachable(self.address, self.timeout)  # seconds, not Ray's minutes of retries
         if not ray.is_initialized():  # else: this process already joined a Ray (ray.init): use it
             if self.address:
                 self._connect(ray)
@@ -93,24 +116,40 @@ class RayExecutor:
         return self
 
     @staticmethod
-    def _check_reachable(address: str) -> None:
+    def _check_reachable(address: str, timeout: float = CONNECT_TIMEOUT_S) -> None:
         host, port = _host_port(address)
+        fix = (
+            "check --ray-address (the head's HOST:PORT, as `ray start --head` prints it; 6379 by default) "
+            "and that the head is up"
+        )
         try:
-            socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S).close()
+            sock = socket.create_connection((host, port), timeout=timeout)
         except OSError as exc:
             why = exc.strerror or str(exc) or type(exc).__name__
             raise ValueError(
-                f"cannot reach the Ray cluster at {address} ({why}); check --ray-address "
-                "(the head's HOST:PORT, as `ray start --head` prints it), or use --executor ray without "
+                f"cannot reach the Ray cluster at {address} ({why}); {fix}, or use --executor ray without "
                 "an address for a local Ray"
             ) from None
+        with sock:
+            try:
+                sock.sendall(_HTTP2_GREETING)
+                sock.recv(9)  # anything, or the connection closed: Ray answers for itself
+            except TimeoutError:
+                raise ValueError(
+                    f"the Ray cluster at {address} accepts connections but did not answer within "
+                    f"{timeout:g} s (is it another service?); {fix}, or raise --ray-timeout"
+                ) from None
+            except OSError:
+                pass
 
     def _connect(self, ray: Any) -> None:
         address = self.address
         try:
-            ray.init(address=address, logging_level="ERROR", log_to_driver=False)
+            with _quiet_stderr():  # Ray's own connection log lines: the error below says it in one
+                ray.init(address=address, logging_level="ERROR", log_to_driver=False)
         except Exception as exc:  # noqa: BLE001 - Ray raises several types for a bad address
-            raise ValueError(f"cannot connect to the Ray cluster at {address}: {exc}") from None
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+            raise ValueError(f"cannot connect to the Ray cluster at {address}: {first}; check --ray-address") from None
 
     def _start_local(self, ray: Any) -> None:
         # A short temp dir: Ray's socket paths inside it must stay under ~107 bytes.

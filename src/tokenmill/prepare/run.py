@@ -26,14 +26,14 @@ from tokenmill.common.paths import store_path
 from tokenmill.corpus.inputs import absolute_arguments, resolve_inputs
 from tokenmill.prepare.checkpoint import (
     check_out_dir,
-    locked,
-    nothing_to_keep,
     remove_trace,
     store_identity,
 )
 from tokenmill.prepare.coordinator import run_locked, tokenizer_source
 from tokenmill.prepare.engines import check_parity
 from tokenmill.prepare.executors import default_workers, make_executor
+from tokenmill.prepare.leftovers import nothing_to_keep, remove_temporaries
+from tokenmill.prepare.lock import locked
 from tokenmill.prepare.options import DEFAULT_SHARD_TOKENS, PrepareOptions, PrepareReport
 from tokenmill.store import TokenStore
 from tokenmill.store.bundled import bundle_name
@@ -59,6 +59,7 @@ def prepare(
     executor: str = "local",
     ray_address: str | None = None,
     verify: bool = False,
+    ray_timeout: float = 5.0,
 ) -> TokenStore:
     """Tokenize ``inputs`` (files, directories, globs) into the token store ``out``; return it opened.
 
@@ -108,6 +109,7 @@ def prepare(
         executor=executor,
         ray_address=ray_address,
         verify=verify,
+        ray_timeout=ray_timeout,
     )
     return run_prepare(inputs, out, options).store
 
@@ -119,7 +121,8 @@ def run_prepare(inputs: Any, out: str | os.PathLike[str], options: PrepareOption
     disk), the tasks already finished keep their output and the error names the failed
     task's input; fix it and rerun: the finished tasks are skipped. A run that fails before
     finishing any task leaves nothing: no directory it created, no lock file. Ctrl-C keeps
-    the directory, so that ``tokenmill stats`` can say how to resume.
+    the directory with the finished work (and removes unfinished writes, a half-decompressed
+    input included), so that ``tokenmill stats`` can say how to resume.
 
     >>> import tempfile, pathlib
     >>> d = pathlib.Path(tempfile.mkdtemp())
@@ -147,7 +150,9 @@ def run_prepare(inputs: Any, out: str | os.PathLike[str], options: PrepareOption
         command=["tokenmill", "prepare", *absolute_arguments(inputs), *options.command_words(tok.name, source)],
     )
     n_workers = default_workers() if options.workers is None else options.workers
-    executor = make_executor(options.executor, workers=n_workers, ray_address=options.ray_address)
+    executor = make_executor(
+        options.executor, workers=n_workers, ray_address=options.ray_address, ray_timeout=options.ray_timeout
+    )
     out = Path(out)
     with executor:  # connect first: an unreachable cluster fails before anything is written
         startup = time.perf_counter() - started
@@ -156,7 +161,9 @@ def run_prepare(inputs: Any, out: str | os.PathLike[str], options: PrepareOption
             try:
                 report = run_locked(executor, files, out, tok, options, identity, source, lock_fd, started)
             except KeyboardInterrupt:
-                raise  # kept as it is: `tokenmill stats` explains it, a rerun resumes
+                executor.__exit__(None, None, None)  # the workers stop first: nothing writes any more
+                remove_temporaries(out)  # the finished work stays: `tokenmill stats` explains it, a rerun resumes
+                raise
             except BaseException:
                 if nothing_to_keep(out):
                     remove_trace(out, created=created)

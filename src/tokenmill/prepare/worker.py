@@ -46,8 +46,9 @@ STAT_KEYS = (
     "eot_spellings",
     "replacements",
     "bad_lines_skipped",
+    "empty_files",  # inputs with no document and no bad line at all (a 0-byte file); in the manifest when > 0
 )
-DOCS, EMPTY, BYTES, EOTS, REPL, BAD = range(len(STAT_KEYS))
+DOCS, EMPTY, BYTES, EOTS, REPL, BAD, EMPTY_FILES = range(len(STAT_KEYS))
 WRITE_HINT = (
     "--out must be a directory that every worker can write, on every machine (with --executor ray: "
     "a shared file system mounted at the same path on every node)"
@@ -132,6 +133,8 @@ class _Worker:
             )
             for doc in docs:
                 self._document(doc)
+            whole = spec.start == 0 and spec.stop is None
+            self.stats[EMPTY_FILES] = int(whole and not self.stats[DOCS] and not self.stats[BAD])
             for output in self.outputs.values():
                 output.close()
         except BaseException:

@@ -28,6 +28,31 @@ def write_manifest(directory: str | os.PathLike[str], manifest: dict[str, Any]) 
     atomic_write_bytes(Path(directory) / MANIFEST_NAME, text.encode("utf-8"))
 
 
+def _file_not_store(file: Path) -> str:
+    """Why a file is no store, and the command that works: its store's, or prepare's for a corpus file."""
+    parent = file.parent
+    if (parent / MANIFEST_NAME).is_file() or (parent / PROGRESS_NAME).is_file():
+        return f"{file} is a file of the token store {parent}, not a store: give the store's directory, e.g. `tokenmill stats {parent}`"
+    if not _prepare_reads(file.name):
+        return (
+            f"{file} is a file, not a token store directory (nor a corpus file that `tokenmill prepare` reads: "
+            ".txt, .jsonl, .parquet, .txt/.jsonl compressed with .gz, .xz or .zst)"
+        )
+    # The input file given where the store goes: `prepare FILE --out FILE` would fail too.
+    fresh = _fresh_store_dir(file)
+    return (
+        f"{file} is a file, not a token store directory; to make a store from it, run "
+        f"`tokenmill prepare {file} --out {fresh}/` (a new directory), then use {fresh}/"
+    )
+
+
+def _prepare_reads(name: str) -> bool:
+    """Would ``tokenmill prepare`` take a file of this name (its type, by the suffixes)?"""
+    from tokenmill.corpus import inputs
+
+    return inputs._classify(name) is not None  # the one rule of what prepare reads
+
+
 def _fresh_store_dir(file: Path) -> Path:
     """A directory name beside ``file`` for a store made from it (``many.jsonl.xz`` -> ``many-store``)."""
     base = file.name.split(".")[0] or file.name.lstrip(".").split(".")[0] or "corpus"
@@ -44,17 +69,20 @@ def read_manifest(directory: str | os.PathLike[str]) -> dict[str, Any]:
     hint = _PREPARE_HINT.format(dir=directory)
     if not path.is_file():
         if directory.is_file():
-            # The input file given where the store goes: `prepare FILE --out FILE` would fail too.
-            fresh = _fresh_store_dir(directory)
-            raise ValueError(
-                f"{directory} is a file, not a token store directory; to make a store from it, run "
-                f"`tokenmill prepare {directory} --out {fresh}/` (a new directory), then use {fresh}/"
-            )
+            raise ValueError(_file_not_store(directory))
         if not directory.exists():
             raise ValueError(f"no token store at {directory} (the directory does not exist); {hint}")
         progress = directory / PROGRESS_NAME
-        leftovers = [LOCK_NAME, PROGRESS_NAME]
-        if any((directory / n).exists() for n in leftovers) or any(directory.glob("*-[0-9]*.bin*")):
+        shards = any(directory.glob("*-[0-9]*.bin*"))
+        if shards and not progress.exists():
+            # A run writes its checkpoint before any shard and removes it after the manifest:
+            # shards with neither are a store whose manifest was deleted, not an interrupted run.
+            raise ValueError(
+                f"{directory} holds shards but no {MANIFEST_NAME} and no checkpoint of an interrupted prepare: "
+                f"its manifest was deleted; rebuild the store with the `tokenmill prepare` command that made it "
+                f"(`tokenmill prepare INPUT --out {directory}`, with the same inputs and options)"
+            )
+        if progress.exists() or (directory / LOCK_NAME).exists():
             try:
                 identity = json.loads(progress.read_text(encoding="utf-8")).get("identity")
             except (OSError, ValueError, AttributeError):

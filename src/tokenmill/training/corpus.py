@@ -65,7 +65,7 @@ def iter_documents(
             text, fixed = _scrub(text)
             stats.replacements += fixed
             stats.documents += doc.first  # a huge document comes in pieces: count it once
-            stats.bytes_read += len(text.encode("utf-8"))
+            stats.bytes_read += doc.nbytes  # the readers' one definition, as prepare's bytes_read
             yield text
             if bar is not None:
                 bar.update(max(0, min(done + read, done + f.size) - bar.n))
