@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from tokenmill.common.files import sha256_file
-from tokenmill.store.array import TokenArray
+from tokenmill.store.array import MAX_OPEN_SHARDS, TokenArray
 from tokenmill.store.format import (
     _CHUNK_BYTES,
     LOCK_NAME,
@@ -21,6 +21,7 @@ from tokenmill.store.format import (
 )
 from tokenmill.store.manifest import read_manifest
 from tokenmill.store.repair import prepare_command
+from tokenmill.store.shardfile import REWRITTEN, Identity, identity_of, inside
 from tokenmill.store.stats import store_stats, token_counts
 
 
@@ -49,8 +50,13 @@ class TokenStore:
     ``store["train"]`` is a :class:`TokenArray`; ``store.documents("train")`` yields each
     document's tokens (EOT separator included, as stored).
 
-    Pitfall: opening checks the manifest and every shard file's size, not the checksums
-    (that reads every byte); call :meth:`verify` for the full check.
+    Opening checks the manifest against its schema, that every file it names lies inside
+    the store, and every shard file's size, and records each file's identity: a shard
+    rewritten after that (a rebuild while the store is open) is refused when it is mapped,
+    never read as other data. At most ``max_open_shards`` shards per split stay mapped.
+
+    Pitfall: opening does not check the checksums (that reads every byte); call
+    :meth:`verify` for the full check.
 
     >>> import tempfile
     >>> d = tempfile.mkdtemp()
@@ -66,8 +72,9 @@ class TokenStore:
     'hello world<|endoftext|>'
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, max_open_shards: int = MAX_OPEN_SHARDS) -> None:
         self.path = Path(path)
+        self.max_open_shards = max_open_shards
         if not (self.path / MANIFEST_NAME).exists() and _being_written(self.path):
             raise ValueError(
                 f"{self.path} is being written by a running `tokenmill prepare` (it holds "
@@ -79,17 +86,20 @@ class TokenStore:
         self.splits: tuple[str, ...] = tuple(sorted(names, key=lambda s: (s != "train", s != "val", s)))
         self._arrays: dict[str, TokenArray] = {}
         self._tokenizer: Any = None
+        self._identities: dict[Path, Identity] = {}
         for split in self.splits:
             self._check_split(split)
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str]) -> TokenStore:
+    def open(cls, path: str | os.PathLike[str], *, max_open_shards: int = MAX_OPEN_SHARDS) -> TokenStore:
         """Open the store at ``path`` (same as ``TokenStore(path)``)."""
-        return cls(path)
+        return cls(path, max_open_shards=max_open_shards)
 
-    def __reduce__(self) -> tuple[Any, tuple[str]]:
-        # Reopen by path: the memmaps and the tokenizer are rebuilt, never pickled.
-        return (TokenStore, (str(self.path),))
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # Reopen by path: the maps and the tokenizer are rebuilt, never pickled; the files must
+        # still be the ones this store opened.
+        ids = {path.name: i for path, i in self._identities.items()}
+        return (_reopen, (str(self.path), self.max_open_shards, ids))
 
     def __repr__(self) -> str:
         sizes = ", ".join(f"{s}={self._split(s)['n_tokens']}" for s in self.splits)
@@ -125,6 +135,9 @@ class TokenStore:
         )  # absolute: survives a chdir after pickling
         return [(sh, root / f"{sh['name']}.bin", root / f"{sh['name']}.idx") for sh in shards]
 
+    def _read_index(self, idx_path: Path, n_tokens: int) -> np.ndarray:
+        return read_index(idx_path, n_tokens, fix=self._fix(), identity=self._identities.get(idx_path))
+
     def _fix(self) -> str:
         """Advice that works when copied: the prepare command that made the store finds and rebuilds bad shards."""
         return f"rebuild it by rerunning the command that made it: `{prepare_command(self.path, self.manifest)}`"
@@ -144,9 +157,12 @@ class TokenStore:
         for sh, bin_path, idx_path in self._shard_files(split):
             sizes = (int(sh["n_tokens"]) * self.dtype.itemsize, (int(sh["n_documents"]) + 1) * 8)
             for path, want in zip((bin_path, idx_path), sizes):
+                inside(self.path, path.name, what=f"{self.path / MANIFEST_NAME}: shard {sh['name']!r}: {path.name}")
                 if not path.is_file():
                     raise ValueError(f"shard file {path} is missing; {fix}")
-                found = path.stat().st_size
+                st = path.stat()
+                self._identities[path] = identity_of(st)
+                found = st.st_size
                 if found != want:
                     raise ValueError(
                         f"shard file {path} has {found} bytes, expected {want} (truncated or overwritten); {fix}"
@@ -159,7 +175,10 @@ class TokenStore:
         if split not in self._arrays:
             files = self._shard_files(split)
             lengths = [int(sh["n_tokens"]) for sh, _, _ in files]
-            self._arrays[split] = TokenArray([b for _, b, _ in files], lengths, self.dtype)
+            ids = [self._identities.get(b) for _, b, _ in files]
+            self._arrays[split] = TokenArray(
+                [b for _, b, _ in files], lengths, self.dtype, identities=ids, max_open=self.max_open_shards
+            )
         return self._arrays[split]
 
     def num_documents(self, split: str = "train") -> int:
@@ -172,7 +191,7 @@ class TokenStore:
         """Global document starts in ``store[split]`` plus its length: ``n_documents + 1`` int64."""
         parts, base = [np.zeros(1, np.int64)], 0
         for sh, _, idx_path in self._shard_files(split):
-            parts.append(read_index(idx_path, int(sh["n_tokens"]), fix=self._fix())[1:] + base)
+            parts.append(self._read_index(idx_path, int(sh["n_tokens"]))[1:] + base)
             base += int(sh["n_tokens"])
         return np.concatenate(parts).astype(np.int64)
 
@@ -180,7 +199,7 @@ class TokenStore:
         """Yield each document's tokens in order, as read-only views (no copy)."""
         array = self[split]
         for s, (sh, _, idx_path) in enumerate(self._shard_files(split)):
-            offsets = read_index(idx_path, int(sh["n_tokens"]), fix=self._fix())
+            offsets = self._read_index(idx_path, int(sh["n_tokens"]))
             shard = array._shard(s)
             for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist()):
                 yield shard[a:b]
@@ -227,7 +246,7 @@ class TokenStore:
             info = self.manifest["tokenizer"]
             spec = self.manifest.get("options", {}).get("tokenizer")
             if info.get("file"):  # the store's own copy of a tokenizer given as a file or directory
-                copy = self.path / info["file"]
+                copy = inside(self.path, info["file"], what=f"{self.path / MANIFEST_NAME}: tokenizer.file")
                 if not copy.exists():
                     raise ValueError(
                         f"the store at {self.path} keeps its tokenizer in {copy}, which is missing; "
@@ -261,3 +280,14 @@ class TokenStore:
     def stats(self, *, top_k: int = 10, splits: Sequence[str] | None = None) -> dict[str, Any]:
         """Corpus statistics as a JSON-able dict, per split and in total (see `store.stats`)."""
         return store_stats(self, top_k=top_k, splits=splits)
+
+
+def _reopen(path: str, max_open_shards: int, identities: dict[str, Identity]) -> TokenStore:
+    store = TokenStore(path, max_open_shards=max_open_shards)
+    found = {file.name: i for file, i in store._identities.items()}
+    for name, want in identities.items():
+        if found.get(name) != tuple(want):
+            raise ValueError(
+                f"shard file {store.path / name} is not the file that was there when the store was opened; {REWRITTEN}"
+            )
+    return store
