@@ -12,6 +12,7 @@ import numpy as np
 
 from tokenmill.common.files import sha256_file
 from tokenmill.store.array import MAX_OPEN_SHARDS, TokenArray
+from tokenmill.store.bundled import load_store_tokenizer
 from tokenmill.store.format import (
     _CHUNK_BYTES,
     LOCK_NAME,
@@ -144,16 +145,7 @@ class TokenStore:
 
     def _check_split(self, split: str) -> None:
         """Cheap structural checks (sums and file sizes); ValueError naming the bad file."""
-        entry = self._split(split)
-        fix = self._fix()
-        shards = entry.get("shards", [])
-        for key in ("n_tokens", "n_documents"):
-            total = sum(int(sh[key]) for sh in shards)
-            if total != int(entry[key]):
-                raise ValueError(
-                    f"{self.path / MANIFEST_NAME}: split {split!r} says {key}={entry[key]} "
-                    f"but its shards sum to {total}; {fix}"
-                )
+        fix = self._fix()  # the sums were checked with the manifest's schema
         for sh, bin_path, idx_path in self._shard_files(split):
             sizes = (int(sh["n_tokens"]) * self.dtype.itemsize, (int(sh["n_documents"]) + 1) * 8)
             for path, want in zip((bin_path, idx_path), sizes):
@@ -239,34 +231,9 @@ class TokenStore:
 
     @property
     def tokenizer(self) -> Any:
-        """The store's tokenizer (loaded on first use); ValueError if its ranks differ."""
+        """The store's tokenizer (loaded on first use); ValueError if its ranks or definition differ."""
         if self._tokenizer is None:
-            from tokenmill.tokenizers import get_tokenizer
-
-            info = self.manifest["tokenizer"]
-            spec = self.manifest.get("options", {}).get("tokenizer")
-            if info.get("file"):  # the store's own copy of a tokenizer given as a file or directory
-                copy = inside(self.path, info["file"], what=f"{self.path / MANIFEST_NAME}: tokenizer.file")
-                if not copy.exists():
-                    raise ValueError(
-                        f"the store at {self.path} keeps its tokenizer in {copy}, which is missing; "
-                        f"rebuild the store: `{prepare_command(self.path, self.manifest)}`"
-                    )
-                tok = get_tokenizer(copy)
-            else:
-                try:
-                    tok = get_tokenizer(info["name"])
-                except (ValueError, OSError):
-                    if not spec or spec == info["name"]:
-                        raise
-                    tok = get_tokenizer(spec)
-            want, got = info.get("ranks_sha256"), getattr(tok, "ranks_sha256", None)
-            if want and got and want != got:
-                raise ValueError(
-                    f"tokenizer {info['name']!r} on this machine has ranks sha256 {got}, but the store at "
-                    f"{self.path} was made with {want}; install the matching vocabulary (`tokenmill vocab install`)"
-                )
-            self._tokenizer = tok
+            self._tokenizer = load_store_tokenizer(self.path, self.manifest)
         return self._tokenizer
 
     def decode(self, start: int, stop: int, *, split: str = "train") -> str:

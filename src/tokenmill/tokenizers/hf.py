@@ -33,6 +33,7 @@ class HFTokenizer(Tokenizer):
         self.max_token_value = max(self._hf.get_vocab(with_added_tokens=True).values())
         self.eot_id = self.special_tokens.get(ENDOFTEXT)
         self.ranks_sha256 = sha256_file(path)
+        self.definition_sha256 = self.ranks_sha256  # the file is the whole definition
 
     def __reduce__(self) -> tuple[Any, tuple[str]]:
         return (_reload, (self._source,))
