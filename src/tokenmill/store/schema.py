@@ -42,8 +42,10 @@ def _get(obj: dict[str, Any], key: str, where: str, kinds: tuple[type, ...], *, 
     return value
 
 
-def _count(obj: dict[str, Any], key: str, where: str, *, optional: bool = False, top: int = _BIG) -> int | None:
-    value = _get(obj, key, where, (int,), optional=optional)
+def _count(
+    obj: dict[str, Any], key: str, where: str, *, optional: bool = False, null: bool = False, top: int = _BIG
+) -> int | None:
+    value = _get(obj, key, where, (int, type(None)) if null else (int,), optional=optional)
     if value is not None and not 0 <= value < top:
         raise _Bad(f"{where}{key} is {_short(value)}, outside 0..{top - 1}")
     return value
@@ -74,7 +76,7 @@ def _validate(m: Any) -> None:
     if top is not None and (top < 1 << 16) != (dtype == "uint16"):
         raise _Bad(f"tokenizer.max_token_value is {top} but dtype is {dtype!r} (uint16 iff max_token_value < 65536)")
     _count(tok, "vocab_size", "tokenizer.", optional=True, top=(1 << 32) + 1)
-    _count(tok, "eot_id", "tokenizer.", optional=True, top=1 << 32)
+    _count(tok, "eot_id", "tokenizer.", optional=True, null=True, top=1 << 32)
     for key in ("ranks_sha256", "definition_sha256"):
         sha = _get(tok, key, "tokenizer.", (str, type(None)), optional=True)
         if sha is not None and not _SHA.fullmatch(sha):
@@ -84,7 +86,7 @@ def _validate(m: Any) -> None:
     policy = _get(eot, "policy", "eot.", (str,), optional=True)
     if policy is not None and policy not in _POLICIES:
         raise _Bad(f"eot.policy is {_short(policy)}, expected one of {', '.join(_POLICIES)}")
-    eot_id = _count(eot, "id", "eot.", optional=True, top=1 << 32)
+    eot_id = _count(eot, "id", "eot.", optional=True, null=True, top=1 << 32)
     if eot_id is not None and top is not None and eot_id > top:
         raise _Bad(f"eot.id {eot_id} is above tokenizer.max_token_value {top}")
     _splits(_get(m, "splits", "", (dict,)))
