@@ -149,7 +149,7 @@ class TokenStore:
         for sh, bin_path, idx_path in self._shard_files(split):
             sizes = (int(sh["n_tokens"]) * self.dtype.itemsize, (int(sh["n_documents"]) + 1) * 8)
             for path, want in zip((bin_path, idx_path), sizes):
-                inside(self.path, path.name, what=f"{self.path / MANIFEST_NAME}: shard {sh['name']!r}: {path.name}")
+                inside(self.path, path.name, what=f"{self.path / MANIFEST_NAME}: shard {sh['name']!r}")
                 if not path.is_file():
                     raise ValueError(f"shard file {path} is missing; {fix}")
                 st = path.stat()
