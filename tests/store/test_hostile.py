@@ -262,3 +262,18 @@ def test_read_manifest_names_the_file_for_huge_integers(tmp_path: Path) -> None:
     (store / "manifest.json").write_text(text)
     with pytest.raises(ValueError, match=f"{store / 'manifest.json'} is corrupt"):
         read_manifest(store)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.binary(max_size=200) | JSON.map(lambda v: json.dumps(v).encode()), cut=st.integers(0, 2000))
+def test_fuzzed_manifest_bytes_give_a_value_error_naming_the_file(tmp_path: Path, data: bytes, cut: int) -> None:
+    store = tmp_path / "raw"
+    base = small_store(store)
+    text = json.dumps(base).encode()
+    (store / "manifest.json").write_bytes(data if cut % 2 else text[: cut % len(text)] + data)
+    try:
+        TokenStore.open(store).stats(top_k=1)
+    except ValueError as exc:
+        assert str(store / "manifest.json") in str(exc) or str(store) in str(exc), exc
+    finally:
+        write_manifest(store, base)

@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from tokenmill.store.shardfile import read_file_bytes
+
 FORMAT = "tokenmill-store"
 FORMAT_VERSION = 2  # 2: shards per task (<split>-<task>-<k>), a "tasks" key; version 1 still read
 MANIFEST_NAME = "manifest.json"
@@ -111,8 +113,6 @@ def read_index(
     negative document lengths or out-of-range slices downstream. ``identity`` (st_ino,
     st_size, st_mtime_ns): the file must still be the one the store was opened with.
     """
-    from tokenmill.store.shardfile import read_file_bytes
-
     data = read_file_bytes(idx_path, identity)
     if len(data) % 8:
         raise ValueError(
