@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tokenmill.html import report_page
 from tokenmill.store import TokenStore, read_manifest, write_manifest, write_shard
 from tokenmill.store.format import read_index
 from tokenmill.store.manifest import _example_manifest
@@ -28,6 +29,7 @@ def small_store(directory: Path) -> dict[str, Any]:
         write_shard(directory, "train-00001-00000", np.array([40, EOT], np.uint16), np.array([0, 2])),
     ]
     manifest = _example_manifest(entries)
+    manifest["inputs"] = [{"path": "/d/a.txt", "name": "a.txt", "size": 10, "mtime_ns": 1}]
     write_manifest(directory, manifest)
     return manifest
 
@@ -203,6 +205,7 @@ KEYS = [
     ("splits", "train", "shards", 0), ("splits", "train", "shards", 0, "name"), ("splits", "train", "shards", 0, "n_tokens"),
     ("splits", "train", "shards", 0, "n_documents"), ("splits", "train", "shards", 1, "bin_sha256"),
     ("stats",), ("options",), ("command",), ("options", "tokenizer"), ("format_version",),
+    ("inputs",), ("inputs", 0), ("inputs", 0, "size"), ("split_rule",), ("skipped_inputs",),
 ]
 
 
@@ -236,6 +239,7 @@ def test_fuzzed_manifests_give_a_value_error_naming_the_file_or_a_sound_store(tm
         opened.stats(top_k=2)
         list(opened.documents("train")) if "train" in opened else None
         opened.verify()
+        report_page(opened)
     except ValueError as exc:
         assert str(store) in str(exc), exc
     finally:
@@ -277,3 +281,24 @@ def test_fuzzed_manifest_bytes_give_a_value_error_naming_the_file(tmp_path: Path
         assert str(store / "manifest.json") in str(exc) or str(store) in str(exc), exc
     finally:
         write_manifest(store, base)
+
+
+@pytest.mark.parametrize("key", ["name", "spec"])
+def test_a_tokenizer_named_by_a_path_outside_the_store_is_never_loaded(tmp_path: Path, key: str) -> None:
+    from tokenmill.tokenizers import get_tokenizer
+
+    outside_vocab = tmp_path / "elsewhere.tiktoken"
+    outside_vocab.write_bytes(get_tokenizer("gpt2").ranks_path.read_bytes())
+    store = tmp_path / "s"
+    small_store(store)
+
+    def change(m: dict[str, Any]) -> None:
+        if key == "name":
+            m["tokenizer"]["name"] = str(outside_vocab)
+        else:
+            m["tokenizer"]["name"], m["options"] = "no-such-name", {"tokenizer": str(outside_vocab)}
+
+    edit(store, change)
+    what = "tokenizer.name" if key == "name" else "options.tokenizer"
+    with pytest.raises(ValueError, match=rf"manifest.json: {what} '{outside_vocab}' is not a built-in tokenizer name"):
+        _ = TokenStore.open(store).tokenizer

@@ -74,11 +74,11 @@ def load_store_tokenizer(store: Path, manifest: dict[str, Any]) -> Any:
         tok = get_tokenizer(copy)
     else:
         try:
-            tok = get_tokenizer(info["name"])
+            tok = get_tokenizer(_builtin(store, info["name"], "tokenizer.name", manifest))
         except (ValueError, OSError):
             if not isinstance(spec, str) or not spec or spec == info["name"]:
                 raise
-            tok = get_tokenizer(spec)
+            tok = get_tokenizer(_builtin(store, spec, "options.tokenizer", manifest))
     want, got = info.get("ranks_sha256"), getattr(tok, "ranks_sha256", None)
     if want and got and want != got:
         raise ValueError(
@@ -93,3 +93,16 @@ def load_store_tokenizer(store: Path, manifest: dict[str, Any]) -> Any:
             f"IDs; rebuild the store with the tokenizer you have: `{prepare_command(store, manifest)}`"
         )
     return tok
+
+
+def _builtin(store: Path, name: str, key: str, manifest: dict[str, Any]) -> str:
+    """``name`` if it is a built-in tokenizer name: a store never loads a file from outside itself."""
+    from tokenmill.tokenizers.registry import KNOWN_ENCODINGS
+
+    if name not in KNOWN_ENCODINGS:
+        raise ValueError(
+            f"{store / MANIFEST_NAME}: {key} {name!r} is not a built-in tokenizer name ({', '.join(sorted(KNOWN_ENCODINGS))}) "
+            "and the store keeps no copy of a tokenizer file (no tokenizer.file); a store never loads a tokenizer "
+            f"from outside its directory: pass the tokenizer yourself, or rebuild the store: `{prepare_command(store, manifest)}`"
+        )
+    return name

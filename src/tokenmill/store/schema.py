@@ -90,13 +90,24 @@ def _validate(m: Any) -> None:
     if eot_id is not None and top is not None and eot_id > top:
         raise _Bad(f"eot.id {eot_id} is above tokenizer.max_token_value {top}")
     _splits(_get(m, "splits", "", (dict,)))
-    for key, kind in (("options", dict), ("stats", dict), ("inputs", list), ("command", list), ("tasks", dict)):
+    for key, kind in (
+        ("options", dict), ("stats", dict), ("inputs", list), ("command", list), ("tasks", dict),
+        ("skipped_inputs", list), ("tokenmill_version", str), ("split_rule", str),
+    ):
         _get(m, key, "", (kind,), optional=True)
+    for k, item in enumerate(m.get("inputs", [])):
+        if not isinstance(item, dict):
+            raise _Bad(f"inputs[{k}] must be an object, got {type(item).__name__}")
+        for key in ("path", "name"):
+            _get(item, key, f"inputs[{k}].", (str,), optional=True)
+        _count(item, "size", f"inputs[{k}].", optional=True)
+        _get(item, "mtime_ns", f"inputs[{k}].", (int,), optional=True)  # may be < 0: before 1970
     for key, value in m.get("stats", {}).items():
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < _BIG):
             raise _Bad(f"stats.{key} must be a count (an int >= 0), got {_short(value)}")
-    if not all(isinstance(w, str) for w in m.get("command", [])):
-        raise _Bad("command must be a list of strings")
+    for key in ("command", "skipped_inputs"):
+        if not all(isinstance(w, str) for w in m.get(key, [])):
+            raise _Bad(f"{key} must be a list of strings")
 
 
 def _splits(splits: dict[str, Any]) -> None:
