@@ -122,3 +122,17 @@ def test_prepare_rewrites_shards_by_rename_so_an_open_reader_keeps_its_bytes(tmp
     prepare([src], out, workers=0, progress=False, shard_tokens=200, overwrite=True)
     with pytest.raises(ValueError, match="rewritten while open: reopen it"):
         np.asarray(small["train"])
+
+
+def test_verify_and_a_chdir_still_check_the_files_the_store_opened(tmp_path: Path, monkeypatch) -> None:
+    (tmp_path / "s").mkdir()
+    many_shards(tmp_path / "s", 2)
+    monkeypatch.chdir(tmp_path)
+    store = TokenStore.open("s", max_open_shards=1)
+    store.verify()
+    monkeypatch.chdir(tmp_path / "s")  # relative paths now point elsewhere: the store keeps its own
+    _rewrite(tmp_path / "s", task_shard_name("train", 1, 0), [5, EOT])
+    with pytest.raises(ValueError, match=r"train-00001-00000.bin is not the file .*rewritten while open"):
+        store.verify()
+    with pytest.raises(ValueError, match=r"train-00001-00000.bin is not the file .*rewritten while open"):
+        store["train"][3]

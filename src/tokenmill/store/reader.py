@@ -89,6 +89,7 @@ class TokenStore:
         self._arrays: dict[str, TokenArray] = {}
         self._tokenizer: Any = None
         self._identities: dict[Path, Identity] = {}
+        self._root = self.path.absolute()  # fixed at open: survives a chdir, and pickling
         for split in self.splits:
             self._check_split(split)
 
@@ -131,10 +132,7 @@ class TokenStore:
         return self.manifest["splits"][split]
 
     def _shard_files(self, split: str) -> list[tuple[dict[str, Any], Path, Path]]:
-        shards, root = (
-            self._split(split)["shards"],
-            self.path.absolute(),
-        )  # absolute: survives a chdir after pickling
+        shards, root = self._split(split)["shards"], self._root
         return [(sh, root / f"{sh['name']}.bin", root / f"{sh['name']}.idx") for sh in shards]
 
     def _read_index(self, idx_path: Path, n_tokens: int) -> np.ndarray:
@@ -158,7 +156,8 @@ class TokenStore:
                     st = None
                 if st is None or not stat.S_ISREG(st.st_mode):
                     raise ValueError(f"shard file {path} is missing; {fix}")
-                self._identities[path] = identity_of(st)
+                if self._identities.setdefault(path, identity_of(st)) != identity_of(st):
+                    raise ValueError(f"shard file {path} is not the file that was there when the store was opened; {REWRITTEN}")
                 found = st.st_size
                 if found != want:
                     raise ValueError(
