@@ -64,6 +64,8 @@ def store_identity(
         "ranks_sha256": tok.ranks_sha256,
         "eot_id": tok.eot_id,
     }
+    if getattr(tok, "definition_sha256", None):  # ranks, pattern and specials: all decide the IDs
+        tokenizer["definition_sha256"] = tok.definition_sha256
     if tokenizer_file is not None:
         tokenizer["file"] = tokenizer_file
     identity = {"tokenizer": tokenizer, "options": options, "inputs": inputs}

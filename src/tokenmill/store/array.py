@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -10,6 +11,13 @@ import numpy as np
 
 from tokenmill.common.checks import is_int
 from tokenmill.store.format import _le
+from tokenmill.store.shardfile import Identity, map_shard
+
+MAX_OPEN_SHARDS = 128  # maps kept open per TokenArray: each holds a file descriptor
+
+
+def _rebuild(paths: Any, lengths: Any, dtype: str, kwargs: dict[str, Any]) -> TokenArray:
+    return TokenArray(paths, lengths, dtype, **kwargs)
 
 
 def _window_reference(array: Any, starts: Sequence[int], length: int) -> np.ndarray:
@@ -26,6 +34,12 @@ class TokenArray:
     boolean array a gathered copy. It pickles as paths and lengths, so DataLoader workers
     (fork or spawn) reopen the files instead of copying the tokens.
 
+    At most ``max_open`` shards stay mapped (the least recently used is let go first), so a
+    store of any number of shards reads within the open-file limit. ``identities`` (st_ino,
+    st_size, st_mtime_ns per shard, as ``TokenStore`` records them when it opens) make a
+    (re)open that finds another file raise ValueError naming the shard; without them, the
+    first open of each shard records its identity.
+
     Pitfall: views keep their shard file mapped; they are read-only (``arr[0] = 1``
     raises), so copy before modifying.
 
@@ -41,34 +55,55 @@ class TokenArray:
            [3, 4, 5]], dtype=uint16)
     """
 
-    __slots__ = ("_paths", "_lengths", "_dtype", "_bounds", "_maps", "_views")
+    __slots__ = ("_paths", "_lengths", "_dtype", "_bounds", "_maps", "_views", "_ids", "_max_open")
 
     def __init__(
-        self, paths: Sequence[str | os.PathLike[str]], lengths: Sequence[int], dtype: np.dtype | str
+        self,
+        paths: Sequence[str | os.PathLike[str]],
+        lengths: Sequence[int],
+        dtype: np.dtype | str,
+        *,
+        identities: Sequence[Identity | None] | None = None,
+        max_open: int = MAX_OPEN_SHARDS,
     ) -> None:
         if len(paths) != len(lengths):
             raise ValueError(f"got {len(paths)} shard paths but {len(lengths)} lengths")
+        if isinstance(max_open, bool) or not isinstance(max_open, int) or max_open < 1:
+            raise ValueError(f"max_open must be an int >= 1, got {max_open!r}")
         self._paths = tuple(str(p) for p in paths)
         self._lengths = tuple(int(n) for n in lengths)
         self._dtype = _le(np.dtype(dtype))
         self._bounds = np.concatenate([[0], np.cumsum(self._lengths, dtype=np.int64)]).astype(np.int64)
-        # Opened lazily, one shard at a time: each open mmap holds a file descriptor.
-        self._maps: list[np.ndarray | None] = [None] * len(self._paths)
+        ids = list(identities) if identities is not None else [None] * len(self._paths)
+        if len(ids) != len(self._paths):
+            raise ValueError(f"got {len(self._paths)} shard paths but {len(ids)} identities")
+        self._ids: list[Identity | None] = [None if i is None else tuple(i) for i in ids]  # type: ignore[misc]
+        self._max_open = max_open
+        # Opened lazily and let go least recently used first: each open map holds a descriptor.
+        self._maps: OrderedDict[int, np.ndarray] = OrderedDict()
         self._views: dict[tuple[int, int], np.ndarray] = {}
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (TokenArray, (self._paths, self._lengths, self._dtype.str))
+        kwargs = {"identities": self._ids, "max_open": self._max_open}
+        return (_rebuild, (self._paths, self._lengths, self._dtype.str, kwargs))
 
     def _shard(self, s: int) -> np.ndarray:
-        arr = self._maps[s]
-        if arr is None:
-            n = self._lengths[s]
-            if n == 0:  # mmap refuses empty files
-                arr = np.empty(0, dtype=self._dtype)
-                arr.flags.writeable = False
-            else:
-                arr = np.memmap(self._paths[s], dtype=self._dtype, mode="r", shape=(n,)).view(np.ndarray)
-            self._maps[s] = arr
+        arr = self._maps.get(s)
+        if arr is not None:
+            self._maps.move_to_end(s)
+            return arr
+        n = self._lengths[s]
+        if n == 0:  # mmap refuses empty files
+            arr = np.empty(0, dtype=self._dtype)
+            arr.flags.writeable = False
+        else:
+            arr, found = map_shard(self._paths[s], n, self._dtype, self._ids[s])
+            self._ids[s] = found
+        while len(self._maps) >= self._max_open:
+            old, _ = self._maps.popitem(last=False)
+            for key in [k for k in self._views if k[0] == old]:
+                del self._views[key]
+        self._maps[s] = arr
         return arr
 
     @property
@@ -145,10 +180,11 @@ class TokenArray:
         b = self._bounds
         if first == last:
             return self._shard(first)[start - b[first] : stop - b[first]]
-        pieces = [
-            self._shard(s)[max(start - b[s], 0) : min(stop, b[s + 1]) - b[s]] for s in range(first, last + 1)
-        ]
-        return np.concatenate(pieces)
+        out = np.empty(stop - start, dtype=self._dtype)  # filled shard by shard: no map is held past its copy
+        for s in range(first, last + 1):
+            lo, hi = max(start, int(b[s])), min(stop, int(b[s + 1]))
+            out[lo - start : hi - start] = self._shard(s)[lo - int(b[s]) : hi - int(b[s])]
+        return out
 
     def _gather(self, index: np.ndarray) -> np.ndarray:
         n = len(self)

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from tokenmill.common.checks import is_int
+from tokenmill.store.shardfile import read_file_bytes
 
 FORMAT = "tokenmill-store"
 FORMAT_VERSION = 2  # 2: shards per task (<split>-<task>-<k>), a "tasks" key; version 1 still read
@@ -104,13 +105,22 @@ def _check_offsets(offsets: np.ndarray, n_tokens: int, *, what: str) -> None:
         )
 
 
-def read_index(idx_path: str | os.PathLike[str], n_tokens: int, *, fix: str = "") -> np.ndarray:
+def read_index(
+    idx_path: str | os.PathLike[str], n_tokens: int, *, fix: str = "", identity: tuple[int, int, int] | None = None
+) -> np.ndarray:
     """Read a shard's ``.idx`` and check its invariants; ValueError naming the file if broken.
 
     Every reader of an index goes through here: a damaged index must never turn into
-    negative document lengths or out-of-range slices downstream.
+    negative document lengths or out-of-range slices downstream. ``identity`` (st_ino,
+    st_size, st_mtime_ns): the file must still be the one the store was opened with.
     """
-    offsets = np.fromfile(idx_path, dtype="<i8")
+    data = read_file_bytes(idx_path, identity)
+    if len(data) % 8:
+        raise ValueError(
+            f"shard file {idx_path}: {len(data)} bytes is not a whole number of 8-byte offsets "
+            f"(the index is damaged){'; ' + fix if fix else ''}"
+        )
+    offsets = np.frombuffer(data, dtype="<i8")
     try:
         _check_offsets(offsets, n_tokens, what=f"shard file {idx_path}")
     except ValueError as exc:

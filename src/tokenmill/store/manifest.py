@@ -10,6 +10,7 @@ from typing import Any
 from tokenmill.common.files import atomic_write_bytes
 from tokenmill.store.format import FORMAT, FORMAT_VERSION, LOCK_NAME, MANIFEST_NAME, PROGRESS_NAME
 from tokenmill.store.repair import prepare_command
+from tokenmill.store.schema import validate_manifest
 
 _PREPARE_HINT = "run `tokenmill prepare INPUT --out {dir}` to create it"
 
@@ -98,9 +99,10 @@ def read_manifest(directory: str | os.PathLike[str]) -> dict[str, Any]:
         )
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # bad UTF-8 or JSON, digits past int limits, deep nesting
+        why = "nested too deeply" if isinstance(exc, RecursionError) else exc
         raise ValueError(
-            f"{path} is corrupt (not valid JSON: {exc}); rerun the `tokenmill prepare` command that made "
+            f"{path} is corrupt (not valid JSON: {why}); rerun the `tokenmill prepare` command that made "
             f"the store to rebuild it (`{prepare_command(directory, None)}`)"
         ) from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
@@ -116,11 +118,7 @@ def read_manifest(directory: str | os.PathLike[str]) -> dict[str, Any]:
             f"{path} has format_version {version} but this tokenmill reads up to {FORMAT_VERSION}; "
             "upgrade tokenmill (`pip install -U tokenmill`) or re-create the store with this version"
         )
-    for key in ("dtype", "splits", "tokenizer", "eot"):
-        if key not in manifest:
-            raise ValueError(f"{path} lacks the required key {key!r}; {hint}")
-    if manifest["dtype"] not in ("uint16", "uint32"):
-        raise ValueError(f"{path} has dtype {manifest['dtype']!r}, expected 'uint16' or 'uint32'; {hint}")
+    validate_manifest(manifest, path)
     return manifest
 
 

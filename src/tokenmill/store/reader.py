@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,8 @@ import numpy as np
 
 from tokenmill.common.files import sha256_file
 from tokenmill.common.paths import store_path
-from tokenmill.store.array import TokenArray
+from tokenmill.store.array import MAX_OPEN_SHARDS, TokenArray
+from tokenmill.store.bundled import load_store_tokenizer
 from tokenmill.store.format import (
     _CHUNK_BYTES,
     LOCK_NAME,
@@ -22,6 +24,7 @@ from tokenmill.store.format import (
 )
 from tokenmill.store.manifest import read_manifest
 from tokenmill.store.repair import prepare_command
+from tokenmill.store.shardfile import REWRITTEN, Identity, identity_of, inside
 from tokenmill.store.stats import store_stats, token_counts
 
 
@@ -50,8 +53,13 @@ class TokenStore:
     ``store["train"]`` is a :class:`TokenArray`; ``store.documents("train")`` yields each
     document's tokens (EOT separator included, as stored).
 
-    Pitfall: opening checks the manifest and every shard file's size, not the checksums
-    (that reads every byte); call :meth:`verify` for the full check.
+    Opening checks the manifest against its schema, that every file it names lies inside
+    the store, and every shard file's size, and records each file's identity: a shard
+    rewritten after that (a rebuild while the store is open) is refused when it is mapped,
+    never read as other data. At most ``max_open_shards`` shards per split stay mapped.
+
+    Pitfall: opening does not check the checksums (that reads every byte); call
+    :meth:`verify` for the full check.
 
     >>> import tempfile
     >>> d = tempfile.mkdtemp()
@@ -67,8 +75,9 @@ class TokenStore:
     'hello world<|endoftext|>'
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, max_open_shards: int = MAX_OPEN_SHARDS) -> None:
         self.path = store_path(path)  # a URL is refused here, never read as a local path
+        self.max_open_shards = max_open_shards
         if not (self.path / MANIFEST_NAME).exists() and _being_written(self.path):
             raise ValueError(
                 f"{self.path} is being written by a running `tokenmill prepare` (it holds "
@@ -80,17 +89,21 @@ class TokenStore:
         self.splits: tuple[str, ...] = tuple(sorted(names, key=lambda s: (s != "train", s != "val", s)))
         self._arrays: dict[str, TokenArray] = {}
         self._tokenizer: Any = None
+        self._identities: dict[Path, Identity] = {}
+        self._root = self.path.absolute()  # fixed at open: survives a chdir, and pickling
         for split in self.splits:
             self._check_split(split)
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str]) -> TokenStore:
+    def open(cls, path: str | os.PathLike[str], *, max_open_shards: int = MAX_OPEN_SHARDS) -> TokenStore:
         """Open the store at ``path`` (same as ``TokenStore(path)``)."""
-        return cls(path)
+        return cls(path, max_open_shards=max_open_shards)
 
-    def __reduce__(self) -> tuple[Any, tuple[str]]:
-        # Reopen by path: the memmaps and the tokenizer are rebuilt, never pickled.
-        return (TokenStore, (str(self.path),))
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # Reopen by path: the maps and the tokenizer are rebuilt, never pickled; the files must
+        # still be the ones this store opened.
+        ids = {path.name: i for path, i in self._identities.items()}
+        return (_reopen, (str(self.path), self.max_open_shards, ids))
 
     def __repr__(self) -> str:
         sizes = ", ".join(f"{s}={self._split(s)['n_tokens']}" for s in self.splits)
@@ -120,11 +133,11 @@ class TokenStore:
         return self.manifest["splits"][split]
 
     def _shard_files(self, split: str) -> list[tuple[dict[str, Any], Path, Path]]:
-        shards, root = (
-            self._split(split)["shards"],
-            self.path.absolute(),
-        )  # absolute: survives a chdir after pickling
+        shards, root = self._split(split)["shards"], self._root
         return [(sh, root / f"{sh['name']}.bin", root / f"{sh['name']}.idx") for sh in shards]
+
+    def _read_index(self, idx_path: Path, n_tokens: int) -> np.ndarray:
+        return read_index(idx_path, n_tokens, fix=self._fix(), identity=self._identities.get(idx_path))
 
     def _fix(self) -> str:
         """Advice that works when copied: the prepare command that made the store finds and rebuilds bad shards."""
@@ -132,22 +145,21 @@ class TokenStore:
 
     def _check_split(self, split: str) -> None:
         """Cheap structural checks (sums and file sizes); ValueError naming the bad file."""
-        entry = self._split(split)
-        fix = self._fix()
-        shards = entry.get("shards", [])
-        for key in ("n_tokens", "n_documents"):
-            total = sum(int(sh[key]) for sh in shards)
-            if total != int(entry[key]):
-                raise ValueError(
-                    f"{self.path / MANIFEST_NAME}: split {split!r} says {key}={entry[key]} "
-                    f"but its shards sum to {total}; {fix}"
-                )
+        fix = self._fix()  # the sums were checked with the manifest's schema
         for sh, bin_path, idx_path in self._shard_files(split):
             sizes = (int(sh["n_tokens"]) * self.dtype.itemsize, (int(sh["n_documents"]) + 1) * 8)
             for path, want in zip((bin_path, idx_path), sizes):
-                if not path.is_file():
+                try:  # the schema allows no "/" in a name: only a symlink can lead out of the store
+                    if stat.S_ISLNK(os.lstat(path).st_mode):
+                        inside(self.path, path.name, what=f"{self.path / MANIFEST_NAME}: shard {sh['name']!r}")
+                    st = path.stat()
+                except FileNotFoundError:
+                    st = None
+                if st is None or not stat.S_ISREG(st.st_mode):
                     raise ValueError(f"shard file {path} is missing; {fix}")
-                found = path.stat().st_size
+                if self._identities.setdefault(path, identity_of(st)) != identity_of(st):
+                    raise ValueError(f"shard file {path} is not the file that was there when the store was opened; {REWRITTEN}")
+                found = st.st_size
                 if found != want:
                     raise ValueError(
                         f"shard file {path} has {found} bytes, expected {want} (truncated or overwritten); {fix}"
@@ -160,7 +172,10 @@ class TokenStore:
         if split not in self._arrays:
             files = self._shard_files(split)
             lengths = [int(sh["n_tokens"]) for sh, _, _ in files]
-            self._arrays[split] = TokenArray([b for _, b, _ in files], lengths, self.dtype)
+            ids = [self._identities.get(b) for _, b, _ in files]
+            self._arrays[split] = TokenArray(
+                [b for _, b, _ in files], lengths, self.dtype, identities=ids, max_open=self.max_open_shards
+            )
         return self._arrays[split]
 
     def num_documents(self, split: str = "train") -> int:
@@ -173,7 +188,7 @@ class TokenStore:
         """Global document starts in ``store[split]`` plus its length: ``n_documents + 1`` int64."""
         parts, base = [np.zeros(1, np.int64)], 0
         for sh, _, idx_path in self._shard_files(split):
-            parts.append(read_index(idx_path, int(sh["n_tokens"]), fix=self._fix())[1:] + base)
+            parts.append(self._read_index(idx_path, int(sh["n_tokens"]))[1:] + base)
             base += int(sh["n_tokens"])
         return np.concatenate(parts).astype(np.int64)
 
@@ -181,7 +196,7 @@ class TokenStore:
         """Yield each document's tokens in order, as read-only views (no copy)."""
         array = self[split]
         for s, (sh, _, idx_path) in enumerate(self._shard_files(split)):
-            offsets = read_index(idx_path, int(sh["n_tokens"]), fix=self._fix())
+            offsets = self._read_index(idx_path, int(sh["n_tokens"]))
             shard = array._shard(s)
             for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist()):
                 yield shard[a:b]
@@ -221,34 +236,9 @@ class TokenStore:
 
     @property
     def tokenizer(self) -> Any:
-        """The store's tokenizer (loaded on first use); ValueError if its ranks differ."""
+        """The store's tokenizer (loaded on first use); ValueError if its ranks or definition differ."""
         if self._tokenizer is None:
-            from tokenmill.tokenizers import get_tokenizer
-
-            info = self.manifest["tokenizer"]
-            spec = self.manifest.get("options", {}).get("tokenizer")
-            if info.get("file"):  # the store's own copy of a tokenizer given as a file or directory
-                copy = self.path / info["file"]
-                if not copy.exists():
-                    raise ValueError(
-                        f"the store at {self.path} keeps its tokenizer in {copy}, which is missing; "
-                        f"rebuild the store: `{prepare_command(self.path, self.manifest)}`"
-                    )
-                tok = get_tokenizer(copy)
-            else:
-                try:
-                    tok = get_tokenizer(info["name"])
-                except (ValueError, OSError):
-                    if not spec or spec == info["name"]:
-                        raise
-                    tok = get_tokenizer(spec)
-            want, got = info.get("ranks_sha256"), getattr(tok, "ranks_sha256", None)
-            if want and got and want != got:
-                raise ValueError(
-                    f"tokenizer {info['name']!r} on this machine has ranks sha256 {got}, but the store at "
-                    f"{self.path} was made with {want}; install the matching vocabulary (`tokenmill vocab install`)"
-                )
-            self._tokenizer = tok
+            self._tokenizer = load_store_tokenizer(self.path, self.manifest)
         return self._tokenizer
 
     def decode(self, start: int, stop: int, *, split: str = "train") -> str:
@@ -262,3 +252,14 @@ class TokenStore:
     def stats(self, *, top_k: int = 10, splits: Sequence[str] | None = None) -> dict[str, Any]:
         """Corpus statistics as a JSON-able dict, per split and in total (see `store.stats`)."""
         return store_stats(self, top_k=top_k, splits=splits)
+
+
+def _reopen(path: str, max_open_shards: int, identities: dict[str, Identity]) -> TokenStore:
+    store = TokenStore(path, max_open_shards=max_open_shards)
+    found = {file.name: i for file, i in store._identities.items()}
+    for name, want in identities.items():
+        if found.get(name) != tuple(want):
+            raise ValueError(
+                f"shard file {store.path / name} is not the file that was there when the store was opened; {REWRITTEN}"
+            )
+    return store

@@ -14,10 +14,20 @@ from tokenmill.store.format import _CHUNK_BYTES
 TokenStore = Any
 
 
+# Counts are preallocated for IDs up to max_token_value only below this: a manifest's claim
+# (up to 2**32 - 1) must not allocate gigabytes for a small store; bigger IDs grow the counts
+# as they are met, so memory follows the IDs actually stored.
+_PREALLOCATED_IDS = 1 << 22
+
+
 def token_counts(store: TokenStore, split: str = "train") -> np.ndarray:
-    """How often each ID occurs in ``store[split]`` (np.bincount, streamed in chunks)."""
+    """How often each ID occurs in ``store[split]`` (np.bincount, streamed in chunks).
+
+    Its length is ``max_token_value + 1`` (IDs never stored count 0), or the largest stored
+    ID + 1 when that is bigger or ``max_token_value`` is above 4,194,303.
+    """
     size = int(store.manifest["tokenizer"].get("max_token_value") or 0) + 1
-    counts = np.zeros(size, dtype=np.int64)
+    counts = np.zeros(size if size <= _PREALLOCATED_IDS else 1, dtype=np.int64)
     array, step = store[split], _CHUNK_BYTES // store.dtype.itemsize
     for s in range(len(array._lengths)):
         shard = array._shard(s)

@@ -54,6 +54,8 @@ class Tokenizer:
     eot_id: int | None  # the <|endoftext|> ID, or None
     special_tokens: dict[str, int]  # special token text -> ID
     ranks_sha256: str | None = None  # sha256 of the vocabulary file it was built from
+    # sha256 of everything that decides the IDs (vocabulary, pattern, special tokens), or None
+    definition_sha256: str | None = None
 
     def encode(self, text: str, *, allowed_special: AllowedSpecial = frozenset()) -> list[int]:
         """Text -> IDs. Spelled special tokens raise unless listed in `allowed_special` (or "all")."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import json
 import os
 import sys
 from collections.abc import Iterable, Sequence
@@ -29,6 +31,7 @@ class TiktokenTokenizer(Tokenizer):
         self.vocab_size = encoding.n_vocab
         self.max_token_value = encoding.max_token_value
         self.eot_id = self.special_tokens.get(ENDOFTEXT)
+        self.definition_sha256 = definition_sha256(sha256, self.pat_str, self.special_tokens)
 
     def __reduce__(self) -> tuple[Any, tuple[str]]:
         return (_reload, (self._source,))
@@ -44,6 +47,24 @@ class TiktokenTokenizer(Tokenizer):
 
     def decode_tokens_bytes(self, ids: Iterable[int]) -> list[bytes]:
         return self.encoding.decode_tokens_bytes(self._check_ids(ids))
+
+
+def definition_sha256(ranks_sha256: str | None, pat_str: str, special_tokens: dict[str, int]) -> str | None:
+    """The hash of a BPE tokenizer's whole definition: ranks file, pattern and special tokens.
+
+    Any of the three changes the IDs, so a store records this as ``tokenizer.definition_sha256``
+    (docs/format.md); None without a ranks hash (an encoding built in memory).
+
+    >>> definition_sha256("ab" * 32, "x", {"<|e|>": 3}) != definition_sha256("ab" * 32, "y", {"<|e|>": 3})
+    True
+    """
+    if ranks_sha256 is None:
+        return None
+    text = json.dumps(
+        {"ranks_sha256": ranks_sha256, "pat_str": pat_str, "special_tokens": special_tokens},
+        sort_keys=True, ensure_ascii=True, separators=(",", ":"),
+    )
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
 
 
 def read_ranks(path: str | os.PathLike[str]) -> dict[bytes, int]:

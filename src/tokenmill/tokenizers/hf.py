@@ -2,14 +2,49 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
-from collections.abc import Iterable
+import sys
+import tempfile
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from tokenmill.common.files import sha256_file
 from tokenmill.tokenizers.base import ENDOFTEXT, Tokenizer, _reload
 from tokenmill.tokenizers.bytelevel import char_bytes
+
+
+@contextlib.contextmanager
+def _rust_stderr_held() -> Iterator[None]:
+    """Hold what native code writes to fd 2 meanwhile; pass it on unless a panic is raised.
+
+    A panic in the Rust library prints its message and a backtrace straight to fd 2 before
+    it becomes ``pyo3_runtime.PanicException``; get_tokenizer turns that into one error line,
+    so the raw print is dropped then (its message is in the exception), and kept otherwise.
+    """
+    try:
+        saved = os.dup(2)
+    except OSError:  # no fd 2 at all: nothing to hold
+        yield
+        return
+    with tempfile.TemporaryFile() as held:
+        sys.stderr.flush()
+        os.dup2(held.fileno(), 2)
+        panicked = True
+        try:
+            yield
+            panicked = False
+        except Exception:
+            panicked = False
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            if not panicked:
+                held.seek(0)
+                if text := held.read():
+                    os.write(2, text)
 
 
 class HFTokenizer(Tokenizer):
@@ -24,7 +59,8 @@ class HFTokenizer(Tokenizer):
             ) from None
         self._source = str(path)
         try:
-            self._hf = _HF.from_file(str(path))
+            with _rust_stderr_held():
+                self._hf = _HF.from_file(str(path))
         except Exception as exc:
             raise ValueError(f"{path}: not a valid Hugging Face tokenizer.json ({exc})") from exc
         self.name = str(path)
@@ -39,6 +75,7 @@ class HFTokenizer(Tokenizer):
         from tokenizers import decoders
 
         self._byte_level = isinstance(self._hf.decoder, decoders.ByteLevel)
+        self.definition_sha256 = self.ranks_sha256  # the file is the whole definition
 
     def __reduce__(self) -> tuple[Any, tuple[str]]:
         return (_reload, (self._source,))

@@ -78,9 +78,22 @@ def get_tokenizer(name_or_path: str | os.PathLike[str] | Tokenizer) -> Tokenizer
     if not isinstance(name_or_path, (str, os.PathLike)):
         raise TypeError(f"expected a tokenizer name or path, got {type(name_or_path).__name__}")
     source = os.fspath(name_or_path)
-    if os.path.isdir(source):  # made by `tokenmill train-tokenizer`; retraining it changes the key
-        return _load_dir(source, _dir_version(source))
-    return _load(source)
+    try:
+        if os.path.isdir(source):  # made by `tokenmill train-tokenizer`; retraining it changes the key
+            return _load_dir(source, _dir_version(source))
+        return _load(source)
+    except (KeyboardInterrupt, SystemExit, GeneratorExit):
+        raise
+    except Exception:
+        raise
+    except BaseException as exc:
+        # A panic in the Rust tokenizers library (pyo3_runtime.PanicException) is a BaseException:
+        # a malformed file must be one error naming it, never a traceback or a dead worker.
+        why = (str(exc).strip().splitlines() or [""])[0][:300]
+        raise ValueError(
+            f"tokenizer {source}: the tokenizer library crashed reading it ({type(exc).__name__}: {why}); "
+            "the file is malformed: use another tokenizer file or re-create it"
+        ) from exc
 
 
 @functools.lru_cache(maxsize=32)
