@@ -42,11 +42,11 @@ class Staging:
     def __init__(self, out: str | os.PathLike[str], *, what: str, parameter: str = "out") -> None:
         self.out = Path(out)
         if self.out.exists() and not self.out.is_dir():
-            raise OptionError(parameter, "{out} {0} is a file; name a new directory for the {1}", self.out, what)
+            raise OptionError(parameter, "{0} is a file; name a new directory for the {1} with {out}", self.out, what)
         if self.out.is_dir() and any(self.out.iterdir()):
             raise OptionError(
                 parameter,
-                "{out} {0} already holds files; name a new or empty directory for the {1} "
+                "{0} already holds files; name a new or empty directory for the {1} with {out} "
                 "(nothing there is overwritten or removed)",
                 self.out,
                 what,
@@ -130,13 +130,13 @@ def shards_of(store: Any, split: str) -> list[Shard]:
 
 
 def read_pieces(
-    path: Path, dtype: np.dtype, *, start: int = 0, count: int | None = None, chunk: int = CHUNK_TOKENS
+    path: Path, dtype: np.dtype, *, start: int = 0, count: int | None = None, chunk: int | None = None
 ) -> Iterator[np.ndarray]:
     """The tokens of a raw file from token ``start``, ``count`` of them (None: to the end), in pieces.
 
     Plain reads, not a memory map: resident memory stays one piece whatever the file size.
     """
-    dtype = np.dtype(dtype)
+    dtype, chunk = np.dtype(dtype), chunk or CHUNK_TOKENS
     with open(path, "rb") as f:
         f.seek(start * dtype.itemsize)
         left = (os.fstat(f.fileno()).st_size // dtype.itemsize - start) if count is None else count
@@ -149,7 +149,7 @@ def read_pieces(
             left -= n
 
 
-def split_pieces(store: Any, split: str, *, chunk: int = CHUNK_TOKENS) -> Iterator[np.ndarray]:
+def split_pieces(store: Any, split: str, *, chunk: int | None = None) -> Iterator[np.ndarray]:
     """The tokens of ``store[split]`` in order, in pieces of at most ``chunk`` tokens."""
     for shard in shards_of(store, split):
         yield from read_pieces(shard.bin, store.dtype, count=shard.n_tokens, chunk=chunk)

@@ -12,6 +12,7 @@ beyond it is refused (a wrong tokenizer would decode garbage).
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -54,7 +55,8 @@ class _Ends:
 def _feed(writer: ShardWriter, source: Source, ends_in: Any, check: Any, shard_tokens: int) -> None:
     """Stream ``source`` into ``writer``, documents ending where ``ends_in(piece, pos)`` says."""
     pos, partial = 0, False
-    for piece in source.pieces():
+    # A last empty piece: the empty documents at the very end (or of an empty source) end there.
+    for piece in itertools.chain(source.pieces(), [np.zeros(0, source.dtype)]):
         check(piece)
         local = ends_in(piece, pos) - pos  # ends inside this piece, 0..len(piece)
         if local.size:

@@ -22,10 +22,15 @@ from typing import Any
 
 import numpy as np
 
+import tokenmill.export.litdata as litdata
+import tokenmill.export.llmc as llmc
+import tokenmill.export.megatron as megatron
+import tokenmill.export.parquet as parquet
+import tokenmill.export.raw as raw
+import tokenmill.export.sources as sources
 from tokenmill._version import __version__
 from tokenmill.common.errors import ExplainedError, ExplainedWarning, OptionError
 from tokenmill.common.files import sha256_file
-from tokenmill.export import litdata, llmc, megatron, parquet, raw, sources
 from tokenmill.export.base import Staging, Written, split_ends, split_pieces
 from tokenmill.export.options import EXPORT_FORMATS, ExportOptions, check_format
 from tokenmill.store import MANIFEST_NAME, TokenStore

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tokenmill.export import litdata, parquet
+import tokenmill.export.litdata as litdata
+import tokenmill.export.parquet as parquet
 from tokenmill.export.base import read_pieces
 from tokenmill.export.llmc import Shards
 from tokenmill.export.megatron import Index
