@@ -1,0 +1,74 @@
+"""`tokenmill export` and `tokenmill import` end to end on real files, through the one error handler."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from tests.export.stores import DOCS, make_store, three_docs
+
+
+def test_export_then_import_megatron(cli, tmp_path):
+    store = make_store(tmp_path / "s", {"train": [DOCS, DOCS[:2]], "val": [DOCS[2:]]})
+    done = cli("export", str(store), "--format", "megatron", "-o", str(tmp_path / "m"))
+    assert done.returncode == 0, done.stderr
+    assert "wrote" in done.stdout and "re-read and checked" in done.stdout
+    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == [
+        "tokenmill-export.json", "train_text_document.bin", "train_text_document.idx",
+        "val_text_document.bin", "val_text_document.idx"]
+    done = cli("import", str(tmp_path / "m"), "--format", "megatron", "--tokenizer", "gpt2", "--out", str(tmp_path / "b"))
+    assert done.returncode == 0, done.stderr
+    assert "train: 5 documents, 20 tokens" in done.stdout and "boundaries exact, EOT policy append" in done.stdout
+    assert cli("stats", str(tmp_path / "b")).returncode == 0
+    manifest = json.loads((tmp_path / "b" / "manifest.json").read_text())
+    assert manifest["import"]["format"] == "megatron" and manifest["command"][:2] == ["tokenmill", "import"]
+
+
+def test_imported_store_feeds_the_loader(cli, tmp_path):
+    from tokenmill import TokenStore, WindowDataset
+
+    (tmp_path / "n").mkdir()
+    np.array([t for d in DOCS for t in d], "<u2").tofile(tmp_path / "n" / "train.bin")
+    assert cli("import", str(tmp_path / "n"), "--format", "nanogpt", "-t", "gpt2", "-o", str(tmp_path / "b")).returncode == 0
+    dataset = WindowDataset(TokenStore.open(tmp_path / "b")["train"], max_length=4, stride=4)
+    x, y = dataset[0]
+    assert x.tolist() == [1, 2, 3, 50256] and y.tolist() == [2, 3, 50256, 4]
+
+
+def test_export_errors_are_one_line_with_flags(cli, tmp_path):
+    store = three_docs(tmp_path / "s")
+    done = cli("export", str(store), "--format", "nanogpt2", "-o", str(tmp_path / "o"))
+    assert done.returncode == 2
+    assert done.stderr.strip() == ("tokenmill export: error: --format must be one of nanogpt, llmc, megatron, "
+                                   "datatrove, litdata, parquet, got 'nanogpt2'")
+    (tmp_path / "o").mkdir()
+    (tmp_path / "o" / "x").write_text("x")
+    done = cli("export", str(store), "--format", "parquet", "-o", str(tmp_path / "o"))
+    assert done.returncode == 2 and "already holds files; name a new or empty directory for the parquet export " \
+        "with --out" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_llmc_warning_is_one_line(cli, tmp_path):
+    done = cli("export", str(three_docs(tmp_path / "s")), "--format", "llmc", "-o", str(tmp_path / "o"))
+    assert done.returncode == 0
+    assert "tokenmill export: warning: the store at" in done.stderr and "--eot prepend" in done.stderr
+
+
+def test_import_errors(cli, tmp_path):
+    done = cli("import", str(tmp_path / "none"), "--format", "megatron", "-t", "gpt2", "-o", str(tmp_path / "b"))
+    assert done.returncode == 2 and done.stderr.startswith("tokenmill import: error: ") and "does not exist" in done.stderr
+    (tmp_path / "n").mkdir()
+    np.array([1, 65000], "<u2").tofile(tmp_path / "n" / "train.bin")
+    done = cli("import", str(tmp_path / "n"), "--format", "nanogpt", "-t", "gpt2", "-o", str(tmp_path / "b"))
+    assert done.returncode == 2 and "beyond tokenizer 'gpt2' (largest ID 50256); name the tokenizer that made these " \
+        "files with --tokenizer" in done.stderr
+    assert not (tmp_path / "b").exists()
+
+
+def test_help_lists_the_commands_in_pipeline_order(cli):
+    out = cli("--help").stdout
+    assert out.index("report") < out.index("export") < out.index("import")
+    assert "tokenmill export store/ --format megatron" in cli("export", "--help").stdout
+    assert "tokenmill import megatron/ --format megatron --tokenizer gpt2" in cli("import", "--help").stdout
