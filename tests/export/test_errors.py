@@ -142,3 +142,26 @@ def test_import_datatrove_index_that_does_not_match(tmp_path):
     np.array([4, 7, 12], "<u8").tofile(tmp_path / "d" / "train.ds.index")
     with pytest.raises(ValueError, match=r"train.ds.index does not match .*train.ds \(13 tokens\)"):
         import_store(tmp_path / "d", "datatrove", tmp_path / "store", tokenizer="gpt2")
+
+
+def test_self_check_catches_a_wrong_write_and_leaves_nothing(tmp_path, monkeypatch):
+    from tokenmill.export import megatron as megatron_format
+
+    def off_by_one(store, split, out, start=0, count=None):
+        out.write((np.asarray(store[split]) + 1).astype(store.dtype).tobytes())
+
+    monkeypatch.setattr(megatron_format, "copy_tokens", off_by_one)
+    with pytest.raises(RuntimeError, match=r"export self-check failed: .*train_text_document.bin differs from the "
+                       r"store's split 'train' at token 0"):
+        export(three_docs(tmp_path / "s"), "megatron", tmp_path / "out")
+    assert not (tmp_path / "out").exists() and leftovers(tmp_path) == []
+
+
+def test_first_difference_across_pieces():
+    from tokenmill.export.run import _first_difference
+
+    a = [np.array([1, 2]), np.array([], np.int64), np.array([3, 4, 5])]
+    assert _first_difference(iter(a), iter([np.array([1, 2, 3, 4, 5])])) is None
+    assert _first_difference(iter(a), iter([np.array([1, 2, 3]), np.array([9, 5])])) == 3
+    assert _first_difference(iter(a), iter([np.array([1, 2, 3, 4])])) == 4
+    assert _first_difference(iter([]), iter([np.array([1])])) == 0

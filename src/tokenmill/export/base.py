@@ -17,6 +17,7 @@ results, and removing them is not ours to do.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from collections.abc import Iterator
@@ -27,10 +28,10 @@ from typing import Any
 import numpy as np
 
 from tokenmill.common.errors import OptionError
-from tokenmill.common.files import AtomicFile, fsync_dir, sha256_file
+from tokenmill.common.files import fsync_dir
 from tokenmill.store.format import read_index
 
-__all__ = ["CHUNK_TOKENS", "Shard", "Staging", "Written", "read_pieces", "shards_of", "split_ends", "split_pieces"]
+__all__ = ["CHUNK_TOKENS", "Output", "Shard", "Staging", "Written", "read_pieces", "shards_of", "split_ends", "split_pieces"]
 
 # Tokens read per step: bounded memory whatever the size of a shard or a split.
 CHUNK_TOKENS = 1 << 23
@@ -74,35 +75,61 @@ class Staging:
         fsync_dir(self.out.parent)
 
 
+class Output:
+    """One file being written into the staging directory; :meth:`copy` copies bytes in the kernel."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path, self.size = path, 0
+        self.file = open(path, "wb", buffering=0)  # noqa: SIM115 - closed by Written.file
+
+    def write(self, data: Any) -> None:
+        view = memoryview(data).cast("B")
+        while view.nbytes:
+            n = self.file.write(view)
+            view, self.size = view[n:], self.size + n
+
+    def copy(self, source: Path, offset: int, count: int) -> None:
+        """Append ``count`` bytes of ``source`` from byte ``offset`` (copy_file_range where the OS has it)."""
+        with open(source, "rb") as f:
+            while count > 0:
+                try:
+                    n = os.copy_file_range(f.fileno(), self.file.fileno(), count, offset)
+                except (AttributeError, OSError):  # no copy_file_range here, or not across these file systems
+                    f.seek(offset)
+                    n = len(data := f.read(min(count, 1 << 24)))
+                    self.write(data)
+                    self.size -= n  # counted by write
+                if n == 0:
+                    raise ValueError(f"{source} ends early: {count} more bytes expected from byte {offset}")
+                offset, count, self.size = offset + n, count - n, self.size + n
+
+
 class Written:
-    """The files an export wrote (name -> bytes, sha256), for the provenance file."""
+    """The files an export writes into ``root`` (the staging directory), with their sizes."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self.files: dict[str, dict[str, Any]] = {}
 
-    def open(self, name: str) -> AtomicFile:
-        path = self.root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return AtomicFile(path).__enter__()
-
-    def done(self, name: str, file: AtomicFile) -> None:
-        file.__exit__(None, None, None)
-        self.files[name] = {"bytes": file.size, "sha256": file.sha256}
+    @contextlib.contextmanager
+    def file(self, name: str) -> Iterator[Output]:
+        """``name`` opened for writing; made durable (fsync) and recorded when the block ends cleanly."""
+        out = Output(self.root / name)
+        try:
+            yield out
+            os.fsync(out.file.fileno())
+        finally:
+            out.file.close()
+        self.files[name] = {"bytes": out.size}
 
     def record(self, name: str) -> None:
         """Note a file that another library wrote under ``root``."""
-        path = self.root / name
-        self.files[name] = {"bytes": path.stat().st_size, "sha256": sha256_file(path)}
+        self.files[name] = {"bytes": (self.root / name).stat().st_size}
 
     def write(self, name: str, data: bytes) -> None:
-        file = self.open(name)
-        try:
-            file.write(data)
-        except BaseException as exc:
-            file.__exit__(type(exc), None, None)
-            raise
-        self.done(name, file)
+        with self.file(name) as out:
+            out.write(data)
 
 
 @dataclass(frozen=True)
@@ -161,3 +188,14 @@ def split_ends(store: Any, split: str) -> Iterator[np.ndarray]:
     for shard in shards_of(store, split):
         yield shard.offsets()[1:] + base
         base += shard.n_tokens
+
+
+def copy_tokens(store: Any, split: str, out: Output, start: int = 0, count: int | None = None) -> None:
+    """Append the split's tokens ``start`` .. ``start + count`` (None: to the end) to ``out``, as stored."""
+    itemsize, pos = store.dtype.itemsize, 0
+    stop = store.num_tokens(split) if count is None else start + count
+    for shard in shards_of(store, split):
+        a, b = max(start, pos), min(stop, pos + shard.n_tokens)
+        if a < b:
+            out.copy(shard.bin, (a - pos) * itemsize, (b - a) * itemsize)
+        pos += shard.n_tokens

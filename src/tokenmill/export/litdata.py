@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from tokenmill.common.errors import OptionError
-from tokenmill.export.base import Written, split_pieces
+from tokenmill.export.base import Written, copy_tokens
 
 DEFAULT_BLOCK_SIZE = 2049  # litgpt: max_seq_length 2048 + 1
 TARGET_CHUNK_TOKENS = 1 << 25  # about 64 MB of uint16 per chunk
@@ -46,24 +46,12 @@ def write(store: Any, split: str, written: Written, *, block_size: int) -> list[
         raise OptionError("block_size", "{block_size} {0} makes chunks over litdata's 4 GiB limit; "
                           "use a smaller {block_size}", block_size)
     total, names, chunks = store.num_tokens(split), [], []
-    pieces, buffer = split_pieces(store, split), np.zeros(0, store.dtype)
     for start in range(0, total, size):
         n = min(size, total - start)
         file_name = f"chunk-0-{len(chunks)}.bin"
-        out = written.open(f"{split}/{file_name}")
-        try:
+        with written.file(f"{split}/{file_name}") as out:
             out.write(np.array([1, 12, 12 + n * itemsize], dtype="<u4").tobytes())
-            left = n
-            while left:
-                if not buffer.size:
-                    buffer = next(pieces)
-                take, buffer = buffer[:left], buffer[left:]
-                out.write(memoryview(np.ascontiguousarray(take)).cast("B"))
-                left -= take.size
-        except BaseException as exc:
-            out.__exit__(type(exc), None, None)
-            raise
-        written.done(f"{split}/{file_name}", out)
+            copy_tokens(store, split, out, start, n)
         chunks.append({"chunk_bytes": 12 + n * itemsize, "chunk_size": 1, "dim": n, "filename": file_name})
         names.append(f"{split}/{file_name}")
     config = {

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from tokenmill.common.errors import OptionError
-from tokenmill.export.base import Written, read_pieces, split_pieces
+from tokenmill.export.base import Written, copy_tokens, read_pieces
 
 HEADER_INTS = 256
 HEADER_BYTES = 4 * HEADER_INTS
@@ -51,24 +51,12 @@ def write(store: Any, splits: list[str], written: Written, *, name: str, shard_t
     names: list[str] = []
     for split in splits:
         total = store.num_tokens(split)
-        pieces, buffer = split_pieces(store, split), np.zeros(0, store.dtype)
         for start in range(0, total, shard_tokens):
             n = min(shard_tokens, total - start)
             file_name = shard_name(name, split, len(names))
-            out = written.open(file_name)
-            try:
+            with written.file(file_name) as out:
                 out.write(header(store.dtype, n))
-                left = n
-                while left:
-                    if not buffer.size:
-                        buffer = next(pieces)
-                    take, buffer = buffer[:left], buffer[left:]
-                    out.write(memoryview(np.ascontiguousarray(take)).cast("B"))
-                    left -= take.size
-            except BaseException as exc:
-                out.__exit__(type(exc), None, None)
-                raise
-            written.done(file_name, out)
+                copy_tokens(store, split, out, start, n)
             names.append(file_name)
     return names
 

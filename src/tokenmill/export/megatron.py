@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from tokenmill.common.errors import ExplainedError
-from tokenmill.export.base import Written, read_pieces, shards_of, split_ends
+from tokenmill.export.base import Written, copy_tokens, read_pieces, shards_of, split_ends
 
 MAGIC = b"MMIDIDX\x00\x00"
 VERSION = 1
@@ -54,23 +54,17 @@ def write(store: Any, split: str, written: Written, *, prefix: str) -> list[str]
         )
     code = 8 if store.dtype.itemsize == 2 else 4
     itemsize = store.dtype.itemsize
-    out = written.open(bin_name)
-    try:
-        for shard in shards_of(store, split):
-            for piece in read_pieces(shard.bin, store.dtype, count=shard.n_tokens):
-                if code == 4 and piece.size and int(piece.max()) > INT32_MAX:
-                    raise ExplainedError(
-                        "{0} holds token ID {1}, above Megatron's int32 limit {2}; this store cannot be "
-                        "exported to megatron (its uint32 IDs need a dtype Megatron lacks)",
-                        shard.bin, int(piece.max()), INT32_MAX,
-                    )
-                out.write(memoryview(piece).cast("B"))  # uint32 below 2**31 has the int32 bytes
-    except BaseException as exc:
-        out.__exit__(type(exc), None, None)
-        raise
-    written.done(bin_name, out)
-    idx = written.open(idx_name)
-    try:
+    for shard in shards_of(store, split) if code == 4 else []:
+        for piece in read_pieces(shard.bin, store.dtype, count=shard.n_tokens):
+            if piece.size and int(piece.max()) > INT32_MAX:
+                raise ExplainedError(
+                    "{0} holds token ID {1}, above Megatron's int32 limit {2}; this store cannot be "
+                    "exported to megatron (its uint32 IDs need a dtype Megatron lacks)",
+                    shard.bin, int(piece.max()), INT32_MAX,
+                )
+    with written.file(bin_name) as out:
+        copy_tokens(store, split, out)  # uint32 below 2**31 has the int32 bytes
+    with written.file(idx_name) as idx:
         idx.write(header(code, n_docs))
         previous = 0
         for ends in split_ends(store, split):  # sequence lengths
@@ -89,10 +83,6 @@ def write(store: Any, split: str, written: Written, *, prefix: str) -> list[str]
             previous = int(ends[-1]) if ends.size else previous
         for start in range(0, n_docs + 1, 1 << 22):  # document indices: one sequence per document
             idx.write(np.arange(start, min(n_docs + 1, start + (1 << 22)), dtype="<i8").tobytes())
-    except BaseException as exc:
-        idx.__exit__(type(exc), None, None)
-        raise
-    written.done(idx_name, idx)
     return [bin_name, idx_name]
 
 

@@ -21,21 +21,15 @@ from typing import Any
 import numpy as np
 
 from tokenmill.common.errors import ExplainedError
-from tokenmill.export.base import Written, read_pieces, split_ends, split_pieces
+from tokenmill.export.base import Written, copy_tokens, read_pieces, split_ends
 
 _PREFIXES = ("", "k", "M", "G", "T", "P", "E", "Z", "Y", "R", "Q")
 
 
-def copy_tokens(store: Any, split: str, written: Written, name: str) -> None:
+def copy_split(store: Any, split: str, written: Written, name: str) -> None:
     """Write the split's tokens, as stored, to ``name``."""
-    out = written.open(name)
-    try:
-        for piece in split_pieces(store, split):
-            out.write(memoryview(piece).cast("B"))
-    except BaseException as exc:
-        out.__exit__(type(exc), None, None)
-        raise
-    written.done(name, out)
+    with written.file(name) as out:
+        copy_tokens(store, split, out)
 
 
 def write_nanogpt(store: Any, split: str, written: Written) -> list[str]:
@@ -46,7 +40,7 @@ def write_nanogpt(store: Any, split: str, written: Written) -> list[str]:
             "only; export it with --format megatron, llmc, datatrove, litdata or parquet instead",
             store.path, store.tokenizer_name,
         )
-    copy_tokens(store, split, written, f"{split}.bin")
+    copy_split(store, split, written, f"{split}.bin")
     return [f"{split}.bin"]
 
 
@@ -65,15 +59,10 @@ def metric(value: int, unit: str) -> str:
 def write_datatrove(store: Any, split: str, written: Written) -> list[str]:
     """``{split}.ds``, ``{split}.ds.index`` and ``{split}.ds.metadata``, as datatrove's tokenizer writes them."""
     name = f"{split}.ds"
-    copy_tokens(store, split, written, name)
-    index = written.open(f"{name}.index")
-    try:
+    copy_split(store, split, written, name)
+    with written.file(f"{name}.index") as index:
         for ends in split_ends(store, split):
             index.write(ends.astype("<u8").tobytes())
-    except BaseException as exc:
-        index.__exit__(type(exc), None, None)
-        raise
-    written.done(f"{name}.index", index)
     n = store.num_tokens(split)
     text = f"{store.tokenizer_name}|{store.dtype.itemsize}\n{n}\n{metric(n, 'T')}"
     written.write(f"{name}.metadata", text.encode("utf-8"))

@@ -12,7 +12,6 @@ put them; llm.c's loaders expect EOT *before* each document, so a store made wit
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import warnings
@@ -40,12 +39,18 @@ PROVENANCE_FORMAT = "tokenmill-export"
 PROVENANCE_VERSION = 1
 
 
-def _digest(pieces: Iterator[np.ndarray], dtype: np.dtype) -> tuple[str, int]:
-    h, n = hashlib.sha256(), 0
-    for piece in pieces:
-        h.update(np.ascontiguousarray(piece, dtype=dtype).tobytes())
-        n += len(piece)
-    return h.hexdigest(), n
+def _first_difference(a: Iterator[np.ndarray], b: Iterator[np.ndarray]) -> int | None:
+    """Where two streams of integers (in pieces of any sizes) first differ, a shorter one included; None if equal."""
+    xs, ys = (p for p in a if p.size), (p for p in b if p.size)
+    x, y, pos = next(xs, None), next(ys, None), 0
+    while x is not None and y is not None:
+        n = min(x.size, y.size)
+        if not np.array_equal(x[:n], y[:n]):
+            return pos + int(np.argmax(x[:n] != y[:n]))
+        x, y, pos = x[n:], y[n:], pos + n
+        x = x if x.size else next(xs, None)
+        y = y if y.size else next(ys, None)
+    return None if x is None and y is None else pos
 
 
 def _written_splits(fmt: str, store: TokenStore, written: Written, options: ExportOptions) -> dict[str, list[str]]:
@@ -91,13 +96,11 @@ def self_check(fmt: str, store: TokenStore, root: Path, files: dict[str, list[st
     """Re-read each split as written and compare its tokens (and document ends) with the store's."""
     for split, names in files.items():
         source = _reader(fmt, root, split, names)
-        want, n = _digest(split_pieces(store, split), store.dtype)
-        got, m = _digest(source.pieces(), store.dtype)
-        if (got, m) != (want, n):
-            raise RuntimeError(f"export self-check failed: {source.where} holds {m} tokens that differ from the "
-                               f"store's split {split!r} ({n} tokens); please report this as a tokenmill bug")
-        ends = np.dtype("<i8")
-        if source.ends is not None and _digest(source.ends(), ends) != _digest(split_ends(store, split), ends):
+        at = _first_difference(source.pieces(), split_pieces(store, split))
+        if at is not None:
+            raise RuntimeError(f"export self-check failed: {source.where} differs from the store's split {split!r} "
+                               f"at token {at}; please report this as a tokenmill bug")
+        if source.ends is not None and _first_difference(source.ends(), split_ends(store, split)) is not None:
             raise RuntimeError(f"export self-check failed: the document boundaries in {source.where} differ "
                                f"from the store's split {split!r}; please report this as a tokenmill bug")
 
