@@ -3,7 +3,7 @@
 Prepares the 50 MB corpus once into a temporary store (unless ``--store`` names one), then,
 for each format and for the copy, runs a fresh process (median of ``--repeat``) that reports
 its wall time and peak resident memory (``ru_maxrss``). A second store with every shard
-copied twice (twice the tokens) shows that the peak does not grow with the store's size.
+copied four times (four times the tokens) shows that the peak does not grow with the store's size.
 The export's default self-check (re-reading what it wrote) is included; ``--no-check`` rows
 show the writing alone.
 
@@ -27,7 +27,7 @@ FORMATS = ("nanogpt", "llmc", "megatron", "datatrove", "litdata", "parquet")
 RAW = ("nanogpt", "llmc", "megatron", "datatrove", "litdata")
 
 CHILD = r"""
-import json, resource, shutil, sys, time, warnings
+import json, os, resource, shutil, sys, time, warnings
 from pathlib import Path
 warnings.simplefilter("ignore")
 from tokenmill.export import export
@@ -36,12 +36,15 @@ fmt, store, out, check = sys.argv[1], sys.argv[2], Path(sys.argv[3]), sys.argv[4
 s = TokenStore.open(store)
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 t = time.perf_counter()
-if fmt == "copy":
+if fmt.startswith("copy"):
     out.mkdir()
     for split in s.splits:
         for sh in s.manifest["splits"][split]["shards"]:
             for ext in ("bin", "idx"):
                 shutil.copyfile(Path(store) / f"{sh['name']}.{ext}", out / f"{sh['name']}.{ext}")
+                if fmt == "copy+fsync":  # durable, as every file tokenmill writes
+                    with open(out / f"{sh['name']}.{ext}", "rb") as f:
+                        os.fsync(f.fileno())
 else:
     export(s, fmt, out, check=check)
 seconds = time.perf_counter() - t
@@ -61,19 +64,19 @@ def run(fmt: str, store: Path, tmp: Path, repeat: int, check: bool = True) -> di
     return {key: statistics.median(r[key] for r in results) for key in results[0]}
 
 
-def doubled(store: Path, to: Path) -> Path:
-    """A store with every shard present twice (copied under new names): twice the tokens."""
+def multiplied(store: Path, to: Path, times: int) -> Path:
+    """A store with every shard present ``times`` times (copied under new names)."""
     manifest = json.loads((store / "manifest.json").read_text())
     to.mkdir()
-    for split, entry in manifest["splits"].items():
+    for entry in manifest["splits"].values():
         shards = []
-        for copy in range(2):
+        for copy in range(times):
             for sh in entry["shards"]:
                 name = f"{sh['name']}-{copy}"
                 for ext in ("bin", "idx"):
                     shutil.copyfile(store / f"{sh['name']}.{ext}", to / f"{name}.{ext}")
                 shards.append({**sh, "name": name})
-        entry.update(shards=shards, n_tokens=2 * entry["n_tokens"], n_documents=2 * entry["n_documents"])
+        entry.update(shards=shards, n_tokens=times * entry["n_tokens"], n_documents=times * entry["n_documents"])
     (to / "manifest.json").write_text(json.dumps(manifest))
     return to
 
@@ -91,22 +94,25 @@ def main() -> None:
             store = tmp / "store"
             subprocess.run([str(TOKENMILL), "prepare", str(args.corpus), "--out", str(store)], check=True,
                            capture_output=True)
-        big = doubled(store, tmp / "store2x")
+        big = multiplied(store, tmp / "store4x", 4)
         manifest = json.loads((store / "manifest.json").read_text())
         tokens = sum(s["n_tokens"] for s in manifest["splits"].values())
         print(f"store: {tokens:,} tokens ({manifest['dtype']}), {tokens * 2 / 1e6:.0f} MB of shards; "
               f"median of {args.repeat} fresh processes each")
-        copy = run("copy", store, tmp, args.repeat)
-        copy2 = run("copy", big, tmp, args.repeat)
-        print(f"{'format':<22}{'seconds':>9}{'vs copy':>9}{'peak RSS MB':>13}{'RSS MB, 2x store':>18}")
-        print(f"{'plain copy':<22}{copy['seconds']:>9.3f}{1:>9.2f}{copy['rss_mb']:>13.0f}{copy2['rss_mb']:>18.0f}")
-        for fmt in FORMATS:
-            for check in (True, False) if fmt in RAW else (True,):
-                r, r2 = run(fmt, store, tmp, args.repeat, check), run(fmt, big, tmp, args.repeat, check)
-                label = fmt if check else f"{fmt} --no-check"
-                print(f"{label:<22}{r['seconds']:>9.3f}{r['seconds'] / copy['seconds']:>9.2f}"
-                      f"{r['rss_mb']:>13.0f}{r2['rss_mb']:>18.0f}")
-
+        sizes = {"1x": store, "4x": big}
+        copy = {key: run("copy", path, tmp, args.repeat) for key, path in sizes.items()}
+        durable = {key: run("copy+fsync", path, tmp, args.repeat) for key, path in sizes.items()}
+        rows = [(f if c else f"{f} --no-check", f, c) for f in FORMATS for c in ((True, False) if f in RAW else (True,))]
+        print(f"{'':<22}{'the store':^38}{'the store x4':^38}")
+        print(f"{'what':<22}" + f"{'seconds':>9}{'/copy':>7}{'/durable':>9}{'RSS MB':>8}     " * 2)
+        for label, what, check in [("copy", "copy", True), ("copy + fsync", "copy+fsync", True), *rows]:
+            line = f"{label:<22}"
+            for key, path in sizes.items():
+                r = copy[key] if what == "copy" else durable[key] if what == "copy+fsync" else run(
+                    what, path, tmp, args.repeat, check)
+                line += (f"{r['seconds']:>9.3f}{r['seconds'] / copy[key]['seconds']:>7.2f}"
+                         f"{r['seconds'] / durable[key]['seconds']:>9.2f}{r['rss_mb']:>8.0f}     ")
+            print(line.rstrip(), flush=True)
 
 if __name__ == "__main__":
     main()

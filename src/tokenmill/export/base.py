@@ -33,8 +33,8 @@ from tokenmill.store.format import read_index
 
 __all__ = ["CHUNK_TOKENS", "Output", "Shard", "Staging", "Written", "read_pieces", "shards_of", "split_ends", "split_pieces"]
 
-# Tokens read per step: bounded memory whatever the size of a shard or a split.
-CHUNK_TOKENS = 1 << 23
+# Tokens read per step (4 MB of uint16): bounded memory whatever the size of a shard or a split.
+CHUNK_TOKENS = 1 << 21
 
 
 class Staging:

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from tokenmill.common.errors import OptionError
-from tokenmill.export.base import Written, copy_tokens
+from tokenmill.export.base import Written, copy_tokens, read_pieces
 
 DEFAULT_BLOCK_SIZE = 2049  # litgpt: max_seq_length 2048 + 1
 TARGET_CHUNK_TOKENS = 1 << 25  # about 64 MB of uint16 per chunk
@@ -75,10 +75,11 @@ def read(directory: Path) -> tuple[np.dtype, Iterator[np.ndarray]]:
 
     def chunks() -> Iterator[np.ndarray]:
         for chunk in index["chunks"]:
-            data = np.fromfile(directory / chunk["filename"], dtype=np.uint8)
-            head = data[:12].view("<u4")
-            if len(data) != chunk["chunk_bytes"] or head.tolist() != [1, 12, len(data)]:
-                raise ValueError(f"{directory / chunk['filename']} does not match {index_path}")
-            yield data[12:].view(dtype)
+            path = directory / chunk["filename"]
+            head = np.fromfile(path, dtype="<u4", count=3)
+            size = path.stat().st_size
+            if size != chunk["chunk_bytes"] or head.tolist() != [1, 12, size]:
+                raise ValueError(f"{path} does not match {index_path}")
+            yield from read_pieces(path, dtype, start=12 // itemsize)
 
     return dtype, chunks()
