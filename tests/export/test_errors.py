@@ -165,3 +165,35 @@ def test_first_difference_across_pieces():
     assert _first_difference(iter(a), iter([np.array([1, 2, 3]), np.array([9, 5])])) == 3
     assert _first_difference(iter(a), iter([np.array([1, 2, 3, 4])])) == 4
     assert _first_difference(iter([]), iter([np.array([1])])) == 0
+
+
+def test_import_parquet_from_another_writer_checks_the_ids(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    (tmp_path / "p").mkdir()
+    pq.write_table(pa.table({"input_ids": pa.array([[1, 2, 50256], [-1, 3]], type=pa.list_(pa.int64()))}),
+                   tmp_path / "p" / "train.parquet")
+    with pytest.raises(ValueError, match=r"train.parquet holds token ID -1, beyond tokenizer 'gpt2'"):
+        import_store(tmp_path / "p", "parquet", tmp_path / "store", tokenizer="gpt2")
+    pq.write_table(pa.table({"text": ["a"]}), tmp_path / "p" / "train.parquet")
+    with pytest.raises(ValueError, match=r"train.parquet has no input_ids column \(columns: text\)"):
+        import_store(tmp_path / "p", "parquet", tmp_path / "store", tokenizer="gpt2")
+
+
+def test_import_parquet_int64_lists(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    (tmp_path / "p").mkdir()
+    pq.write_table(pa.table({"input_ids": pa.array(DOCS, type=pa.list_(pa.int64()))}), tmp_path / "p" / "val.parquet")
+    store = import_store(tmp_path / "p", "parquet", tmp_path / "store", tokenizer="gpt2")
+    assert store.splits == ("val",) and [d.tolist() for d in store.documents("val")] == DOCS
+    assert store.dtype == np.dtype("<u2") and store.eot_policy == "append"
+
+
+def test_import_datatrove_without_metadata_takes_the_size_from_the_tokenizer(tmp_path):
+    export(three_docs(tmp_path / "s"), "datatrove", tmp_path / "d")
+    (tmp_path / "d" / "train.ds.metadata").unlink()
+    store = import_store(tmp_path / "d", "datatrove", tmp_path / "store", tokenizer="gpt2")
+    assert [d.tolist() for d in store.documents()] == DOCS

@@ -128,7 +128,8 @@ def import_store(
         raise OptionError("eot", "{eot} applies to nanogpt and llmc files only: {0} files keep their "
                           "document boundaries; leave {eot} out", fmt)
     tok = get_tokenizer(tokenizer)
-    found = discover(fmt, src, split=options.split)
+    # datatrove's own rule for a .ds without its .ds.metadata: the tokenizer's size decides
+    found = discover(fmt, src, split=options.split, token_size=4 if tok.max_token_value >= 1 << 16 else 2)
     inferred = fmt in INFERRED
     policy = options.eot or EOT_DEFAULT.get(fmt)
     if inferred and tok.eot_id is None:
@@ -141,10 +142,11 @@ def import_store(
         for name, source in found.items():
 
             def check(piece: np.ndarray, source: Source = source) -> None:
-                if piece.size and int(piece.max()) > top:
+                if piece.size and (int(piece.max()) > top or int(piece.min()) < 0):
+                    bad = int(piece.max()) if int(piece.max()) > top else int(piece.min())
                     raise ExplainedError(
                         "{0} holds token ID {1}, beyond tokenizer {2!r} (largest ID {3}); name the tokenizer "
-                        "that made these files with {tokenizer}", source.where, int(piece.max()), tok.name, top,
+                        "that made these files with {tokenizer}", source.where, bad, tok.name, top,
                     )
 
             if inferred:

@@ -52,14 +52,20 @@ def read(path: Path) -> tuple[np.dtype, Iterator[tuple[np.ndarray, np.ndarray]]]
     """The dtype and the (tokens, document lengths) of each row group of a parquet file we wrote."""
     pa, pq = _pyarrow()
     file = pq.ParquetFile(path)
-    value = file.schema_arrow.field("input_ids").type.value_type
-    dtype = np.dtype("<u2" if value == pa.uint16() else "<u4")
+    names = file.schema_arrow.names
+    if "input_ids" not in names:
+        raise ValueError(f"{path} has no input_ids column (columns: {', '.join(names)}); tokenmill imports "
+                         "parquet files with one list of token IDs per row in input_ids")
+    kind = file.schema_arrow.field("input_ids").type
+    if not pa.types.is_list(kind) and not pa.types.is_large_list(kind) or not pa.types.is_integer(kind.value_type):
+        raise ValueError(f"{path}: input_ids is {kind}, not a list of integer token IDs")
+    dtype = np.dtype(kind.value_type.to_pandas_dtype())
 
     def groups() -> Iterator[tuple[np.ndarray, np.ndarray]]:
         for k in range(file.num_row_groups):
             column = file.read_row_group(k, columns=["input_ids"]).column(0).combine_chunks()
             offsets = np.asarray(column.offsets, dtype=np.int64)
-            tokens = np.asarray(column.values.to_numpy(zero_copy_only=False), dtype=dtype)
+            tokens = column.values.to_numpy(zero_copy_only=False)
             yield tokens, np.diff(offsets)
 
     return dtype, groups()

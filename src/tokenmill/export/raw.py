@@ -73,10 +73,11 @@ class Datatrove:
     """A ``.ds`` file with its ``.ds.index`` (and ``.ds.metadata`` for the token size) read back."""
 
     def __init__(self, path: str | Path, *, token_size: int | None = None) -> None:
+        """``token_size``: used when there is no ``.ds.metadata`` to say it."""
         self.path = Path(path)
         fix = "re-create it with datatrove's DocumentTokenizer or `tokenmill export STORE --format datatrove`"
         meta = Path(f"{self.path}.metadata")
-        if token_size is None and meta.is_file():
+        if meta.is_file():  # what the writer says wins over a default
             first = meta.read_text(encoding="utf-8").split("\n", 1)[0]
             try:
                 token_size = int(first.rsplit("|", 1)[1])

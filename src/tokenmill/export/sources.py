@@ -42,8 +42,8 @@ def megatron(prefix: Path) -> Source:
     return Source(str(index.bin_path), index.dtype, index.pieces, index.document_ends)
 
 
-def datatrove(path: Path) -> Source:
-    ds = Datatrove(path)
+def datatrove(path: Path, token_size: int | None = None) -> Source:
+    ds = Datatrove(path, token_size=token_size)
     return Source(str(path), ds.dtype, ds.pieces, ds.document_ends)
 
 
@@ -87,7 +87,7 @@ def _split_name(name: str, path: Path, fmt: str) -> str:
     return name
 
 
-def discover(fmt: str, src: str | Path, *, split: str) -> dict[str, Source]:
+def discover(fmt: str, src: str | Path, *, split: str, token_size: int | None = None) -> dict[str, Source]:
     """The splits found at ``src`` for format ``fmt``; FileNotFoundError/ValueError naming it when none."""
     src = Path(src)
     found: dict[str, Source] = {}
@@ -100,9 +100,9 @@ def discover(fmt: str, src: str | Path, *, split: str) -> dict[str, Source]:
                 found[_split_name(stem.removesuffix("_text_document"), idx, fmt)] = megatron(idx.with_suffix(""))
     elif fmt == "datatrove":
         if src.is_file():
-            return {split: datatrove(src)}
+            return {split: datatrove(src, token_size)}
         for ds in sorted(src.glob("*.ds")) if src.is_dir() else []:
-            found[_split_name(ds.name[:-3], ds, fmt)] = datatrove(ds)
+            found[_split_name(ds.name[:-3], ds, fmt)] = datatrove(ds, token_size)
     elif fmt == "nanogpt":
         if src.is_file():
             return {split: nanogpt(src)}
