@@ -197,3 +197,12 @@ def test_import_datatrove_without_metadata_takes_the_size_from_the_tokenizer(tmp
     (tmp_path / "d" / "train.ds.metadata").unlink()
     store = import_store(tmp_path / "d", "datatrove", tmp_path / "store", tokenizer="gpt2")
     assert [d.tolist() for d in store.documents()] == DOCS
+
+
+def test_self_check_catches_wrong_document_ends(tmp_path, monkeypatch):
+    from tokenmill.export import raw
+
+    monkeypatch.setattr(raw, "split_ends", lambda store, split: iter([np.array([3, 7, 13])]))
+    with pytest.raises(RuntimeError, match=r"the document boundaries in .*train.ds differ from the store's split"):
+        export(three_docs(tmp_path / "s"), "datatrove", tmp_path / "out")
+    assert not (tmp_path / "out").exists() and leftovers(tmp_path) == []

@@ -175,7 +175,10 @@ def import_store(
         if not inferred:
             entries = [e for s in splits.values() for e in s["shards"]]
             policy = _eot_policy(stage.path, entries, dtype, tok.eot_id)
-        spec = str(Path(tokenizer).absolute()) if Path(str(tokenizer)).exists() else str(tokenizer)
+        if isinstance(tokenizer, (str, os.PathLike)):  # a file keeps working from another directory
+            spec = str(Path(tokenizer).absolute()) if Path(tokenizer).exists() else str(tokenizer)
+        else:  # a Tokenizer object: reloaded by its name
+            spec = tok.name
         command = ["tokenmill", "import", str(Path(src).absolute()), "--format", fmt, "--tokenizer", spec]
         if options.eot:
             command += ["--eot", options.eot]

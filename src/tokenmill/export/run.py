@@ -39,18 +39,38 @@ PROVENANCE_FORMAT = "tokenmill-export"
 PROVENANCE_VERSION = 1
 
 
+class _Compare:
+    """Compares a stream of integer pieces, fed in pieces of any sizes, with an expected stream."""
+
+    def __init__(self, expected: Iterator[np.ndarray]) -> None:
+        self.ys = (p for p in expected if p.size)
+        self.y, self.pos, self.diff = next(self.ys, None), 0, None
+
+    def feed(self, x: np.ndarray) -> None:
+        while x.size and self.diff is None:
+            if self.y is None:  # longer than expected
+                self.diff = self.pos
+                return
+            n = min(x.size, self.y.size)
+            if not np.array_equal(x[:n], self.y[:n]):
+                self.diff = self.pos + int(np.argmax(x[:n] != self.y[:n]))
+                return
+            x, self.y, self.pos = x[n:], self.y[n:], self.pos + n
+            self.y = self.y if self.y.size else next(self.ys, None)
+
+    def end(self) -> int | None:
+        """Where the streams first differ (a shorter one included), or None if they are equal."""
+        if self.diff is None and self.y is not None:
+            self.diff = self.pos
+        return self.diff
+
+
 def _first_difference(a: Iterator[np.ndarray], b: Iterator[np.ndarray]) -> int | None:
     """Where two streams of integers (in pieces of any sizes) first differ, a shorter one included; None if equal."""
-    xs, ys = (p for p in a if p.size), (p for p in b if p.size)
-    x, y, pos = next(xs, None), next(ys, None), 0
-    while x is not None and y is not None:
-        n = min(x.size, y.size)
-        if not np.array_equal(x[:n], y[:n]):
-            return pos + int(np.argmax(x[:n] != y[:n]))
-        x, y, pos = x[n:], y[n:], pos + n
-        x = x if x.size else next(xs, None)
-        y = y if y.size else next(ys, None)
-    return None if x is None and y is None else pos
+    compare = _Compare(b)
+    for x in a:
+        compare.feed(x)
+    return compare.end()
 
 
 def _written_splits(fmt: str, store: TokenStore, written: Written, options: ExportOptions) -> dict[str, list[str]]:
@@ -96,11 +116,17 @@ def self_check(fmt: str, store: TokenStore, root: Path, files: dict[str, list[st
     """Re-read each split as written and compare its tokens (and document ends) with the store's."""
     for split, names in files.items():
         source = _reader(fmt, root, split, names)
-        at = _first_difference(source.pieces(), split_pieces(store, split))
+        tokens = _Compare(split_pieces(store, split))
+        ends = _Compare(split_ends(store, split)) if source.ends is not None else None
+        for piece, piece_ends in source.stream():
+            tokens.feed(piece)
+            if ends is not None and piece_ends is not None:
+                ends.feed(piece_ends)
+        at = tokens.end()
         if at is not None:
             raise RuntimeError(f"export self-check failed: {source.where} differs from the store's split {split!r} "
                                f"at token {at}; please report this as a tokenmill bug")
-        if source.ends is not None and _first_difference(source.ends(), split_ends(store, split)) is not None:
+        if ends is not None and ends.end() is not None:
             raise RuntimeError(f"export self-check failed: the document boundaries in {source.where} differ "
                                f"from the store's split {split!r}; please report this as a tokenmill bug")
 

@@ -35,6 +35,18 @@ class Source:
     dtype: np.dtype
     pieces: Callable[[], Iterator[np.ndarray]]
     ends: Callable[[], Iterator[np.ndarray]] | None  # global end of each document; None: not kept
+    # (tokens, ends) in one pass, for formats that store them together (parquet: read once, not twice)
+    pairs: Callable[[], Iterator[tuple[np.ndarray, np.ndarray]]] | None = None
+
+    def stream(self) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+        """Tokens and document ends in one pass: ``(tokens, None)`` pieces, then ``(empty, ends)`` pieces."""
+        if self.pairs is not None:
+            yield from self.pairs()
+            return
+        for piece in self.pieces():
+            yield piece, None
+        for ends in self.ends() if self.ends is not None else ():
+            yield np.zeros(0, self.dtype), ends
 
 
 def megatron(prefix: Path) -> Source:
@@ -77,7 +89,13 @@ def parquet_source(path: Path) -> Source:
             yield np.cumsum(lengths) + base
             base += int(lengths.sum())
 
-    return Source(str(path), dtype, pieces, ends)
+    def pairs() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        base = 0
+        for tokens, lengths in parquet.read(path)[1]:
+            yield tokens, np.cumsum(lengths) + base
+            base += int(lengths.sum())
+
+    return Source(str(path), dtype, pieces, ends, pairs)
 
 
 def _split_name(name: str, path: Path, fmt: str) -> str:
