@@ -72,3 +72,33 @@ def test_help_lists_the_commands_in_pipeline_order(cli):
     assert out.index("report") < out.index("export") < out.index("import")
     assert "tokenmill export store/ --format megatron" in cli("export", "--help").stdout
     assert "tokenmill import megatron/ --format megatron --tokenizer gpt2" in cli("import", "--help").stdout
+
+
+def test_options_are_the_one_source_of_defaults():
+    import dataclasses
+    import inspect
+
+    from tokenmill.export import ExportOptions, ImportOptions, export, import_store
+
+    for options, func in ((ExportOptions, export), (ImportOptions, import_store)):
+        parameters = inspect.signature(func).parameters
+        for field in dataclasses.fields(options):
+            assert parameters[field.name].default == field.default, (func.__name__, field.name)
+            assert parameters[field.name].kind is inspect.Parameter.KEYWORD_ONLY
+
+
+def test_readme_rows_give_the_real_signatures():
+    import inspect
+    from pathlib import Path
+
+    import tokenmill
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    for func in (tokenmill.export, tokenmill.import_store):
+        parts, star = [], False
+        for p in inspect.signature(func).parameters.values():
+            if p.kind is p.KEYWORD_ONLY and not star:
+                parts.append("*")
+                star = True
+            parts.append(p.name + ("" if p.default is p.empty else "=" + repr(p.default).replace("'", '"')))
+        assert f"| `{func.__name__}({', '.join(parts)})` |" in readme, func.__name__
