@@ -102,3 +102,18 @@ def test_readme_rows_give_the_real_signatures():
                 star = True
             parts.append(p.name + ("" if p.default is p.empty else "=" + repr(p.default).replace("'", '"')))
         assert f"| `{func.__name__}({', '.join(parts)})` |" in readme, func.__name__
+
+
+def test_export_flags_reach_the_writers(cli, tmp_path):
+    store = make_store(tmp_path / "s", {"train": [DOCS]}, policy="prepend")
+    done = cli("export", str(store), "--format", "llmc", "--name", "fineweb", "--shard-tokens", "5", "--no-check",
+               "-o", str(tmp_path / "l"))
+    assert done.returncode == 0 and "not checked (--no-check)" in done.stdout
+    assert sorted(p.name for p in (tmp_path / "l").glob("*.bin")) == [f"fineweb_train_{k:06d}.bin" for k in range(3)]
+    done = cli("export", str(store), "--format", "litdata", "--block-size", "4", "-o", str(tmp_path / "t"))
+    assert done.returncode == 0 and "litdata chunks suit block sizes that are divisors of" in done.stdout
+    assert json.loads((tmp_path / "t" / "tokenmill-export.json").read_text())["options"]["block_size"] == 4
+    two = make_store(tmp_path / "two", {"train": [DOCS], "val": [DOCS]})
+    done = cli("export", str(two), "--format", "megatron", "--prefix", "books", "-o", str(tmp_path / "m"))
+    assert done.returncode == 2 and "--prefix names one file pair, but the store at" in done.stderr
+    assert "leave --prefix out to get one pair per split ({split}_text_document)" in done.stderr
