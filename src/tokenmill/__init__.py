@@ -10,6 +10,7 @@ import importlib
 from typing import Any
 
 from tokenmill._version import __version__
+from tokenmill.export import export  # eager, as prepare: the subpackage tokenmill.export would shadow a lazy name
 from tokenmill.prepare import prepare  # eager: a lazy name would be shadowed by the submodule
 from tokenmill.tokenizers import (
     HFTokenizer,
@@ -28,6 +29,7 @@ _LAZY = {
     "RotaryEmbedding": "tokenmill.embeddings.rotary",
     "truncate": "tokenmill.tokenizers.truncate",
     "train_tokenizer": "tokenmill.training",
+    "import_store": "tokenmill.export",
 }
 
 __all__ = [
@@ -39,6 +41,8 @@ __all__ = [
     "__version__",
     "TokenStore",
     "prepare",
+    "export",
+    "import_store",
     "train_tokenizer",
     "WindowDataset",
     "create_dataloader",

@@ -18,7 +18,9 @@ from typing import Any, NoReturn
 from tokenmill.cli.errors import run_command
 
 # Subcommands in the order `tokenmill --help` lists them (the order of the pipeline).
-COMMANDS: tuple[str, ...] = ("tokenize", "vocab", "demo", "train-tokenizer", "prepare", "stats", "report")
+COMMANDS: tuple[str, ...] = (
+    "tokenize", "vocab", "demo", "train-tokenizer", "prepare", "stats", "report", "export", "import"
+)
 
 EPILOG = """\
 examples:
@@ -28,6 +30,7 @@ examples:
   tokenmill train-tokenizer corpus.jsonl.xz --vocab-size 32000 --out tok/
   tokenmill prepare corpus.jsonl.xz --out store/
   tokenmill stats store/
+  tokenmill export store/ --format megatron -o megatron/   # also nanogpt, llmc, datatrove, litdata, parquet
 """
 
 
