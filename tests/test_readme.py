@@ -68,3 +68,20 @@ def test_readme_says_what_make_test_skips_and_how_to_get_cpu_torch():
     assert "pip install torch --index-url https://download.pytorch.org/whl/cpu" in install
     # the CPU build first, then tokenmill: pip then keeps the torch that is there
     assert install.index("$ pip install torch --index-url") < install.index("$ pip install -e")
+
+
+def test_readme_says_how_to_install_and_run_what_make_demo_built():
+    text = README.read_text(encoding="utf-8")
+    two_commands = text[: text.index("## Concepts")]
+    assert "source .venv/bin/activate" in two_commands and ".venv/bin/tokenmill" in two_commands
+    install = text[text.index("### Installing") :]
+    assert "not on the package index" in install and "pip install -e ." in install
+    assert "# in a clone; or: pip install tokenmill" not in text  # it is on no index to install from
+
+
+def test_readme_names_the_store_format_version_it_writes():
+    from tokenmill.store.format import FORMAT_VERSION
+
+    text = README.read_text(encoding="utf-8")
+    assert f"format (version {FORMAT_VERSION}" in text
+    assert "the token store format, version 1." not in text
