@@ -16,6 +16,7 @@ inputs", refused unless ``overwrite``.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
@@ -27,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from tokenmill.common.errors import ExplainedError
+from tokenmill.prepare.own_files import is_ours, real_dir, remove_links
 from tokenmill.prepare.tasks import TASKS_DIR, UNPACK_DIR
-from tokenmill.prepare.worker import SPLITS
 from tokenmill.store import FORMAT, atomic_write_bytes, dtype_for
 from tokenmill.store.format import FORMAT_VERSION, LOCK_NAME, MANIFEST_NAME, PROGRESS_NAME
 from tokenmill.store.repair import shard_problem
@@ -118,8 +119,14 @@ def _not_empty(out: Path) -> ExplainedError:
 @contextmanager
 def locked(out: Path) -> Iterator[int]:
     """Hold the store's lock; yields its file descriptor (forked workers inherit it)."""
-    # flock, not a pid file: the OS drops it when the holder dies, even by kill -9.
-    fd = os.open(out / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    # flock, not a pid file: the OS drops it when the holder dies, even by kill -9. Never through a link.
+    try:
+        fd = os.open(out / LOCK, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            raise
+        os.unlink(out / LOCK)  # a link planted under the lock's name: removed, never followed
+        fd = os.open(out / LOCK, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -145,6 +152,7 @@ def load_state(out: Path, identity: dict[str, Any], overwrite: bool) -> bool:
     Pitfall: it deletes prepare's own files only, never anything else; call it with the lock held.
     """
     fix = "pass {overwrite=True} to start over, or choose another --out"
+    remove_links(out)  # before anything is read or written under prepare's own names
     manifest, manifest_error = _load_json(out / MANIFEST)
     progress, progress_error = _load_json(out / PROGRESS)
     have: dict[str, Any] | None = None
@@ -191,7 +199,7 @@ def load_state(out: Path, identity: dict[str, Any], overwrite: bool) -> bool:
     (out / MANIFEST).unlink(missing_ok=True)  # first: from here on the directory is no store
     if progress_error is not None:
         clean(out, keep=set())  # no trustworthy record of what the files there are
-    (out / TASKS_DIR).mkdir(exist_ok=True)
+    real_dir(out / TASKS_DIR)
     save_checkpoint(out, identity)
     return False
 
@@ -214,7 +222,9 @@ def clean(out: Path, *, keep: set[str]) -> None:
     for p in out.iterdir():
         if not is_ours(p.name) or p.name in keep or p.name == LOCK:
             continue
-        if p.name in (TASKS_DIR, UNPACK_DIR) and p.is_dir():
+        if p.is_symlink():  # removed as a link: never followed out of --out
+            p.unlink()
+        elif p.name in (TASKS_DIR, UNPACK_DIR) and p.is_dir():
             for q in p.iterdir():
                 if q.is_file() and re.fullmatch(r"\d+\.jsonl?(\.\d+\.tmp)?", q.name):
                     q.unlink()
@@ -240,7 +250,7 @@ def nothing_to_keep(out: Path) -> bool:
     if (out / MANIFEST).exists():
         return False
     tasks = out / TASKS_DIR
-    return not (tasks.is_dir() and any(p.name.endswith(".json") for p in tasks.iterdir()))
+    return not (tasks.is_dir() and not tasks.is_symlink() and any(p.name.endswith(".json") for p in tasks.iterdir()))
 
 
 def remove_trace(out: Path, *, created: Path | None) -> None:
@@ -261,39 +271,6 @@ def remove_trace(out: Path, *, created: Path | None) -> None:
         if path == created or path.parent == path:
             return
         path = path.parent
-
-
-_TMP = re.compile(r"(?P<target>.+)\.\d+\.tmp")  # atomic_write_bytes: <name>.<pid>.tmp
-
-
-def is_ours(name: str) -> bool:
-    """Is this a file prepare writes (shards, its own temp files, checkpoint, lock, manifest)?
-
-    Only prepare's own temporary names count: ``<shard>.bin.tmp`` and ``<file>.<pid>.tmp``
-    of a file prepare writes; a user's ``notes.tmp`` is never ours.
-
-    >>> is_ours("train-00001.bin.tmp"), is_ours("manifest.json.123.tmp"), is_ours("notes.tmp")
-    (True, True, False)
-    >>> is_ours("train-00003-00001.bin"), is_ours("val-00003-00000.bin.77.tmp"), is_ours("train-3.bin")
-    (True, True, False)
-    """
-    if name in (PROGRESS, LOCK, MANIFEST, TASKS_DIR, UNPACK_DIR):
-        return True
-    if name.endswith(".bin.tmp"):
-        return _is_shard_file(name[: -len(".tmp")])
-    if (m := _TMP.fullmatch(name)) is not None:
-        target = m.group("target")
-        return target in (PROGRESS, MANIFEST) or _is_shard_file(target)
-    return _is_shard_file(name)
-
-
-def _is_shard_file(name: str) -> bool:
-    stem, _, ext = name.rpartition(".")
-    split, _, numbers = stem.partition("-")
-    parts = numbers.split("-")  # format 1: <split>-<k>; format 2: <split>-<task>-<k>
-    return ext in ("bin", "idx") and split in SPLITS and len(parts) <= 2 and all(len(k) >= 5 and k.isdigit() for k in parts)
-
-
 
 
 def _option_name(group: str, key: str) -> str:

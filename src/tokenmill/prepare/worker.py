@@ -34,11 +34,11 @@ from tokenmill.common.files import atomic_write_bytes, sha256_file
 from tokenmill.corpus.inputs import InputFile
 from tokenmill.corpus.readers import read_task, unpack
 from tokenmill.prepare.engines import make_encoder, scrub_surrogates
+from tokenmill.prepare.own_files import SPLITS, real_dir
 from tokenmill.prepare.tasks import TaskSpec, describe_task, record_path, unpacked_path
 from tokenmill.store.format import PROGRESS_NAME, task_shard_name
 from tokenmill.store.writer import ShardWriter
 
-SPLITS = ("train", "val")
 STAT_KEYS = (
     "documents",
     "empty_documents",
@@ -291,7 +291,7 @@ def _unpack(job: Job, spec: TaskSpec) -> dict[str, Any]:
             return {"unpacked": str(dest), "size": done["size"], "skipped": True}
     except (OSError, ValueError, KeyError, TypeError):
         pass
-    dest.parent.mkdir(exist_ok=True)
+    real_dir(dest.parent)  # never a link out of --out
     record.unlink(missing_ok=True)
     size = unpack(job.files[spec.input_index], str(dest))
     atomic_write_bytes(record, json.dumps({"digest": spec.digest, "size": size}).encode())

@@ -1,0 +1,51 @@
+"""prepare under attack: links planted under its own names, scans per task, newer formats."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import write_jsonl
+from tokenmill.prepare import prepare
+
+
+@pytest.mark.parametrize("name", [".unpacked", ".tasks"])
+def test_a_link_planted_under_prepares_own_directory_name_is_never_followed(
+    tmp_path: Path, cli, name: str  # noqa: ANN001 - the cli fixture
+) -> None:
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "00000.jsonl").write_text('{"text":"x"}\n')
+    (victim / "00000.json").write_text('{"keep": true}\n')
+    out = tmp_path / "out"
+    out.mkdir()
+    os.symlink(victim, out / name)
+    src = tmp_path / "a.txt"
+    src.write_text("hello world " * 50)
+    done = cli("prepare", str(src), "--out", str(out), "--workers", "0", "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in victim.iterdir()) == ["00000.json", "00000.jsonl"]  # nothing deleted there
+    assert (victim / "00000.json").read_text() == '{"keep": true}\n'  # nor written through the link
+    assert not (out / name).is_symlink()
+    assert "symbolic link" in done.stderr
+
+
+def test_links_planted_under_shard_and_lock_names_are_removed_as_links(tmp_path: Path) -> None:
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    secret = victim / "secret"
+    secret.write_text("do not touch")
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in ("train-00000-00000.bin", "train-00000-00000.idx", ".tokenmill.lock", ".progress.json"):
+        os.symlink(secret, out / name)
+    src = write_jsonl(tmp_path / "a.jsonl", ["one two", "three"])
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        store = prepare([src], out, workers=0, progress=False)
+    assert secret.read_text() == "do not touch" and sorted(p.name for p in victim.iterdir()) == ["secret"]
+    assert not any(p.is_symlink() for p in out.iterdir())
+    assert store["train"][:].tolist()[-1] == 50256
