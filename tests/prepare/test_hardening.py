@@ -49,3 +49,34 @@ def test_links_planted_under_shard_and_lock_names_are_removed_as_links(tmp_path:
     assert secret.read_text() == "do not touch" and sorted(p.name for p in victim.iterdir()) == ["secret"]
     assert not any(p.is_symlink() for p in out.iterdir())
     assert store["train"][:].tolist()[-1] == 50256
+
+
+def _scans_of(out: Path, n_files: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> int:
+    """How many times a prepare of ``n_files`` inputs lists the store directory."""
+    inputs = tmp_path / f"in{n_files}"
+    inputs.mkdir()
+    files = [write_jsonl(inputs / f"{i:04d}.jsonl", [f"doc {i}"]) for i in range(n_files)]
+    count = [0]
+    real_scandir, real_listdir = os.scandir, os.listdir
+
+    def scandir(path: object = ".") -> object:
+        count[0] += Path(os.fsdecode(path)).absolute() == out.absolute()
+        return real_scandir(path)
+
+    def listdir(path: object = ".") -> list[str]:
+        count[0] += Path(os.fsdecode(path)).absolute() == out.absolute()
+        return real_listdir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    monkeypatch.setattr(os, "listdir", listdir)
+    try:
+        prepare(files, out, workers=0, progress=False, shard_tokens=1)
+    finally:
+        monkeypatch.undo()
+    return count[0]
+
+
+def test_per_task_work_never_lists_the_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    few = _scans_of(tmp_path / "s10", 10, tmp_path, monkeypatch)
+    many = _scans_of(tmp_path / "s40", 40, tmp_path, monkeypatch)
+    assert few == many, (few, many)  # a scan per task: the run's time grew with the square of the tasks

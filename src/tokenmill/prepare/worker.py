@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import itertools
 import json
 import os
 import signal
@@ -165,15 +166,24 @@ class _Worker:
         return record if isinstance(record, dict) else None
 
     def _clear(self, task: int) -> None:
-        """Remove what a killed run left under this task's names (never any other file)."""
+        """Remove what a killed run left under this task's names (never any other file).
+
+        By exact names, never by listing the store: a listing per task made a run's time
+        grow with the square of its number of tasks. Shards are numbered from 0 without gaps;
+        a killed write's ``.tmp`` (its name holds the dead writer's pid) goes at the run's end.
+        """
         record_path(self.out, task).unlink(missing_ok=True)
         for split in SPLITS:
-            stem = task_shard_name(split, task, 0)[:-5]
-            for p in self.out.glob(f"{stem}[0-9]*"):
-                rest = p.name[len(stem) :]
-                k, _, ext = rest.partition(".")
-                if k.isdigit() and (ext in ("bin", "idx") or ext.endswith(".tmp")):
-                    p.unlink(missing_ok=True)
+            for k in itertools.count():
+                found = False
+                for ext in ("bin", "idx"):
+                    try:
+                        os.unlink(self.out / f"{task_shard_name(split, task, k)}.{ext}")
+                        found = True
+                    except FileNotFoundError:
+                        pass
+                if not found:
+                    break
 
     def _document(self, doc: Any) -> None:
         job, stats = self.job, self.stats
@@ -217,7 +227,7 @@ def init_worker(job: Job | None, inherited_lock_fd: int | None = None, parent_pi
     A forked worker closes its copy of the store lock, so that the lock dies with the
     writer (kill -9 included) and never with a worker that outlives it by a moment. A
     failure here is not raised (the pool would start a new worker forever) but reported
-    by :func:`run_task` as the real cause.
+    by the first task as the real cause.
     """
     global _WORKER, _STARTUP_ERROR
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the parent stops the pool, once
@@ -299,7 +309,7 @@ def _unpack(job: Job, spec: TaskSpec) -> dict[str, Any]:
 
 
 def run_pooled(spec: TaskSpec) -> dict[str, Any]:
-    """Pool task: :func:`execute` with the job this process was started with."""
+    """A local worker process's task: :func:`execute` with the job this process was started with."""
     if _WORKER is None:
         why = _STARTUP_ERROR or "init_worker() did not run"
         return {"error": f"a tokenizing worker failed to start: {why}", "kind": "crash"}
