@@ -33,7 +33,7 @@ from typing import Any
 
 from tokenmill.prepare.executor import Outcome, window
 from tokenmill.prepare.tasks import TaskSpec
-from tokenmill.prepare.worker import Job, execute, init_worker, run_pooled
+from tokenmill.prepare.worker import Job, execute, init_worker, run_pooled, set_progress
 
 
 def start_method() -> str:
@@ -74,6 +74,7 @@ class LocalExecutor:
         self.workers, self.lock_fd = workers, lock_fd
         self.parallelism = max(1, workers)
         self.nodes: set[str] = set()
+        self.progress: Callable[[int, int], None] | None = None  # (task, input bytes read) inside a task
         self._pool: _Workers | None = None
         self._job_key = ""
 
@@ -88,12 +89,17 @@ class LocalExecutor:
     ) -> Iterator[tuple[TaskSpec, Outcome]]:
         self.nodes.add(os.uname().nodename)
         if self.workers == 0:
-            for spec in tasks:
-                if stop():
-                    return
-                yield spec, execute(job, spec)  # builds this process's worker once per job
+            set_progress(self.progress)
+            try:
+                for spec in tasks:
+                    if stop():
+                        return
+                    yield spec, execute(job, spec)  # builds this process's worker once per job
+            finally:
+                set_progress(None)
             return
         pool = self._pool_for(job)
+        pool.progress = self.progress
         yield from window(tasks, 2 * self.workers, stop, pool.submit, pool.wait_any)
 
     def _pool_for(self, job: Job) -> _Workers:
@@ -133,6 +139,7 @@ class _Workers:
         self.idle: collections.deque[int] = collections.deque()
         self.busy: dict[int, TaskSpec] = {}
         self.pending: collections.deque[TaskSpec] = collections.deque()
+        self.progress: Callable[[int, int], None] | None = None
         try:
             for i in range(n):
                 parent_end, child_end = context.Pipe()
@@ -174,6 +181,10 @@ class _Workers:
                     outcome = obj.recv()
                 except (EOFError, OSError):
                     continue  # it died while answering: _check_alive() raises
+                if isinstance(outcome, tuple):  # ("progress", task, bytes): the task goes on
+                    if self.progress is not None:
+                        self.progress(outcome[1], outcome[2])
+                    continue
                 spec = self.busy.pop(i)
                 self.idle.append(i)
                 self._dispatch()
@@ -221,6 +232,7 @@ def _serve(conn: Any, initargs: tuple[Any, ...]) -> None:
     (a Rust panic is one): it goes back as the task's "crash" outcome, one line.
     """
     init_worker(*initargs)
+    set_progress(lambda task, nbytes: conn.send(("progress", task, nbytes)))
     while True:
         try:
             spec = conn.recv()

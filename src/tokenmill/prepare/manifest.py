@@ -30,7 +30,7 @@ SPLIT_RULE = (
 
 def totals(records: Sequence[dict[str, Any]]) -> dict[str, int]:
     """The tasks' counters summed."""
-    return {k: sum(int(r["stats"][k]) for r in records) for k in STAT_KEYS}
+    return {k: sum(int(r["stats"].get(k, 0)) for r in records) for k in STAT_KEYS}
 
 
 def build_manifest(

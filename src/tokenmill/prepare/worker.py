@@ -47,8 +47,10 @@ STAT_KEYS = (
     "eot_spellings",
     "replacements",
     "bad_lines_skipped",
+    "unsafe_cuts",  # cuts inside a huge document where no ID-preserving place was near (see corpus.cutting)
 )
-DOCS, EMPTY, BYTES, EOTS, REPL, BAD = range(len(STAT_KEYS))
+DOCS, EMPTY, BYTES, EOTS, REPL, BAD, UNSAFE = range(len(STAT_KEYS))
+PROGRESS_BYTES = 8 << 20  # a task reports its progress every this many input bytes (big tasks move the bar)
 WRITE_HINT = (
     "--out must be a directory that every worker can write, on every machine (with --executor ray: "
     "a shared file system mounted at the same path on every node)"
@@ -77,6 +79,7 @@ class Job:
     files: tuple[InputFile, ...]  # the inputs, as planned
     key: str  # identity of the store being made (workers are reused only for the same key)
     tokenizer_info: dict[str, Any]  # the manifest's "tokenizer" (name, max_token_value): IDs are checked
+    max_document_bytes: int | None = None  # a .jsonl line or parquet value over this is refused (memory)
 
 
 def split_of(seed: int, name: str, ordinal: int, val_fraction: float) -> int:
@@ -121,6 +124,7 @@ class _Worker:
         }
         f = job.files[spec.input_index]
         self.name = f.name or f.path
+        self.task, self.unreported = spec.index, 0
         try:
             docs = read_task(
                 f,
@@ -130,6 +134,7 @@ class _Worker:
                 text_field=job.text_field,
                 cuttable=job.cuttable,
                 unpacked=spec.unpacked,
+                max_document_bytes=job.max_document_bytes,
             )
             for doc in docs:
                 self._document(doc)
@@ -189,6 +194,11 @@ class _Worker:
         job, stats = self.job, self.stats
         stats[BYTES] += doc.nbytes
         stats[REPL] += doc.replacements
+        stats[UNSAFE] += doc.unsafe_cuts
+        self.unreported += doc.nbytes
+        if self.unreported >= PROGRESS_BYTES and _PROGRESS is not None:
+            _PROGRESS(self.task, self.unreported)
+            self.unreported = 0
         if doc.bad is not None:
             if not job.skip_bad_lines:
                 raise ExplainedError(
@@ -218,6 +228,13 @@ class _Worker:
 
 
 _WORKER: _Worker | None = None
+_PROGRESS: Any = None  # called (task, input bytes read) inside a task, so a big task moves the progress bar
+
+
+def set_progress(callback: Any) -> None:
+    """Where this process's tasks report their progress inside a task (None: nowhere)."""
+    global _PROGRESS
+    _PROGRESS = callback
 _STARTUP_ERROR: str | None = None  # why init_worker failed: reported with the first task
 
 
