@@ -125,3 +125,49 @@ print("closed")
 def test_workers_killed_while_idle_never_hang_the_shutdown() -> None:
     done = subprocess.run([sys.executable, "-c", IDLE_KILL], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and done.stdout == "closed\n", done.stderr
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Path:
+    """A 300 KB tmpfs (the tests run as root in CI); skipped where it cannot be mounted."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=300k", "tmpfs", str(mount)], capture_output=True)
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {made.stderr.decode().strip()}")
+    yield mount
+    subprocess.run(["umount", str(mount)], check=True)
+
+
+def test_a_full_disk_says_so_keeps_the_finished_tasks_and_the_rerun_resumes(
+    corpus: Path, reference: dict[str, bytes], small_disk: Path, tmp_path: Path
+) -> None:
+    out = small_disk / "store"
+    done = subprocess.run(_cmd(corpus, out), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1 and done.stderr.count("\n") == 1, done.stderr
+    assert "disk of --out is full" in done.stderr and "shared file system" not in done.stderr, done.stderr
+    finished = out.is_dir() and any((out / ".tasks").glob("*.json"))
+    assert ("keeps the finished tasks" in done.stderr) == finished, done.stderr
+    assert ("nothing was kept" in done.stderr) == (not finished), done.stderr
+    moved = tmp_path / "moved"  # more room: the same store, resumed, byte-identical
+    if finished:
+        import shutil
+
+        shutil.copytree(out, moved, symlinks=True)
+    again = subprocess.run(_cmd(corpus, moved), capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert _files(moved) == reference
+
+
+def test_a_disk_full_at_the_first_write_leaves_nothing(small_disk: Path, tmp_path: Path) -> None:
+    src = tmp_path / "big.txt"
+    src.write_text("many words here " * 200_000)  # 3.2 MB of text: its one shard cannot fit
+    out = small_disk / "store"
+    done = subprocess.run(
+        [sys.executable, "-m", "tokenmill", "prepare", str(src), "--out", str(out), "--workers", "2", "--quiet"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 1 and done.stderr.count("\n") == 1, done.stderr
+    assert "disk of --out is full" in done.stderr and "nothing was kept" in done.stderr, done.stderr
+    assert "keeps the finished tasks" not in done.stderr and "every worker can write" not in done.stderr
+    assert not out.exists() and list(small_disk.iterdir()) == []

@@ -80,3 +80,29 @@ def test_per_task_work_never_lists_the_store(tmp_path: Path, monkeypatch: pytest
     few = _scans_of(tmp_path / "s10", 10, tmp_path, monkeypatch)
     many = _scans_of(tmp_path / "s40", 40, tmp_path, monkeypatch)
     assert few == many, (few, many)  # a scan per task: the run's time grew with the square of the tasks
+
+
+def test_disk_full_before_any_task_finished_says_what_happened(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli  # noqa: ANN001
+) -> None:
+    import errno
+
+    from tokenmill.common import files
+
+    real_write = files.AtomicFile.write
+
+    def full(self: files.AtomicFile, data: object) -> None:
+        if self.path.suffix == ".bin":
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self.tmp))
+        real_write(self, data)
+
+    monkeypatch.setattr(files.AtomicFile, "write", full)
+    src = write_jsonl(tmp_path / "a.jsonl", ["one two three"])
+    out = tmp_path / "new" / "store"
+    done = cli("prepare", str(src), "--out", str(out), "--workers", "0", "--quiet")
+    assert done.returncode == 1 and done.stderr.count("\n") == 1, done.stderr
+    assert "disk of --out is full" in done.stderr and "No space left on device" in done.stderr
+    assert "nothing was kept" in done.stderr
+    assert "keeps the finished tasks" not in done.stderr and "every worker can write" not in done.stderr
+    assert "shared file system" not in done.stderr
+    assert not out.exists()

@@ -87,7 +87,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _kept(args: argparse.Namespace) -> str:
-    """What a failed or interrupted run leaves: the finished tasks, resumed by a rerun."""
+    """What a failed or interrupted run leaves: the finished tasks, resumed by a rerun (or nothing)."""
+    from pathlib import Path
+
+    from tokenmill.prepare.checkpoint import nothing_to_keep
+
+    out = Path(args.out)
+    if not out.is_dir() or nothing_to_keep(out):
+        return f"no task had finished, so nothing was kept in {args.out}"
     return f"the partial store in {args.out} keeps the finished tasks: rerun the same command to resume"
 
 

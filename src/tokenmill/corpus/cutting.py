@@ -98,7 +98,8 @@ class Cutter:
         if self.size < 2 * self.target or (not self.has_cut and self.size < FORCE_FACTOR * self.target):
             return []
         unsafe: list[int] = []
-        *pieces, rest = cut_pieces(self.rest, self.cuttable, self.target, unsafe)
+        # No safe place in the buffer: cut it without searching for one (a search would scan it all).
+        *pieces, rest = cut_pieces(self.rest, self.cuttable and self.has_cut, self.target, unsafe)
         self.unsafe += len(unsafe)
         self.parts, self.size = [rest], len(rest)
         self.has_cut = _CUT.search(rest, 1) is not None

@@ -63,7 +63,10 @@ def run_locked(
         tasks = plan_tasks(files, _digest(identity), range_bytes=range_bytes, unpacked=unpacked)
         records, was_skipped = _run_tasks(executor, job, tasks, options.progress, files, out)
     except _TaskFailed as exc:  # the finished tasks stay; after bad input, the fix may change options
-        save_checkpoint(out, identity, failed=exc.kind == "input")
+        try:
+            save_checkpoint(out, identity, failed=exc.kind == "input")
+        except OSError:  # a full disk, most likely: the task's error is the one to report
+            pass
         raise exc.error from None
     manifest = build_manifest(identity, dtype_for(tok).name, splits, tasks, records, range_bytes)
     stats = manifest["stats"]
@@ -138,7 +141,7 @@ def _unpack_inputs(
             unpacked[spec.input_index] = (outcome["unpacked"], int(outcome["size"]))
     if failures:
         first = min(failures, key=lambda f: f[0].index)
-        raise _TaskFailed(_failure(failures, files, out), first[1]["kind"])
+        raise _TaskFailed(_failure(failures, files, out, finished=False), first[1]["kind"])
     return unpacked
 
 
@@ -184,7 +187,8 @@ def _run_tasks(
             bar.set_postfix_str(f"{rate:.2f}M tok/s", refresh=False)
         if failures:  # raised inside the bar: it is cleared, and the error starts its own line
             first = min(failures, key=lambda f: f[0].index)
-            raise _TaskFailed(_failure(failures, files, out), first[1]["kind"])
+            finished = any(r is not None for r in records)
+            raise _TaskFailed(_failure(failures, files, out, finished=finished), first[1]["kind"])
     if repaired:
         warnings.warn(
             f"the shards of {repaired} task(s) kept from an earlier run were damaged (checksum mismatch); "
@@ -199,13 +203,22 @@ def _run_tasks(
     return records, skipped
 
 
-def _failure(failures: list[tuple[TaskSpec, dict[str, Any]]], files: Sequence[InputFile], out: Path) -> Exception:
-    """The error of the first failed task (in task order); finished tasks stay for the rerun."""
+def _failure(
+    failures: list[tuple[TaskSpec, dict[str, Any]]], files: Sequence[InputFile], out: Path, *, finished: bool
+) -> Exception:
+    """The error of the first failed task (in task order); finished tasks stay for the rerun.
+
+    ``finished``: did any task finish? If none did, nothing is kept, and the message never says otherwise.
+    """
     spec, outcome = min(failures, key=lambda f: f[0].index)
     message = outcome["error"]
     if outcome["kind"] == "input":
         return ExplainedError(outcome["template"], *outcome["args"]) if "template" in outcome else ValueError(message)
-    kept = f"the partial store in {out} keeps the finished tasks; rerun the same command to resume"
+    kept = (
+        f"the partial store in {out} keeps the finished tasks; rerun the same command to resume"
+        if finished
+        else "no task had finished, so nothing was kept"
+    )
     if outcome["kind"] == "write":
         return OSError(message)  # the CLI adds: the partial store is kept, rerun to resume
     if "task" not in message:

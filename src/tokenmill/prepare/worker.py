@@ -51,6 +51,7 @@ STAT_KEYS = (
 )
 DOCS, EMPTY, BYTES, EOTS, REPL, BAD, UNSAFE = range(len(STAT_KEYS))
 PROGRESS_BYTES = 8 << 20  # a task reports its progress every this many input bytes (big tasks move the bar)
+FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)  # out of space, quota or file size
 WRITE_HINT = (
     "--out must be a directory that every worker can write, on every machine (with --executor ray: "
     "a shared file system mounted at the same path on every node)"
@@ -299,6 +300,10 @@ def execute(job: Job, spec: TaskSpec) -> dict[str, Any]:
     except OSError as exc:  # reading errors are ValueErrors: this one is --out
         where = exc.filename or job.out
         what = f"{exc.strerror or exc}: {where}"
+        if exc.errno in FULL_ERRNOS:  # the disk, not the sharing of --out: say so
+            fix = "free space there (a store needs about 2 bytes per token with GPT-2) or choose another --out"
+            return {"error": f"the disk of --out is full: task {spec.index} could not write its output ({what}); {fix}",
+                    "kind": "write"}
         return {"error": f"cannot write the output of task {spec.index} ({what}); {WRITE_HINT}", "kind": "write"}
     except Exception as exc:  # noqa: BLE001 - sent to the coordinator with its type and message
         path = describe_task(spec, job.files[spec.input_index].path)
