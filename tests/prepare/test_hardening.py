@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import warnings
 from pathlib import Path
@@ -106,3 +107,23 @@ def test_disk_full_before_any_task_finished_says_what_happened(
     assert "keeps the finished tasks" not in done.stderr and "every worker can write" not in done.stderr
     assert "shared file system" not in done.stderr
     assert not out.exists()
+
+
+def test_a_store_of_a_newer_format_version_is_refused_not_rebuilt_as_an_older_one(tmp_path: Path, cli) -> None:  # noqa: ANN001
+    from tokenmill.store.format import FORMAT_VERSION
+
+    src = write_jsonl(tmp_path / "a.jsonl", ["one two", "three"])
+    out = tmp_path / "s"
+    assert cli("prepare", str(src), "--out", str(out), "--workers", "0", "--quiet").returncode == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["format_version"] = FORMAT_VERSION + 1
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    done = cli("prepare", str(src), "--out", str(out), "--workers", "0", "--quiet")
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert f"format version {FORMAT_VERSION + 1}" in done.stderr and "upgrade tokenmill" in done.stderr
+    assert "--overwrite" in done.stderr
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before  # untouched
+    again = cli("prepare", str(src), "--out", str(out), "--workers", "0", "--quiet", "--overwrite")
+    assert again.returncode == 0, again.stderr
+    assert json.loads((out / "manifest.json").read_text())["format_version"] == FORMAT_VERSION

@@ -157,6 +157,13 @@ def load_state(out: Path, identity: dict[str, Any], overwrite: bool) -> bool:
     progress, progress_error = _load_json(out / PROGRESS)
     have: dict[str, Any] | None = None
     complete = False
+    newer = next((d for d in (manifest, progress) if d and _newer_format(d.get("format_version"))), None)
+    if newer is not None and not overwrite:  # never rebuilt silently in an older format
+        raise ExplainedError(
+            "{0} holds a store of format version {1}, newer than this tokenmill writes ({2}); "
+            "upgrade tokenmill (pip install -U tokenmill), or pass {overwrite=True} to rebuild it in version {2}",
+            out, newer["format_version"], FORMAT_VERSION,
+        )
     if manifest is not None and manifest.get("format") == FORMAT:
         have, complete = manifest, True
     elif manifest_error is not None and not overwrite:
@@ -298,6 +305,10 @@ def _diff(want: dict[str, Any], have: dict[str, Any]) -> list[str]:
         ]
         out.append(f"inputs changed (added, removed, new size or mtime): {', '.join(changed[:5])}")
     return out
+
+
+def _newer_format(version: Any) -> bool:
+    return isinstance(version, int) and not isinstance(version, bool) and version > FORMAT_VERSION
 
 
 def _load_json(path: Path) -> tuple[dict[str, Any] | None, str | None]:

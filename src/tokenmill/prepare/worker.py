@@ -10,6 +10,7 @@ Pitfall: a task whose record is already there, for the same inputs and options, 
 intact shards, is not redone (resume); anything else it finds under its own names (the
 leftovers of a killed run) is removed first, so a task's output never mixes two runs.
 
+>>> from tokenmill.prepare.job import split_of
 >>> split_of(0, "a.jsonl", 2, 0.5)
 1
 """
@@ -17,14 +18,12 @@ leftovers of a killed run) is removed first, so a task's output never mixes two 
 from __future__ import annotations
 
 import errno
-import hashlib
 import itertools
 import json
 import os
 import signal
 import socket
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +31,9 @@ import numpy as np
 
 from tokenmill.common.errors import ExplainedError
 from tokenmill.common.files import atomic_write_bytes, sha256_file
-from tokenmill.corpus.inputs import InputFile
 from tokenmill.corpus.readers import read_task, unpack
 from tokenmill.prepare.engines import make_encoder, scrub_surrogates
+from tokenmill.prepare.job import Job, split_of
 from tokenmill.prepare.own_files import SPLITS, real_dir
 from tokenmill.prepare.tasks import TaskSpec, describe_task, record_path, unpacked_path
 from tokenmill.store.format import PROGRESS_NAME, task_shard_name
@@ -56,46 +55,6 @@ WRITE_HINT = (
     "--out must be a directory that every worker can write, on every machine (with --executor ray: "
     "a shared file system mounted at the same path on every node)"
 )
-
-
-@dataclass(frozen=True)
-class Job:
-    """Everything a worker needs besides its task, sent once per worker (or Ray object)."""
-
-    tokenizer: Any  # picklable: a worker re-resolves it by name/path
-    engine: str
-    eot: str  # "append", "prepend" or "none"
-    eot_id: int | None
-    eot_text: str | None  # the EOT token's spelling, counted when it appears in text
-    dtype: str  # store dtype; IDs are checked to fit
-    val_fraction: float
-    seed: int
-    text_field: str
-    errors: str
-    skip_bad_lines: bool
-    shard_tokens: int  # a shard closes at the first document end past this
-    cuttable: bool  # may huge texts be cut (the tokenizer's pattern is in CUTTABLE_PATTERNS)?
-    out: str  # the store directory (seen at this path by every worker)
-    splits: tuple[str, ...]  # ("train",) or ("train", "val")
-    files: tuple[InputFile, ...]  # the inputs, as planned
-    key: str  # identity of the store being made (workers are reused only for the same key)
-    tokenizer_info: dict[str, Any]  # the manifest's "tokenizer" (name, max_token_value): IDs are checked
-    max_document_bytes: int | None = None  # a .jsonl line or parquet value over this is refused (memory)
-
-
-def split_of(seed: int, name: str, ordinal: int, val_fraction: float) -> int:
-    """0 (train) or 1 (val): a seeded hash of the document's identity, stable across runs.
-
-    ``name`` is the input's :attr:`~tokenmill.corpus.inputs.InputFile.name`, not its path as
-    typed, so ``x`` and ``./x`` (or a rerun from elsewhere with ``/abs/x``) split alike.
-
-    >>> [split_of(0, "a.jsonl", i, 0.5) for i in range(6)]
-    [0, 0, 1, 0, 0, 1]
-    """
-    if val_fraction <= 0:
-        return 0
-    digest = hashlib.blake2b(f"{seed}:{name}:{ordinal}".encode(), digest_size=8).digest()
-    return int(int.from_bytes(digest, "big") < val_fraction * 2.0**64)
 
 
 class _Worker:
