@@ -127,3 +127,23 @@ def test_a_store_of_a_newer_format_version_is_refused_not_rebuilt_as_an_older_on
     again = cli("prepare", str(src), "--out", str(out), "--workers", "0", "--quiet", "--overwrite")
     assert again.returncode == 0, again.stderr
     assert json.loads((out / "manifest.json").read_text())["format_version"] == FORMAT_VERSION
+
+
+def test_the_temporary_directories_of_killed_local_rays_are_removed_and_no_others(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from tokenmill.prepare.ray_executor import remove_stale_temp_dirs
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    pid = int(dead.stdout)
+    made = {}
+    for name, owner, age in [("tmraydead", pid, 1000), ("tmrayfresh", pid, 0), ("tmraylive", os.getpid(), 1000), ("tmrayother", None, 1000)]:
+        d = tmp_path / name
+        (d / "session").mkdir(parents=True)
+        if owner is not None:
+            (d / "tokenmill.pid").write_text(str(owner))
+        os.utime(d, (os.path.getmtime(d) - age,) * 2)
+        made[name] = d
+    assert remove_stale_temp_dirs(str(tmp_path)) == [str(made["tmraydead"])]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tmrayfresh", "tmraylive", "tmrayother"]
