@@ -102,7 +102,8 @@ class Cutter:
         *pieces, rest = cut_pieces(self.rest, self.cuttable and self.has_cut, self.target, unsafe)
         self.unsafe += len(unsafe)
         self.parts, self.size = [rest], len(rest)
-        self.has_cut = _CUT.search(rest, 1) is not None
+        # A buffer with no safe place leaves a rest with none: no need to scan it again.
+        self.has_cut = self.has_cut and _CUT.search(rest, 1) is not None
         return pieces
 
 
