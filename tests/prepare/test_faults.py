@@ -1,7 +1,8 @@
 """Fault injection on a real `tokenmill prepare`: SIGKILLed workers, kill -9 at random moments, a full disk.
 
-Each attack runs a seeded number of times: ``TOKENMILL_FAULT_RUNS`` (default 2, so `make test`
-runs a subset); `make test-faults` sets it higher for the full sweep (figures in docs/faults.md).
+Each attack runs a seeded number of times: ``TOKENMILL_FAULT_RUNS`` SIGKILLed workers and
+``TOKENMILL_FAULT_KILLS`` kill -9 of the CLI (default 2 each, so `make test` runs a subset);
+`make test-faults` runs the full sweep, 14 and 28 (figures in docs/faults.md).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import pytest
 
 WORDS = "the of and a to in is you that it he was for on are as with his they I at be this have from".split()
 RUNS = int(os.environ.get("TOKENMILL_FAULT_RUNS", "2"))
+KILLS = int(os.environ.get("TOKENMILL_FAULT_KILLS", "2"))
 
 pytestmark = [pytest.mark.slow, pytest.mark.faults]
 
@@ -93,7 +95,7 @@ def test_a_sigkilled_worker_ends_the_run_within_seconds_and_the_rerun_resumes(
     assert _files(out) == reference
 
 
-@pytest.mark.parametrize("attempt", range(RUNS))
+@pytest.mark.parametrize("attempt", range(KILLS))
 def test_kill_9_at_a_random_moment_then_rerun_gives_the_identical_store(
     corpus: Path, reference: dict[str, bytes], tmp_path: Path, attempt: int
 ) -> None:
