@@ -90,10 +90,10 @@ def _kept(args: argparse.Namespace) -> str:
     """What a failed or interrupted run leaves: the finished tasks, resumed by a rerun (or nothing)."""
     from pathlib import Path
 
-    from tokenmill.prepare.checkpoint import nothing_to_keep
+    from tokenmill.store.format import MANIFEST_NAME, PROGRESS_NAME
 
     out = Path(args.out)
-    if not out.is_dir() or nothing_to_keep(out):
+    if not (out / PROGRESS_NAME).exists() and not (out / MANIFEST_NAME).exists():  # the run left no trace
         return f"no task had finished, so nothing was kept in {args.out}"
     return f"the partial store in {args.out} keeps the finished tasks: rerun the same command to resume"
 
