@@ -147,3 +147,20 @@ def test_the_temporary_directories_of_killed_local_rays_are_removed_and_no_other
         made[name] = d
     assert remove_stale_temp_dirs(str(tmp_path)) == [str(made["tmraydead"])]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tmrayfresh", "tmraylive", "tmrayother"]
+
+
+def test_links_planted_inside_prepares_own_directories_are_removed_as_links(tmp_path: Path) -> None:
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    secret = victim / "secret"
+    secret.write_text("do not touch")
+    src = write_jsonl(tmp_path / "a.jsonl", ["one two", "three"])
+    out = tmp_path / "out"
+    (out / ".tasks").mkdir(parents=True)
+    for name in ("00000.json", f"00000.json.{os.getpid()}.tmp"):  # the record, and its temp name here
+        os.symlink(secret, out / ".tasks" / name)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        prepare([src], out, workers=0, progress=False)
+    assert secret.read_text() == "do not touch"
+    assert any(".tasks/00000.json" in str(w.message) for w in caught)

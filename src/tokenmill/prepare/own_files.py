@@ -49,6 +49,13 @@ def remove_links(out: Path) -> list[str]:
             if is_ours(entry.name) and entry.is_symlink():
                 os.unlink(entry.path)
                 removed.append(entry.name)
+    for name in (TASKS_DIR, UNPACK_DIR):  # inside prepare's own (real) directories, every name is ours
+        if os.path.isdir(out / name) and not os.path.islink(out / name):
+            with os.scandir(out / name) as entries:
+                for entry in entries:
+                    if entry.is_symlink():
+                        os.unlink(entry.path)
+                        removed.append(f"{name}/{entry.name}")
     if removed:
         shown = ", ".join(sorted(removed)[:5]) + (f" and {len(removed) - 5} more" if len(removed) > 5 else "")
         warnings.warn(
