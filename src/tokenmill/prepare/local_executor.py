@@ -170,13 +170,15 @@ class _Workers:
     def wait_any(self) -> tuple[TaskSpec, Outcome]:
         """The next outcome; RuntimeError as soon as a worker has died."""
         by_conn = {id(c): i for i, c in enumerate(self.conns)}
+        sentinels = [p.sentinel for p in self.procs]  # ready once the process has exited
         while True:
-            self._check_alive()
-            ready = wait([self.conns[i] for i in self.busy] + [p.sentinel for p in self.procs], timeout=1.0)
+            ready = wait([self.conns[i] for i in self.busy] + sentinels, timeout=1.0)
+            if not ready or any(isinstance(obj, int) for obj in ready):
+                self._check_alive()
             for obj in ready:
                 i = by_conn.get(id(obj))
                 if i is None:
-                    continue  # a sentinel: _check_alive() raises
+                    continue  # a sentinel of a process that is exiting: _check_alive() raises next time
                 try:
                     outcome = obj.recv()
                 except (EOFError, OSError):
