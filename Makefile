@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: demo test lint bench clean browser
+.PHONY: demo test test-faults lint bench clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ demo: $(VENV)/.installed
 test: lint browser
 	@$(BIN)/tokenmill vocab install gpt2 >&2
 	$(BIN)/python -m pytest
+
+# The full fault-injection sweep of docs/faults.md (make test runs a seeded subset of it):
+# 14 SIGKILLed workers, 28 kill -9 of the CLI at random moments, a full disk (a tmpfs, as root).
+test-faults: $(VENV)/.installed-dev
+	TOKENMILL_FAULT_RUNS=14 TOKENMILL_FAULT_KILLS=28 $(BIN)/python -m pytest -m faults -rs tests/prepare
 
 # ruff: pyflakes, import order and the rules of pyproject.toml's [tool.ruff.lint].
 lint: $(VENV)/.installed-dev

@@ -165,3 +165,16 @@ def test_a_local_ray_started_by_tokenmill_listens_on_loopback_only(tmp_path: Pat
     names = {name for name, _ in result["socks"]}
     assert {"gcs_server", "raylet"} <= names, result  # Ray's servers were found and checked
     assert all(ip in LOOPBACK for _, ip in result["socks"]), result["socks"]
+
+
+def test_a_local_ray_started_by_tokenmill_leaves_no_temporary_directory(tmp_path: Path) -> None:
+    import glob
+
+    src = tmp_path / "a.jsonl"
+    src.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts(5, 1)))
+    before = set(glob.glob("/tmp/tmray*"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    cmd = [sys.executable, "-m", "tokenmill", "prepare", str(src), "--out", str(tmp_path / "s"), "--executor", "ray", "--quiet"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert set(glob.glob("/tmp/tmray*")) - before == set()  # Ray's mode-0777 directory, removed

@@ -19,6 +19,7 @@ examples:
   tokenmill prepare shards/ --out store/ --executor ray     # on a local Ray (127.0.0.1 only)
   tokenmill prepare /nfs/corpus/ --out /nfs/store --executor ray --ray-address 10.0.0.5:6379
   tokenmill prepare /nfs/corpus/ --out /nfs/store --executor ray --ray-address head:6379 --ray-timeout 30
+  tokenmill prepare huge-lines.jsonl --out store/ --max-document-bytes 2000000000  # if RAM allows ~6 GB
 
 Inputs: .txt (one file = one document), .jsonl (one document per line, --text-field),
 .parquet (the --text-field column); .txt/.jsonl may be .gz, .xz or .zst compressed.
@@ -38,9 +39,11 @@ documents and files, files of unknown type, an empty train or val split.
 Shards are per task (--shard-tokens is a cap): many small inputs give many small shards.
 A file reached twice (a directory and a glob over it) is read once, with a warning; --out
 may live inside an input directory (it is skipped). Memory: .txt documents stream in
-1 MB pieces whatever their size; a .jsonl line longer than 64 MB is parsed whole, needing
-about 2x its size in memory (ASCII text; more for non-ASCII: Python keeps such a string
-at 2-4 bytes per character). Measured: a 104 MB line peaks at 263 MB RSS in all.
+1 MB pieces whatever their size, and a huge document is encoded in pieces yet stays one
+document (cut where the IDs cannot change; where no such place is near, as in Japanese
+text, cut anyway and counted as unsafe_cuts in the manifest's stats); a .jsonl line is
+parsed whole, about 3x its size in memory, so one over --max-document-bytes is refused,
+naming it. The progress bar moves inside a big task.
 """
 
 

@@ -3,7 +3,10 @@
 Pitfall: BPE never merges across pre-tokenizer pieces, so a huge text may be encoded in
 parts only if it is cut where the pre-tokenizer regex splits anyway. :func:`safe_cut`
 finds such places (see its docstring for the proof sketch); the proof holds only for the
-patterns in :data:`CUTTABLE_PATTERNS`, and texts under any other pattern are not cut.
+patterns in :data:`CUTTABLE_PATTERNS`. Memory stays bounded all the same: a text with no
+such place within ``FORCE_FACTOR`` pieces (Japanese has none; nor has any text under
+another pattern) is cut anyway, before a whitespace if there is one near, and every such
+cut, which may change the IDs next to it, is counted (the manifest's ``unsafe_cuts``).
 
 >>> text = "The cat sat.\\nOn the mat"
 >>> cut = safe_cut(text, len(text))
@@ -27,6 +30,7 @@ CUTTABLE_PATTERNS = frozenset({GPT2_PATTERN, _GPT2_PAT_OLD, CL100K_PATTERN, O200
 # An ASCII letter followed by a space or newline: the cut goes between the two.
 _CUT = re.compile(r"(?<=[A-Za-z])[ \n]")
 _CUT_WINDOW = 1 << 12  # chars searched backwards for a cut first (widened x4 until one is found)
+FORCE_FACTOR = 4  # a text without a safe place over this many pieces' length is cut anyway (memory)
 
 
 def safe_cut(text: str, end: int, lo: int = 0) -> int:
@@ -62,8 +66,9 @@ def safe_cut(text: str, end: int, lo: int = 0) -> int:
 class Cutter:
     """Cuts a growing text into pieces of about ``target`` chars at :func:`safe_cut` places.
 
-    Text without a safe place is only buffered (a list: no quadratic re-concatenation);
-    with a non-cuttable pattern everything is buffered until the document ends.
+    Text without a safe place is buffered (a list: no quadratic re-concatenation) up to
+    ``FORCE_FACTOR * target`` chars, then cut anyway (:func:`cut_pieces`); :attr:`unsafe`
+    counts those cuts.
 
     Pitfall: :meth:`feed` returns only the pieces that are certain; what it holds back is
     :attr:`rest`, which the caller must send as the document's last piece.
@@ -77,6 +82,7 @@ class Cutter:
         self.cuttable, self.target = cuttable, target
         self.parts: list[str] = []
         self.size, self.has_cut = 0, False  # does the buffer hold a safe place past its start?
+        self.unsafe = 0  # cuts made where no safe place was near (they may change IDs)
 
     @property
     def rest(self) -> str:
@@ -89,30 +95,58 @@ class Cutter:
             self.has_cut = m is not None and (m.start() > 0 or bool(self.size))
         self.parts.append(text)
         self.size += len(text)
-        if not self.has_cut or self.size < 2 * self.target:
+        if self.size < 2 * self.target or (not self.has_cut and self.size < FORCE_FACTOR * self.target):
             return []
-        *pieces, rest = cut_pieces(self.rest, True, self.target)
+        unsafe: list[int] = []
+        # No safe place in the buffer: cut it without searching for one (a search would scan it all).
+        *pieces, rest = cut_pieces(self.rest, self.cuttable and self.has_cut, self.target, unsafe)
+        self.unsafe += len(unsafe)
         self.parts, self.size = [rest], len(rest)
-        self.has_cut = _CUT.search(rest, 1) is not None
+        # A buffer with no safe place leaves a rest with none: no need to scan it again.
+        self.has_cut = self.has_cut and _CUT.search(rest, 1) is not None
         return pieces
 
 
-def cut_pieces(text: str, cuttable: bool, target: int) -> Iterator[str]:
+def cut_pieces(text: str, cuttable: bool, target: int, unsafe: list[int] | None = None) -> Iterator[str]:
     """A complete text's pieces of about ``target`` chars, cut as :class:`Cutter` cuts, one at a time.
 
-    Lazy, so that a huge text is never held twice (text + all its pieces) in memory.
+    Lazy, so that a huge text is never held twice (text + all its pieces) in memory. No
+    piece is much longer than ``FORCE_FACTOR * target``: where no safe place is near, the
+    text is cut anyway (:func:`forced_cut`) and the place appended to ``unsafe``.
 
     >>> list(cut_pieces("one two three four", True, 4)), list(cut_pieces("a b", False, 1))
     (['one', ' two', ' three', ' four'], ['a b'])
+    >>> unsafe = []
+    >>> list(cut_pieces("日本語の文章ですね。はい", True, 2, unsafe)), unsafe
+    (['日本', '語の', '文章ですね。はい'], [2, 4])
     """
     start = 0
-    while cuttable and len(text) - start >= 2 * target:
-        cut = safe_cut(text, start + target, lo=start + 1)
-        if cut == 0:  # none in the window: the first one after it
-            m = _CUT.search(text, start + target)
-            if m is None:
-                break
-            cut = m.start()
+    while len(text) - start >= 2 * target:
+        cut = safe_cut(text, start + target, lo=start + 1) if cuttable else 0
+        if cut == 0 and cuttable:  # none in the window: the first one after it, if near
+            m = _CUT.search(text, start + target, start + FORCE_FACTOR * target)
+            cut = m.start() if m is not None else 0
+        if cut == 0:
+            if len(text) - start <= FORCE_FACTOR * target:
+                break  # short enough to encode at once: never cut unsafely without need
+            cut = forced_cut(text, start, target)
+            if unsafe is not None:
+                unsafe.append(cut)
         yield text[start:cut]
         start = cut
     yield text[start:] if start else text
+
+
+def forced_cut(text: str, start: int, target: int) -> int:
+    """Where to cut ``text[start:]`` when no safe place is near: before the last whitespace
+    that follows a non-space in the second half of the piece (a pre-tokenizer usually starts a
+    piece there), else at ``start + target``; always ``> start``.
+
+    >>> forced_cut("ab cd ef", 0, 6), forced_cut("abcdefgh", 0, 4)
+    (5, 4)
+    """
+    end = start + target
+    for i in range(end, start + target // 2, -1):
+        if text[i].isspace() and not text[i - 1].isspace():
+            return i
+    return end

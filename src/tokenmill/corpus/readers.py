@@ -14,7 +14,10 @@ UTF-8 bytes of the text that is tokenized (:func:`text_bytes`): never the JSON a
 (keys, other fields, escapes), so prepare and train-tokenizer count alike.
 
 Pitfall: a ``.txt`` bigger than ``DOC_BYTES``, or a ``.jsonl`` line longer than
-``HUGE_LINE_BYTES``, is yielded as pieces cut where the tokenizer splits anyway.
+``HUGE_LINE_BYTES``, is yielded as pieces cut where the tokenizer splits anyway (or, where
+no such place is near, cut anyway and counted: :mod:`tokenmill.corpus.cutting`). A ``.jsonl``
+line or parquet value is held whole while parsed: one over ``max_document_bytes`` is
+refused, naming it and the option; a ``.txt`` streams whatever its size.
 
 >>> import pathlib, tempfile
 >>> from tokenmill.corpus.inputs import resolve_inputs
@@ -29,6 +32,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import IO, Any, NamedTuple
 
+from tokenmill.common.errors import ExplainedError
 from tokenmill.common.files import AtomicFile
 from tokenmill.corpus.cutting import Cutter, cut_pieces
 from tokenmill.corpus.decoding import decode_utf8, incomplete_tail, parse_json, parse_jsonl_line, read_blocks
@@ -48,6 +52,7 @@ class Doc(NamedTuple):
     replacements: int  # U+FFFD introduced when decoding it
     first: bool = True  # is this the document's first piece / last piece?
     last: bool = True
+    unsafe_cuts: int = 0  # cuts made inside the document where no safe place was near (may change IDs)
     bad: str | None = None  # why the record is bad (then text is None)
     where: Any = ""  # "path, line N" for messages (str() of it; computed only when needed)
 
@@ -86,27 +91,31 @@ def read_task(
     text_field: str,
     cuttable: bool,
     unpacked: str | None = None,
+    max_document_bytes: int | None = None,
 ) -> Iterator[Doc]:
     """The documents of one task: file ``f``, or (an uncompressed .jsonl) its lines starting in [start, stop).
 
     ``unpacked``: read this decompressed copy of ``f`` (a .jsonl) instead; messages still
-    name ``f``. Pitfall: a truncated or corrupt file raises ValueError naming it, possibly
-    after documents were yielded (a compressed stream is checked as it is read).
+    name ``f``. ``max_document_bytes``: a .jsonl line or parquet value over it raises
+    ValueError naming it (it would be held whole in memory). Pitfall: a truncated or corrupt
+    file raises ValueError naming it, possibly after documents were yielded (a compressed
+    stream is checked as it is read).
     """
+    limit = max_document_bytes if max_document_bytes is not None else float("inf")
     try:
         if f.format == "parquet":
-            yield from _parquet_docs(f, text_field)
+            yield from _parquet_docs(f, text_field, limit)
             return
         if unpacked is not None:
             with open(unpacked, "rb") as raw:
-                yield from _jsonl_docs(f, raw, start, stop, errors, text_field, cuttable, unpacked)
+                yield from _jsonl_docs(f, raw, start, stop, errors, text_field, cuttable, unpacked, limit)
             return
         raw, stream = open_stream(f)
         with raw, stream:
             if f.format == "txt":
                 yield from _txt_docs(f, stream, errors, cuttable)
             else:
-                yield from _jsonl_docs(f, stream, start, stop, errors, text_field, cuttable)
+                yield from _jsonl_docs(f, stream, start, stop, errors, text_field, cuttable, None, limit)
     except read_errors() as exc:  # a truncated or corrupt file: say which
         raise ValueError(f"{f.path}: cannot read it ({type(exc).__name__}: {exc}); is the file complete?") from exc
 
@@ -125,14 +134,18 @@ def text_bytes(text: str) -> int:
     return len(text.encode("utf-8", "surrogatepass"))
 
 
-def _pieces(pieces: Iterable[str], key: int, repl: int, first: bool, last: bool) -> Iterator[Doc]:
-    """One Doc per piece of a document, each with its bytes; the first carries the replacements, the last ``last``."""
+def _pieces(
+    pieces: Iterable[str], key: int, repl: int, first: bool, last: bool, unsafe: Any = None
+) -> Iterator[Doc]:
+    """One Doc per piece of a document, each with its bytes; the first carries the replacements,
+    the last ``last`` and the count of unsafe cuts (``unsafe``: a list that the cutting fills as it goes)."""
     it = iter(pieces)
     piece, head = next(it), True
     for following in it:  # one piece of lookahead: is this one the last?
         yield Doc(key, piece, text_bytes(piece), repl if head else 0, first and head, False)
         piece, head = following, False
-    yield Doc(key, piece, text_bytes(piece), repl if head else 0, first and head, last)
+    cuts = len(unsafe) if unsafe is not None else 0
+    yield Doc(key, piece, text_bytes(piece), repl if head else 0, first and head, last, unsafe_cuts=cuts)
 
 
 def _txt_docs(f: InputFile, stream: IO[bytes], errors: str, cuttable: bool) -> Iterator[Doc]:
@@ -152,10 +165,12 @@ def _txt_docs(f: InputFile, stream: IO[bytes], errors: str, cuttable: bool) -> I
         offset, repl = offset + len(data), repl + r
         pieces = cutter.feed(text)
         if pieces:
-            yield from _pieces(pieces, 0, repl, first, False)
+            unsafe, cutter.unsafe = [None] * cutter.unsafe, 0
+            yield from _pieces(pieces, 0, repl, first, False, unsafe)
             first, repl = False, 0
     text, r = decode_utf8(carry, errors, f.path, offset) if carry else ("", 0)
-    yield from _pieces([cutter.rest + text], 0, repl + r, first, True)
+    unsafe = [None] * cutter.unsafe
+    yield from _pieces([cutter.rest + text], 0, repl + r, first, True, unsafe)
 
 
 def _chain(head: bytes, more: bytes, stream: IO[bytes]) -> Iterator[bytes]:
@@ -207,8 +222,9 @@ def _jsonl_docs(
     text_field: str,
     cuttable: bool,
     source: str | None = None,
+    limit: float = float("inf"),
 ) -> Iterator[Doc]:
-    """The lines that start in [start, stop) (``stop`` None: to the end), one Doc each."""
+    """The lines that start in [start, stop) (``stop`` None: to the end), one Doc each; lines over ``limit`` refused."""
     offset: int | None = start if start == 0 else _line_start(stream, start)
     if offset is None or (stop is not None and offset >= stop):
         return
@@ -227,10 +243,14 @@ def _jsonl_docs(
                 buf += block
                 if b"\n" in block:
                     break
+                if len(buf) > limit:  # refused before it is all in memory
+                    _too_big(_LineRef(f.path, offset, lineno, source), len(buf), limit, "at least ")
             end = buf.find(b"\n") + 1 or len(buf)
             carry = bytes(buf[end:])
             del buf[end:]
             where = _LineRef(f.path, offset, lineno, source)
+            if end > limit:
+                _too_big(where, end, limit)
             if end > HUGE_LINE_BYTES:
                 box = [buf]  # handed over, so that _huge_line can free the bytes once decoded
                 del buf
@@ -245,13 +265,26 @@ def _jsonl_docs(
         lines = data[:end].split(b"\n")
         lines.pop()
         for line in lines:
+            if len(line) > limit:
+                _too_big(_LineRef(f.path, offset, lineno, source), len(line), limit)
             yield _line_doc(line, offset, _LineRef(f.path, offset, lineno, source), errors, text_field)
             offset, lineno = offset + len(line) + 1, lineno + 1 if lineno is not None else None
             if offset >= end_at:
                 return
         carry = data[end:]
     if carry:
+        if len(carry) > limit:
+            _too_big(_LineRef(f.path, offset, lineno, source), len(carry), limit)
         yield _line_doc(carry, offset, _LineRef(f.path, offset, lineno, source), errors, text_field)
+
+
+def _too_big(where: Any, size: int, limit: float, at_least: str = "") -> None:
+    raise ExplainedError(
+        "{0} is a document of {1}{2} bytes, over the limit of {3} ({max_document_bytes}): a .jsonl line is held whole "
+        "in memory (about 3x its size) while parsed; raise {max_document_bytes} if this machine has the "
+        "memory, or split the document (a .txt file streams in pieces whatever its size)",
+        str(where), at_least, f"{size:,}", f"{int(limit):,}",
+    )
 
 
 def _line_doc(line: bytes, offset: int, where: _LineRef, errors: str, text_field: str) -> Doc:
@@ -282,10 +315,11 @@ def _huge_line(
     if bad is not None or not value:
         yield Doc(offset, value if bad is None else None, 0, repl, bad=bad, where=where)
         return
-    yield from _pieces(cut_pieces(value, cuttable, BLOCK_BYTES), offset, repl, True, True)
+    unsafe: list[int] = []
+    yield from _pieces(cut_pieces(value, cuttable, BLOCK_BYTES, unsafe), offset, repl, True, True, unsafe)
 
 
-def _parquet_docs(f: InputFile, text_field: str) -> Iterator[Doc]:
+def _parquet_docs(f: InputFile, text_field: str, limit: float) -> Iterator[Doc]:
     import pyarrow.parquet as pq
 
     pf = pq.ParquetFile(f.path)
@@ -294,7 +328,10 @@ def _parquet_docs(f: InputFile, text_field: str) -> Iterator[Doc]:
         for batch in pf.iter_batches(batch_size=1024, columns=[text_field]):
             for value in batch.column(0).to_pylist():
                 if isinstance(value, str):
-                    yield Doc(row, value, text_bytes(value), 0)
+                    nbytes = text_bytes(value)
+                    if nbytes > limit:
+                        _too_big(f"{f.path}, row {row}", nbytes, limit)
+                    yield Doc(row, value, nbytes, 0)
                 else:
                     bad = f"has a {text_field!r} that is {type(value).__name__}, not a string"
                     yield Doc(row, None, 0, 0, bad=bad, where=f"{f.path}, row {row}")

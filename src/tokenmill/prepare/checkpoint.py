@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from tokenmill.common.errors import ExplainedError
+from tokenmill.prepare.own_files import is_ours, real_dir, remove_links
 from tokenmill.prepare.tasks import TASKS_DIR, UNPACK_DIR
-from tokenmill.prepare.worker import SPLITS
 from tokenmill.store import FORMAT, atomic_write_bytes, dtype_for
 from tokenmill.store.format import FORMAT_VERSION, LOCK_NAME, MANIFEST_NAME, PROGRESS_NAME
 from tokenmill.store.repair import shard_problem
@@ -130,10 +130,18 @@ def load_state(out: Path, identity: dict[str, Any], overwrite: bool, *, damaged:
     Pitfall: it deletes prepare's own files only, never anything else; call it with the lock held.
     """
     fix = "pass {overwrite=True} to start over, or choose another --out"
+    remove_links(out)  # before anything is read or written under prepare's own names
     manifest, manifest_error = _load_json(out / MANIFEST)
     progress, progress_error = _load_json(out / PROGRESS)
     have: dict[str, Any] | None = None
     complete = False
+    newer = next((d for d in (manifest, progress) if d and _newer_format(d.get("format_version"))), None)
+    if newer is not None and not overwrite:  # never rebuilt silently in an older format
+        raise ExplainedError(
+            "{0} holds a store of format version {1}, newer than this tokenmill writes ({2}); "
+            "upgrade tokenmill (pip install -U tokenmill), or pass {overwrite=True} to rebuild it in version {2}",
+            out, newer["format_version"], FORMAT_VERSION,
+        )
     if manifest is not None and manifest.get("format") == FORMAT:
         have, complete = manifest, True
     elif manifest_error is not None and not overwrite:
@@ -178,7 +186,7 @@ def load_state(out: Path, identity: dict[str, Any], overwrite: bool, *, damaged:
     (out / MANIFEST).unlink(missing_ok=True)  # first: from here on the directory is no store
     if progress_error is not None:
         clean(out, keep=set())  # no trustworthy record of what the files there are
-    (out / TASKS_DIR).mkdir(exist_ok=True)
+    real_dir(out / TASKS_DIR)
     save_checkpoint(out, identity)
     return False
 
@@ -201,7 +209,9 @@ def clean(out: Path, *, keep: set[str]) -> None:
     for p in out.iterdir():
         if not is_ours(p.name) or p.name in keep or p.name == LOCK:
             continue
-        if p.name in (TASKS_DIR, UNPACK_DIR) and p.is_dir():
+        if p.is_symlink():  # removed as a link: never followed out of --out
+            p.unlink()
+        elif p.name in (TASKS_DIR, UNPACK_DIR) and p.is_dir():
             for q in p.iterdir():
                 if q.is_file() and re.fullmatch(r"\d+\.jsonl?(\.\d+\.tmp)?", q.name):
                     q.unlink()
@@ -242,39 +252,6 @@ def remove_trace(out: Path, *, created: Path | None) -> None:
         path = path.parent
 
 
-_TMP = re.compile(r"(?P<target>.+)\.\d+\.tmp")  # atomic_write_bytes: <name>.<pid>.tmp
-
-
-def is_ours(name: str) -> bool:
-    """Is this a file prepare writes (shards, its own temp files, checkpoint, lock, manifest)?
-
-    Only prepare's own temporary names count: ``<shard>.bin.tmp`` and ``<file>.<pid>.tmp``
-    of a file prepare writes; a user's ``notes.tmp`` is never ours.
-
-    >>> is_ours("train-00001.bin.tmp"), is_ours("manifest.json.123.tmp"), is_ours("notes.tmp")
-    (True, True, False)
-    >>> is_ours("train-00003-00001.bin"), is_ours("val-00003-00000.bin.77.tmp"), is_ours("train-3.bin")
-    (True, True, False)
-    """
-    if name in (PROGRESS, LOCK, MANIFEST, TASKS_DIR, UNPACK_DIR):
-        return True
-    if name.endswith(".bin.tmp"):
-        return _is_shard_file(name[: -len(".tmp")])
-    if (m := _TMP.fullmatch(name)) is not None:
-        target = m.group("target")
-        return target in (PROGRESS, MANIFEST) or _is_shard_file(target)
-    return _is_shard_file(name)
-
-
-def _is_shard_file(name: str) -> bool:
-    stem, _, ext = name.rpartition(".")
-    split, _, numbers = stem.partition("-")
-    parts = numbers.split("-")  # format 1: <split>-<k>; format 2: <split>-<task>-<k>
-    return ext in ("bin", "idx") and split in SPLITS and len(parts) <= 2 and all(len(k) >= 5 and k.isdigit() for k in parts)
-
-
-
-
 def _option_name(group: str, key: str) -> str:
     """How a user names what changed: the flag (``--val-fraction`` for ``val_fraction=``).
 
@@ -300,6 +277,10 @@ def _diff(want: dict[str, Any], have: dict[str, Any]) -> list[str]:
         ]
         out.append(f"inputs changed (added, removed, new size or mtime): {', '.join(changed[:5])}")
     return out
+
+
+def _newer_format(version: Any) -> bool:
+    return isinstance(version, int) and not isinstance(version, bool) and version > FORMAT_VERSION
 
 
 def _load_json(path: Path) -> tuple[dict[str, Any] | None, str | None]:

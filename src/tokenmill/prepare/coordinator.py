@@ -66,7 +66,10 @@ def run_locked(
             restore_records(out, damaged[0], tasks)
         records, was_skipped = _run_tasks(executor, job, tasks, options.progress, files, out, said=bool(damaged))
     except _TaskFailed as exc:  # the finished tasks stay; after bad input, the fix may change options
-        save_checkpoint(out, identity, failed=exc.kind == "input")
+        try:
+            save_checkpoint(out, identity, failed=exc.kind == "input")
+        except OSError:  # a full disk, most likely: the task's error is the one to report
+            pass
         raise exc.error from None
     manifest = build_manifest(identity, dtype_for(tok).name, splits, tasks, records, range_bytes)
     stats = manifest["stats"]
@@ -175,9 +178,18 @@ def _run_tasks(
     failures: list[tuple[TaskSpec, dict[str, Any]]] = []
     started = time.perf_counter()
     tokens = 0
+    partial: dict[int, int] = {}  # bytes a running task has reported (capped at its size)
     with progress_bar(sum(t.size for t in tasks), progress, label="prepare") as bar:
+        def moved(task: int, nbytes: int) -> None:  # inside a big task
+            step = min(nbytes, tasks[task].size - partial.get(task, 0))
+            partial[task] = partial.get(task, 0) + step
+            bar.update(step)
+
+        if hasattr(executor, "progress"):
+            executor.progress = moved
         # The rate counts this run's work only: tasks found finished take no time to "do".
         for spec, outcome in executor.run(job, tasks, lambda: bool(failures)):
+            rest = spec.size - partial.pop(spec.index, 0)
             if "error" in outcome:
                 failures.append((spec, outcome))
                 continue
@@ -186,7 +198,7 @@ def _run_tasks(
             repaired += bool(outcome.get("repaired"))
             if not skipped[spec.index]:
                 tokens += sum(e["n_tokens"] for v in outcome["record"]["shards"].values() for e in v)
-            bar.update(spec.size)
+            bar.update(rest)
             rate = tokens / max(1e-9, time.perf_counter() - started) / 1e6
             bar.set_postfix_str(f"{rate:.2f}M tok/s", refresh=False)
         if failures:  # raised inside the bar: it is cleared, and the error starts its own line
@@ -236,6 +248,7 @@ def _job(
         out=str(out.absolute()),
         splits=tuple(splits),
         files=tuple(files),
-        key=f"{_digest(identity)}:{out.absolute()}",
+        key=f"{_digest(identity)}:{out.absolute()}:{options.max_document_bytes}",  # a worker is reused for this only
         tokenizer_info={"name": tok.name, "max_token_value": tok.max_token_value},
+        max_document_bytes=options.max_document_bytes,
     )

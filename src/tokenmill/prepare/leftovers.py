@@ -39,7 +39,7 @@ def nothing_to_keep(out: Path) -> bool:
     if (out / MANIFEST).exists():
         return False
     tasks = out / TASKS_DIR
-    return not (tasks.is_dir() and any(p.name.endswith(".json") for p in tasks.iterdir()))
+    return not (tasks.is_dir() and not tasks.is_symlink() and any(p.name.endswith(".json") for p in tasks.iterdir()))
 
 
 def kept_work(out: str | os.PathLike[str]) -> str:

@@ -1,7 +1,10 @@
 """The local executor: ``prepare``'s tasks in worker processes on this machine.
 
 Workers are forked where that is safe (:func:`start_method`), else spawned; each builds its
-encoder once per job (:func:`tokenmill.prepare.worker.init_worker`).
+encoder once per job (:func:`tokenmill.prepare.worker.init_worker`). Each worker has a pipe of
+its own (no queue, no lock shared between processes), so a worker killed at any moment (the
+out-of-memory killer's SIGKILL) can block nobody: its exit is seen at once, the run ends
+with one error, and the other workers are killed by their process IDs.
 
 Pitfall: fork only where it is safe: never once this process runs other threads, or once it
 has loaded Ray (Ray's threads and its gRPC state do not survive a fork); a progress bar
@@ -17,19 +20,20 @@ True
 
 from __future__ import annotations
 
+import collections
 import gc
 import multiprocessing
-import multiprocessing.pool
 import os
-import queue
+import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from multiprocessing.connection import wait
 from typing import Any
 
 from tokenmill.prepare.executor import Outcome, window
 from tokenmill.prepare.tasks import TaskSpec
-from tokenmill.prepare.worker import Job, execute, init_worker, run_pooled
+from tokenmill.prepare.worker import Job, execute, init_worker, run_pooled, set_progress
 
 
 def start_method() -> str:
@@ -60,61 +64,48 @@ def default_workers() -> int:
 class LocalExecutor:
     """Tasks in ``workers`` processes on this machine (0: in this process, one after another).
 
-    Pitfall: ``multiprocessing.Pool`` silently replaces a worker that was killed (say, by
-    the OOM killer) and loses its task; waiting for it would hang, so a changed set of
-    worker processes raises RuntimeError instead.
+    Pitfall: a worker that dies (say, killed by the out-of-memory killer) is never replaced
+    and its task never retried: the run raises RuntimeError within a second, keeping the
+    finished tasks for the rerun; ``multiprocessing.Pool`` would replace it, lose its task,
+    and could hang for ever on a queue lock the dead worker held.
     """
 
     def __init__(self, *, workers: int, lock_fd: int | None = None) -> None:
         self.workers, self.lock_fd = workers, lock_fd
         self.parallelism = max(1, workers)
         self.nodes: set[str] = set()
-        self._pool: Any = None
+        self.progress: Callable[[int, int], None] | None = None  # (task, input bytes read) inside a task
+        self._pool: _Workers | None = None
         self._job_key = ""
-        self._started: list[Any] = []
 
     def __enter__(self) -> LocalExecutor:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self._close_pool()
+    def __exit__(self, kind: object, *exc: object) -> None:
+        self._close_pool(clean=kind is None)
 
     def run(
         self, job: Job, tasks: Sequence[TaskSpec], stop: Callable[[], bool]
     ) -> Iterator[tuple[TaskSpec, Outcome]]:
         self.nodes.add(os.uname().nodename)
         if self.workers == 0:
-            for spec in tasks:
-                if stop():
-                    return
-                yield spec, execute(job, spec)  # builds this process's worker once per job
+            set_progress(self.progress)
+            try:
+                for spec in tasks:
+                    if stop():
+                        return
+                    yield spec, execute(job, spec)  # builds this process's worker once per job
+            finally:
+                set_progress(None)
             return
         pool = self._pool_for(job)
-        started, pids = self._started, {p.pid for p in self._started}
-        done: queue.Queue[tuple[TaskSpec, Outcome]] = queue.Queue()
+        pool.progress = self.progress
+        yield from window(tasks, 2 * self.workers, stop, pool.submit, pool.wait_any)
 
-        def submit(spec: TaskSpec) -> None:
-            pool.apply_async(
-                run_pooled,
-                (spec,),
-                callback=lambda outcome, spec=spec: done.put((spec, outcome)),
-                error_callback=lambda exc, spec=spec: done.put((spec, _crash(spec, exc))),
-            )
-
-        def wait_any() -> tuple[TaskSpec, Outcome]:
-            while True:
-                try:
-                    return done.get(timeout=1.0)
-                except queue.Empty:
-                    if {p.pid for p in pool._pool} != pids:
-                        raise RuntimeError(_death_message(started)) from None
-
-        yield from window(tasks, 2 * self.workers, stop, submit, wait_any)
-
-    def _pool_for(self, job: Job) -> Any:
+    def _pool_for(self, job: Job) -> _Workers:
         """The worker processes for ``job``: started once, kept for every run() of this executor."""
         if self._pool is None or self._job_key != job.key:
-            self._close_pool()
+            self._close_pool(clean=True)
             method = start_method()
             if method == "fork":
                 # Objects made so far (the tokenizer's ranks above all) are out of the GC's reach from
@@ -122,40 +113,140 @@ class LocalExecutor:
                 # such write copies a page in this process (measured: most of its CPU during a run).
                 gc.freeze()
             initargs = (job, self.lock_fd if method == "fork" else None, os.getpid())
-            self._pool = _Pool(
-                self.workers, initializer=init_worker, initargs=initargs, context=multiprocessing.get_context(method)
-            )
+            self._pool = _Workers(self.workers, initargs, multiprocessing.get_context(method))
             self._job_key = job.key
-            self._started = list(self._pool._pool)  # private, but the only way to notice a killed worker
         return self._pool
 
-    def _close_pool(self) -> None:
+    def _close_pool(self, *, clean: bool = True) -> None:
         if self._pool is not None:
-            self._pool.terminate()
-            self._pool.join()
-            self._pool = None
+            pool, self._pool = self._pool, None
+            pool.close(clean=clean)
             gc.unfreeze()
 
 
-class _Pool(multiprocessing.pool.Pool):
-    """A Pool whose worker-handler thread wakes only when a worker exits or the pool changes.
+class _Workers:
+    """Worker processes, each with its own pipe: a task goes to an idle worker, its outcome comes back.
 
-    The standard one also wakes whenever a result arrives, and until the result thread has
-    read it, it spins (checking every worker each time): measured, two thirds of this
-    process's CPU during a run. A dead worker still wakes it (its sentinel).
+    Nothing is shared between the processes but the pipes, so a worker's death cannot leave a
+    lock held; it is seen through the process's sentinel, and raised as RuntimeError.
     """
 
-    def _get_sentinels(self) -> list[Any]:
-        return [self._change_notifier._reader]  # type: ignore[attr-defined]
+    JOIN_SECONDS = 5.0  # how long a clean close waits for a worker to exit before it is killed
+
+    def __init__(self, n: int, initargs: tuple[Any, ...], context: Any) -> None:
+        self.procs: list[Any] = []
+        self.conns: list[Any] = []
+        self.idle: collections.deque[int] = collections.deque()
+        self.busy: dict[int, TaskSpec] = {}
+        self.pending: collections.deque[TaskSpec] = collections.deque()
+        self.progress: Callable[[int, int], None] | None = None
+        try:
+            for i in range(n):
+                parent_end, child_end = context.Pipe()
+                proc = context.Process(target=_serve, args=(child_end, initargs), daemon=True, name=f"tokenmill-{i}")
+                proc.start()
+                child_end.close()
+                self.procs.append(proc)
+                self.conns.append(parent_end)
+                self.idle.append(i)
+        except BaseException:
+            self.close(clean=False)
+            raise
+
+    def submit(self, spec: TaskSpec) -> None:
+        self.pending.append(spec)
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        while self.pending and self.idle:
+            i = self.idle.popleft()
+            spec = self.pending.popleft()
+            self.busy[i] = spec
+            try:
+                self.conns[i].send(spec)
+            except OSError:  # the worker is gone: its sentinel says so in wait_any
+                pass
+
+    def wait_any(self) -> tuple[TaskSpec, Outcome]:
+        """The next outcome; RuntimeError as soon as a worker has died."""
+        by_conn = {id(c): i for i, c in enumerate(self.conns)}
+        sentinels = [p.sentinel for p in self.procs]  # ready once the process has exited
+        while True:
+            ready = wait([self.conns[i] for i in self.busy] + sentinels, timeout=1.0)
+            if not ready or any(isinstance(obj, int) for obj in ready):
+                self._check_alive()
+            for obj in ready:
+                i = by_conn.get(id(obj))
+                if i is None:
+                    continue  # a sentinel of a process that is exiting: _check_alive() raises next time
+                try:
+                    outcome = obj.recv()
+                except (EOFError, OSError):
+                    continue  # it died while answering: _check_alive() raises
+                if isinstance(outcome, tuple):  # ("progress", task, bytes): the task goes on
+                    if self.progress is not None:
+                        self.progress(outcome[1], outcome[2])
+                    continue
+                spec = self.busy.pop(i)
+                self.idle.append(i)
+                self._dispatch()
+                return spec, outcome
+
+    def _check_alive(self) -> None:
+        dead = [p for p in self.procs if p.exitcode is not None]
+        if dead:
+            raise RuntimeError(_death_message(dead))
+
+    def close(self, *, clean: bool) -> None:
+        """Stop every worker: asked to exit after a clean run, else killed by its process ID; never waits for ever."""
+        if clean:
+            for conn in self.conns:
+                try:
+                    conn.send(None)
+                except OSError:
+                    pass
+            for proc in self.procs:
+                proc.join(self.JOIN_SECONDS)
+        for proc in self.procs:
+            if proc.exitcode is None and proc.pid is not None:
+                try:
+                    os.kill(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        for proc in self.procs:
+            proc.join(self.JOIN_SECONDS)
+        for conn in self.conns:
+            conn.close()
 
 
-def _crash(spec: TaskSpec, exc: BaseException) -> Outcome:
-    return {"error": f"task {spec.index} failed: {type(exc).__name__}: {exc}", "kind": "crash"}
-
-
-def _death_message(started: list[Any]) -> str:
-    codes = sorted({p.exitcode for p in started if p.exitcode is not None})
+def _death_message(dead: list[Any]) -> str:
+    codes = sorted({p.exitcode for p in dead})
     return (
         f"a tokenizing worker died (exit code {codes or 'unknown'}; -9: killed, say by the out-of-memory "
         "killer)"
     )
+
+
+def _serve(conn: Any, initargs: tuple[Any, ...]) -> None:
+    """A worker process: :func:`init_worker`, then tasks from ``conn`` until None (or EOF).
+
+    Pitfall: nothing escapes as an exception, not even a ``BaseException`` from native code
+    (a Rust panic is one): it goes back as the task's "crash" outcome, one line.
+    """
+    init_worker(*initargs)
+    set_progress(lambda task, nbytes: conn.send(("progress", task, nbytes)))
+    while True:
+        try:
+            spec = conn.recv()
+        except (EOFError, OSError):
+            return
+        if spec is None:
+            return
+        try:
+            outcome = run_pooled(spec)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:  # noqa: BLE001 - execute() catches a task's own errors; a panic is not one
+            outcome = {"error": f"task {spec.index} failed: {type(exc).__name__}: {exc}", "kind": "crash"}
+        conn.send(outcome)
+

@@ -75,8 +75,9 @@ def build_manifest(
         }
     opt, tokenizer = identity["options"], identity["tokenizer"]
     stats = totals(records)
-    if not stats["empty_files"]:  # optional: a store of sound inputs keeps the counters it always had
-        del stats["empty_files"]
+    for optional in ("empty_files", "unsafe_cuts"):  # a store of sound inputs keeps the counters it always had
+        if not stats[optional]:
+            del stats[optional]
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,

@@ -25,6 +25,7 @@ from tokenmill.prepare.executor import EXECUTORS
 from tokenmill.store import TokenStore
 
 DEFAULT_SHARD_TOKENS = 100_000_000  # 200 MB per shard with uint16
+DEFAULT_MAX_DOCUMENT_BYTES = 256 << 20  # a .jsonl line is parsed whole: about 3x this in memory
 EOT_POLICIES = ("append", "prepend", "none")
 ERROR_POLICIES = ("replace", "strict")
 
@@ -39,7 +40,8 @@ class PrepareOptions:
     """How :func:`~tokenmill.prepare.run.prepare` tokenizes and stores a corpus; checked when built.
 
     Pitfall: ``workers``, ``overwrite``, ``progress``, ``verify``, ``executor``,
-    ``ray_address`` and ``ray_timeout`` only change how a run goes; every other field defines the store.
+    ``ray_address``, ``ray_timeout`` and ``max_document_bytes`` only change how a run goes; every other
+    field defines the store.
 
     >>> options = PrepareOptions(val_fraction=0.01, workers=0)
     >>> options.manifest_options("gpt2")["val_fraction"], "workers" in options.manifest_options("gpt2")
@@ -88,6 +90,13 @@ class PrepareOptions:
     )
     # skip (and count) .jsonl lines that are not JSON or lack the text
     skip_bad_lines: bool = _opt(False, "--skip-bad-lines", "skip (and count) .jsonl lines that are not JSON or lack the text field")
+    # a .jsonl line or parquet value is held whole while parsed: bigger ones are refused (memory)
+    max_document_bytes: int = _opt(
+        DEFAULT_MAX_DOCUMENT_BYTES, "--max-document-bytes",
+        f"refuse a .jsonl line or parquet value over N bytes, naming it (default {DEFAULT_MAX_DOCUMENT_BYTES:,}: "
+        "parsing one takes about 3x its size in memory); a .txt streams in pieces whatever its size",
+        type=int, metavar="N", store=False,
+    )
     # replace a store made from other inputs or options
     overwrite: bool = _opt(
         False, "--overwrite", "replace a store made from other inputs or options (or rebuild this one)", store=False
@@ -132,6 +141,7 @@ class PrepareOptions:
         timeout = self.ray_timeout
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < float("inf"):
             raise OptionError("ray_timeout", "{ray_timeout} must be a number of seconds > 0, got {0!r}", timeout)
+        positive_int("max_document_bytes", self.max_document_bytes)
         if not is_int(self.seed):
             raise OptionTypeError("seed", "{seed} must be an int, got {0!r}", self.seed)
         if self.workers is not None and not is_int(self.workers):

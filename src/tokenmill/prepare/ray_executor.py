@@ -35,6 +35,9 @@ CONNECT_TIMEOUT_S = 5.0  # the default of --ray-timeout
 # What a gRPC client sends first (RFC 9113: the preface, then an empty SETTINGS frame); a
 # gRPC server such as Ray's head answers with its own SETTINGS at once.
 _HTTP2_GREETING = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+TEMP_PREFIX = "tmray"  # the local Ray's temporary directory: /tmp/tmray<random>
+OWNER_FILE = "tokenmill.pid"  # in it: the pid of the tokenmill that made it
+STALE_SECONDS = 300.0  # a dead owner's directory older than this is removed (its agents are gone by then)
 # Ray listens where its node IP says; without this variable it replaces 127.0.0.1 by the
 # machine's external address. Set before ray is imported, and for the processes it starts.
 LOOPBACK_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0"}
@@ -153,7 +156,11 @@ class RayExecutor:
 
     def _start_local(self, ray: Any) -> None:
         # A short temp dir: Ray's socket paths inside it must stay under ~107 bytes.
-        self._tmp = tempfile.mkdtemp(prefix="tmray", dir="/tmp" if os.path.isdir("/tmp") else None)
+        base = "/tmp" if os.path.isdir("/tmp") else None
+        remove_stale_temp_dirs(base or tempfile.gettempdir())  # those of runs killed by kill -9
+        self._tmp = tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=base)
+        with open(os.path.join(self._tmp, OWNER_FILE), "w") as f:
+            f.write(str(os.getpid()))
         ray.init(
             address="local",  # never join some other cluster found on this machine
             num_cpus=self.workers or None,
@@ -171,9 +178,7 @@ class RayExecutor:
             ray.shutdown()
             self._started = False
         if self._tmp is not None:
-            import shutil
-
-            shutil.rmtree(self._tmp, ignore_errors=True)
+            _remove_dir(self._tmp)
             self._tmp = None
 
     def run(
@@ -201,3 +206,53 @@ class RayExecutor:
             return spec, outcome
 
         yield from window(tasks, 2 * self.parallelism, stop, submit, wait_any)
+
+
+def _remove_dir(path: str, attempts: int = 20) -> None:
+    """Remove a directory that Ray's exiting processes may still be writing into (retried for ~2 s)."""
+    import shutil
+    import time
+
+    for _ in range(attempts):
+        shutil.rmtree(path, ignore_errors=True)
+        if not os.path.lexists(path):
+            return
+        time.sleep(0.1)
+
+
+def remove_stale_temp_dirs(base: str, *, older_than: float = STALE_SECONDS) -> list[str]:
+    """Remove the temporary directories that local Rays of killed tokenmill runs left in ``base``.
+
+    Only directories holding ``tokenmill.pid`` whose process is gone, untouched for
+    ``older_than`` seconds (Ray's agents outlive a kill -9 by up to 90 s); never another's.
+
+    >>> import tempfile
+    >>> remove_stale_temp_dirs(tempfile.mkdtemp())
+    []
+    """
+    import glob
+    import time
+
+    removed = []
+    for path in glob.glob(os.path.join(base, TEMP_PREFIX + "*")):
+        try:
+            with open(os.path.join(path, OWNER_FILE)) as f:
+                pid = int(f.read().strip())
+            age = time.time() - os.lstat(path).st_mtime
+        except (OSError, ValueError):
+            continue  # not ours, or being made right now
+        if age < older_than or _alive(pid):
+            continue
+        _remove_dir(path, attempts=1)
+        removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -34,7 +34,7 @@ from tokenmill.prepare.engines import check_parity
 from tokenmill.prepare.executors import default_workers, make_executor
 from tokenmill.prepare.leftovers import nothing_to_keep, remove_temporaries
 from tokenmill.prepare.lock import locked
-from tokenmill.prepare.options import DEFAULT_SHARD_TOKENS, PrepareOptions, PrepareReport
+from tokenmill.prepare.options import DEFAULT_MAX_DOCUMENT_BYTES, DEFAULT_SHARD_TOKENS, PrepareOptions, PrepareReport
 from tokenmill.store import TokenStore
 from tokenmill.store.bundled import bundle_name
 from tokenmill.tokenizers import get_tokenizer
@@ -60,6 +60,7 @@ def prepare(
     ray_address: str | None = None,
     verify: bool = False,
     ray_timeout: float = 5.0,
+    max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES,
 ) -> TokenStore:
     """Tokenize ``inputs`` (files, directories, globs) into the token store ``out``; return it opened.
 
@@ -82,9 +83,11 @@ def prepare(
     run wrote. A tokenizer given as a file or directory is copied into the store
     (``tokenizer/``), so the store decodes anywhere. With ``executor="ray"`` the inputs and
     ``out`` must be at the same path on every node (a shared file system).
-    Memory stays bounded except for one case: a ``.jsonl`` line over 64 MB is parsed whole,
-    needing about 2x its size (ASCII; Python holds non-ASCII text at 2-4 bytes a character);
-    ``.txt`` documents stream whatever their size.
+    Memory stays bounded: a ``.txt`` streams in pieces whatever its size, and a huge text is
+    encoded in pieces (cut where the IDs cannot change, else cut anyway and counted in
+    ``stats["unsafe_cuts"]``), yet stays one document; a ``.jsonl`` line is parsed whole
+    (about 3x its size; Python holds non-ASCII text at 2-4 bytes a character), so one over
+    ``max_document_bytes`` is refused, naming it.
 
     >>> import tempfile, pathlib
     >>> d = pathlib.Path(tempfile.mkdtemp())
@@ -110,6 +113,7 @@ def prepare(
         ray_address=ray_address,
         verify=verify,
         ray_timeout=ray_timeout,
+        max_document_bytes=max_document_bytes,
     )
     return run_prepare(inputs, out, options).store
 

@@ -10,6 +10,7 @@ Pitfall: a task whose record is already there, for the same inputs and options, 
 intact shards, is not redone (resume); anything else it finds under its own names (the
 leftovers of a killed run) is removed first, so a task's output never mixes two runs.
 
+>>> from tokenmill.prepare.job import split_of
 >>> split_of(0, "a.jsonl", 2, 0.5)
 1
 """
@@ -17,13 +18,12 @@ leftovers of a killed run) is removed first, so a task's output never mixes two 
 from __future__ import annotations
 
 import errno
-import hashlib
+import itertools
 import json
 import os
 import signal
 import socket
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,14 +31,14 @@ import numpy as np
 
 from tokenmill.common.errors import ExplainedError
 from tokenmill.common.files import atomic_write_bytes, sha256_file
-from tokenmill.corpus.inputs import InputFile
 from tokenmill.corpus.readers import read_task, unpack
 from tokenmill.prepare.engines import make_encoder, scrub_surrogates
+from tokenmill.prepare.job import Job, split_of
+from tokenmill.prepare.own_files import SPLITS, real_dir
 from tokenmill.prepare.tasks import TaskSpec, describe_task, record_path, unpacked_path
 from tokenmill.store.format import PROGRESS_NAME, task_shard_name
 from tokenmill.store.writer import ShardWriter
 
-SPLITS = ("train", "val")
 STAT_KEYS = (
     "documents",
     "empty_documents",
@@ -47,51 +47,15 @@ STAT_KEYS = (
     "replacements",
     "bad_lines_skipped",
     "empty_files",  # inputs with no document and no bad line at all (a 0-byte file); in the manifest when > 0
+    "unsafe_cuts",  # cuts inside a huge document where no ID-preserving place was near (see corpus.cutting)
 )
-DOCS, EMPTY, BYTES, EOTS, REPL, BAD, EMPTY_FILES = range(len(STAT_KEYS))
+DOCS, EMPTY, BYTES, EOTS, REPL, BAD, EMPTY_FILES, UNSAFE = range(len(STAT_KEYS))
+PROGRESS_BYTES = 8 << 20  # a task reports its progress every this many input bytes (big tasks move the bar)
+FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)  # out of space, quota or file size
 WRITE_HINT = (
     "--out must be a directory that every worker can write, on every machine (with --executor ray: "
     "a shared file system mounted at the same path on every node)"
 )
-
-
-@dataclass(frozen=True)
-class Job:
-    """Everything a worker needs besides its task, sent once per worker (or Ray object)."""
-
-    tokenizer: Any  # picklable: a worker re-resolves it by name/path
-    engine: str
-    eot: str  # "append", "prepend" or "none"
-    eot_id: int | None
-    eot_text: str | None  # the EOT token's spelling, counted when it appears in text
-    dtype: str  # store dtype; IDs are checked to fit
-    val_fraction: float
-    seed: int
-    text_field: str
-    errors: str
-    skip_bad_lines: bool
-    shard_tokens: int  # a shard closes at the first document end past this
-    cuttable: bool  # may huge texts be cut (the tokenizer's pattern is in CUTTABLE_PATTERNS)?
-    out: str  # the store directory (seen at this path by every worker)
-    splits: tuple[str, ...]  # ("train",) or ("train", "val")
-    files: tuple[InputFile, ...]  # the inputs, as planned
-    key: str  # identity of the store being made (workers are reused only for the same key)
-    tokenizer_info: dict[str, Any]  # the manifest's "tokenizer" (name, max_token_value): IDs are checked
-
-
-def split_of(seed: int, name: str, ordinal: int, val_fraction: float) -> int:
-    """0 (train) or 1 (val): a seeded hash of the document's identity, stable across runs.
-
-    ``name`` is the input's :attr:`~tokenmill.corpus.inputs.InputFile.name`, not its path as
-    typed, so ``x`` and ``./x`` (or a rerun from elsewhere with ``/abs/x``) split alike.
-
-    >>> [split_of(0, "a.jsonl", i, 0.5) for i in range(6)]
-    [0, 0, 1, 0, 0, 1]
-    """
-    if val_fraction <= 0:
-        return 0
-    digest = hashlib.blake2b(f"{seed}:{name}:{ordinal}".encode(), digest_size=8).digest()
-    return int(int.from_bytes(digest, "big") < val_fraction * 2.0**64)
 
 
 class _Worker:
@@ -121,6 +85,7 @@ class _Worker:
         }
         f = job.files[spec.input_index]
         self.name = f.name or f.path
+        self.task, self.unreported = spec.index, 0
         try:
             docs = read_task(
                 f,
@@ -130,6 +95,7 @@ class _Worker:
                 text_field=job.text_field,
                 cuttable=job.cuttable,
                 unpacked=spec.unpacked,
+                max_document_bytes=job.max_document_bytes,
             )
             for doc in docs:
                 self._document(doc)
@@ -168,20 +134,34 @@ class _Worker:
         return record if isinstance(record, dict) else None
 
     def _clear(self, task: int) -> None:
-        """Remove what a killed run left under this task's names (never any other file)."""
+        """Remove what a killed run left under this task's names (never any other file).
+
+        By exact names, never by listing the store: a listing per task made a run's time
+        grow with the square of its number of tasks. Shards are numbered from 0 without gaps;
+        a killed write's ``.tmp`` (its name holds the dead writer's pid) goes at the run's end.
+        """
         record_path(self.out, task).unlink(missing_ok=True)
         for split in SPLITS:
-            stem = task_shard_name(split, task, 0)[:-5]
-            for p in self.out.glob(f"{stem}[0-9]*"):
-                rest = p.name[len(stem) :]
-                k, _, ext = rest.partition(".")
-                if k.isdigit() and (ext in ("bin", "idx") or ext.endswith(".tmp")):
-                    p.unlink(missing_ok=True)
+            for k in itertools.count():
+                found = False
+                for ext in ("bin", "idx"):
+                    try:
+                        os.unlink(self.out / f"{task_shard_name(split, task, k)}.{ext}")
+                        found = True
+                    except FileNotFoundError:
+                        pass
+                if not found:
+                    break
 
     def _document(self, doc: Any) -> None:
         job, stats = self.job, self.stats
         stats[BYTES] += doc.nbytes
         stats[REPL] += doc.replacements
+        stats[UNSAFE] += doc.unsafe_cuts
+        self.unreported += doc.nbytes
+        if self.unreported >= PROGRESS_BYTES and _PROGRESS is not None:
+            _PROGRESS(self.task, self.unreported)
+            self.unreported = 0
         if doc.bad is not None:
             if not job.skip_bad_lines:
                 raise ExplainedError(
@@ -211,6 +191,13 @@ class _Worker:
 
 
 _WORKER: _Worker | None = None
+_PROGRESS: Any = None  # called (task, input bytes read) inside a task, so a big task moves the progress bar
+
+
+def set_progress(callback: Any) -> None:
+    """Where this process's tasks report their progress inside a task (None: nowhere)."""
+    global _PROGRESS
+    _PROGRESS = callback
 _STARTUP_ERROR: str | None = None  # why init_worker failed: reported with the first task
 
 
@@ -220,7 +207,7 @@ def init_worker(job: Job | None, inherited_lock_fd: int | None = None, parent_pi
     A forked worker closes its copy of the store lock, so that the lock dies with the
     writer (kill -9 included) and never with a worker that outlives it by a moment. A
     failure here is not raised (the pool would start a new worker forever) but reported
-    by :func:`run_task` as the real cause.
+    by the first task as the real cause.
     """
     global _WORKER, _STARTUP_ERROR
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the parent stops the pool, once
@@ -275,6 +262,10 @@ def execute(job: Job, spec: TaskSpec) -> dict[str, Any]:
     except OSError as exc:  # reading errors are ValueErrors: this one is --out
         where = exc.filename or job.out
         what = f"{exc.strerror or exc}: {where}"
+        if exc.errno in FULL_ERRNOS:  # the disk, not the sharing of --out: say so
+            fix = "free space there (a store needs about 2 bytes per token with GPT-2) or choose another --out"
+            return {"error": f"the disk of --out is full: task {spec.index} could not write its output ({what}); {fix}",
+                    "kind": "write"}
         return {"error": f"cannot write the output of task {spec.index} ({what}); {WRITE_HINT}", "kind": "write"}
     except Exception as exc:  # noqa: BLE001 - sent to the coordinator with its type and message
         path = describe_task(spec, job.files[spec.input_index].path)
@@ -294,7 +285,7 @@ def _unpack(job: Job, spec: TaskSpec) -> dict[str, Any]:
             return {"unpacked": str(dest), "size": done["size"], "skipped": True}
     except (OSError, ValueError, KeyError, TypeError):
         pass
-    dest.parent.mkdir(exist_ok=True)
+    real_dir(dest.parent)  # never a link out of --out
     record.unlink(missing_ok=True)
     size = unpack(job.files[spec.input_index], str(dest))
     atomic_write_bytes(record, json.dumps({"digest": spec.digest, "size": size}).encode())
@@ -302,7 +293,7 @@ def _unpack(job: Job, spec: TaskSpec) -> dict[str, Any]:
 
 
 def run_pooled(spec: TaskSpec) -> dict[str, Any]:
-    """Pool task: :func:`execute` with the job this process was started with."""
+    """A local worker process's task: :func:`execute` with the job this process was started with."""
     if _WORKER is None:
         why = _STARTUP_ERROR or "init_worker() did not run"
         return {"error": f"a tokenizing worker failed to start: {why}", "kind": "crash"}
