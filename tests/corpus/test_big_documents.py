@@ -69,7 +69,7 @@ def test_english_is_still_cut_only_where_the_ids_cannot_change(
     from tokenmill.prepare import reference_tokens
 
     assert store["train"][:].tolist() == reference_tokens([text])[0]
-    assert store.manifest["stats"]["unsafe_cuts"] == 0
+    assert "unsafe_cuts" not in store.manifest["stats"]  # optional: absent when 0
 
 
 def test_a_jsonl_line_over_max_document_bytes_is_refused_naming_it_and_the_flag(tmp_path: Path, cli) -> None:  # noqa: ANN001

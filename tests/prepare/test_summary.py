@@ -94,8 +94,8 @@ def test_ctrl_c_while_unpacking_says_the_truth_and_leaves_no_temporary_file(
     out = tmp_path / "s"
     done = cli("prepare", str(tmp_path / "big.jsonl.gz"), "--out", str(out), "--workers", "0", "--quiet")
     assert done.returncode == 130 and seen
-    assert done.stderr.endswith("interrupted; no task had finished: rerun the same command to start again\n")
-    assert "kept" not in done.stderr and done.stderr.count("\n") == 1, done.stderr
+    assert done.stderr.endswith("interrupted; no task had finished, so nothing was kept: rerun the same command to start again\n")
+    assert "keeps" not in done.stderr and done.stderr.count("\n") == 1, done.stderr
     assert not seen[0].exists() and not [p for p in out.rglob("*") if p.name.endswith(".tmp")]
 
 

@@ -47,7 +47,7 @@ def kept_work(out: str | os.PathLike[str]) -> str:
 
     >>> import tempfile
     >>> kept_work(tempfile.mkdtemp())
-    'no task had finished: rerun the same command to start again'
+    'no task had finished, so nothing was kept: rerun the same command to start again'
     """
     out = Path(out)
     tasks = _count(out / TASKS_DIR, r"\d+\.json")
@@ -57,7 +57,7 @@ def kept_work(out: str | os.PathLike[str]) -> str:
     if unpacked:
         copies = plural(unpacked, "decompressed input")
         return f"no task had finished; {out} keeps {copies}: rerun the same command to go on from there"
-    return "no task had finished: rerun the same command to start again"
+    return "no task had finished, so nothing was kept: rerun the same command to start again"
 
 
 def _count(directory: Path, pattern: str) -> int:
