@@ -105,3 +105,17 @@ def test_overwrite_rebuilds_and_verify_rereads(tmp_path: Path) -> None:
     assert all_files(store) == good
     verified = tm(*args, "--verify")
     assert verified.returncode == 0 and verified.stdout.startswith("up to date")
+
+
+def test_a_deeply_nested_manifest_is_rebuilt_not_a_crash(tmp_path: Path) -> None:
+    from tokenmill.prepare import prepare
+
+    src = tmp_path / "a.txt"
+    src.write_text("hello world")
+    out = tmp_path / "s"
+    prepare([src], out, workers=0, progress=False)
+    want = (out / "manifest.json").read_bytes()
+    (out / "manifest.json").write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.warns(UserWarning, match="nested too deeply"):
+        prepare([src], out, workers=0, progress=False)
+    assert (out / "manifest.json").read_bytes() == want

@@ -291,6 +291,8 @@ def _load_json(path: Path) -> tuple[dict[str, Any] | None, str | None]:
         return None, None
     except (OSError, ValueError) as exc:
         return None, f"{type(exc).__name__}: {exc}"
+    except RecursionError:  # JSON nested past Python's limit: damaged, never a crash
+        return None, "JSON nested too deeply to be a manifest or checkpoint"
     if not isinstance(data, dict):
         return None, f"a JSON {type(data).__name__}, not an object"
     if path.name == PROGRESS and not isinstance(data.get("identity"), dict):
