@@ -62,3 +62,4 @@ def test_store_path_is_the_local_path() -> None:
     with pytest.raises(ValueError, match="out s3://b is a URL") as info:
         store_path("s3://b", parameter="out")
     assert info.value.parameter == "out"  # type: ignore[attr-defined]
+

@@ -77,7 +77,15 @@ class AtomicFile:
         self._hash = hashlib.sha256()
 
     def __enter__(self) -> AtomicFile:
-        self._file = open(self.tmp, "wb")  # noqa: SIM115 - closed in __exit__
+        # A new file, never through a link: a link planted under the temporary name (or a
+        # leftover of a killed run with this pid) is removed, not followed.
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+        try:
+            fd = os.open(self.tmp, flags, 0o644)
+        except FileExistsError:
+            self.tmp.unlink()
+            fd = os.open(self.tmp, flags, 0o644)
+        self._file = os.fdopen(fd, "wb")
         return self
 
     def write(self, data: Any) -> None:
