@@ -95,14 +95,16 @@ def test_open_shard_files_are_closed_and_removed_on_an_error(tmp_path: Path, mon
     src = write_jsonl(tmp_path / "a.jsonl", synthetic_docs(100))
     opened: list[Any] = []
 
-    def spy_open(*a: Any, **k: Any) -> Any:
-        f = open(*a, **k)  # noqa: SIM115 - the spy hands the open file to its caller
+    import tokenmill.common.files as files_module  # where the shard writer opens its files
+
+    real_create = files_module.create_new
+
+    def spy_create(path: Path) -> Any:
+        f = real_create(path)
         opened.append(f)
         return f
 
-    import tokenmill.common.files as files_module  # where the shard writer opens its files
-
-    monkeypatch.setattr(files_module, "open", spy_open, raising=False)
+    monkeypatch.setattr(files_module, "create_new", spy_create)
     real_add, seen = ShardWriter.add, []
 
     def add(self, pieces, last):  # type: ignore[no-untyped-def]

@@ -19,7 +19,7 @@ import os
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["AtomicFile", "atomic_write_bytes", "cache_dir", "fsync_dir", "sha256_file", "temp_name"]
+__all__ = ["AtomicFile", "atomic_write_bytes", "cache_dir", "create_new", "fsync_dir", "sha256_file", "temp_name"]
 
 _BLOCK = 1 << 20  # bytes read per step when hashing: bounded memory whatever the file size
 
@@ -77,15 +77,7 @@ class AtomicFile:
         self._hash = hashlib.sha256()
 
     def __enter__(self) -> AtomicFile:
-        # A new file, never through a link: a link planted under the temporary name (or a
-        # leftover of a killed run with this pid) is removed, not followed.
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-        try:
-            fd = os.open(self.tmp, flags, 0o644)
-        except FileExistsError:
-            self.tmp.unlink()
-            fd = os.open(self.tmp, flags, 0o644)
-        self._file = os.fdopen(fd, "wb")
+        self._file = create_new(self.tmp)
         return self
 
     def write(self, data: Any) -> None:
@@ -115,6 +107,21 @@ class AtomicFile:
             raise
         self.sha256 = self._hash.hexdigest()
         fsync_dir(self.path.parent)
+
+
+def create_new(path: Path) -> IO[bytes]:
+    """``path`` created anew for writing, never through a link.
+
+    A link planted under the name (or a leftover of a killed run with this pid) is removed,
+    not followed: the bytes never land outside the directory the caller chose.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(path, flags, 0o644)
+    except FileExistsError:
+        path.unlink()
+        fd = os.open(path, flags, 0o644)
+    return os.fdopen(fd, "wb")
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
