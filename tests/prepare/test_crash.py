@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import signal
@@ -13,10 +12,8 @@ from pathlib import Path
 
 import pytest
 
-WORDS = (
-    "the of and a to in is you that it he was for on are as with his they "
-    "I at be this have from or one had by"
-).split()
+from tests.helpers import all_files
+from tests.prepare.kills import WORDS, prepare_cmd, synthetic_corpus
 
 pytestmark = pytest.mark.slow  # kills processes: crash and signal tests
 
@@ -24,32 +21,14 @@ pytestmark = pytest.mark.slow  # kills processes: crash and signal tests
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """~12 MB of synthetic .jsonl: a couple of seconds of tokenizing on 2 cores."""
-    rng = random.Random(0)
-    path = tmp_path_factory.mktemp("crash") / "corpus.jsonl"
-    with open(path, "w") as f:
-        for _ in range(1500):
-            text = " ".join(
-                rng.choice(WORDS) + rng.choice(["", "", ",", ".", "\n"])
-                for _ in range(rng.randint(100, 3000))
-            )
-            f.write(json.dumps({"text": text}) + "\n")
-    return path
-
-
-def _cmd(corpus: Path, out: Path) -> list[str]:
-    options = ["--workers", "2", "--shard-tokens", "60000", "--val-fraction", "0.1", "--quiet"]
-    return [sys.executable, "-m", "tokenmill", "prepare", str(corpus), "--out", str(out), *options]
-
-
-def _files(d: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(d.iterdir()) if p.name != ".tokenmill.lock"}
+    return synthetic_corpus(tmp_path_factory.mktemp("crash") / "corpus.jsonl", 1500, seed=0)
 
 
 @pytest.fixture(scope="module")
 def reference(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     out = tmp_path_factory.mktemp("crash") / "reference"
-    subprocess.run(_cmd(corpus, out), check=True, timeout=300)
-    files = _files(out)
+    subprocess.run(prepare_cmd(corpus, out), check=True, timeout=300)
+    files = all_files(out)
     assert sum(n.endswith(".bin") for n in files) > 20
     return files
 
@@ -76,14 +55,14 @@ def test_kill_9_then_rerun_gives_the_identical_store(
     corpus: Path, reference: dict[str, bytes], tmp_path: Path, visible_shards: int
 ) -> None:
     out = tmp_path / "store"
-    cmd = _cmd(corpus, out)
+    cmd = prepare_cmd(corpus, out)
     assert _run_and_kill(cmd, out, visible_shards), "the planned kill did not happen"
     assert not (out / "manifest.json").exists(), "a killed run must not look complete"
     finished = len(list((out / ".tasks").glob("*.json"))) if (out / ".tasks").is_dir() else 0
     # Immediately: the dead run's lock must not block the rerun.
     done = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    assert _files(out) == reference
+    assert all_files(out) == reference
     if finished:  # the tasks recorded as finished are not redone, and the rerun says so
         assert f"resumed: skipped {finished} of " in done.stdout, done.stdout
     if visible_shards >= 30:
@@ -92,11 +71,11 @@ def test_kill_9_then_rerun_gives_the_identical_store(
 
 def test_kill_twice_then_rerun(corpus: Path, reference: dict[str, bytes], tmp_path: Path) -> None:
     out = tmp_path / "store"
-    cmd = _cmd(corpus, out)
+    cmd = prepare_cmd(corpus, out)
     assert _run_and_kill(cmd, out, 3), "the first planned kill did not happen"
     assert _run_and_kill(cmd, out, 8), "the second planned kill did not happen"
     subprocess.run(cmd, check=True, timeout=300)
-    assert _files(out) == reference
+    assert all_files(out) == reference
     assert not (out / ".progress.json").exists() and not any(p.suffix == ".tmp" for p in out.iterdir())
     assert os.path.getsize(out / "manifest.json") > 0
 
@@ -114,7 +93,7 @@ def _start_and_wait_for(cmd: list[str], out: Path, err: Path, visible_shards: in
 
 def test_ctrl_c_is_one_line_not_a_traceback_per_worker(corpus: Path, tmp_path: Path) -> None:
     out, err = tmp_path / "store", tmp_path / "err"
-    proc = _start_and_wait_for(_cmd(corpus, out), out, err, 2)
+    proc = _start_and_wait_for(prepare_cmd(corpus, out), out, err, 2)
     os.killpg(proc.pid, signal.SIGINT)  # as Ctrl-C does: the workers get it too
     assert proc.wait(timeout=60) == 130
     text = err.read_text()
@@ -134,7 +113,7 @@ def test_workers_of_a_killed_prepare_exit_quietly(corpus: Path, tmp_path: Path) 
     import psutil
 
     out, err = tmp_path / "store", tmp_path / "err"
-    proc = _start_and_wait_for(_cmd(corpus, out), out, err, 2)
+    proc = _start_and_wait_for(prepare_cmd(corpus, out), out, err, 2)
     workers = psutil.Process(proc.pid).children()
     assert workers
     proc.send_signal(signal.SIGKILL)
@@ -219,7 +198,7 @@ def test_kill_right_after_a_val_shard_closes_on_its_own(corpus: Path, tmp_path: 
     done = subprocess.run(_hooked("none", 0, False, args), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert not finished or f"resumed: skipped {finished} of" in done.stdout, done.stdout
-    assert _files(out) == _files(ref)
+    assert all_files(out) == all_files(ref)
 
 
 @pytest.mark.parametrize("point", ["before_manifest", "after_manifest"])
@@ -228,7 +207,7 @@ def test_kill_inside_finish(corpus: Path, reference: dict[str, bytes], tmp_path:
     args = _prepare_args([corpus], out, "--shard-tokens", "60000", "--val-fraction", "0.1")
     done = _kill_and_rerun(point, 0, False, args)
     assert done.returncode == 0, done.stderr
-    assert _files(out) == reference  # no .progress.json, no .tmp left behind either
+    assert all_files(out) == reference  # no .progress.json, no .tmp left behind either
 
 
 @pytest.fixture(scope="module")
@@ -251,4 +230,4 @@ def test_kill_inside_a_document_cut_into_pieces(big_docs: list[Path], tmp_path: 
     out = tmp_path / "store"
     done = _kill_and_rerun("in_piece", 25, True, _prepare_args(big_docs, out, *options))
     assert done.returncode == 0, (done.stdout, done.stderr)
-    assert _files(out) == _files(ref)
+    assert all_files(out) == all_files(ref)

@@ -7,7 +7,6 @@ Each attack runs a seeded number of times: ``TOKENMILL_FAULT_RUNS`` SIGKILLed wo
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import signal
@@ -18,7 +17,9 @@ from pathlib import Path
 
 import pytest
 
-WORDS = "the of and a to in is you that it he was for on are as with his they I at be this have from".split()
+from tests.helpers import all_files
+from tests.prepare.kills import prepare_cmd, synthetic_corpus
+
 RUNS = int(os.environ.get("TOKENMILL_FAULT_RUNS", "2"))
 KILLS = int(os.environ.get("TOKENMILL_FAULT_KILLS", "2"))
 
@@ -28,29 +29,14 @@ pytestmark = [pytest.mark.slow, pytest.mark.faults]
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """~21 MB of .jsonl in 1 MiB range tasks: about 4 s of tokenizing on 2 cores."""
-    rng = random.Random(1)
-    path = tmp_path_factory.mktemp("faults") / "corpus.jsonl"
-    with open(path, "w") as f:
-        for _ in range(3000):
-            words = (rng.choice(WORDS) + rng.choice(["", "", ",", ".", "\n"]) for _ in range(rng.randint(100, 3000)))
-            f.write(json.dumps({"text": " ".join(words)}) + "\n")
-    return path
-
-
-def _cmd(corpus: Path, out: Path) -> list[str]:
-    options = ["--workers", "2", "--shard-tokens", "60000", "--val-fraction", "0.1", "--quiet"]
-    return [sys.executable, "-m", "tokenmill", "prepare", str(corpus), "--out", str(out), *options]
-
-
-def _files(d: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(d.iterdir()) if p.name != ".tokenmill.lock"}
+    return synthetic_corpus(tmp_path_factory.mktemp("faults") / "corpus.jsonl", 3000, seed=1)
 
 
 @pytest.fixture(scope="module")
 def reference(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     out = tmp_path_factory.mktemp("faults") / "reference"
-    subprocess.run(_cmd(corpus, out), check=True, timeout=300)
-    return _files(out)
+    subprocess.run(prepare_cmd(corpus, out), check=True, timeout=300)
+    return all_files(out)
 
 
 def _workers_of(pid: int) -> list[int]:
@@ -68,7 +54,7 @@ def test_a_sigkilled_worker_ends_the_run_within_seconds_and_the_rerun_resumes(
 ) -> None:
     rng = random.Random(attempt)
     out = tmp_path / "store"
-    proc = subprocess.Popen(_cmd(corpus, out), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(prepare_cmd(corpus, out), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         while len(_workers_of(proc.pid)) < 2 and proc.poll() is None:
             time.sleep(0.01)
@@ -90,9 +76,9 @@ def test_a_sigkilled_worker_ends_the_run_within_seconds_and_the_rerun_resumes(
     assert took < 30, f"a killed worker took {took:.0f} s to end the run"
     assert err.count("\n") == 1 and "worker died" in err and "-9" in err, err
     assert not _workers_of(proc.pid)
-    again = subprocess.run(_cmd(corpus, out), capture_output=True, text=True, timeout=300)
+    again = subprocess.run(prepare_cmd(corpus, out), capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr
-    assert _files(out) == reference
+    assert all_files(out) == reference
 
 
 @pytest.mark.parametrize("attempt", range(KILLS))
@@ -101,14 +87,14 @@ def test_kill_9_at_a_random_moment_then_rerun_gives_the_identical_store(
 ) -> None:
     rng = random.Random(1000 + attempt)
     out = tmp_path / "store"
-    proc = subprocess.Popen(_cmd(corpus, out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(prepare_cmd(corpus, out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(rng.uniform(0.3, 3.5))
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     for _ in range(2):  # the rerun (twice: the second finds the store complete)
-        again = subprocess.run(_cmd(corpus, out), capture_output=True, text=True, timeout=300)
+        again = subprocess.run(prepare_cmd(corpus, out), capture_output=True, text=True, timeout=300)
         assert again.returncode == 0, again.stderr
-        assert _files(out) == reference
+        assert all_files(out) == reference
 
 
 IDLE_KILL = r"""
@@ -145,7 +131,7 @@ def test_a_full_disk_says_so_keeps_the_finished_tasks_and_the_rerun_resumes(
     corpus: Path, reference: dict[str, bytes], small_disk: Path, tmp_path: Path
 ) -> None:
     out = small_disk / "store"
-    done = subprocess.run(_cmd(corpus, out), capture_output=True, text=True, timeout=300)
+    done = subprocess.run(prepare_cmd(corpus, out), capture_output=True, text=True, timeout=300)
     assert done.returncode == 1 and done.stderr.count("\n") == 1, done.stderr
     assert "disk of --out is full" in done.stderr and "shared file system" not in done.stderr, done.stderr
     finished = out.is_dir() and any((out / ".tasks").glob("*.json"))
@@ -156,9 +142,9 @@ def test_a_full_disk_says_so_keeps_the_finished_tasks_and_the_rerun_resumes(
         import shutil
 
         shutil.copytree(out, moved, symlinks=True)
-    again = subprocess.run(_cmd(corpus, moved), capture_output=True, text=True, timeout=300)
+    again = subprocess.run(prepare_cmd(corpus, moved), capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr
-    assert _files(moved) == reference
+    assert all_files(moved) == reference
 
 
 def test_a_disk_full_at_the_first_write_leaves_nothing(small_disk: Path, tmp_path: Path) -> None:
