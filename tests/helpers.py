@@ -38,3 +38,11 @@ def write_jsonl(path: Path, texts: list[str], field: str = "text") -> Path:
 def all_files(directory: Path) -> dict[str, bytes]:
     """Every file of a store by name (the lock aside): compare two stores byte for byte."""
     return {p.name: p.read_bytes() for p in sorted(directory.iterdir()) if p.is_file() and p.name != ".tokenmill.lock"}
+
+
+def set_ranks_sha256(store: Path, sha: str) -> None:
+    """Make a GPT-2 store's manifest claim another vocabulary (what a store from elsewhere may hold)."""
+    manifest = json.loads((store / "manifest.json").read_text())
+    assert manifest["tokenizer"]["ranks_sha256"] is not None
+    manifest["tokenizer"]["ranks_sha256"] = sha
+    (store / "manifest.json").write_text(json.dumps(manifest))
