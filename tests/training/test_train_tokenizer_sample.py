@@ -21,7 +21,8 @@ from tokenmill import train_tokenizer
 from tokenmill.common.errors import OptionError, OptionTypeError
 from tokenmill.prepare import tasks as tasks_mod
 from tokenmill.tokenizers.trained import HF_FILE, META_FILE, RANKS_FILE
-from tokenmill.training.sample import BASE_BYTES, BYTES_PER_TEXT_BYTE, BottomSample, parse_size, sample_budget
+from tokenmill.training.memory import BASE_BYTES, BUDGET_PER_TEXT_BYTE, parse_size, sample_budget
+from tokenmill.training.sample import BottomSample
 
 pytest.importorskip("tokenizers")
 pytestmark = pytest.mark.filterwarnings("ignore:the corpus gave only")
@@ -57,8 +58,8 @@ def identity(out: Path) -> tuple[bytes, bytes, dict]:
     return (out / RANKS_FILE).read_bytes(), (out / HF_FILE).read_bytes(), meta
 
 
-# A bound that leaves ~60 KB of text for the trainer: the corpora below are sampled.
-SMALL = BASE_BYTES + BYTES_PER_TEXT_BYTE * 60_000
+# A bound that leaves ~120 KB of text for the trainer (less, once profiled): the corpora below are sampled.
+SMALL = BASE_BYTES + BUDGET_PER_TEXT_BYTE * 120_000
 OPTS = dict(vocab_size=600, max_memory=SMALL, progress=False)
 
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from tokenmill.prepare.executor import EXECUTORS
 from tokenmill.prepare.options import ERROR_POLICIES
 from tokenmill.tokenizers.base import ENDOFTEXT
+from tokenmill.training.memory import DEFAULT_MAX_MEMORY
 from tokenmill.training.patterns import DEFAULT_PATTERN, PATTERNS
-from tokenmill.training.sample import DEFAULT_MAX_MEMORY
 
 
 def _opt(default: object, flag: str, help: str, **cli: object) -> object:

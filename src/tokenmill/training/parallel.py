@@ -25,7 +25,8 @@ from tokenmill.corpus.readers import read_task
 from tokenmill.prepare.executors import default_workers, make_executor
 from tokenmill.prepare.tasks import TaskSpec, describe_task, plan_tasks
 from tokenmill.training.corpus import CorpusStats, chunks, scrub
-from tokenmill.training.sample import BottomSample, chunk_hash, workers_within
+from tokenmill.training.memory import Profile, check_enough, fit_prefix, format_size, workers_within
+from tokenmill.training.sample import BottomSample, chunk_hash
 
 COMPRESSED_RATIO = 8  # a compressed task's text, at most, per byte on disk (for the memory plan)
 
@@ -106,11 +107,38 @@ def largest_task_text(tasks: Sequence[TaskSpec], files: Sequence[InputFile]) -> 
     return max(sizes, default=0)
 
 
+def sample_corpus(
+    files: Sequence[InputFile], *, pat_str: str, max_memory: int, budget: int, vocab_size: int, report: Any = None,
+    **read: Any,
+) -> tuple[Iterator[str], SampleStats, Profile]:
+    """(the sample's texts, handed over once each; what was read and used; its memory profile).
+
+    :func:`read_sample` within ``budget`` bytes, then the longest prefix in hash order whose
+    profile fits ``max_memory`` (:func:`~tokenmill.training.memory.fit_prefix`).
+    ``report(line)``, if given, hears what was read and the memory expected, before training.
+    """
+    items, stats = read_sample(files, budget=budget, max_memory=max_memory, **read)
+    keep, profile = fit_prefix([t for _, t in items], pat_str, max_memory)
+    check_enough(profile, stats.bytes_read, vocab_size, max_memory)
+    if keep < len(items):
+        del items[keep:]
+        stats.everything = False
+    stats.chunks_used = len(items)
+    stats.bytes_used = profile.nbytes
+    stats.documents_used = len({(k[1], k[2]) for k, _ in items})
+    if report is not None:
+        used = "all of it" if stats.everything else f"a sample of {format_size(stats.bytes_used)}"
+        peak = ("at most " if not profile.exact else "") + format_size(profile.peak())
+        report(f"train-tokenizer: read {format_size(stats.bytes_read)} of text; training on {used}; "
+               f"expected peak memory {peak} (--max-memory {format_size(max_memory)})")
+    return _handed_over(items), stats, profile
+
+
 def read_sample(
     files: Sequence[InputFile], *, budget: int, max_memory: int, seed: int, text_field: str, errors: str, skip_bad_lines: bool,
     workers: int | None, executor: str, ray_address: str | None, bar: Any = None,
-) -> tuple[Iterator[str], SampleStats]:
-    """(the sample's texts in hash order, handed over once each; what was read and used).
+) -> tuple[list[tuple[Any, str]], SampleStats]:
+    """(the bottom sample's (key, text) within ``budget`` bytes, in hash order; what was read).
 
     ``workers`` None: every core; fewer when ``max_memory`` would not hold them. Raises the error of the failed task with the lowest number.
     """
@@ -136,13 +164,8 @@ def read_sample(
                 bar.update(spec.size)
     if failures:
         raise _error(failures[min(failures)])
-    items, sample_cutoff = sample.items(), sample.cutoff
-    del sample
-    stats.chunks_used = len(items)
-    stats.bytes_used = sum(len(t.encode("utf-8")) for _, t in items)
-    stats.everything = sample_cutoff is None
-    stats.documents_used = len({(k[1], k[2]) for k, _ in items})
-    return _handed_over(items), stats
+    stats.everything = sample.cutoff is None
+    return sample.items(), stats
 
 
 def _handed_over(items: list[tuple[Any, str]]) -> Iterator[str]:

@@ -30,16 +30,10 @@ from tokenmill.corpus.inputs import resolve_inputs
 from tokenmill.tokenizers import ENDOFTEXT, Tokenizer, get_tokenizer
 from tokenmill.tokenizers.trained import FORMAT, VERSION
 from tokenmill.training.export import check_out, hf_json, ranks_text, renumber, write_dir
-from tokenmill.training.parallel import read_sample
+from tokenmill.training.memory import DEFAULT_MAX_MEMORY, parse_size, sample_budget
+from tokenmill.training.parallel import sample_corpus
 from tokenmill.training.patterns import DEFAULT_PATTERN, pattern_for
-from tokenmill.training.sample import (
-    DEFAULT_MAX_MEMORY,
-    METHOD,
-    expected_memory,
-    format_size,
-    parse_size,
-    sample_budget,
-)
+from tokenmill.training.sample import METHOD
 
 RUN_KEY = "run"  # metadata of the run (seconds, input paths and times): not part of the identity
 TRAINED_ON = ("documents", "empty_documents", "bytes_read", "replacements", "bad_lines_skipped")
@@ -119,21 +113,14 @@ def train_tokenizer(
     files = resolve_inputs(inputs, text_field=text_field, exclude=out, skipped=skipped)
     hf = _new_hf_tokenizer(pat_str, chars=True)
     trainer = _hf_trainer(vocab_size - n_special, min_frequency, progress, chars=True)
-    if progress:
-        say(f"train-tokenizer: max memory {format_size(memory)}: a sample of up to {format_size(budget)} of text, "
-            f"expected peak {format_size(expected_memory(budget))}")
     with progress_bar(sum(f.size for f in files), progress, label="train-tokenizer") as bar:
         if hasattr(bar, "set_description"):
             bar.set_description("train-tokenizer: reading")
-        texts, stats = read_sample(
-            files, budget=budget, max_memory=memory, seed=seed, text_field=text_field, errors=errors,
-            skip_bad_lines=skip_bad_lines, workers=workers, executor=executor, ray_address=ray_address, bar=bar,
+        texts, stats, profile = sample_corpus(
+            files, pat_str=pat_str, max_memory=memory, budget=budget, vocab_size=vocab_size, seed=seed, text_field=text_field,
+            errors=errors, skip_bad_lines=skip_bad_lines, workers=workers, executor=executor,
+            ray_address=ray_address, bar=bar, report=getattr(bar, "write", say) if progress else None,
         )
-        if progress:
-            used = "all of it (smaller than the sample budget)" if stats.everything else (
-                f"a sample of {format_size(stats.bytes_used)}")
-            getattr(bar, "write", say)(f"train-tokenizer: read {format_size(stats.bytes_read)} of text; training on {used}; "
-                      f"expected peak {format_size(expected_memory(stats.bytes_used))}")
         hf.train_from_iterator(_then_merging(texts, bar), trainer)
     if stats.documents == 0:
         raise ExplainedError("the inputs hold no text to learn from ({0}); check the inputs and {text_field}", vars(stats))
@@ -166,7 +153,9 @@ def train_tokenizer(
         "sample": {
             "method": METHOD if not stats.everything else "all", "seed": seed, "max_memory": memory,
             "budget_bytes": budget, "bytes_used": stats.bytes_used, "documents_used": stats.documents_used,
-            "chunks_used": stats.chunks_used,
+            "chunks_used": stats.chunks_used, "distinct_pieces": profile.distinct_pieces,
+            "distinct_chars": profile.distinct_chars, "expected_peak": profile.peak(),
+            "expected_peak_exact": profile.exact,
         },
         "trainer": f"tokenizers {_hf_version()} BpeTrainer",
         RUN_KEY: {  # how this run went: not part of the tokenizer's identity
