@@ -91,7 +91,9 @@ def run(label: str, src: Path, inputs: list[Path], out: Path, vocab: int, **kw: 
            "read_mb": meta["trained_on"]["bytes_read"] / 1e6}
     print(f"  {label}: {seconds:.1f} s, peak {res['tree_mb']:.0f} MB (own {res['own_mb']:.0f}), "
           f"sample {res['sample'].get('bytes_used', meta['trained_on']['bytes_read']) / 1e6:.1f} MB "
-          f"of {res['read_mb']:.1f} MB, expected {res['sample'].get('expected_peak', 0) / 1e6:.0f} MB", flush=True)
+          f"of {res['read_mb']:.1f} MB, expected {res['sample'].get('expected_peak', 0) / 1e6:.0f} MB "
+          f"({res['sample'].get('distinct_pieces', 0):,} distinct pieces, {res['sample'].get('distinct_chars', 0):,} "
+          "chars)", flush=True)
     return res
 
 

@@ -33,10 +33,12 @@ from typing import Any
 from tokenmill.common.errors import OptionError, OptionTypeError
 
 DEFAULT_MAX_MEMORY = "2GB"  # a laptop stays safe; the same on every machine, so the same tokenizer
-BASE_BYTES = 150 * 10**6  # the run without the trainer's model: Python, tokenizers, reading
-PER_DISTINCT_CHAR = 60  # trainer bytes per character of a distinct pre-token (symbols, pair index)
-PER_DISTINCT_PIECE = 80  # trainer bytes per distinct pre-token (string, word, counts)
-PER_TEXT_BYTE = 3  # bytes per byte of sampled text (the text held and fed)
+# The peak, fitted on 8 measured runs (docs/benchmarks.md): 124 MB + 14.3 per byte of text +
+# 41.5 per character of distinct pre-tokens, within 4%; the constants add ~8% of margin.
+BASE_BYTES = 130 * 10**6  # the run without the trainer's model: Python, tokenizers, reading
+PER_DISTINCT_CHAR = 45  # per character of a distinct pre-token (the trainer's words, symbols, pair index)
+PER_DISTINCT_PIECE = 0  # per distinct pre-token (measured: no better fit than the characters alone)
+PER_TEXT_BYTE = 15.5  # per byte of sampled text (the text, the trainer's counting maps as they merge)
 BUDGET_PER_TEXT_BYTE = 20  # the byte budget's cost per byte (Japanese's); the profile then fits it
 WORKER_BYTES = 40 * 10**6  # one reading worker's own pages (a forked one shares the rest), without its text
 MIN_SAMPLE_BYTES_PER_TOKEN = 64  # less text per requested token than this rarely gives the merges
@@ -84,7 +86,7 @@ def sample_budget(max_memory: int, vocab_size: int) -> int:
     """The most bytes of text the trainer may see within ``max_memory``; too small a bound says what it needs.
 
     >>> sample_budget(2 * 10**9, 32000) // 10**6
-    92
+    93
     """
     budget = max(0, (max_memory - BASE_BYTES) // BUDGET_PER_TEXT_BYTE)
     need = MIN_SAMPLE_BYTES_PER_TOKEN * vocab_size
@@ -128,7 +130,7 @@ def reading_memory(sample_bytes: int, workers: int = 0, task_text: int = 0) -> i
     share twice (kept, then pickled).
 
     >>> format_size(reading_memory(50 * 10**6)), format_size(reading_memory(50 * 10**6, 2, 10**6))
-    ('250 MB', '338 MB')
+    ('230 MB', '318 MB')
     """
     held = min(sample_bytes, task_text)
     return BASE_BYTES + 2 * sample_bytes + workers * (WORKER_BYTES + 4 * held)
@@ -160,15 +162,15 @@ class Profile:
 
     def peak(self) -> int:
         """The peak memory expected when the trainer sees this sample."""
-        return (BASE_BYTES + PER_DISTINCT_CHAR * self.distinct_chars + PER_DISTINCT_PIECE * self.distinct_pieces
-                + PER_TEXT_BYTE * self.nbytes)
+        return int(BASE_BYTES + PER_DISTINCT_CHAR * self.distinct_chars + PER_DISTINCT_PIECE * self.distinct_pieces
+                   + PER_TEXT_BYTE * self.nbytes)
 
 
 def worst_case(texts: Sequence[str]) -> Profile:
     """A profile no sample of ``texts`` exceeds: every character a distinct pre-token.
 
     >>> worst_case(["ab", "c"]).peak() - BASE_BYTES
-    429
+    181
     """
     chars = sum(map(len, texts))
     nbytes = sum(len(t.encode("utf-8")) for t in texts)
@@ -186,7 +188,7 @@ def fit_prefix(texts: Sequence[str], pat_str: str, max_memory: int) -> tuple[int
     (200, 1000, False)
     >>> n, p = fit_prefix(["ab ab ab", "cd"] * 100, r"\\S+|\\s+", BASE_BYTES + 2000)
     >>> n, p.distinct_pieces, p.distinct_chars
-    (96, 3, 5)
+    (22, 3, 5)
     """
     whole = worst_case(texts)
     if whole.peak() <= max_memory:

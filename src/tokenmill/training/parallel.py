@@ -118,6 +118,8 @@ def sample_corpus(
     ``report(line)``, if given, hears what was read and the memory expected, before training.
     """
     items, stats = read_sample(files, budget=budget, max_memory=max_memory, **read)
+    if hasattr(read.get("bar"), "set_description"):
+        read["bar"].set_description("train-tokenizer: read; sizing the sample")
     keep, profile = fit_prefix([t for _, t in items], pat_str, max_memory)
     check_enough(profile, stats.bytes_read, vocab_size, max_memory)
     if keep < len(items):
