@@ -42,7 +42,6 @@ PER_TEXT_BYTE = 15.5  # per byte of sampled text (the text, the trainer's counti
 BUDGET_PER_TEXT_BYTE = 20  # the byte budget's cost per byte (Japanese's); the profile then fits it
 WORKER_BYTES = 40 * 10**6  # one reading worker's own pages (a forked one shares the rest), without its text
 MIN_SAMPLE_BYTES_PER_TOKEN = 64  # less text per requested token than this rarely gives the merges
-BATCH_CHUNKS = 64  # the profile's step, in chunks (~0.5 MB of Japanese)
 
 _UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
           "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40}
@@ -180,8 +179,8 @@ def worst_case(texts: Sequence[str]) -> Profile:
 def fit_prefix(texts: Sequence[str], pat_str: str, max_memory: int) -> tuple[int, Profile]:
     """(how many of ``texts``, in order, to keep; their profile): the longest prefix whose peak fits.
 
-    Counted in steps of :data:`BATCH_CHUNKS` texts, halved down to one text where a step
-    would not fit. When even the worst case fits, nothing is counted.
+    Every prefix is profiled in one pass: each distinct pre-token (by CRC-32) is charged to
+    the text where it first appears. When even the worst case fits, nothing is counted.
 
     >>> n, p = fit_prefix(["ab ab ab", "cd"] * 100, r"\\S+|\\s+", BASE_BYTES + 10**6)
     >>> n, p.distinct_pieces, p.exact
@@ -197,24 +196,26 @@ def fit_prefix(texts: Sequence[str], pat_str: str, max_memory: int) -> tuple[int
     import regex
 
     pat = regex.compile(pat_str)
-    seen = np.empty(0, dtype=np.uint32)  # sorted distinct CRC-32s of the pieces so far
-    done, profile, step = 0, Profile(), BATCH_CHUNKS
-    while done < len(texts):
-        batch = texts[done : done + step]
-        pieces = [p for t in batch for p in pat.findall(t)]
-        crcs = np.fromiter((zlib.crc32(p.encode("utf-8", "surrogatepass")) for p in pieces), np.uint32, len(pieces))
-        lens = np.fromiter(map(len, pieces), np.int64, len(pieces))
-        crcs, first = np.unique(crcs, return_index=True)
-        new = ~np.isin(crcs, seen, assume_unique=True)
-        grown = Profile(
-            profile.nbytes + sum(len(t.encode("utf-8")) for t in batch), profile.pieces + len(pieces),
-            profile.distinct_pieces + int(new.sum()), profile.distinct_chars + int(lens[first][new].sum()),
-        )
-        if grown.peak() > max_memory:
-            if step == 1:
-                break
-            step //= 2  # a smaller step may still fit
-            continue
-        seen = np.union1d(seen, crcs[new])
-        done, profile = done + len(batch), grown
+    n = len(texts)
+    counts, nbytes = np.zeros(n, np.int64), np.zeros(n, np.int64)
+    crcs, lens = [], []
+    for i, text in enumerate(texts):
+        pieces = pat.findall(text)
+        crcs.append(np.fromiter((zlib.crc32(p.encode("utf-8", "surrogatepass")) for p in pieces), np.uint32, len(pieces)))
+        lens.append(np.fromiter(map(len, pieces), np.uint32, len(pieces)))
+        counts[i], nbytes[i] = len(pieces), len(text.encode("utf-8"))
+    crc, length = np.concatenate(crcs), np.concatenate(lens)
+    del crcs, lens
+    first = np.unique(crc, return_index=True)[1]  # each distinct pre-token's first appearance
+    del crc
+    owner = np.repeat(np.arange(n), counts)[first]  # the text it first appears in
+    new_pieces = np.cumsum(np.bincount(owner, minlength=n))
+    new_chars = np.cumsum(np.bincount(owner, weights=length[first], minlength=n)).astype(np.int64)
+    cum_bytes, cum_pieces = np.cumsum(nbytes), np.cumsum(counts)
+    peaks = BASE_BYTES + PER_DISTINCT_CHAR * new_chars + PER_DISTINCT_PIECE * new_pieces + PER_TEXT_BYTE * cum_bytes
+    done = int(np.searchsorted(peaks, max_memory, side="right"))  # peaks never decrease
+    if done == 0:
+        return 0, Profile()
+    k = done - 1
+    profile = Profile(int(cum_bytes[k]), int(cum_pieces[k]), int(new_pieces[k]), int(new_chars[k]))
     return done, profile
