@@ -24,11 +24,12 @@ change), gpt2, cl100k or o200k. DIR gets tokenizer.tiktoken (ranks), tokenizer.j
 (Hugging Face, same IDs) and tokenmill-tokenizer.json (pattern, special tokens, sha256s).
 
 Memory: --max-memory (default 2GB) bounds the whole run, workers included. The trainer's
-memory grows with the distinct text it sees (about 20 bytes per byte of Japanese), so a
-corpus bigger than the sample budget (about (SIZE - 120 MB) / 20) is sampled: whole lines
-in chunks of ~4 KB, chosen by a hash of --seed and their place, the same whatever --workers
-or --executor read them. The inputs are read by prepare's tasks, on --workers processes
-(or Ray). The expected peak is printed before training starts.
+memory grows with the text it sees and its distinct pre-tokens (about 20 bytes per byte of
+Japanese), so a bigger corpus is sampled: whole lines in chunks of ~4 KB, in the order of a
+hash of --seed and their place, up to (SIZE - 140 MB) / 20 bytes and then as far as the
+measured memory model allows; the same whatever --workers or --executor read them. The
+inputs are read by prepare's tasks, on --workers processes (or Ray). The expected peak is
+printed (stderr) before training starts; a bound too small for --vocab-size says what it needs.
 """
 
 
