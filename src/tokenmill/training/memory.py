@@ -33,13 +33,13 @@ from typing import Any
 from tokenmill.common.errors import OptionError, OptionTypeError
 
 DEFAULT_MAX_MEMORY = "2GB"  # a laptop stays safe; the same on every machine, so the same tokenizer
-# The peak, fitted on 8 measured runs (docs/benchmarks.md): 124 MB + 14.3 per byte of text +
-# 41.5 per character of distinct pre-tokens, within 4%; the constants add ~8% of margin,
-# and 10 MB more at the base (a 300MB bound measured 295 MB with 130 MB there).
+# The peak, measured on 10 runs (docs/benchmarks.md): samples of 3-84 MB of Japanese and of
+# synthetic kana/kanji text, up to 1 GB of input. The constants sit above every point (by 3%
+# at the largest, most distinct sample: 75.6 MB from 1 GB of text, 2,200 MB measured).
 BASE_BYTES = 140 * 10**6  # the run without the trainer's model: Python, tokenizers, reading
-PER_DISTINCT_CHAR = 45  # per character of a distinct pre-token (the trainer's words, symbols, pair index)
+PER_DISTINCT_CHAR = 85  # per character of a distinct pre-token (the trainer's words, symbols, pair index)
 PER_DISTINCT_PIECE = 0  # per distinct pre-token (measured: no better fit than the characters alone)
-PER_TEXT_BYTE = 15.5  # per byte of sampled text (the text, the trainer's counting maps as they merge)
+PER_TEXT_BYTE = 11  # per byte of sampled text (the text, the trainer's counting maps as they merge)
 BUDGET_PER_TEXT_BYTE = 20  # the byte budget's cost per byte (Japanese's); the profile then fits it
 WORKER_BYTES = 40 * 10**6  # one reading worker's own pages (a forked one shares the rest), without its text
 MIN_SAMPLE_BYTES_PER_TOKEN = 64  # less text per requested token than this rarely gives the merges
@@ -170,7 +170,7 @@ def worst_case(texts: Sequence[str]) -> Profile:
     """A profile no sample of ``texts`` exceeds: every character a distinct pre-token.
 
     >>> worst_case(["ab", "c"]).peak() - BASE_BYTES
-    181
+    288
     """
     chars = sum(map(len, texts))
     nbytes = sum(len(t.encode("utf-8")) for t in texts)
@@ -188,7 +188,7 @@ def fit_prefix(texts: Sequence[str], pat_str: str, max_memory: int) -> tuple[int
     (200, 1000, False)
     >>> n, p = fit_prefix(["ab ab ab", "cd"] * 100, r"\\S+|\\s+", BASE_BYTES + 2000)
     >>> n, p.distinct_pieces, p.distinct_chars
-    (22, 3, 5)
+    (28, 3, 5)
     """
     whole = worst_case(texts)
     if whole.peak() <= max_memory:
