@@ -125,7 +125,6 @@ def sample_corpus(
     if keep < len(items):
         del items[keep:]
         stats.everything = False
-    _trim_heap()
     stats.chunks_used = len(items)
     stats.bytes_used = profile.nbytes
     stats.documents_used = len({(k[1], k[2]) for k, _ in items})
@@ -169,21 +168,6 @@ def read_sample(
         raise _error(failures[min(failures)])
     stats.everything = sample.cutoff is None
     return sample.items(), stats
-
-
-def _trim_heap() -> None:
-    """Give the reading's freed memory back to the system before the trainer allocates.
-
-    Why: the chunks of the whole corpus passed through this process and most were dropped;
-    glibc keeps their freed pages, and the trainer's peak then stacked on them (measured:
-    ~180 MB over the model at 1 GB of input). Elsewhere than glibc: nothing to do.
-    """
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
 
 
 def _handed_over(items: list[tuple[Any, str]]) -> Iterator[str]:
