@@ -39,9 +39,9 @@ def test_train_tokenizer_reports_skipped_files(tmp_path: Path, cli) -> None:
     done = cli("train-tokenizer", str(folder), "--vocab-size", "270", "--out", str(tmp_path / "tok"), "--quiet")
     assert done.returncode == 0, done.stderr
     assert "skipped 2 files of unknown type" in done.stdout, done.stdout
-    seen = json.loads((tmp_path / "tok" / "tokenmill-tokenizer.json").read_text())["trained_on"]
-    assert seen["unknown_files_skipped"] == 2
-    assert sorted(Path(p).name for p in seen["skipped_inputs"]) == [".DS_Store", "LICENSE"]
+    meta = json.loads((tmp_path / "tok" / "tokenmill-tokenizer.json").read_text())
+    assert meta["trained_on"]["unknown_files_skipped"] == 2
+    assert sorted(Path(p).name for p in meta["run"]["skipped_inputs"]) == [".DS_Store", "LICENSE"]
     clean = cli("train-tokenizer", str(folder / "a.jsonl"), "--vocab-size", "270", "--out", str(tmp_path / "t2"),
                 "--quiet")
     assert clean.returncode == 0 and "skipped" not in clean.stdout, clean.stdout

@@ -249,9 +249,10 @@ def test_inputs_like_prepare(tmp_path):
     with gzip.open(d / "sub" / "b.jsonl.gz", "wt", encoding="utf-8") as f:
         f.write('{"body": "gamma delta"}\n{"body": "\\ud800 lone"}\n')
     tok = train_tokenizer([d], tmp_path / "t", vocab_size=280, text_field="body", progress=False)
-    stats = json.loads((tmp_path / "t" / META_FILE).read_text())["trained_on"]
+    meta = json.loads((tmp_path / "t" / META_FILE).read_text())
+    stats = meta["trained_on"]
     assert stats["documents"] == 3 and stats["replacements"] == 1
-    assert [i["name"] for i in stats["inputs"]] == ["a.txt", "sub/b.jsonl.gz"]
+    assert [i["name"] for i in meta["run"]["inputs"]] == ["a.txt", "sub/b.jsonl.gz"]
     assert tok.decode(tok.encode("alpha gamma")) == "alpha gamma"
 
 

@@ -12,6 +12,8 @@ EPILOG = """\
 examples:
   tokenmill train-tokenizer aozora-ja.jsonl.xz --vocab-size 32000 --out ja-tok/
   tokenmill train-tokenizer books/ 'extra/*.txt' --vocab-size 50257 -o en-tok/ --pattern gpt2
+  tokenmill train-tokenizer 'wiki-ja/*.jsonl.zst' --vocab-size 32000 -o ja-tok/ --max-memory 8GB --workers 4
+  tokenmill train-tokenizer big/ --vocab-size 32000 -o tok/ --executor ray --ray-address head:6379
   tokenmill tokenize "吾輩は猫である。" --tokenizer ja-tok/       # use it
   tokenmill prepare aozora-ja.jsonl.xz --tokenizer ja-tok/ --out store/
 
@@ -22,6 +24,14 @@ the 256 bytes, then the merges, then the special tokens (<|endoftext|> last, as 
 (default: GPT-2's rules for spaced scripts, Japanese cut where kanji/hiragana/katakana
 change), gpt2, cl100k or o200k. DIR gets tokenizer.tiktoken (ranks), tokenizer.json
 (Hugging Face, same IDs) and tokenmill-tokenizer.json (pattern, special tokens, sha256s).
+
+Memory: --max-memory (default 2GB) bounds the whole run, workers included. The trainer's
+memory grows with the text it sees and its distinct pre-tokens (about 20 bytes per byte of
+Japanese), so a bigger corpus is sampled: whole lines in chunks of ~4 KB, in the order of a
+hash of --seed and their place, up to (SIZE - 140 MB) / 20 bytes and then as far as the
+measured memory model allows; the same whatever --workers or --executor read them. The
+inputs are read by prepare's tasks, on --workers processes (or Ray). The expected peak is
+printed (stderr) before training starts; a bound too small for --vocab-size says what it needs.
 """
 
 
@@ -72,9 +82,15 @@ def run(args: argparse.Namespace) -> int:
     seen = meta["trained_on"]
     skipped = seen.get("unknown_files_skipped", 0)
     skip_note = f"; skipped {skipped:,} file{'' if skipped == 1 else 's'} of unknown type" if skipped else ""
+    sample = meta["sample"]
+    if sample["method"] == "all":
+        used = f"all of it (under the {human_size(sample['budget_bytes'])} sample budget of --max-memory)"
+    else:
+        used = (f"a sample of {human_size(sample['bytes_used'])} from {sample['documents_used']:,} documents "
+                f"(--max-memory {args.max_memory}, --seed {sample['seed']})")
     print(safe(
         f"{tok.vocab_size:,} tokens ({meta['merges']:,} merges, pattern {meta['pattern']}) from "
-        f"{seen['documents']:,} documents, {human_size(seen['bytes_read'])} in {meta['seconds']:.1f} s "
-        f"-> {args.out}{skip_note}"
+        f"{seen['documents']:,} documents, {human_size(seen['bytes_read'])}, trained on {used}, "
+        f"in {meta['run']['seconds']:.1f} s -> {args.out}{skip_note}"
     ))
     return 0

@@ -191,6 +191,7 @@ class _Worker:
 
 
 _WORKER: _Worker | None = None
+_JOB: Any = None  # the job this pool process was started with (a Job, or another stage's, see execute)
 _PROGRESS: Any = None  # called (task, input bytes read) inside a task, so a big task moves the progress bar
 
 
@@ -209,7 +210,7 @@ def init_worker(job: Job | None, inherited_lock_fd: int | None = None, parent_pi
     failure here is not raised (the pool would start a new worker forever) but reported
     by the first task as the real cause.
     """
-    global _WORKER, _STARTUP_ERROR
+    global _WORKER, _JOB, _STARTUP_ERROR
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the parent stops the pool, once
     # Pool.terminate() stops workers with SIGTERM. A forked worker inherits its parent's Python
     # handlers, and a parent that once ran Ray has one that does not exit: terminate() then
@@ -218,9 +219,9 @@ def init_worker(job: Job | None, inherited_lock_fd: int | None = None, parent_pi
     _die_with_parent(parent_pid)
     if inherited_lock_fd is not None:
         os.close(inherited_lock_fd)
-    _WORKER = None  # not one inherited by fork from a run in the parent
+    _WORKER, _JOB = None, job  # not one inherited by fork from a run in the parent
     try:
-        _WORKER = _Worker(job) if job is not None else None
+        _WORKER = _Worker(job) if isinstance(job, Job) else None
     except Exception as exc:  # noqa: BLE001 - sent to the parent with its type and message
         _STARTUP_ERROR = f"{type(exc).__name__}: {exc}"
 
@@ -244,10 +245,13 @@ def execute(job: Job, spec: TaskSpec) -> dict[str, Any]:
 
     Never raises for a task's own failure: returns ``{"error": message, "kind": ...}``
     (kind "input": bad input, the message names file and line; "write": --out is not
-    writable here; "crash": anything else), so every executor reports it alike.
+    writable here; "crash": anything else), so every executor reports it alike. A job that
+    is not a :class:`Job` (train-tokenizer's reading) runs its own tasks: ``job.run(spec)``.
     """
     global _WORKER
     try:
+        if not isinstance(job, Job):
+            return job.run(spec)
         if spec.kind == "unpack":
             return _unpack(job, spec)
         if _WORKER is None or _WORKER.job.key != job.key:
@@ -294,7 +298,7 @@ def _unpack(job: Job, spec: TaskSpec) -> dict[str, Any]:
 
 def run_pooled(spec: TaskSpec) -> dict[str, Any]:
     """A local worker process's task: :func:`execute` with the job this process was started with."""
-    if _WORKER is None:
+    if _JOB is None or _STARTUP_ERROR is not None:
         why = _STARTUP_ERROR or "init_worker() did not run"
         return {"error": f"a tokenizing worker failed to start: {why}", "kind": "crash"}
-    return execute(_WORKER.job, spec)
+    return execute(_JOB, spec)

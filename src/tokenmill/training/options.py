@@ -13,8 +13,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from tokenmill.prepare.executor import EXECUTORS
 from tokenmill.prepare.options import ERROR_POLICIES
 from tokenmill.tokenizers.base import ENDOFTEXT
+from tokenmill.training.memory import DEFAULT_MAX_MEMORY
 from tokenmill.training.patterns import DEFAULT_PATTERN, PATTERNS
 
 
@@ -55,6 +57,29 @@ class TrainTokenizerOptions:
     )
     # skip (and count) .jsonl lines that are not JSON or lack the text
     skip_bad_lines: bool = _opt(False, "--skip-bad-lines", "skip (and count) .jsonl lines that are not JSON or lack the text field")
+    # peak memory of the whole run (workers included): sets the sample of text the trainer sees
+    max_memory: str | int = _opt(
+        DEFAULT_MAX_MEMORY, "--max-memory",
+        f"peak memory of the run, workers included, e.g. 2GB, 1.5GiB, 500MB (default {DEFAULT_MAX_MEMORY}): a bigger "
+        "corpus is sampled (whole lines, by a seeded hash) to fit", metavar="SIZE",
+    )
+    # seed of the sample's hash
+    seed: int = _opt(0, "--seed", "seed of the sample's hash (default 0)", type=int)
+    # reading processes; None: every core (fewer if max_memory would not hold them)
+    workers: int | None = _opt(
+        None, "--workers", "reading processes (default: all cores, as many as --max-memory holds; 0: in-process)",
+        type=int, metavar="N",
+    )
+    # what runs the reading tasks: "local" processes or "ray"
+    executor: str = _opt(
+        "local", "--executor", "what reads the inputs: local processes (default) or Ray (pip install 'tokenmill[ray]')",
+        choices=EXECUTORS,
+    )
+    # executor="ray": the cluster's HOST:PORT; None: a local Ray
+    ray_address: str | None = _opt(
+        None, "--ray-address", "with --executor ray: the cluster's HOST:PORT (default: a local Ray on 127.0.0.1)",
+        metavar="HOST:PORT",
+    )
     # replace the tokenizer already in out
     overwrite: bool = _opt(False, "--overwrite", "replace the tokenizer already in DIR")
     # a progress bar on stderr (the command line's --quiet turns it off)

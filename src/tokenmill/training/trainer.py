@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 import time
 import warnings
 from collections.abc import Sequence
@@ -22,16 +23,21 @@ from pathlib import Path
 from typing import Any
 
 from tokenmill._version import __version__
-from tokenmill.common.checks import non_negative_int, positive_int
+from tokenmill.common.checks import is_int, non_negative_int, positive_int
 from tokenmill.common.errors import ExplainedError, ExplainedWarning, OptionError, OptionTypeError
 from tokenmill.common.progress import progress_bar
 from tokenmill.corpus.inputs import resolve_inputs
 from tokenmill.tokenizers import ENDOFTEXT, Tokenizer, get_tokenizer
 from tokenmill.tokenizers.trained import FORMAT, VERSION
 from tokenmill.training.background import train_in_thread
-from tokenmill.training.corpus import CorpusStats, chunks, iter_documents
 from tokenmill.training.export import check_out, hf_json, ranks_text, renumber, write_dir
+from tokenmill.training.memory import DEFAULT_MAX_MEMORY, parse_size, sample_budget
+from tokenmill.training.parallel import sample_corpus
 from tokenmill.training.patterns import DEFAULT_PATTERN, pattern_for
+from tokenmill.training.sample import METHOD
+
+RUN_KEY = "run"  # metadata of the run (seconds, input paths and times): not part of the identity
+TRAINED_ON = ("documents", "empty_documents", "bytes_read", "replacements", "bad_lines_skipped")
 
 
 def train_tokenizer(
@@ -45,6 +51,11 @@ def train_tokenizer(
     text_field: str = "text",
     errors: str = "replace",
     skip_bad_lines: bool = False,
+    max_memory: str | int = DEFAULT_MAX_MEMORY,
+    seed: int = 0,
+    workers: int | None = None,
+    executor: str = "local",
+    ray_address: str | None = None,
     overwrite: bool = False,
     progress: bool = True,
 ) -> Tokenizer:
@@ -54,9 +65,17 @@ def train_tokenizer(
     (IDs after the merges; ``<|endoftext|>`` is the last ID, as in GPT-2). ``pattern``
     names the pre-tokenizer regex (:data:`~tokenmill.training.patterns.PATTERNS`);
     ``min_frequency``: a pair seen fewer times is never merged. Returns the tokenizer,
-    loaded from ``out`` (it runs on tiktoken). Inputs are read as ``prepare`` reads them.
+    loaded from ``out`` (it runs on tiktoken). Inputs are read as ``prepare`` reads them, by
+    its tasks on ``workers`` processes (None: every core) of ``executor`` ("local" or "ray").
 
-    Pitfall: every character seen in training becomes a token (built from its bytes), even
+    ``max_memory`` (``"2GB"``, ``"1.5GiB"``, bytes) bounds the run's peak memory, workers
+    included: the trainer sees a sample of at most :func:`~tokenmill.training.sample.sample_budget`
+    bytes of text, whole lines chosen by a hash of ``seed`` and their place
+    (:mod:`tokenmill.training.sample`); a smaller corpus is used whole. The same inputs and
+    options give the same tokenizer, whatever ``workers`` and ``executor``.
+
+    Pitfall: a sampled corpus is a different corpus: ``seed`` and ``max_memory`` are part of
+    the tokenizer's definition (recorded in its metadata). Every character seen in training becomes a token (built from its bytes), even
     a rare one; a corpus too small for ``vocab_size`` merges gives a smaller vocabulary, with
     a warning saying how many merges were possible; ``out`` holding another tokenizer is
     refused unless ``overwrite``.
@@ -81,6 +100,12 @@ def train_tokenizer(
             n_special, 256 + n_special,
         )
     non_negative_int("min_frequency", min_frequency)
+    memory = parse_size(max_memory)
+    budget = sample_budget(memory, vocab_size)
+    if not is_int(seed):
+        raise OptionTypeError("seed", "{seed} must be an int, got {0!r}", seed)
+    if workers is not None:
+        non_negative_int("workers", workers)
     if errors not in ("replace", "strict"):
         raise OptionError("errors", "{errors} must be 'replace' or 'strict', got {0!r}", errors)
     out = Path(out)
@@ -89,13 +114,14 @@ def train_tokenizer(
     files = resolve_inputs(inputs, text_field=text_field, exclude=out, skipped=skipped)
     hf = _new_hf_tokenizer(pat_str, chars=True)
     trainer = _hf_trainer(vocab_size - n_special, min_frequency, progress, chars=True)
-    stats = CorpusStats()
     with progress_bar(sum(f.size for f in files), progress, label="train-tokenizer") as bar:
         bar.set_description_str("train-tokenizer: reading")
-        docs = iter_documents(
-            files, stats, text_field=text_field, errors=errors, skip_bad_lines=skip_bad_lines, bar=bar
+        texts, stats, profile = sample_corpus(
+            files, pat_str=pat_str, max_memory=memory, budget=budget, vocab_size=vocab_size, seed=seed, text_field=text_field,
+            errors=errors, skip_bad_lines=skip_bad_lines, workers=workers, executor=executor,
+            ray_address=ray_address, bar=bar, report=getattr(bar, "write", say) if progress else None,
         )
-        train_in_thread(hf, chunks(docs), trainer, bar)
+        train_in_thread(hf, iter(texts), trainer, bar)
     if stats.documents == 0:
         raise ExplainedError("the inputs hold no text to learn from ({0}); check the inputs and {text_field}", vars(stats))
     trained = to_byte_level(json.loads(hf.to_str()), json.loads(_new_hf_tokenizer(pat_str).to_str()),
@@ -122,15 +148,29 @@ def train_tokenizer(
         "merges": len(ranks) - 256,
         "min_frequency": min_frequency,
         "trained_on": {
-            "inputs": [f.describe() for f in files], **vars(stats),
-            "unknown_files_skipped": len(skipped), "skipped_inputs": skipped,
+            **{k: getattr(stats, k) for k in TRAINED_ON}, "unknown_files_skipped": len(skipped),
+        },
+        "sample": {
+            "method": METHOD if not stats.everything else "all", "seed": seed, "max_memory": memory,
+            "budget_bytes": budget, "bytes_used": stats.bytes_used, "documents_used": stats.documents_used,
+            "chunks_used": stats.chunks_used, "distinct_pieces": profile.distinct_pieces,
+            "distinct_chars": profile.distinct_chars, "expected_peak": profile.peak(),
+            "expected_peak_exact": profile.exact,
         },
         "trainer": f"tokenizers {_hf_version()} BpeTrainer",
-        "seconds": round(time.perf_counter() - started, 3),
-        "tokenmill_version": __version__,
+        RUN_KEY: {  # how this run went: not part of the tokenizer's identity
+            "inputs": [f.describe() for f in files], "skipped_inputs": skipped,
+            "seconds": round(time.perf_counter() - started, 3), "tokenmill_version": __version__,
+            "workers": stats.workers, "executor": executor, "tasks": stats.tasks,
+        },
     }
     write_dir(out, ranks_text(ranks), hf_json(trained, ranks, merges, special_ids), meta, overwrite=overwrite)
     return get_tokenizer(out)
+
+
+def say(line: str) -> None:
+    """A line of the run's report on stderr (stdout stays the result's)."""
+    print(line, file=sys.stderr, flush=True)
 
 
 def _check_specials(special_tokens: Sequence[str]) -> list[str]:
