@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import os
 import random
+import shutil
 import signal
 import subprocess
 import threading
@@ -137,22 +138,30 @@ def test_cli_without_a_terminal_prints_only_its_summary_on_stdout(tmp_path: Path
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout.count("\n") == 1 and done.stdout.startswith("1,000 tokens"), repr(done.stdout)
-    assert " kB in " in done.stdout and "0.0 MB" not in done.stdout  # a small corpus's size reads as such
+    assert " kB, " in done.stdout and "0.0 MB" not in done.stdout  # a small corpus's size reads as such
     assert "\r" not in done.stderr
 
 
 def training_started(pid: int, corpus: Path) -> None:
-    """Wait until the trainer reads ``corpus`` (its file is open past the first 100 kB)."""
+    """Wait until the run reads ``corpus`` (its file is open past the first 100 kB), in the
+    process itself or in one of its reading workers."""
+    import psutil
+
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        for fd in Path(f"/proc/{pid}/fd").glob("*"):
-            try:
-                if Path(os.readlink(fd)) == corpus.resolve():
-                    pos = int(Path(f"/proc/{pid}/fdinfo/{fd.name}").read_text().split()[1])
-                    if pos > 100_000:
-                        return
-            except (OSError, ValueError, IndexError):
-                continue
+        try:
+            pids = [pid, *(c.pid for c in psutil.Process(pid).children(recursive=True))]
+        except psutil.NoSuchProcess:
+            return
+        for one in pids:
+            for fd in Path(f"/proc/{one}/fd").glob("*"):
+                try:
+                    if Path(os.readlink(fd)) == corpus.resolve():
+                        pos = int(Path(f"/proc/{one}/fdinfo/{fd.name}").read_text().split()[1])
+                        if pos > 100_000:
+                            return
+                except (OSError, ValueError, IndexError):
+                    continue
         time.sleep(0.02)
 
 
@@ -173,6 +182,7 @@ def test_cli_ctrl_c_exits_within_a_couple_of_seconds(tmp_path: Path) -> None:
         stdout, stderr = p.communicate(timeout=120)
         took = time.monotonic() - sent
         if p.returncode == 0:  # training finished before the signal: nothing to check
+            shutil.rmtree(out)
             continue
         assert p.returncode == 130, stderr
         assert stderr.strip().splitlines()[-1].startswith("tokenmill train-tokenizer: interrupted"), stderr

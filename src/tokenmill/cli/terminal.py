@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import unicodedata
 
+from tokenmill.common.words import human_bytes as human_size  # one spelling of sizes everywhere
+
 __all__ = ["display_width", "human_size", "rjust_display", "safe", "safe_json"]
 
 # Invisible characters that reorder or hide text: bidi marks, embeddings, overrides and
@@ -69,14 +71,3 @@ def rjust_display(text: str, width: int) -> str:
     return " " * max(width - display_width(text), 0) + text
 
 
-def human_size(n_bytes: float) -> str:
-    """A size as people read it, in units of 1000 (as the summary lines): never "0.0 MB".
-
-    >>> human_size(0), human_size(1), human_size(999), human_size(27_912), human_size(27_912_000), human_size(3.2e9)
-    ('0 bytes', '1 byte', '999 bytes', '27.9 kB', '27.9 MB', '3.2 GB')
-    """
-    if n_bytes < 1000:
-        n = int(n_bytes)
-        return f"{n:,} byte{'' if n == 1 else 's'}"
-    unit, scale = next((u, k) for u, k in (("kB", 1e3), ("MB", 1e6), ("GB", 1e9)) if n_bytes < k * 1000 or u == "GB")
-    return f"{n_bytes / scale:,.1f} {unit}"

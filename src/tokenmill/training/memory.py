@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tokenmill.common.errors import OptionError, OptionTypeError
+from tokenmill.common.words import human_bytes
 
 DEFAULT_MAX_MEMORY = "2GB"  # a laptop stays safe; the same on every machine, so the same tokenizer
 # The peak, measured on 10 runs (docs/benchmarks.md): samples of 3-84 MB of Japanese and of
@@ -69,15 +70,6 @@ def parse_size(value: Any, name: str = "max_memory") -> int:
     return size
 
 
-def format_size(n: float) -> str:
-    """``n`` bytes for people: ``'1.5 GB'``, ``'300 MB'``.
-
-    >>> format_size(1.5e9), format_size(3e8)
-    ('1.5 GB', '300 MB')
-    """
-    return f"{n / 1e9:.1f} GB" if n >= 1e9 else f"{n / 1e6:.0f} MB"
-
-
 def _round_up(n: int) -> str:
     """A size at least ``n``, in MB, as a user types it (``'450MB'``)."""
     return f"{-(-n // 10**6)}MB"
@@ -97,8 +89,8 @@ def sample_budget(max_memory: int, vocab_size: int) -> int:
             "max_memory",
             "{max_memory=%s} is too small to train %s tokens: it leaves %s of text for the trainer, and "
             "%s tokens need about %s, so at least {max_memory=%s}; or ask for a smaller {vocab_size}"
-            % (_round_up(max_memory), f"{vocab_size:,}", format_size(budget), f"{vocab_size:,}",
-               format_size(need), _round_up(needed)),
+            % (_round_up(max_memory), f"{vocab_size:,}", human_bytes(budget), f"{vocab_size:,}",
+               human_bytes(need), _round_up(needed)),
         )
     return budget
 
@@ -118,8 +110,8 @@ def check_enough(profile: Profile, total_bytes: int, vocab_size: int, max_memory
         "{max_memory=%s} is too small to train %s tokens on this text: it leaves %s of it for the trainer "
         "(its pre-tokens are mostly distinct), and %s tokens need about %s, so at least {max_memory=%s}; "
         "or ask for a smaller {vocab_size}"
-        % (_round_up(max_memory), f"{vocab_size:,}", format_size(profile.nbytes), f"{vocab_size:,}",
-           format_size(need), _round_up(needed)),
+        % (_round_up(max_memory), f"{vocab_size:,}", human_bytes(profile.nbytes), f"{vocab_size:,}",
+           human_bytes(need), _round_up(needed)),
     )
 
 
@@ -130,8 +122,8 @@ def reading_memory(sample_bytes: int, workers: int = 0, task_text: int = 0) -> i
     share of the sample, at most ``min(sample_bytes, task_text)``); each worker its own
     share twice (kept, then pickled).
 
-    >>> format_size(reading_memory(50 * 10**6)), format_size(reading_memory(50 * 10**6, 2, 10**6))
-    ('240 MB', '328 MB')
+    >>> human_bytes(reading_memory(50 * 10**6)), human_bytes(reading_memory(50 * 10**6, 2, 10**6))
+    ('240.0 MB', '328.0 MB')
     """
     held = min(sample_bytes, task_text)
     return BASE_BYTES + 2 * sample_bytes + workers * (WORKER_BYTES + 4 * held)

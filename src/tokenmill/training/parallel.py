@@ -20,12 +20,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tokenmill.common.errors import ExplainedError
+from tokenmill.common.words import human_bytes
 from tokenmill.corpus.inputs import InputFile
 from tokenmill.corpus.readers import read_task
 from tokenmill.prepare.executors import default_workers, make_executor
 from tokenmill.prepare.tasks import TaskSpec, describe_task, plan_tasks
 from tokenmill.training.corpus import CorpusStats, chunks, scrub
-from tokenmill.training.memory import Profile, check_enough, fit_prefix, format_size, workers_within
+from tokenmill.training.memory import Profile, check_enough, fit_prefix, workers_within
 from tokenmill.training.sample import BottomSample, chunk_hash
 
 COMPRESSED_RATIO = 8  # a compressed task's text, at most, per byte on disk (for the memory plan)
@@ -129,10 +130,10 @@ def sample_corpus(
     stats.bytes_used = profile.nbytes
     stats.documents_used = len({(k[1], k[2]) for k, _ in items})
     if report is not None:
-        used = "all of it" if stats.everything else f"a sample of {format_size(stats.bytes_used)}"
-        peak = ("at most " if not profile.exact else "") + format_size(profile.peak())
-        report(f"train-tokenizer: read {format_size(stats.bytes_read)} of text; training on {used}; "
-               f"expected peak memory {peak} (--max-memory {format_size(max_memory)})")
+        used = "all of it" if stats.everything else f"a sample of {human_bytes(stats.bytes_used)}"
+        peak = ("at most " if not profile.exact else "") + human_bytes(profile.peak())
+        report(f"train-tokenizer: read {human_bytes(stats.bytes_read)} of text; training on {used}; "
+               f"expected peak memory {peak} (--max-memory {human_bytes(max_memory)})")
     return _handed_over(items), stats, profile
 
 
