@@ -56,6 +56,8 @@ def test_the_shard_writer_refuses_a_cast_that_would_wrap(tmp_path: Path) -> None
     output.abandon()
     assert not list(tmp_path.iterdir())
 
+
+@pytest.mark.filterwarnings("ignore:val_fraction=")  # tiny stores leave a split empty, on purpose
 @settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     sizes=st.lists(st.integers(1, 60), min_size=1, max_size=40),
