@@ -68,11 +68,13 @@ def multiplied(store: Path, to: Path, times: int) -> Path:
     """A store with every shard present ``times`` times (copied under new names)."""
     manifest = json.loads((store / "manifest.json").read_text())
     to.mkdir()
-    for entry in manifest["splits"].values():
+    tasks = 1 + max(int(sh["name"].split("-")[1]) for e in manifest["splits"].values() for sh in e["shards"])
+    for split, entry in manifest["splits"].items():
         shards = []
         for copy in range(times):
             for sh in entry["shards"]:
-                name = f"{sh['name']}-{copy}"
+                _, task, k = sh["name"].split("-")  # a name the format allows: copy c is tasks c*T .. c*T+T-1
+                name = f"{split}-{copy * tasks + int(task):05d}-{k}"
                 for ext in ("bin", "idx"):
                     shutil.copyfile(store / f"{sh['name']}.{ext}", to / f"{name}.{ext}")
                 shards.append({**sh, "name": name})
