@@ -46,3 +46,18 @@ def set_ranks_sha256(store: Path, sha: str) -> None:
     assert manifest["tokenizer"]["ranks_sha256"] is not None
     manifest["tokenizer"]["ranks_sha256"] = sha
     (store / "manifest.json").write_text(json.dumps(manifest))
+
+
+def small_hf_tokenizer(path: Path) -> object:
+    """A byte-level BPE ``tokenizer.json`` of 300 tokens (``<|endoftext|>`` = 0) saved at ``path``; the tokenizer.
+
+    Needs the ``tokenizers`` package (callers skip without it).
+    """
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    hf = Tokenizer(models.BPE())
+    hf.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    hf.decoder = decoders.ByteLevel()
+    hf.train_from_iterator(["hello world, hello tea"] * 50, trainers.BpeTrainer(vocab_size=300, special_tokens=["<|endoftext|>"]))
+    hf.save(str(path))
+    return hf

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import tm, write_jsonl
+from tests.helpers import small_hf_tokenizer, tm, write_jsonl
 from tokenmill.store import TokenStore
 from tokenmill.tokenizers import get_tokenizer
 
@@ -42,17 +42,11 @@ def test_a_store_made_with_a_tokenizer_file_decodes_from_anywhere(tmp_path: Path
 
 def test_a_store_made_with_an_hf_tokenizer_json_decodes_elsewhere(tmp_path: Path) -> None:
     pytest.importorskip("tokenizers")
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
     work, elsewhere = tmp_path / "work", tmp_path / "elsewhere"
     work.mkdir()
     elsewhere.mkdir()
-    hf = Tokenizer(models.BPE())
-    hf.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    hf.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=["<|endoftext|>"])
-    hf.train_from_iterator(["hello world, hello tea"] * 50, trainer)
-    hf.save(str(work / "hf-tokenizer.json"))
+    small_hf_tokenizer(work / "hf-tokenizer.json")
     write_jsonl(work / "a.jsonl", ["hello tea", "world hello"])
     done = tm("prepare", "a.jsonl", "--tokenizer", "hf-tokenizer.json", "--out", "store", "--quiet", cwd=work)
     assert done.returncode == 0, done.stderr

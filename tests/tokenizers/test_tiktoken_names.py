@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.helpers import small_hf_tokenizer
 from tokenmill import WordTokenizer, get_tokenizer
 from tokenmill.tokenizers.base import ENDOFTEXT
 
@@ -55,14 +56,8 @@ def test_word_tokenizer_without_endoftext_says_so() -> None:
 
 def test_hf_tokenizer(tmp_path) -> None:  # noqa: ANN001
     pytest.importorskip("tokenizers")
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
-    hf = Tokenizer(models.BPE())
-    hf.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    hf.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=["<|endoftext|>"])
-    hf.train_from_iterator(["hello world, hello tea"] * 50, trainer)
-    hf.save(str(tmp_path / "tokenizer.json"))
+    hf = small_hf_tokenizer(tmp_path / "tokenizer.json")
     tok = get_tokenizer(tmp_path / "tokenizer.json")
     assert tok.n_vocab == tok.max_token_value + 1 == hf.get_vocab_size()
     assert tok.eot_token == 0

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.helpers import small_hf_tokenizer
 from tokenmill import WordTokenizer, get_tokenizer
 from tokenmill.tokenizers import bpe, ranks
 from tokenmill.tokenizers.registry import KNOWN_ENCODINGS, spec_for
@@ -189,15 +190,8 @@ def test_word_tokenizer_round_trips_known_words(words):
 
 def test_hf_tokenizer_json(tmp_path):
     pytest.importorskip("tokenizers")
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-
-    hf = Tokenizer(models.BPE())
-    hf.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    hf.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=["<|endoftext|>"])
-    hf.train_from_iterator(["hello world, hello tea"] * 50, trainer)
     path = tmp_path / "tokenizer.json"
-    hf.save(str(path))
+    small_hf_tokenizer(path)
     tok = get_tokenizer(path)
     assert tok.eot_id == 0
     ids = tok.encode("hello tea <|endoftext|>", allowed_special="all")
