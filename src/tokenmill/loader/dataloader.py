@@ -20,12 +20,12 @@ from torch.utils.data import DataLoader
 from tokenmill.common.checks import positive_int, rank_and_world_size
 from tokenmill.common.errors import OptionError, OptionTypeError
 from tokenmill.loader.book_sampler import WindowBatchSampler
+from tokenmill.loader.build import build_dataset
 from tokenmill.loader.dataset import WindowDataset, as_token_array
 from tokenmill.loader.permutation import check_seed
 from tokenmill.loader.seeded_sampler import SeededBatchSampler
-from tokenmill.loader.sources import check_store_tokenizer, dataset_id, open_store_path
+from tokenmill.loader.sources import dataset_id
 from tokenmill.tokenizers.base import ENDOFTEXT
-from tokenmill.tokenizers.load import get_tokenizer
 
 __all__ = [
     "ENDOFTEXT",
@@ -249,24 +249,10 @@ def create_dataloader(
             "with {seed=} or ranks the order is the seeded permutation; drop {generator=}",
         )
     loader_class = _stateful_loader_class() if stateful else WindowLoader
-    store = open_store_path(source)
-    if store is not None:
-        source = store
-    if isinstance(source, str):
-        # names, paths and tokenizer objects alike; None is the book's tokenizer for text
-        tok = get_tokenizer("gpt2" if tokenizer is None else tokenizer)
-        if isinstance(allowed_special, str) and allowed_special != "all":
-            allowed_special = (allowed_special,)  # one token's name, not its characters
-        # Like tiktoken, a listed special token the tokenizer lacks is simply never matched.
-        known = set(tok.special_tokens)
-        special = "all" if allowed_special == "all" else frozenset(allowed_special) & known
-        tokens: Any = tok.encode(source, allowed_special=special)
-    elif hasattr(source, "splits") and hasattr(source, "__getitem__"):  # a token store
-        check_store_tokenizer(source, tokenizer)
-        tokens = source[split]
-    else:
-        tokens = source
-    dataset = WindowDataset(tokens, max_length=max_length, stride=stride)
+    dataset, source = build_dataset(
+        source, tokenizer=tokenizer, split=split, allowed_special=allowed_special,
+        max_length=max_length, stride=stride,
+    )
     options = {
         "pin_memory": pin_memory, "prefetch_factor": prefetch_factor, "timeout": timeout,
         "persistent_workers": persistent_workers, "worker_init_fn": worker_init_fn,

@@ -1,0 +1,49 @@
+"""Dict batches' batch-level fields: ``finish_batch`` adds ``cu_seqlens``, ``max_seqlen``, ``num_items_in_batch``.
+
+Per-row fields (``input_ids``, ``labels``, ``position_ids``, ``document_ids``) are made by the
+datasets; the fields below span the whole batch, so they are computed once the rows are
+together (a mixture assembles its rows from several stores first).
+
+``cu_seqlens`` holds the cumulative segment lengths over the flattened batch, as
+flash-attention's varlen functions and Megatron take them: a segment is a run of equal
+``document_ids`` inside one row, and a row's padding tail (``document_ids == -1``) is a
+segment of its own, so the last real value is ``batch * max_length``. The tensor is padded to
+the fixed length ``batch * max_length + 1`` by repeating that last value, so that batches of
+one shape stack; the zero-length segments the padding adds are harmless to varlen kernels.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+__all__ = ["IGNORE_INDEX", "finish_batch"]
+
+IGNORE_INDEX = -100  # torch.nn.functional.cross_entropy's default ignore_index
+
+
+def finish_batch(batch: dict[str, Any]) -> dict[str, Any]:
+    """``batch`` with ``cu_seqlens`` (int32), ``max_seqlen`` (int), ``num_items_in_batch`` (int) set.
+
+    Pitfall: ``max_seqlen`` counts padding segments too (they are segments of ``cu_seqlens``).
+
+    >>> doc = torch.tensor([[0, 0, 1, -1], [0, 0, 0, 0]], dtype=torch.int32)
+    >>> labels = torch.tensor([[5, -100, 7, -100], [1, 2, 3, 4]])
+    >>> out = finish_batch({"document_ids": doc, "labels": labels})
+    >>> out["cu_seqlens"].tolist(), out["max_seqlen"], out["num_items_in_batch"]
+    ([0, 2, 3, 4, 8, 8, 8, 8, 8], 4, 6)
+    """
+    doc = batch["document_ids"]  # (batch, max_length)
+    rows, width = doc.shape
+    starts = torch.ones_like(doc, dtype=torch.bool)  # (batch, max_length): a segment starts here
+    starts[:, 1:] = doc[:, 1:] != doc[:, :-1]
+    where = torch.nonzero(starts.reshape(-1)).reshape(-1)  # flat index of each segment's start
+    total = rows * width
+    cu = torch.full((total + 1,), total, dtype=torch.int32)  # (batch * max_length + 1,)
+    cu[: len(where)] = where.to(torch.int32)
+    lengths = torch.diff(torch.cat([where, where.new_tensor([total])]))
+    batch["cu_seqlens"] = cu
+    batch["max_seqlen"] = int(lengths.max()) if len(lengths) else 0
+    batch["num_items_in_batch"] = int((batch["labels"] != IGNORE_INDEX).sum())
+    return batch
