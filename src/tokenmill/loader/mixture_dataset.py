@@ -1,0 +1,122 @@
+"""A mixture's windows: ``MixtureDataset``, its components' index spaces concatenated.
+
+Index ``offsets[k] + i`` is component ``k``'s window ``i``. A batch is split by component,
+each component's rows are fetched in one step, and the rows are put back in the sampler's
+order. Dict batches (``return_dict=True`` datasets) keep their per-row tensors, gain
+``component_ids`` and get their batch-level fields again from ``finish_batch``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from tokenmill.loader.batches import finish_batch
+from tokenmill.loader.dataset import WindowDataset
+
+__all__ = ["BATCH_FIELDS", "MixtureDataset"]
+
+BATCH_FIELDS = ("cu_seqlens", "max_seqlen", "num_items_in_batch")  # finish_batch's, recomputed
+
+
+class MixtureDataset(Dataset):
+    """The windows of several datasets, one index space: ``batch(indices)`` as one dataset's.
+
+    ``names[k]`` names ``datasets[k]``; all share ``max_length`` and ``stride``. ``n_tokens``
+    is their sum.
+
+    >>> ds = MixtureDataset(["a", "b"], [WindowDataset(list(range(10)), max_length=2, stride=2),
+    ...                                  WindowDataset(list(range(100, 110)), max_length=2, stride=2)])
+    >>> len(ds), ds.offsets.tolist(), ds.batch([5, 0])[0].tolist()
+    (8, [0, 4, 8], [[102, 103], [0, 1]])
+    """
+
+    def __init__(self, names: Sequence[str], datasets: Sequence[Any]) -> None:
+        self.names, self.datasets = list(names), list(datasets)
+        first = self.datasets[0]
+        for name, ds in zip(self.names, self.datasets):
+            if (ds.max_length, ds.stride) != (first.max_length, first.stride):
+                raise ValueError(
+                    f"component {name!r} has max_length={ds.max_length}, stride={ds.stride}, "
+                    f"component {self.names[0]!r} max_length={first.max_length}, "
+                    f"stride={first.stride}: a mixture's windows must have one shape"
+                )
+        self.max_length, self.stride = first.max_length, first.stride
+        self.n_tokens = sum(int(ds.n_tokens) for ds in self.datasets)
+        self.offsets = np.concatenate([[0], np.cumsum([len(ds) for ds in self.datasets])]).astype(np.int64)
+        # Plain sliding windows are gathered into one buffer: one conversion per batch, as one store.
+        self._plain = all(type(ds) is WindowDataset for ds in self.datasets)
+
+    def __len__(self) -> int:
+        return int(self.offsets[-1])
+
+    def __repr__(self) -> str:
+        parts = ", ".join(f"{n}={len(d)}" for n, d in zip(self.names, self.datasets))
+        return f"MixtureDataset({parts}, max_length={self.max_length}, stride={self.stride})"
+
+    def split(self, indices: Any) -> tuple[np.ndarray, np.ndarray]:
+        """``(component, local index)`` of each index, int64 arrays."""
+        idx = np.asarray(indices, dtype=np.int64).reshape(-1)
+        if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= len(self)):
+            bad = int(idx.min()) if int(idx.min()) < 0 else int(idx.max())
+            raise IndexError(f"window index {bad} is out of range for {len(self)} windows")
+        k = np.searchsorted(self.offsets, idx, side="right") - 1
+        return k, idx - self.offsets[k]
+
+    def batch(self, indices: Any) -> Any:
+        """The windows at ``indices``, as the components' batches are (list or dict), in order."""
+        k, local = self.split(indices)
+        present = np.unique(k).tolist()
+        if self._plain:
+            return self._plain_batch(k, local, present)
+        parts = {c: self.datasets[c].batch(local[k == c]) for c in present}
+        first = next(iter(parts.values()))
+        if isinstance(first, dict):
+            return self._dict_batch(k, parts)
+        out = [torch.empty((len(k), *t.shape[1:]), dtype=t.dtype) for t in first]
+        for c, part in parts.items():
+            rows = torch.from_numpy(np.flatnonzero(k == c))
+            for o, t in zip(out, part):
+                o[rows] = t
+        return out
+
+    def _plain_batch(self, k: np.ndarray, local: np.ndarray, present: list[int]) -> list[torch.Tensor]:
+        if len(present) == 1:
+            return self.datasets[present[0]].batch(local)
+        rows = np.empty((len(k), self.max_length + 1), dtype=np.int64)  # (batch, max_length + 1)
+        for c in present:
+            ds, here = self.datasets[c], k == c
+            rows[here] = ds._gather(ds._starts(local[here]))  # (n_c, max_length + 1)
+        return [torch.from_numpy(rows[:, :-1].copy()), torch.from_numpy(rows[:, 1:].copy())]
+
+    def _dict_batch(self, k: np.ndarray, parts: dict[int, dict[str, Any]]) -> dict[str, Any]:
+        n = len(k)
+        first = next(iter(parts.values()))
+        keys = [key for key, v in first.items() if key not in BATCH_FIELDS and isinstance(v, torch.Tensor)]
+        out = {key: torch.empty((n, *first[key].shape[1:]), dtype=first[key].dtype) for key in keys}
+        for c, part in parts.items():
+            rows = torch.from_numpy(np.flatnonzero(k == c))
+            for key in keys:
+                out[key][rows] = part[key]
+        out["component_ids"] = torch.from_numpy(k.copy())  # (batch,) int64: index into names
+        return finish_batch(out)
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, (int, np.integer)) and not isinstance(index, (bool, np.bool_)):
+            batch = self.batch([index])
+            if isinstance(batch, dict):
+                return {key: v[0] if isinstance(v, torch.Tensor) and key not in BATCH_FIELDS else v
+                        for key, v in batch.items()}
+            return tuple(t[0] for t in batch)
+        return self.batch(index)
+
+    def __getitems__(self, indices: Sequence[int]) -> list[Any]:
+        """torch's batched fetch: one gather, returned as per-window samples."""
+        batch = self.batch(indices)
+        if isinstance(batch, dict):
+            return [self[i] for i in indices]
+        return list(zip(*(t.unbind(0) for t in batch)))

@@ -1,0 +1,125 @@
+"""``create_dataloader({name: store, ...}, weights=..., seed=...)``: a mixture's loader, built here.
+
+Each component is built as one store is (``tokenmill.loader.build.build_dataset``), checked
+to share the first component's vocabulary, and joined into a ``MixtureDataset`` batched by a
+``MixtureBatchSampler``. The loader's ``windows_drawn`` reports each component's windows drawn.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from tokenmill.common.checks import positive_int
+from tokenmill.common.errors import OptionError, OptionTypeError
+from tokenmill.loader.build import build_dataset
+from tokenmill.loader.mixture_dataset import MixtureDataset
+from tokenmill.loader.mixture_sampler import MixtureBatchSampler
+from tokenmill.loader.sources import dataset_id, open_store_path
+
+__all__ = ["create_mixture_loader", "epoch_size", "mixture_loader_class", "resolve_component", "vocabulary"]
+
+
+class _MixtureLoader:
+    """What a mixture's loader adds to its DataLoader class."""
+
+    @property
+    def windows_drawn(self) -> dict[str, int]:
+        """Per component, the windows drawn in the global batches handed out so far (all ranks)."""
+        return self.sampler.windows_drawn  # type: ignore[attr-defined]
+
+    @property
+    def component_names(self) -> list[str]:
+        """The components in order: ``component_ids`` in dict batches index this list."""
+        return list(self.sampler.mixture.names)  # type: ignore[attr-defined]
+
+
+@functools.cache
+def mixture_loader_class(base: type) -> type:
+    """``base`` (``WindowLoader`` or the stateful one) with ``windows_drawn`` and ``component_names``."""
+    name = base.__name__.replace("Window", "Mixture")
+    return type(name, (_MixtureLoader, base), {"__module__": __name__, "__qualname__": name})
+
+
+def resolve_component(name: str, value: Any, split: str) -> tuple[Any, str]:
+    """``(source, split)`` of a component: a path or store, or a ``(store, split)`` pair."""
+    if not isinstance(name, str) or not name:
+        raise OptionTypeError("source", "a mixture's component names must be non-empty str, got {0!r}", name)
+    if isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], str):
+        value, split = value
+    store = open_store_path(value)
+    return (value if store is None else store), split
+
+
+def vocabulary(source: Any) -> str | None:
+    """A store's vocabulary: its tokenizer's ranks hash, else its name; None for token IDs."""
+    manifest = getattr(source, "manifest", None)
+    if not isinstance(manifest, dict):
+        return None
+    info = manifest.get("tokenizer", {})
+    return info.get("ranks_sha256") or info.get("name")
+
+
+def epoch_size(n_windows: int, max_length: int, epoch_windows: Any, epoch_tokens: Any) -> int:
+    """Windows in an epoch: all the components' by default, else ``epoch_windows`` or ``epoch_tokens``."""
+    if epoch_windows is not None and epoch_tokens is not None:
+        raise OptionError("epoch_windows", "pass {epoch_windows} or {epoch_tokens}, not both")
+    if epoch_windows is not None:
+        return positive_int("epoch_windows", epoch_windows)
+    if epoch_tokens is not None:
+        return math.ceil(positive_int("epoch_tokens", epoch_tokens) / max_length)
+    return n_windows
+
+
+def create_mixture_loader(
+    source: Mapping[str, Any], *, weights: Any, epoch_windows: Any, epoch_tokens: Any, seed: Any,
+    tokenizer: Any, split: str, allowed_special: Any, max_length: int, stride: int, batch_size: int,
+    rank: int, world_size: int, shuffle: bool, drop_last: bool, num_workers: int,
+    loader_class: type, collate_fn: Any, options: dict[str, Any], stride_defaulted: bool = False,
+    **dataset_options: Any,
+) -> Any:
+    """The loader ``create_dataloader`` returns for a mapping of components (see its docstring)."""
+    if seed is None:
+        raise OptionError(
+            "seed", "a mixture needs {seed=}: the components' orders and seeds derive from it; "
+            "pass the same {seed=0} on every rank",
+        )
+    if not source:
+        raise OptionError("source", "a mixture needs at least one component, got an empty mapping")
+    names, datasets, ids, first = [], [], {}, None
+    for name, value in source.items():
+        component, component_split = resolve_component(name, value, split)
+        vocab = vocabulary(component)
+        if vocab is not None and first is not None and vocab != first[1]:
+            raise OptionError(
+                "source", "components {0!r} and {1!r} were made with different tokenizers "
+                "({2} and {3}): a mixture's components must share one vocabulary; re-prepare "
+                "{1!r} with {0!r}'s tokenizer", first[0], name, first[1], vocab,
+            )
+        if vocab is not None and first is None:
+            first = (name, vocab)
+        dataset, resolved = build_dataset(
+            component, tokenizer=tokenizer, split=component_split, allowed_special=allowed_special,
+            max_length=max_length, stride=stride, **dataset_options,
+        )
+        names.append(name)
+        datasets.append(dataset)
+        ids[name] = dataset_id(dataset, resolved, component_split)
+    ident = {"components": ", ".join(names), **{f"component {n}": ids[n] for n in names}}
+    ident["mixture_sha256"] = hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()
+    dataset = MixtureDataset(names, datasets)
+    sampler = MixtureBatchSampler(
+        names, [len(ds) for ds in datasets], weights,
+        epoch_windows=epoch_size(len(dataset), max_length, epoch_windows, epoch_tokens),
+        batch_size=batch_size, seed=seed, rank=rank, world_size=world_size, shuffle=shuffle,
+        drop_last=drop_last, dataset_id=ident,
+    )
+    sampler.stride_defaulted = stride_defaulted
+    return mixture_loader_class(loader_class)(
+        dataset, batch_size=None, sampler=sampler, collate_fn=collate_fn, num_workers=num_workers,
+        **options,
+    )
