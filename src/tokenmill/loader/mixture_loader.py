@@ -15,13 +15,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from tokenmill.common.checks import positive_int
-from tokenmill.common.errors import OptionError, OptionTypeError
+from tokenmill.common.errors import OptionError
 from tokenmill.loader.build import build_dataset
 from tokenmill.loader.mixture_dataset import MixtureDataset
 from tokenmill.loader.mixture_sampler import MixtureBatchSampler
-from tokenmill.loader.sources import dataset_id, open_store_path
+from tokenmill.loader.plan import check_vocabularies, resolve_component
+from tokenmill.loader.sources import dataset_id
 
-__all__ = ["create_mixture_loader", "epoch_size", "mixture_loader_class", "resolve_component", "vocabulary"]
+__all__ = ["create_mixture_loader", "epoch_size", "mixture_loader_class"]
 
 
 class _MixtureLoader:
@@ -43,25 +44,6 @@ def mixture_loader_class(base: type) -> type:
     """``base`` (``WindowLoader`` or the stateful one) with ``windows_drawn`` and ``component_names``."""
     name = base.__name__.replace("Window", "Mixture")
     return type(name, (_MixtureLoader, base), {"__module__": __name__, "__qualname__": name})
-
-
-def resolve_component(name: str, value: Any, split: str) -> tuple[Any, str]:
-    """``(source, split)`` of a component: a path or store, or a ``(store, split)`` pair."""
-    if not isinstance(name, str) or not name:
-        raise OptionTypeError("source", "a mixture's component names must be non-empty str, got {0!r}", name)
-    if isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], str):
-        value, split = value
-    store = open_store_path(value)
-    return (value if store is None else store), split
-
-
-def vocabulary(source: Any) -> str | None:
-    """A store's vocabulary: its tokenizer's ranks hash, else its name; None for token IDs."""
-    manifest = getattr(source, "manifest", None)
-    if not isinstance(manifest, dict):
-        return None
-    info = manifest.get("tokenizer", {})
-    return info.get("ranks_sha256") or info.get("name")
 
 
 def epoch_size(n_windows: int, max_length: int, epoch_windows: Any, epoch_tokens: Any) -> int:
@@ -90,18 +72,10 @@ def create_mixture_loader(
         )
     if not source:
         raise OptionError("source", "a mixture needs at least one component, got an empty mapping")
-    names, datasets, ids, first = [], [], {}, None
-    for name, value in source.items():
-        component, component_split = resolve_component(name, value, split)
-        vocab = vocabulary(component)
-        if vocab is not None and first is not None and vocab != first[1]:
-            raise OptionError(
-                "source", "components {0!r} and {1!r} were made with different tokenizers "
-                "({2} and {3}): a mixture's components must share one vocabulary; re-prepare "
-                "{1!r} with {0!r}'s tokenizer", first[0], name, first[1], vocab,
-            )
-        if vocab is not None and first is None:
-            first = (name, vocab)
+    resolved_components = {name: resolve_component(name, value, split) for name, value in source.items()}
+    check_vocabularies({name: component for name, (component, _) in resolved_components.items()})
+    names, datasets, ids = [], [], {}
+    for name, (component, component_split) in resolved_components.items():
         dataset, resolved = build_dataset(
             component, tokenizer=tokenizer, split=component_split, allowed_special=allowed_special,
             max_length=max_length, stride=stride, **dataset_options,
