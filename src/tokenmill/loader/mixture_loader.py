@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from tokenmill.common.checks import positive_int
-from tokenmill.common.errors import OptionError
+from tokenmill.common.errors import ExplainedError, OptionError
 from tokenmill.loader.build import build_dataset
 from tokenmill.loader.mixture_dataset import MixtureDataset
 from tokenmill.loader.mixture_sampler import MixtureBatchSampler
@@ -76,10 +76,15 @@ def create_mixture_loader(
     check_vocabularies({name: component for name, (component, _) in resolved_components.items()})
     names, datasets, ids = [], [], {}
     for name, (component, component_split) in resolved_components.items():
-        dataset, resolved = build_dataset(
-            component, tokenizer=tokenizer, split=component_split, allowed_special=allowed_special,
-            max_length=max_length, stride=stride, **dataset_options,
-        )
+        try:
+            dataset, resolved = build_dataset(
+                component, tokenizer=tokenizer, split=component_split, allowed_special=allowed_special,
+                max_length=max_length, stride=stride, **dataset_options,
+            )
+        except ExplainedError as error:  # the same error, saying which component
+            parameter = getattr(error, "parameter", "source")
+            where = "component {%d!r}: " % len(error.args_)
+            raise OptionError(parameter, where + error.template, *error.args_, name) from error
         names.append(name)
         datasets.append(dataset)
         ids[name] = dataset_id(dataset, resolved, component_split)
