@@ -139,19 +139,17 @@ def plan_mixture(
             positive_int("global_batch", global_batch)
     if not isinstance(weights, (Mapping, type(None))) and global_batch is None:
         raise OptionError("global_batch", "a weight schedule needs {global_batch=B} to place its segments")
-    sources = {}
+    resolved = {name: resolve_component(name, value, split) for name, value in components.items()}
+    check_vocabularies({name: source for name, (source, _) in resolved.items()})
     sizes = []
-    for name, value in components.items():
-        source, component_split = resolve_component(name, value, split)
-        sources[name] = source
+    for name, (source, component_split) in resolved.items():
         sizes.append(_windows(source, component_split, max_length, stride))
         if sizes[-1] == 0:
             raise OptionError(
                 "max_length", "component {0!r} holds no window of {max_length=%d}: lower "
                 "{max_length} or leave the component out" % max_length, name,
             )
-    check_vocabularies(sources)
-    mixture = Mixture(list(sources), sizes, weights, seed=seed, global_batch_size=global_batch or 1)
+    mixture = Mixture(list(resolved), sizes, weights, seed=seed, global_batch_size=global_batch or 1)
     drawn = mixture.counts(n).tolist()
     final = mixture.weights_at(max(0, (n - 1) // (global_batch or 1)))
     rows = []
