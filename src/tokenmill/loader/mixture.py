@@ -270,9 +270,11 @@ class Mixture:
         if not self.shuffle:
             return at
         out = np.empty_like(at)
-        groups = np.unique(np.stack([k.reshape(-1), epoch.reshape(-1)]), axis=1)
-        for kk, e in groups.T.tolist():
-            here = (k == kk) & (epoch == e)
+        # One group per (component, component epoch): a few per chunk, each one Permutation call.
+        key = k * (int(epoch.max()) + 1) + epoch if epoch.size else epoch
+        for group in np.unique(key).tolist():
+            here = key == group
+            kk, e = divmod(group, int(epoch.max()) + 1)
             out[here] = self._permutation(kk, e)(at[here])
         return out
 

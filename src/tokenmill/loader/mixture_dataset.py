@@ -21,6 +21,7 @@ from tokenmill.loader.dataset import WindowDataset
 __all__ = ["BATCH_FIELDS", "MixtureDataset"]
 
 BATCH_FIELDS = ("cu_seqlens", "max_seqlen", "num_items_in_batch")  # finish_batch's, recomputed
+_ROW_LOOP = 64  # batches of up to this many rows are gathered row by row
 
 
 class MixtureDataset(Dataset):
@@ -50,6 +51,10 @@ class MixtureDataset(Dataset):
         self.offsets = np.concatenate([[0], np.cumsum([len(ds) for ds in self.datasets])]).astype(np.int64)
         # Plain sliding windows are gathered into one buffer: one conversion per batch, as one store.
         self._plain = all(type(ds) is WindowDataset for ds in self.datasets)
+        dtypes = [getattr(ds.tokens, "dtype", None) for ds in self.datasets]
+        self._views: list[np.ndarray] | None = None
+        self._offset_list = self.offsets.tolist()
+        self._dtype = np.result_type(*dtypes) if self._plain and None not in dtypes else np.dtype(np.int64)
 
     def __len__(self) -> int:
         return int(self.offsets[-1])
@@ -69,8 +74,10 @@ class MixtureDataset(Dataset):
 
     def batch(self, indices: Any) -> Any:
         """The windows at ``indices``, as the components' batches are (list or dict), in order."""
+        if self._plain and len(indices) <= _ROW_LOOP and self._windows_views() is not None:
+            return self._rows_batch(indices)
         k, local = self.split(indices)
-        present = np.unique(k).tolist()
+        present = np.flatnonzero(np.bincount(k, minlength=len(self.datasets))).tolist()
         if self._plain:
             return self._plain_batch(k, local, present)
         parts = {c: self.datasets[c].batch(local[k == c]) for c in present}
@@ -87,11 +94,44 @@ class MixtureDataset(Dataset):
     def _plain_batch(self, k: np.ndarray, local: np.ndarray, present: list[int]) -> list[torch.Tensor]:
         if len(present) == 1:
             return self.datasets[present[0]].batch(local)
-        rows = np.empty((len(k), self.max_length + 1), dtype=np.int64)  # (batch, max_length + 1)
+        span = self.max_length + 1
+        rows = np.empty((len(k), span), dtype=self._dtype)  # (batch, max_length + 1)
         for c in present:
-            ds, here = self.datasets[c], k == c
-            rows[here] = ds._gather(ds._starts(local[here]))  # (n_c, max_length + 1)
-        return [torch.from_numpy(rows[:, :-1].copy()), torch.from_numpy(rows[:, 1:].copy())]
+            here = np.flatnonzero(k == c)
+            # split() checked the indices: the starts are computed here, not checked again
+            rows[here] = self.datasets[c]._gather(local[here] * self.stride)  # (n_c, max_length + 1)
+        inputs = torch.from_numpy(rows[:, :-1].astype(np.int64))  # (batch, max_length)
+        targets = torch.from_numpy(rows[:, 1:].astype(np.int64))  # (batch, max_length)
+        return [inputs, targets]
+
+    def _rows_batch(self, indices: Any) -> list[torch.Tensor]:
+        """A few rows of in-memory components: one copy each beats masks and fancy indexing."""
+        idx = np.asarray(indices)
+        if idx.ndim != 1 or (idx.size and idx.dtype.kind not in "iu"):
+            raise TypeError(f"window indices must be a 1-D sequence of ints, got dtype {idx.dtype} shape {idx.shape}")
+        ids, n = idx.tolist(), len(self)
+        if ids and (min(ids) < 0 or max(ids) >= n):
+            bad = min(ids) if min(ids) < 0 else max(ids)
+            raise IndexError(f"window index {bad} is out of range for {n} windows")
+        views, offsets, stride = self._views, self._offset_list, self.stride
+        assert views is not None  # checked by the caller
+        ks = np.searchsorted(self.offsets, idx, side="right").tolist()
+        rows = np.empty((len(ids), self.max_length + 1), dtype=self._dtype)  # (batch, max_length + 1)
+        for r, (k, i) in enumerate(zip(ks, ids)):
+            rows[r] = views[k - 1][(i - offsets[k - 1]) * stride]
+        inputs = torch.from_numpy(rows[:, :-1].astype(np.int64))  # (batch, max_length)
+        targets = torch.from_numpy(rows[:, 1:].astype(np.int64))  # (batch, max_length)
+        return [inputs, targets]
+
+    def _windows_views(self) -> list[np.ndarray] | None:
+        """Each component's windows as one strided view (no copy), or None if one is a store split."""
+        if self._views is None and all(isinstance(ds.tokens, np.ndarray) for ds in self.datasets):
+            span = self.max_length + 1
+            self._views = [np.lib.stride_tricks.sliding_window_view(ds.tokens, span) for ds in self.datasets]
+        return self._views
+
+    def __getstate__(self) -> dict[str, Any]:
+        return self.__dict__ | {"_views": None}  # views pickle as copies: rebuilt where used
 
     def _dict_batch(self, k: np.ndarray, parts: dict[int, dict[str, Any]]) -> dict[str, Any]:
         n = len(k)
