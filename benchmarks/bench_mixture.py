@@ -7,7 +7,9 @@ Three figures, in one run:
   batches of ``8 x 1024``, both iterated in interleaved rounds; the median per-batch time of
   each and their ratio. The tokens are synthetic (random uint16 IDs in ``np.memmap`` files of
   ``--tokens`` tokens each), read as ``np.memmap`` arrays and as token stores of one shard
-  each (``TokenStore``, its ``take_windows`` path), the one store holding all the tokens.
+  and of four shards each (``TokenStore``), the one store holding all the tokens in as many
+  shards. Components in one map (arrays, one-shard stores) are gathered row by row; a
+  store of several shards goes through its ``take_windows``, once per component.
 - **start-up**: building the sampler of a 100-component mixture of 10^10 windows (synthetic
   sizes: the sampler alone, no tokens) and drawing its first global batch, with the Python
   heap it allocates (tracemalloc); weights in proportion to the sizes, which round to the
@@ -43,15 +45,18 @@ from tokenmill.store.writer import write_shard
 WEIGHTS = {"a": 0.5, "b": 0.3, "c": 0.2}
 
 
-def make_store(directory: Path, tokens: np.ndarray) -> TokenStore:
-    """A token store of one shard holding ``tokens`` (GPT-2's manifest), as prepare would leave it."""
+def make_store(directory: Path, tokens: np.ndarray, shards: int) -> TokenStore:
+    """A token store of ``shards`` shards holding ``tokens`` (GPT-2's manifest), as prepare leaves one."""
     directory.mkdir()
-    entry = write_shard(directory, "train-00000", tokens, np.array([0, len(tokens)]))
-    write_manifest(directory, _example_manifest([entry]))
+    entries = []
+    for i, part in enumerate(np.array_split(tokens, shards)):
+        entries.append(write_shard(directory, f"train-{i:05d}", part, np.array([0, len(part)])))
+    write_manifest(directory, _example_manifest(entries))
     return TokenStore.open(directory)
 
 
-def per_batch(tmp: Path, tokens: int, rounds: int, batches: int, stores: bool) -> tuple[float, float]:
+def per_batch(tmp: Path, tokens: int, rounds: int, batches: int, shards: int) -> tuple[float, float]:
+    """Median seconds per batch (mixture, one store); ``shards`` 0: np.memmap arrays, else stores."""
     rng = np.random.default_rng(0)
     arrays: dict[str, object] = {}
     for name in WEIGHTS:
@@ -60,9 +65,9 @@ def per_batch(tmp: Path, tokens: int, rounds: int, batches: int, stores: bool) -
     together = np.concatenate(list(arrays.values()))
     together.tofile(tmp / "all.bin")
     one: object = np.memmap(tmp / "all.bin", dtype=np.uint16, mode="r")
-    if stores:
-        arrays = {name: make_store(tmp / f"store-{name}", np.asarray(a)) for name, a in arrays.items()}
-        one = make_store(tmp / "store-all", together)
+    if shards:
+        arrays = {name: make_store(tmp / f"store-{name}", np.asarray(a), shards) for name, a in arrays.items()}
+        one = make_store(tmp / "store-all", together, 3 * shards)
     mixed = create_dataloader(arrays, weights=WEIGHTS, seed=0, batch_size=8, max_length=1024)
     single = create_dataloader(one, seed=0, batch_size=8, max_length=1024)
     times: dict[str, list[float]] = {"mixture": [], "one store": []}
@@ -123,10 +128,10 @@ def main() -> None:
     args = parser.parse_args()
     tokens = args.tokens or (2_000_000 if args.quick else 20_000_000)
     rounds, batches = (3, 100) if args.quick else (7, 400)
-    for stores in (False, True):
+    for shards in (0, 1, 4):
         with tempfile.TemporaryDirectory() as tmp:
-            mix, one = per_batch(Path(tmp), tokens, rounds, batches, stores)
-        what = "token stores" if stores else "np.memmap arrays"
+            mix, one = per_batch(Path(tmp), tokens, rounds, batches, shards)
+        what = f"token stores of {shards} shard(s) each" if shards else "np.memmap arrays"
         print(f"per batch (8 x 1024, {3 * tokens:,} tokens, {what}): mixture {mix * 1e6:.1f} us, one "
               f"{one * 1e6:.1f} us, ratio {mix / one:.2f}x")
     elapsed, mib, denominator = start_up()

@@ -74,3 +74,30 @@ def test_worker_processes_give_the_same_batches() -> None:
     one = [b[0] for b in create_dataloader(source, seed=3, batch_size=4, max_length=4)]
     two = [b[0] for b in create_dataloader(source, seed=3, batch_size=4, max_length=4, num_workers=2)]
     assert len(one) == len(two) == 30 and all(torch.equal(x, y) for x, y in zip(one, two))
+
+
+def test_large_batches_and_store_splits_take_the_general_way(tmp_path) -> None:
+    from tokenmill.store import TokenStore
+    from tokenmill.store.manifest import _example_manifest, write_manifest
+    from tokenmill.store.writer import write_shard
+
+    rng = np.random.default_rng(1)
+    tokens = rng.integers(0, 50257, size=3000).astype(np.uint16)
+    (tmp_path / "s").mkdir()
+    entries = [write_shard(tmp_path / "s", f"train-{i:05d}", part, np.array([0, len(part)]))
+               for i, part in enumerate(np.array_split(tokens, 3))]
+    write_manifest(tmp_path / "s", _example_manifest(entries))
+    split = TokenStore.open(tmp_path / "s")["train"]  # three shards: no single view
+    parts = [WindowDataset(split, max_length=6, stride=3), WindowDataset(tokens[:500], max_length=6, stride=3)]
+    ds = MixtureDataset(["store", "array"], parts)
+    for size in (5, 300):  # a few rows, and more than are gathered row by row
+        indices = rng.integers(0, len(ds), size=size)
+        inputs, targets = ds.batch(indices)
+        k, local = ds.split(indices)
+        expected = [parts[kk][w] for kk, w in zip(k.tolist(), local.tolist())]
+        assert torch.equal(inputs, torch.stack([e[0] for e in expected]))
+        assert torch.equal(targets, torch.stack([e[1] for e in expected]))
+    one_map = MixtureDataset(["a", "b"], [WindowDataset(tokens, max_length=6, stride=3), parts[1]])
+    indices = rng.integers(0, len(one_map), size=300)
+    assert torch.equal(one_map.batch(indices)[0], torch.cat([one_map.batch(indices[i : i + 50])[0]
+                                                              for i in range(0, 300, 50)]))

@@ -24,6 +24,14 @@ BATCH_FIELDS = ("cu_seqlens", "max_seqlen", "num_items_in_batch")  # finish_batc
 _ROW_LOOP = 64  # batches of up to this many rows are gathered row by row
 
 
+def _one_map(tokens: Any) -> bool:
+    """Whether ``tokens`` is one array in memory or in one map: an ndarray or a one-shard split."""
+    if isinstance(tokens, np.ndarray):
+        return True
+    bounds = getattr(tokens, "shard_bounds", None)
+    return bounds is not None and len(bounds) == 2
+
+
 class MixtureDataset(Dataset):
     """The windows of several datasets, one index space: ``batch(indices)`` as one dataset's.
 
@@ -124,10 +132,16 @@ class MixtureDataset(Dataset):
         return [inputs, targets]
 
     def _windows_views(self) -> list[np.ndarray] | None:
-        """Each component's windows as one strided view (no copy), or None if one is a store split."""
-        if self._views is None and all(isinstance(ds.tokens, np.ndarray) for ds in self.datasets):
+        """Each component's windows as one strided view (no copy), or None if one cannot be viewed.
+
+        An array is viewed as it is, a store split of one shard through its one map (slicing a
+        ``TokenArray`` inside a shard is a view); a split of several shards cannot be.
+        """
+        if self._views is None and all(_one_map(ds.tokens) for ds in self.datasets):
             span = self.max_length + 1
-            self._views = [np.lib.stride_tricks.sliding_window_view(ds.tokens, span) for ds in self.datasets]
+            whole = [ds.tokens if isinstance(ds.tokens, np.ndarray) else ds.tokens[0 : len(ds.tokens)]
+                     for ds in self.datasets]
+            self._views = [np.lib.stride_tricks.sliding_window_view(t, span) for t in whole]
         return self._views
 
     def __getstate__(self) -> dict[str, Any]:
