@@ -127,7 +127,7 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=None, help="tokens per component (default 20M, quick 2M)")
     args = parser.parse_args()
     tokens = args.tokens or (2_000_000 if args.quick else 20_000_000)
-    rounds, batches = (3, 100) if args.quick else (7, 400)
+    rounds, batches = (3, 300) if args.quick else (7, 3000)
     for shards in (0, 1, 4):
         with tempfile.TemporaryDirectory() as tmp:
             mix, one = per_batch(Path(tmp), tokens, rounds, batches, shards)

@@ -8,6 +8,7 @@ order. Dict batches (``return_dict=True`` datasets) keep their per-row tensors, 
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 from typing import Any
 
@@ -123,10 +124,10 @@ class MixtureDataset(Dataset):
             raise IndexError(f"window index {bad} is out of range for {n} windows")
         views, offsets, stride = self._views, self._offset_list, self.stride
         assert views is not None  # checked by the caller
-        ks = np.searchsorted(self.offsets, idx, side="right").tolist()
         rows = np.empty((len(ids), self.max_length + 1), dtype=self._dtype)  # (batch, max_length + 1)
-        for r, (k, i) in enumerate(zip(ks, ids)):
-            rows[r] = views[k - 1][(i - offsets[k - 1]) * stride]
+        for r, i in enumerate(ids):
+            k = bisect.bisect_right(offsets, i) - 1
+            rows[r] = views[k][(i - offsets[k]) * stride]
         inputs = torch.from_numpy(rows[:, :-1].astype(np.int64))  # (batch, max_length)
         targets = torch.from_numpy(rows[:, 1:].astype(np.int64))  # (batch, max_length)
         return [inputs, targets]

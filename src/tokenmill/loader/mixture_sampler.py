@@ -18,6 +18,8 @@ from tokenmill.loader.mixture import Mixture
 from tokenmill.loader.seeded_sampler import SeededBatchSampler, _SeededIterator
 from tokenmill.loader.state import MIXTURE_FORMAT, check_state
 
+_CHUNK_WINDOWS = 65536  # positions mapped per chunk (the seeded sampler's is 8192)
+
 __all__ = ["MixtureBatchSampler"]
 
 
@@ -116,6 +118,12 @@ def _fractions(sampler: MixtureBatchSampler, segment: Any) -> str:
 
 class _MixtureIterator(_SeededIterator):
     """One pass over an epoch of a mixture: the seeded iterator, positions mapped by the mixture."""
+
+    def __init__(self, sampler: MixtureBatchSampler, epoch: int, start: int) -> None:
+        super().__init__(sampler, epoch, start)
+        # A chunk calls one permutation per (component, component epoch) in it, each with a
+        # fixed cost: larger chunks spread it thinner (512 KiB of indices at most).
+        self._chunk_batches = max(1, _CHUNK_WINDOWS // sampler.batch_size)
 
     def _seek(self, epoch: int, next_global_batch: int) -> None:
         super()._seek(epoch, next_global_batch)
