@@ -76,7 +76,10 @@ def test_worker_processes_give_the_same_batches() -> None:
     assert len(one) == len(two) == 30 and all(torch.equal(x, y) for x, y in zip(one, two))
 
 
-def test_large_batches_and_store_splits_take_the_general_way(tmp_path) -> None:
+def test_large_batches_and_store_splits_take_the_general_way(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tokenmill.loader.mixture_dataset as module
+
+    monkeypatch.setattr(module, "_MAX_SHARD_VIEWS", 2)  # shards' views evicted all the time
     from tokenmill.store import TokenStore
     from tokenmill.store.manifest import _example_manifest, write_manifest
     from tokenmill.store.writer import write_shard
@@ -90,13 +93,15 @@ def test_large_batches_and_store_splits_take_the_general_way(tmp_path) -> None:
     split = TokenStore.open(tmp_path / "s")["train"]  # three shards: no single view
     parts = [WindowDataset(split, max_length=6, stride=3), WindowDataset(tokens[:500], max_length=6, stride=3)]
     ds = MixtureDataset(["store", "array"], parts)
-    for size in (5, 300):  # a few rows, and more than are gathered row by row
-        indices = rng.integers(0, len(ds), size=size)
+    straddling = [331, 332, 333, 665, 666, len(ds) - 1]  # windows 332, 333 and 665, 666 cross a shard's end
+    for indices in (straddling, rng.integers(0, len(ds), size=5), rng.integers(0, len(ds), size=300)):
+        # a few rows (one copy each, from views of the shards), and more (a gather per component)
         inputs, targets = ds.batch(indices)
         k, local = ds.split(indices)
         expected = [parts[kk][w] for kk, w in zip(k.tolist(), local.tolist())]
         assert torch.equal(inputs, torch.stack([e[0] for e in expected]))
         assert torch.equal(targets, torch.stack([e[1] for e in expected]))
+    assert len(ds._shard_views) <= 2
     one_map = MixtureDataset(["a", "b"], [WindowDataset(tokens, max_length=6, stride=3), parts[1]])
     indices = rng.integers(0, len(one_map), size=300)
     assert torch.equal(one_map.batch(indices)[0], torch.cat([one_map.batch(indices[i : i + 50])[0]

@@ -9,6 +9,7 @@ order. Dict batches (``return_dict=True`` datasets) keep their per-row tensors, 
 from __future__ import annotations
 
 import bisect
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,14 +24,15 @@ __all__ = ["BATCH_FIELDS", "MixtureDataset"]
 
 BATCH_FIELDS = ("cu_seqlens", "max_seqlen", "num_items_in_batch")  # finish_batch's, recomputed
 _ROW_LOOP = 64  # batches of up to this many rows are gathered row by row
+_MAX_SHARD_VIEWS = 128  # shards' maps a mixture keeps open for that, as TokenArray's max_open_shards
 
 
-def _one_map(tokens: Any) -> bool:
-    """Whether ``tokens`` is one array in memory or in one map: an ndarray or a one-shard split."""
+def _shard_bounds(tokens: Any) -> list[int] | None:
+    """Where the shards of ``tokens`` start, and its length: ``[0, n]`` for an array; None if unknown."""
     if isinstance(tokens, np.ndarray):
-        return True
+        return [0, len(tokens)]
     bounds = getattr(tokens, "shard_bounds", None)
-    return bounds is not None and len(bounds) == 2
+    return None if bounds is None else [int(b) for b in bounds]
 
 
 class MixtureDataset(Dataset):
@@ -61,8 +63,11 @@ class MixtureDataset(Dataset):
         # Plain sliding windows are gathered into one buffer: one conversion per batch, as one store.
         self._plain = all(type(ds) is WindowDataset for ds in self.datasets)
         dtypes = [getattr(ds.tokens, "dtype", None) for ds in self.datasets]
-        self._views: list[np.ndarray] | None = None
         self._offset_list = self.offsets.tolist()
+        # Token positions where each component's shards start, and its end: [0, n] for an array.
+        bounds = [_shard_bounds(ds.tokens) for ds in self.datasets] if self._plain else []
+        self._bounds = bounds if bounds and None not in bounds else None
+        self._shard_views: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()
         self._dtype = np.result_type(*dtypes) if self._plain and None not in dtypes else np.dtype(np.int64)
 
     def __len__(self) -> int:
@@ -83,7 +88,7 @@ class MixtureDataset(Dataset):
 
     def batch(self, indices: Any) -> Any:
         """The windows at ``indices``, as the components' batches are (list or dict), in order."""
-        if self._plain and len(indices) <= _ROW_LOOP and self._windows_views() is not None:
+        if self._bounds is not None and len(indices) <= _ROW_LOOP:
             return self._rows_batch(indices)
         k, local = self.split(indices)
         present = np.flatnonzero(np.bincount(k, minlength=len(self.datasets))).tolist()
@@ -114,7 +119,7 @@ class MixtureDataset(Dataset):
         return [inputs, targets]
 
     def _rows_batch(self, indices: Any) -> list[torch.Tensor]:
-        """A few rows of in-memory components: one copy each beats masks and fancy indexing."""
+        """A few rows, one copy each from a view of its shard: cheaper than masks and a gather per component."""
         idx = np.asarray(indices)
         if idx.ndim != 1 or (idx.size and idx.dtype.kind not in "iu"):
             raise TypeError(f"window indices must be a 1-D sequence of ints, got dtype {idx.dtype} shape {idx.shape}")
@@ -122,31 +127,37 @@ class MixtureDataset(Dataset):
         if ids and (min(ids) < 0 or max(ids) >= n):
             bad = min(ids) if min(ids) < 0 else max(ids)
             raise IndexError(f"window index {bad} is out of range for {n} windows")
-        views, offsets, stride = self._views, self._offset_list, self.stride
-        assert views is not None  # checked by the caller
-        rows = np.empty((len(ids), self.max_length + 1), dtype=self._dtype)  # (batch, max_length + 1)
+        offsets, stride, span, bounds = self._offset_list, self.stride, self.max_length + 1, self._bounds
+        rows = np.empty((len(ids), span), dtype=self._dtype)  # (batch, max_length + 1)
         for r, i in enumerate(ids):
             k = bisect.bisect_right(offsets, i) - 1
-            rows[r] = views[k][(i - offsets[k]) * stride]
+            start = (i - offsets[k]) * stride
+            b = bounds[k]
+            shard = bisect.bisect_right(b, start) - 1
+            if start + span <= b[shard + 1]:
+                rows[r] = self._shard_windows(k, shard)[start - b[shard]]
+            else:  # across two shards: the store stitches it
+                rows[r] = self.datasets[k].tokens[start : start + span]
         inputs = torch.from_numpy(rows[:, :-1].astype(np.int64))  # (batch, max_length)
         targets = torch.from_numpy(rows[:, 1:].astype(np.int64))  # (batch, max_length)
         return [inputs, targets]
 
-    def _windows_views(self) -> list[np.ndarray] | None:
-        """Each component's windows as one strided view (no copy), or None if one cannot be viewed.
-
-        An array is viewed as it is, a store split of one shard through its one map (slicing a
-        ``TokenArray`` inside a shard is a view); a split of several shards cannot be.
-        """
-        if self._views is None and all(_one_map(ds.tokens) for ds in self.datasets):
-            span = self.max_length + 1
-            whole = [ds.tokens if isinstance(ds.tokens, np.ndarray) else ds.tokens[0 : len(ds.tokens)]
-                     for ds in self.datasets]
-            self._views = [np.lib.stride_tricks.sliding_window_view(t, span) for t in whole]
-        return self._views
+    def _shard_windows(self, k: int, shard: int) -> np.ndarray:
+        """Component ``k``'s shard as a strided view of its windows (no copy), kept in a bounded cache."""
+        view = self._shard_views.get((k, shard))
+        if view is None:
+            lo, hi = self._bounds[k][shard], self._bounds[k][shard + 1]
+            # Slicing inside one shard is a view of its map, for an array and a store split alike.
+            part = self.datasets[k].tokens[lo:hi]
+            view = self._shard_views[(k, shard)] = np.lib.stride_tricks.sliding_window_view(part, self.max_length + 1)
+            if len(self._shard_views) > _MAX_SHARD_VIEWS:
+                self._shard_views.popitem(last=False)  # each holds a map (and its file descriptor) open
+        else:
+            self._shard_views.move_to_end((k, shard))
+        return view
 
     def __getstate__(self) -> dict[str, Any]:
-        return self.__dict__ | {"_views": None}  # views pickle as copies: rebuilt where used
+        return self.__dict__ | {"_shard_views": OrderedDict()}  # views pickle as copies: rebuilt where used
 
     def _dict_batch(self, k: np.ndarray, parts: dict[int, dict[str, Any]]) -> dict[str, Any]:
         n = len(k)
