@@ -68,6 +68,7 @@ class MixtureDataset(Dataset):
         bounds = [_shard_bounds(ds.tokens) for ds in self.datasets] if self._plain else []
         self._bounds = bounds if bounds and None not in bounds else None
         self._shard_views: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()
+        self._whole: list[np.ndarray | None] | None = None
         self._dtype = np.result_type(*dtypes) if self._plain and None not in dtypes else np.dtype(np.int64)
 
     def __len__(self) -> int:
@@ -129,9 +130,13 @@ class MixtureDataset(Dataset):
             raise IndexError(f"window index {bad} is out of range for {n} windows")
         offsets, stride, span, bounds = self._offset_list, self.stride, self.max_length + 1, self._bounds
         rows = np.empty((len(ids), span), dtype=self._dtype)  # (batch, max_length + 1)
+        whole = self._whole_views()
         for r, i in enumerate(ids):
             k = bisect.bisect_right(offsets, i) - 1
             start = (i - offsets[k]) * stride
+            if whole[k] is not None:  # one shard (or an array): no shard to find
+                rows[r] = whole[k][start]
+                continue
             b = bounds[k]
             shard = bisect.bisect_right(b, start) - 1
             if start + span <= b[shard + 1]:
@@ -141,6 +146,12 @@ class MixtureDataset(Dataset):
         inputs = torch.from_numpy(rows[:, :-1].astype(np.int64))  # (batch, max_length)
         targets = torch.from_numpy(rows[:, 1:].astype(np.int64))  # (batch, max_length)
         return [inputs, targets]
+
+    def _whole_views(self) -> list[np.ndarray | None]:
+        """Per component, all its windows as one view if it has one shard, else None."""
+        if self._whole is None:
+            self._whole = [self._shard_windows(k, 0) if len(b) == 2 else None for k, b in enumerate(self._bounds)]
+        return self._whole
 
     def _shard_windows(self, k: int, shard: int) -> np.ndarray:
         """Component ``k``'s shard as a strided view of its windows (no copy), kept in a bounded cache."""
@@ -157,7 +168,7 @@ class MixtureDataset(Dataset):
         return view
 
     def __getstate__(self) -> dict[str, Any]:
-        return self.__dict__ | {"_shard_views": OrderedDict()}  # views pickle as copies: rebuilt where used
+        return self.__dict__ | {"_shard_views": OrderedDict(), "_whole": None}  # views pickle as copies: rebuilt where used
 
     def _dict_batch(self, k: np.ndarray, parts: dict[int, dict[str, Any]]) -> dict[str, Any]:
         n = len(k)
