@@ -43,12 +43,20 @@ import numpy as np
 
 from tokenmill.common.checks import is_int
 from tokenmill.common.errors import OptionError, OptionTypeError
-from tokenmill.loader.permutation import Permutation, _mix, check_seed
+from tokenmill.loader.permutation import Permutation, check_seed
 
 __all__ = ["MAX_DENOMINATOR", "Mixture", "Segment", "component_seed", "period_table", "rational_weights"]
 
 MAX_DENOMINATOR = 2**16  # the period's length at most: 64 Ki entries, a few hundred KiB
 _EXACT = 1e-9  # a float weight within this of a fraction of denominator <= 2**16 is that fraction
+
+
+def _splitmix64(z: int) -> int:
+    """splitmix64's finaliser (Steele, Lea and Flood), on a Python int below 2**64."""
+    mask = (1 << 64) - 1
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
+    return z ^ (z >> 31)
 
 
 def component_seed(seed: int, name: str) -> int:
@@ -58,7 +66,7 @@ def component_seed(seed: int, name: str) -> int:
     True
     """
     salt = int.from_bytes(hashlib.sha256(name.encode("utf-8")).digest()[:8], "little")
-    return _mix(check_seed(seed) ^ salt)
+    return _splitmix64(check_seed(seed) ^ salt)
 
 
 def rational_weights(weights: Sequence[Any]) -> tuple[tuple[int, ...], int]:

@@ -10,15 +10,14 @@ what identifies the mixture.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from tokenmill.loader.mixture import Mixture
-from tokenmill.loader.seeded_sampler import SeededBatchSampler, _SeededIterator
+from tokenmill.loader.seeded_sampler import SeededBatchSampler
 from tokenmill.loader.state import MIXTURE_FORMAT, check_state
-
-_CHUNK_WINDOWS = 65536  # positions mapped per chunk (the seeded sampler's is 8192)
 
 __all__ = ["MixtureBatchSampler"]
 
@@ -52,9 +51,17 @@ class MixtureBatchSampler(SeededBatchSampler):
             names, sizes, weights, seed=seed, shuffle=shuffle, global_batch_size=self.global_batch_size,
         )
 
-    def __iter__(self) -> _MixtureIterator:
-        self._live = _MixtureIterator(self, self.epoch, self._resume)
-        return self._live
+    # A chunk calls one permutation per (component, component epoch) in it, each with a fixed
+    # cost: larger chunks spread it thinner (512 KiB of indices at most).
+    chunk_windows = 65536
+
+    def order(self, epoch: int) -> Callable[[np.ndarray], np.ndarray]:
+        """Epoch ``epoch``'s positions -> the mixture dataset's indices, any shape."""
+        first, mixture = epoch * self._end, self.mixture
+        return lambda positions: mixture.indices(first + positions)
+
+    def check_state(self, state_dict: Any) -> tuple[int, int]:
+        return check_mixture_state(self, state_dict)
 
     def global_position(self, epoch: int, next_global_batch: int) -> int:
         """The run's global window position at ``next_global_batch`` of ``epoch``."""
@@ -76,10 +83,6 @@ class MixtureBatchSampler(SeededBatchSampler):
             schedule=self.mixture.schedule_before(-(-position // self.global_batch_size)),
         )
         return state
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self.epoch, self._resume = check_mixture_state(self, state_dict)
-        self._live = None
 
 
 def check_mixture_state(sampler: MixtureBatchSampler, state: Any) -> tuple[int, int]:
@@ -114,26 +117,3 @@ def _fractions(sampler: MixtureBatchSampler, segment: Any) -> str:
         return "{" + ", ".join(f"{n}: {w}/{d}" for n, w in zip(sampler.mixture.names, weights)) + "}"
     except (TypeError, ValueError):
         return repr(segment)[:80]
-
-
-class _MixtureIterator(_SeededIterator):
-    """One pass over an epoch of a mixture: the seeded iterator, positions mapped by the mixture."""
-
-    def __init__(self, sampler: MixtureBatchSampler, epoch: int, start: int) -> None:
-        super().__init__(sampler, epoch, start)
-        # A chunk calls one permutation per (component, component epoch) in it, each with a
-        # fixed cost: larger chunks spread it thinner (512 KiB of indices at most).
-        self._chunk_batches = max(1, _CHUNK_WINDOWS // sampler.batch_size)
-
-    def _seek(self, epoch: int, next_global_batch: int) -> None:
-        super()._seek(epoch, next_global_batch)
-        s = self._sampler
-        first = epoch * s._end
-
-        def indices(positions: np.ndarray) -> np.ndarray:  # (K, batch_size) -> the same shape
-            return s.mixture.indices(first + positions)
-
-        self._perm = indices
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self._seek(*check_mixture_state(self._sampler, state_dict))
