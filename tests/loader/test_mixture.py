@@ -155,3 +155,30 @@ def test_start_up_is_independent_of_the_number_of_windows() -> None:
     assert m.segments[0].component.nbytes + m.segments[0].local.nbytes <= 12 * MAX_DENOMINATOR
     idx = m.indices(np.arange(10**9, 10**9 + 8))
     assert ((idx >= 0) & (idx < sum(sizes))).all()
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(1, 6), st.lists(st.integers(0, 9), min_size=3, max_size=3).filter(any)),
+        min_size=1, max_size=4,
+    ),
+    st.integers(1, 5),
+)
+def test_any_schedule_continues_each_component_and_keeps_each_segment_exact(
+    segments: list[tuple[int, list[int]]], B: int
+) -> None:
+    names = ["a", "b", "c"]
+    starts = np.cumsum([0] + [length for length, _ in segments[:-1]]).tolist()
+    schedule = [(start, dict(zip(names, w))) for start, (_, w) in zip(starts, segments)]
+    m = Mixture(names, [4, 7, 3], schedule, seed=2, global_batch_size=B)
+    n = (starts[-1] + 6) * B
+    k, c = m.draws(np.arange(n))
+    for j in range(3):
+        assert c[k == j].tolist() == list(range(int((k == j).sum())))  # none skipped, none repeated
+    bounds = [s * B for s in starts] + [n]
+    for seg, lo, hi in zip(m.segments, bounds, bounds[1:]):
+        for j in range(3):  # within a segment, every prefix is within one of its weights
+            counts = np.cumsum(k[lo:hi] == j)
+            expected = np.arange(1, hi - lo + 1) * seg.weights[j] / seg.denominator
+            assert np.abs(counts - expected).max() < 1
+    assert all(m.counts(p).tolist() == [int((k[:p] == j).sum()) for j in range(3)] for p in range(0, n, 3))
