@@ -30,6 +30,7 @@ _LAZY = {
     "truncate": "tokenmill.tokenizers.truncate",
     "train_tokenizer": "tokenmill.training",
     "import_store": "tokenmill.export",
+    "plan_mixture": "tokenmill.loader.plan",
 }
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
     "train_tokenizer",
     "WindowDataset",
     "create_dataloader",
+    "plan_mixture",
     "InputEmbedding",
     "RotaryEmbedding",
     "truncate",

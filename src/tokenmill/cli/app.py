@@ -19,7 +19,7 @@ from tokenmill.cli.errors import run_command
 
 # Subcommands in the order `tokenmill --help` lists them (the order of the pipeline).
 COMMANDS: tuple[str, ...] = (
-    "tokenize", "vocab", "demo", "train-tokenizer", "prepare", "stats", "report", "export", "import"
+    "tokenize", "vocab", "demo", "train-tokenizer", "prepare", "stats", "mix", "report", "export", "import"
 )
 
 EPILOG = """\
@@ -30,6 +30,7 @@ examples:
   tokenmill train-tokenizer corpus.jsonl.xz --vocab-size 32000 --out tok/
   tokenmill prepare corpus.jsonl.xz --out store/
   tokenmill stats store/
+  tokenmill mix web=stores/web:0.7 books=stores/books:0.3 --tokens 2e9   # a mixture's plan
   tokenmill export store/ --format megatron -o megatron/   # also nanogpt, llmc, datatrove, litdata, parquet
 """
 

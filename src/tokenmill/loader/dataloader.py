@@ -11,7 +11,7 @@ and ``tokenmill.loader.seeded_sampler``.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 import torch
@@ -160,6 +160,7 @@ def create_dataloader(
     world_size: int | None = None, stateful: bool = False, pin_memory: bool = False,
     prefetch_factor: int | None = None, persistent_workers: bool = False, timeout: float = 0,
     worker_init_fn: Callable[[int], None] | None = None, multiprocessing_context: Any = None,
+    weights: Any = None, epoch_windows: int | None = None, epoch_tokens: int | None = None,
 ) -> DataLoader:
     """A DataLoader of ``[inputs, targets]`` batches, each int64 ``(batch_size, max_length)``.
 
@@ -201,6 +202,16 @@ def create_dataloader(
     batch_size, (r+1)*batch_size)`` of it. ``stateful=True`` returns torchdata's
     ``StatefulDataLoader`` (extra ``tokenmill[stateful]``), whose ``state_dict()`` resumes
     exactly, in O(1), at any world size with the same ``B``.
+
+    A mixture: ``source`` a mapping ``{name: store}`` (a path, a ``TokenStore`` or a ``(store,
+    split)`` pair), ``weights`` ``{name: weight}`` (None: in proportion to the components'
+    windows) or a schedule ``[(global_batch, {name: weight}), ...]``, and ``seed=`` (required).
+    Each global window position's component is a pure function of the weights and the position,
+    exact to within one window over every prefix; each component is drawn in its own seeded
+    permutation and starts its next epoch when used up. An epoch is all the components' windows
+    unless ``epoch_windows=`` (or ``epoch_tokens=``) says otherwise; ``set_epoch`` continues every
+    component where it stopped. ``loader.windows_drawn`` counts each component's windows drawn;
+    see ``tokenmill.loader.mixture`` and README "Mixtures".
 
     Pitfalls: in the book's order, seed before ``iter(loader)`` (or pass ``generator``); it
     resumes too (``stateful=True``), by redrawing its epoch's shuffle (O(n_windows)), at world
@@ -249,6 +260,26 @@ def create_dataloader(
             "with {seed=} or ranks the order is the seeded permutation; drop {generator=}",
         )
     loader_class = _stateful_loader_class() if stateful else WindowLoader
+    if isinstance(source, Mapping) or weights is not None or epoch_windows is not None or epoch_tokens is not None:
+        from tokenmill.loader.mixture_loader import create_mixture_loader
+
+        if not isinstance(source, Mapping):
+            raise OptionError(
+                "weights", "{weights}, {epoch_windows} and {epoch_tokens} are for a mixture: pass "
+                "{source} as {{name: store, ...}}, got {0}", type(source).__name__,
+            )
+        return create_mixture_loader(
+            source, weights=weights, epoch_windows=epoch_windows, epoch_tokens=epoch_tokens,
+            seed=seed, tokenizer=tokenizer, split=split, allowed_special=allowed_special,
+            max_length=max_length, stride=stride, batch_size=batch_size, rank=rank,
+            world_size=world_size, shuffle=shuffle, drop_last=drop_last, num_workers=num_workers,
+            loader_class=loader_class, collate_fn=_batch_as_is, options={
+                "pin_memory": pin_memory, "prefetch_factor": prefetch_factor, "timeout": timeout,
+                "persistent_workers": persistent_workers, "worker_init_fn": worker_init_fn,
+                "multiprocessing_context": multiprocessing_context,
+            },
+            stride_defaulted=stride_defaulted,
+        )
     dataset, source = build_dataset(
         source, tokenizer=tokenizer, split=split, allowed_special=allowed_special,
         max_length=max_length, stride=stride,

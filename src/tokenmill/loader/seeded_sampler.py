@@ -8,7 +8,7 @@ The book's order (torch's global RNG) is ``tokenmill.loader.book_sampler``."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -49,6 +49,7 @@ class SeededBatchSampler(Sampler[np.ndarray]):
     # Set by create_dataloader when stride was left to its default: a state saved with another
     # stride is then explained as the 0.2.0 change of default (tokenmill.loader.state).
     stride_defaulted = False
+    chunk_windows = _CHUNK_WINDOWS  # positions an iterator maps per numpy call, at most
 
     def __init__(
         self, n_windows: int, batch_size: int, *, seed: int | None, rank: int = 0,
@@ -124,8 +125,16 @@ class SeededBatchSampler(Sampler[np.ndarray]):
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Continue from ``state_dict`` (any rank's, any world size with the same ``B``) at the next ``iter()``."""
-        self.epoch, self._resume = check_state(self, state_dict)
+        self.epoch, self._resume = self.check_state(state_dict)
         self._live = None
+
+    def check_state(self, state_dict: Any) -> tuple[int, int]:
+        """``(epoch, next_global_batch)`` of ``state_dict`` if it fits this sampler, else ValueError."""
+        return check_state(self, state_dict)
+
+    def order(self, epoch: int) -> Callable[[np.ndarray], np.ndarray] | None:
+        """Epoch ``epoch``'s positions -> window indices, any shape (None: the positions themselves)."""
+        return Permutation(self.n_windows, seed=self.seed, epoch=epoch) if self.shuffle else None
 
     def _state(self, epoch: int, next_global_batch: int) -> dict[str, Any]:
         return {
@@ -151,13 +160,13 @@ class _SeededIterator(Iterator[np.ndarray]):
     def __init__(self, sampler: SeededBatchSampler, epoch: int, start: int) -> None:
         self._sampler = sampler
         # The permuted indices of the next few global batches of this rank, (K, batch_size).
-        self._chunk_batches = max(1, _CHUNK_WINDOWS // sampler.batch_size)
+        self._chunk_batches = max(1, sampler.chunk_windows // sampler.batch_size)
         self._seek(epoch, start)
 
     def _seek(self, epoch: int, next_global_batch: int) -> None:
         s = self._sampler
         self.epoch, self.next_global_batch = epoch, next_global_batch
-        self._perm = Permutation(s.n_windows, seed=s.seed, epoch=epoch) if s.shuffle else None
+        self._perm = s.order(epoch)
         self._first, self._chunk = -1, np.empty((0, s.batch_size), np.int64)
         # K starts small and grows to _chunk_batches: the first batch after a seek is quick.
         self._rows = min(4, self._chunk_batches)
@@ -195,4 +204,4 @@ class _SeededIterator(Iterator[np.ndarray]):
         return self._sampler._state(self.epoch, self.next_global_batch)
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self._seek(*check_state(self._sampler, state_dict))
+        self._seek(*self._sampler.check_state(state_dict))

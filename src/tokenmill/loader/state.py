@@ -19,10 +19,12 @@ from tokenmill.common.checks import is_int
 from tokenmill.common.errors import ExplainedError
 from tokenmill.loader.permutation import PERMUTATION_VERSION
 
-__all__ = ["BOOK_FORMAT", "STATE_FORMAT", "STATE_VERSION", "check_book_state", "check_state", "sampler_state_of"]
+__all__ = ["BOOK_FORMAT", "MIXTURE_FORMAT", "STATE_FORMAT", "STATE_VERSION", "check_book_state", "check_state", "sampler_state_of"]
 
 STATE_FORMAT = "tokenmill.SeededBatchSampler"
 BOOK_FORMAT = "tokenmill.WindowBatchSampler"  # the book's order: how the epoch was drawn + position
+# A mixture's: the seeded format's fields, its components' identities and its weight schedule.
+MIXTURE_FORMAT = "tokenmill.MixtureBatchSampler"
 STATE_VERSION = 1  # bump on any change of meaning; both formats refuse versions they do not know
 
 _MATCH = ("n_windows", "seed", "shuffle", "drop_last")  # must equal the loader's, as they are
@@ -135,9 +137,9 @@ def _check_same_data(
         )
 
 
-def check_state(sampler: Any, state: Any) -> tuple[int, int]:
+def check_state(sampler: Any, state: Any, fmt: str = STATE_FORMAT) -> tuple[int, int]:
     """``(epoch, next_global_batch)`` of ``state`` if it fits ``sampler``, else ValueError saying why."""
-    _check_header(state, STATE_FORMAT)
+    _check_header(state, fmt)
     if state.get("permutation_version") != PERMUTATION_VERSION:
         raise ValueError(
             f"sampler state uses permutation version {state.get('permutation_version')!r}, this "
@@ -198,7 +200,7 @@ def sampler_state_of(state: Any) -> dict[str, Any]:
     """
     if not isinstance(state, dict):
         raise ValueError(f"a loader state dict must be a dict, got {type(state).__name__}")
-    if state.get("format") in (STATE_FORMAT, BOOK_FORMAT):
+    if state.get("format") in (STATE_FORMAT, BOOK_FORMAT, MIXTURE_FORMAT):
         return state
     steps = 0
     main: Any = state
