@@ -1,0 +1,225 @@
+"""Windows that keep documents apart: ``DocumentDataset`` (``"documents"``, ``"packed"``, dict rows).
+
+Document boundaries come from a token store's index (``TokenStore.document_offsets``) or from a
+list of documents' token lists, never from scanning for an EOT token. Each row has
+``max_length + 1`` token slots; ``input_ids`` are slots ``0..max_length-1`` and ``labels`` slots
+``1..max_length`` (already shifted: the book's targets, so do not shift them again as Hugging
+Face models do), -100 where the target is padding or belongs to another document than its input.
+Dict batches also carry ``position_ids`` (restarting at 0 at each piece of a document),
+``document_ids`` (the segment of the row, -1 on padding) and, from ``finish_batch``,
+``cu_seqlens``, ``max_seqlen`` and ``num_items_in_batch``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from tokenmill.common.checks import non_negative_int, positive_int
+from tokenmill.common.errors import OptionError
+from tokenmill.loader.batches import IGNORE_INDEX, finish_batch
+from tokenmill.loader.dataset import WindowDataset
+from tokenmill.loader.layouts import LAYOUTS, PACKING_VERSION, document_layout
+
+__all__ = ["DocumentDataset", "documents_of", "is_document_list"]
+
+_NEED_BOUNDARIES = (
+    "document boundaries, which {0} has not; pass a token store (`tokenmill prepare INPUT --out "
+    "DIR`, then TokenStore.open(DIR)) or a list of documents' token lists "
+    "([tok.encode(doc) for doc in docs]), or use {windows='sliding'} with {return_dict=False}"
+)
+
+
+def is_document_list(source: Any) -> bool:
+    """Whether ``source`` is a list/tuple of documents' token lists (or 1-D arrays)."""
+    return (
+        isinstance(source, (list, tuple)) and len(source) > 0
+        and all(isinstance(d, (list, tuple, np.ndarray, torch.Tensor)) for d in source)
+    )
+
+
+def documents_of(source: Any, split: str, what: str) -> tuple[Any, np.ndarray, int]:
+    """``(tokens, offsets, default pad ID)`` of a token store or a list of token lists, else ValueError.
+
+    ``offsets`` are ``n_documents + 1`` int64 starts (the last is the token count). A store pads
+    with its EOT ID (0 when it has none); a list of token lists with 0.
+
+    >>> tokens, offsets, pad = documents_of([[5, 6], [7]], "train", "source")
+    >>> tokens.tolist(), offsets.tolist(), pad
+    ([5, 6, 7], [0, 2, 3], 0)
+    """
+    if hasattr(source, "document_offsets") and hasattr(source, "splits"):
+        return source[split], source.document_offsets(split), int(source.eot_id or 0)
+    if is_document_list(source):
+        docs = [np.asarray(d.detach().cpu() if isinstance(d, torch.Tensor) else d) for d in source]
+        for d in docs:
+            if d.ndim != 1 or (d.size and d.dtype.kind not in "iu"):
+                raise ValueError(
+                    f"a list of documents must hold 1-D lists of integer token IDs, got one of "
+                    f"shape {d.shape} dtype {d.dtype}; encode each: [tok.encode(doc) for doc in docs]"
+                )
+        sizes = np.array([len(d) for d in docs], np.int64)
+        offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        tokens = np.concatenate(docs).astype(np.int64) if offsets[-1] else np.empty(0, np.int64)
+        return tokens, offsets, 0
+    raise OptionError("windows", _NEED_BOUNDARIES, what)
+
+
+class DocumentDataset(Dataset):
+    """Rows of ``max_length`` inputs that never mix documents, or the book's windows as dict rows.
+
+    ``windows="documents"``: each row starts at a document's first token; a document longer than
+    ``max_length + 1`` tokens continues in rows starting ``stride`` tokens apart inside it; the
+    tail of a row is padding. ``"packed"``: whole documents (pieces starting every
+    ``max_length`` tokens for longer ones) packed into rows by best-fit decreasing
+    (``tokenmill.loader.layouts``). ``"sliding"`` (``return_dict=True`` only): the book's
+    windows, cut into segments where a document starts (Megatron's reset flags).
+
+    ``batch(indices)`` is ``[inputs, targets]`` (int64 ``(len(indices), max_length)``, targets
+    -100 where ``labels`` would be) or, with ``return_dict=True``, a dict of ``input_ids``,
+    ``labels``, ``position_ids``, ``document_ids`` (int32) and the batch-level fields of
+    ``finish_batch``.
+
+    Pitfall: ``labels`` are already shifted (``labels[:, i]`` is the token after
+    ``input_ids[:, i]``); a Hugging Face model that shifts its labels again would learn the
+    token after next.
+
+    >>> ds = DocumentDataset([[1, 2, 3], [4, 5]], windows="packed", max_length=4, return_dict=True)
+    >>> b = ds.batch([0])
+    >>> b["input_ids"].tolist(), b["labels"].tolist(), b["position_ids"].tolist()
+    ([[1, 2, 3, 4]], [[2, 3, -100, 5]], [[0, 1, 2, 0]])
+    """
+
+    def __init__(
+        self, source: Any, *, windows: str, max_length: int, stride: int | None = None,
+        pad_id: int | None = None, return_dict: bool = False, split: str = "train",
+    ) -> None:
+        if windows not in LAYOUTS:
+            raise OptionError("windows", "{windows=%r} is not one of %s; pick one" % (windows, LAYOUTS))
+        self.windows, self.return_dict = windows, bool(return_dict)
+        self.max_length = positive_int("max_length", max_length)
+        if windows == "packed" and stride not in (None, self.max_length):
+            raise OptionError(
+                "stride",
+                "{windows='packed'} cuts long documents into pieces every {max_length} tokens, so "
+                "{stride=%d} has no meaning there; drop {stride=} (or use {windows='documents'})"
+                % stride,
+            )
+        self.stride = positive_int("stride", self.max_length if stride is None else stride)
+        self._tokens, self._offsets, default_pad = documents_of(source, split, type(source).__name__)
+        self.pad_id = default_pad if pad_id is None else non_negative_int("pad_id", pad_id)
+        self.n_tokens = int(self._offsets[-1])
+        if windows == "sliding":
+            self._sliding: WindowDataset | None = WindowDataset(
+                self._tokens, max_length=self.max_length, stride=self.stride,
+            )
+            self._n_rows = len(self._sliding)
+        else:
+            self._sliding = None
+            self._layout = document_layout(
+                self._offsets, windows=windows, max_length=self.max_length, stride=self.stride,
+            )
+            self._n_rows = self._layout.n_rows
+            self.cut_documents = self._layout.cut_documents
+            if not self._n_rows:
+                raise OptionError(
+                    "windows", "{0} documents hold no token, so {windows=%r} makes no window; give "
+                    "documents with tokens" % windows, len(self._offsets) - 1,
+                )
+
+    @property
+    def tokens(self) -> Any:
+        """The underlying token array (not a copy)."""
+        return self._tokens
+
+    @property
+    def layout_id(self) -> dict[str, Any]:
+        """What ``dataset_id`` adds: the layout, its packing version and the documents' hash."""
+        if self.windows == "sliding":
+            return {}
+        digest = hashlib.sha256(np.ascontiguousarray(self._offsets, dtype="<i8").tobytes()).hexdigest()
+        return {"windows": self.windows, "packing_version": PACKING_VERSION, "documents_sha256": digest}
+
+    def __len__(self) -> int:
+        return self._n_rows
+
+    def __repr__(self) -> str:
+        return (
+            f"DocumentDataset(windows={self.windows!r}, n_tokens={self.n_tokens}, "
+            f"documents={len(self._offsets) - 1}, max_length={self.max_length}, rows={self._n_rows})"
+        )
+
+    def _rows(self, indices: Any) -> np.ndarray:
+        idx = np.asarray(indices)
+        if idx.ndim != 1 or (idx.size and idx.dtype.kind not in "iu"):
+            raise TypeError(f"row indices must be a 1-D sequence of ints, got dtype {idx.dtype} shape {idx.shape}")
+        idx, n = idx.astype(np.int64, copy=False), self._n_rows
+        if idx.size and (idx.min() < -n or idx.max() >= n):
+            bad = int(idx.min()) if idx.min() < -n else int(idx.max())
+            raise IndexError(f"row index {bad} is out of range for {n} rows")
+        return np.where(idx < 0, idx + n, idx)
+
+    def _slots(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Tokens, segment and position of every slot: each (len(rows), max_length + 1)."""
+        span, lay = self.max_length + 1, self._layout
+        first, count = lay.row_ptr[rows], lay.row_ptr[rows + 1] - lay.row_ptr[rows]
+        before = np.cumsum(count) - count
+        piece = np.arange(int(count.sum()), dtype=np.int64) - np.repeat(before - first, count)
+        segment = piece - np.repeat(first, count)  # (pieces,) 0, 1, ... inside each row
+        length = lay.length[piece]
+        j = np.arange(int(length.sum()), dtype=np.int64) - np.repeat(np.cumsum(length) - length, length)
+        slot = np.repeat(np.repeat(np.arange(len(rows)), count) * span + lay.offset[piece], length) + j
+        tok = np.full(len(rows) * span, self.pad_id, np.int64)
+        seg = np.full(len(rows) * span, -1, np.int64)
+        pos = np.zeros(len(rows) * span, np.int64)
+        tok[slot] = self._tokens[np.repeat(lay.start[piece], length) + j]
+        seg[slot] = np.repeat(segment, length)
+        pos[slot] = j
+        shape = (len(rows), span)
+        return tok.reshape(shape), seg.reshape(shape), pos.reshape(shape)
+
+    def _sliding_slots(self, indices: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        assert self._sliding is not None
+        starts = self._sliding._starts(indices)  # (batch,)
+        tok = self._sliding._gather(starts).astype(np.int64)  # (batch, max_length + 1)
+        where = starts[:, None] + np.arange(self.max_length + 1)  # (batch, max_length + 1)
+        doc = np.searchsorted(self._offsets, where, side="right") - 1  # (batch, max_length + 1)
+        seg = doc - doc[:, :1]
+        pos = where - np.maximum(self._offsets[doc], starts[:, None])
+        return tok, seg, pos
+
+    def batch(self, indices: Any) -> Any:
+        """Rows ``indices`` as ``[inputs, targets]`` or, with ``return_dict``, a dict batch."""
+        if self._sliding is not None:
+            tok, seg, pos = self._sliding_slots(indices)
+        else:
+            tok, seg, pos = self._slots(self._rows(indices))
+        same = (seg[:, 1:] == seg[:, :-1]) & (seg[:, :-1] >= 0)  # (batch, max_length)
+        inputs = torch.from_numpy(np.ascontiguousarray(tok[:, :-1]))  # (batch, max_length)
+        labels = torch.from_numpy(np.where(same, tok[:, 1:], IGNORE_INDEX))  # (batch, max_length)
+        if not self.return_dict:
+            return [inputs, labels]
+        return finish_batch({
+            "input_ids": inputs,
+            "labels": labels,
+            "position_ids": torch.from_numpy(np.ascontiguousarray(pos[:, :-1])),  # (batch, max_length)
+            "document_ids": torch.from_numpy(seg[:, :-1].astype(np.int32)),  # (batch, max_length)
+        })
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, (int, np.integer)) and not isinstance(index, (bool, np.bool_)):
+            out = self.batch([index])
+            if isinstance(out, dict):
+                return {k: out[k][0] for k in ("input_ids", "labels", "position_ids", "document_ids")}
+            return out[0][0], out[1][0]
+        if isinstance(index, (list, tuple, range, np.ndarray, torch.Tensor)):
+            return self.batch(index)
+        raise TypeError(f"index must be an int or a sequence of ints, got {type(index).__name__} {index!r}")
+
+    def __getitems__(self, indices: Sequence[int]) -> Any:
+        return self.batch(indices)
