@@ -61,9 +61,9 @@ def test_pieces_cover_each_document_and_chain(sizes: list[int], max_length: int,
         want, s = [], a
         while b > a:  # the obvious loop: pieces every stride until one reaches the end
             want.append((s, min(max_length + 1, b - s)))
-            if s + max_length + 1 >= b:
-                break
             s += stride
+            if s - stride + max_length + 1 >= b or s >= b:
+                break
         got = list(zip(starts[k : k + len(want)].tolist(), lengths[k : k + len(want)].tolist()))
         assert got == want
         k += len(want)

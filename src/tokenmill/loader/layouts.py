@@ -55,9 +55,9 @@ def document_pieces(offsets: np.ndarray, max_length: int, stride: int) -> tuple[
     """``(starts, lengths, cut)``: each document cut into pieces of at most ``max_length + 1`` tokens.
 
     A document of ``L <= max_length + 1`` tokens is one piece; a longer one has pieces starting
-    every ``stride`` tokens until one reaches its end (with ``stride == max_length`` each piece's
+    every ``stride`` tokens inside it until one reaches its end (with ``stride == max_length`` each piece's
     last token is the next piece's first, so no next-token pair is lost). Empty documents give
-    no piece. ``cut`` counts the documents split over several pieces.
+    no piece. ``cut`` counts the documents longer than a row (cut, or cropped by a stride > max_length).
 
     >>> starts, lengths, cut = document_pieces(np.array([0, 3, 10]), 3, 3)
     >>> starts.tolist(), lengths.tolist(), cut
@@ -67,14 +67,16 @@ def document_pieces(offsets: np.ndarray, max_length: int, stride: int) -> tuple[
     span = max_length + 1
     first, sizes = offsets[:-1], np.diff(offsets)  # (documents,)
     extra = np.maximum(sizes - span, 0)
-    count = np.where(sizes > span, 1 + (extra + stride - 1) // stride, (sizes > 0).astype(np.int64))
+    # more pieces until one reaches the end, but none starting past it (stride > max_length skips)
+    more = np.minimum((extra + stride - 1) // stride, np.maximum(sizes - 1, 0) // stride)
+    count = np.where(sizes > span, 1 + more, (sizes > 0).astype(np.int64))
     total = int(count.sum())
     doc = np.repeat(np.arange(len(sizes), dtype=np.int64), count)  # (pieces,)
     base = np.cumsum(count) - count  # index of each document's first piece
     k = np.arange(total, dtype=np.int64) - np.repeat(base, count)  # piece number inside its document
     starts = first[doc] + k * stride
     lengths = np.minimum(span, sizes[doc] - k * stride)
-    return starts, lengths, int((count > 1).sum())
+    return starts, lengths, int((sizes > span).sum())
 
 
 def pack(lengths: np.ndarray, capacity: int) -> tuple[np.ndarray, np.ndarray, int]:
