@@ -30,6 +30,7 @@ __all__ = [
     "layout_figures",
     "pack",
     "pack_reference",
+    "store_layout_figures",
 ]
 
 LAYOUTS = ("sliding", "documents", "packed")
@@ -220,3 +221,9 @@ def layout_figures(offsets: np.ndarray, max_length: int) -> dict[str, int | floa
     out["crop_to_fit_dropped"] = crop_to_fit_dropped(offsets, max_length)
     out["crop_to_fit_dropped_share"] = out["crop_to_fit_dropped"] / n_tokens if n_tokens else 0.0
     return out
+
+
+def store_layout_figures(store: object, max_length: int, splits: list[str] | None = None) -> dict[str, dict]:
+    """:func:`layout_figures` of each split of a token store (``tokenmill stats --max-length``)."""
+    names = list(getattr(store, "splits")) if splits is None else splits
+    return {s: layout_figures(store.document_offsets(s), max_length) for s in names}  # type: ignore[attr-defined]
