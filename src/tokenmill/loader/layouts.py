@@ -17,6 +17,7 @@ of the fast ``pack`` (which places all pieces of one length per step).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -223,7 +224,7 @@ def layout_figures(offsets: np.ndarray, max_length: int) -> dict[str, int | floa
     return out
 
 
-def store_layout_figures(store: object, max_length: int, splits: list[str] | None = None) -> dict[str, dict]:
+def store_layout_figures(store: Any, max_length: int, splits: list[str] | None = None) -> dict[str, dict[str, Any]]:
     """:func:`layout_figures` of each split of a token store (``tokenmill stats --max-length``)."""
-    names = list(getattr(store, "splits")) if splits is None else splits
-    return {s: layout_figures(store.document_offsets(s), max_length) for s in names}  # type: ignore[attr-defined]
+    names = list(store.splits) if splits is None else splits
+    return {s: layout_figures(store.document_offsets(s), max_length) for s in names}
