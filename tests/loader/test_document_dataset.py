@@ -136,3 +136,27 @@ def test_sources_without_boundaries_are_refused_with_the_way_on() -> None:
         DocumentDataset([1, 2, 3, 4], windows="packed", max_length=2)
     with pytest.raises(ValueError, match="make no window|hold no token"):
         DocumentDataset([[], []], windows="documents", max_length=2)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(1, 4), st.integers(1, 7), st.data())
+def test_finish_batch_is_the_rule_of_the_decisions(rows, width, data) -> None:
+    import torch
+
+    from tokenmill.loader.batches import finish_batch
+
+    doc = torch.tensor(data.draw(st.lists(st.lists(st.integers(-1, 2), min_size=width, max_size=width),
+                                          min_size=rows, max_size=rows)), dtype=torch.int32)
+    labels = torch.tensor(data.draw(st.lists(st.lists(st.sampled_from([-100, 1, 7]), min_size=width,
+                                                      max_size=width), min_size=rows, max_size=rows)))
+    out = finish_batch({"document_ids": doc, "labels": labels})
+    cu, flat = [], 0  # the obvious loop: a segment is a run of equal IDs inside one row
+    for row in doc.tolist():
+        for i, d in enumerate(row):
+            if i == 0 or d != row[i - 1]:
+                cu.append(flat + i)
+        flat += width
+    lengths = [b - a for a, b in zip(cu, cu[1:] + [flat])]
+    assert out["cu_seqlens"].tolist() == cu + [flat] * (rows * width + 1 - len(cu))
+    assert out["cu_seqlens"].dtype == torch.int32 and out["max_seqlen"] == max(lengths)
+    assert out["num_items_in_batch"] == int((labels != -100).sum())

@@ -114,6 +114,7 @@ class DocumentDataset(Dataset):
         self._tokens, self._offsets, default_pad = documents_of(source, split, type(source).__name__)
         self.pad_id = default_pad if pad_id is None else non_negative_int("pad_id", pad_id)
         self.n_tokens = int(self._offsets[-1])
+        self._view: np.ndarray | None = None  # every window of a row's length, built on first use
         if windows == "sliding":
             self._sliding: WindowDataset | None = WindowDataset(
                 self._tokens, max_length=self.max_length, stride=self.stride,
@@ -131,6 +132,9 @@ class DocumentDataset(Dataset):
                     "windows", "{0} documents hold no token, so {windows=%r} makes no window; give "
                     "documents with tokens" % windows, len(self._offsets) - 1,
                 )
+
+    def __getstate__(self) -> dict[str, Any]:
+        return self.__dict__ | {"_view": None}  # a view of an array pickles as a copy of it all
 
     @property
     def tokens(self) -> Any:
@@ -165,23 +169,47 @@ class DocumentDataset(Dataset):
         return np.where(idx < 0, idx + n, idx)
 
     def _slots(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Tokens, segment and position of every slot: each (len(rows), max_length + 1)."""
-        span, lay = self.max_length + 1, self._layout
+        """Tokens, segment and position of every slot: each (len(rows), max_length + 1).
+
+        A row's pieces lie side by side from slot 0, then its padding: the row is a run of
+        segments (the pieces, then one padding segment, maybe empty), so each per-slot field is
+        one ``np.repeat`` of a per-segment value. Each piece's tokens come from one window of
+        the row's length (clipped to the array's end), gathered shard by shard.
+        """
+        span, lay, batch = self.max_length + 1, self._layout, len(rows)
         first, count = lay.row_ptr[rows], lay.row_ptr[rows + 1] - lay.row_ptr[rows]
-        before = np.cumsum(count) - count
-        piece = np.arange(int(count.sum()), dtype=np.int64) - np.repeat(before - first, count)
-        segment = piece - np.repeat(first, count)  # (pieces,) 0, 1, ... inside each row
-        length = lay.length[piece]
-        j = np.arange(int(length.sum()), dtype=np.int64) - np.repeat(np.cumsum(length) - length, length)
-        slot = np.repeat(np.repeat(np.arange(len(rows)), count) * span + lay.offset[piece], length) + j
-        tok = np.full(len(rows) * span, self.pad_id, np.int64)
-        seg = np.full(len(rows) * span, -1, np.int64)
-        pos = np.zeros(len(rows) * span, np.int64)
-        tok[slot] = self._tokens[np.repeat(lay.start[piece], length) + j]
-        seg[slot] = np.repeat(segment, length)
-        pos[slot] = j
-        shape = (len(rows), span)
+        n_pieces = int(count.sum())
+        before = np.cumsum(count) - count  # (batch,) each row's first piece in the batch
+        in_row = np.arange(n_pieces, dtype=np.int64) - np.repeat(before, count)  # (pieces,)
+        piece = in_row + np.repeat(first, count)  # (pieces,) index into the layout
+        length, start = lay.length[piece], lay.start[piece]
+        row_of = np.repeat(np.arange(batch, dtype=np.int64), count)
+        filled = np.bincount(row_of, weights=length, minlength=batch).astype(np.int64)  # (batch,)
+        # segments in slot order: row b's pieces, then row b's padding (index n_pieces + b)
+        order = np.argsort(np.concatenate([row_of, np.arange(batch)]), kind="stable")
+        seg_len = np.concatenate([length, span - filled])[order]
+        seg_id = np.concatenate([in_row, np.full(batch, -1, np.int64)])[order]
+        seg_at = np.cumsum(seg_len) - seg_len  # flat slot where each segment starts
+        clipped = np.minimum(start, max(self.n_tokens - span, 0))
+        width = min(span, self.n_tokens)
+        windows = self._windows(clipped, width)  # (pieces, width)
+        source = np.arange(n_pieces, dtype=np.int64) * width + (start - clipped)  # each piece's first token
+        base = np.concatenate([source, np.zeros(batch, np.int64)])[order] - seg_at
+        slot = np.arange(batch * span, dtype=np.int64)
+        seg = np.repeat(seg_id, seg_len)  # (batch * span,)
+        real = seg >= 0
+        tok = np.where(real, windows.reshape(-1)[np.minimum(np.repeat(base, seg_len) + slot, windows.size - 1)],
+                       np.int64(self.pad_id))  # int64, whatever the store's dtype
+        pos = (slot - np.repeat(seg_at, seg_len)) * real
+        shape = (batch, span)
         return tok.reshape(shape), seg.reshape(shape), pos.reshape(shape)
+
+    def _windows(self, starts: np.ndarray, length: int) -> np.ndarray:
+        if hasattr(self._tokens, "take_windows"):
+            return np.asarray(self._tokens.take_windows(starts, length))
+        if self._view is None or self._view.shape[1] != length:
+            self._view = np.lib.stride_tricks.sliding_window_view(self._tokens, length)
+        return self._view[starts]
 
     def _sliding_slots(self, indices: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         assert self._sliding is not None
@@ -199,7 +227,8 @@ class DocumentDataset(Dataset):
             tok, seg, pos = self._sliding_slots(indices)
         else:
             tok, seg, pos = self._slots(self._rows(indices))
-        same = (seg[:, 1:] == seg[:, :-1]) & (seg[:, :-1] >= 0)  # (batch, max_length)
+        # a label is kept when its token continues the input's piece: positions go on from it
+        same = pos[:, 1:] > 0  # (batch, max_length)
         inputs = torch.from_numpy(np.ascontiguousarray(tok[:, :-1]))  # (batch, max_length)
         labels = torch.from_numpy(np.where(same, tok[:, 1:], IGNORE_INDEX))  # (batch, max_length)
         if not self.return_dict:
