@@ -135,3 +135,15 @@ def test_bad_input_is_a_value_error_naming_the_value_and_the_fix(source, kwargs,
 def test_a_list_of_token_lists_is_a_token_stream_for_sliding_tuples() -> None:
     loader = create_dataloader([[1, 2, 3], np.array([4, 5, 6])], batch_size=1, max_length=2, shuffle=False)
     assert [x.tolist() for x, _ in loader] == [[[1, 2]], [[3, 4]]]
+
+
+def test_a_store_whose_index_disagrees_with_its_shards_is_refused(tmp_path) -> None:
+    src = write_jsonl(tmp_path / "a.jsonl", ["one two three", "four five", "six seven eight nine"])
+    out = tmp_path / "store"
+    prepare([src], out, workers=0, progress=False)
+    idx = next(out.glob("train-*.idx"))
+    offsets = np.fromfile(idx, "<i8")
+    offsets[1] = offsets[-1] + 5  # a document past the shard's end, the file size unchanged
+    offsets.tofile(idx)
+    with pytest.raises(ValueError, match=idx.name):
+        create_dataloader(TokenStore.open(out), batch_size=1, max_length=4, windows="packed")
