@@ -66,7 +66,10 @@ def loader_times(store_path: Path, batches: int, rounds: int) -> dict[str, float
     store = TokenStore.open(store_path)
     kinds = {
         "sliding tuple": {},
+        "sliding return_dict": {"return_dict": True},
+        "documents return_dict": {"windows": "documents", "return_dict": True},
         "packed return_dict": {"windows": "packed", "return_dict": True},
+        "packed tuple": {"windows": "packed"},
     }
     times: dict[str, list[float]] = {k: [] for k in kinds}
     for r in range(rounds):
@@ -111,12 +114,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     stores = _stores(args.work, args.corpus)
-    books = stores["gutenberg (books)"]
-    times = loader_times(books, args.batches, args.rounds)
-    print(f"loader, 8 x 1024, seed=, num_workers=0, median of {args.rounds} rounds of {args.batches} batches:")
-    for name, value in times.items():
-        print(f"  {name:28s} {value * (1 if 'built' in name else 1e6):10.1f} {'s' if 'built' in name else 'us/batch'}")
-    print(f"  ratio packed dict / sliding tuple: {times['packed return_dict'] / times['sliding tuple']:.2f}x")
+    for name, path in stores.items():
+        times = loader_times(path, args.batches, args.rounds)
+        print(f"{name}: loader, 8 x 1024, seed=, num_workers=0, median of {args.rounds} rounds of {args.batches} batches:")
+        for kind, value in times.items():
+            shown = f"{value:.3f} s" if "built" in kind else f"{value * 1e6:.1f} us/batch"
+            ratio = "" if "built" in kind else f"  ({value / times['sliding tuple']:.2f}x sliding tuple)"
+            print(f"  {kind:28s} {shown:>16s}{ratio}")
     print("padding share of input positions; crop-to-fit: tokens a BOS-aligned crop-to-fit loader drops")
     for name, path in stores.items():
         for T, f in padding(path).items():

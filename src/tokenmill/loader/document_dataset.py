@@ -190,8 +190,8 @@ class DocumentDataset(Dataset):
         seg_len = np.concatenate([length, span - filled])[order]
         seg_id = np.concatenate([in_row, np.full(batch, -1, np.int64)])[order]
         seg_at = np.cumsum(seg_len) - seg_len  # flat slot where each segment starts
-        clipped = np.minimum(start, max(self.n_tokens - span, 0))
-        width = min(span, self.n_tokens)
+        width = min(span, self.n_tokens)  # one window length: the store caches its strided views per length
+        clipped = np.minimum(start, self.n_tokens - width)
         windows = self._windows(clipped, width)  # (pieces, width)
         source = np.arange(n_pieces, dtype=np.int64) * width + (start - clipped)  # each piece's first token
         base = np.concatenate([source, np.zeros(batch, np.int64)])[order] - seg_at
@@ -212,13 +212,24 @@ class DocumentDataset(Dataset):
         return self._view[starts]
 
     def _sliding_slots(self, indices: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The book's windows, each cut into segments where a document starts inside it."""
         assert self._sliding is not None
+        span = self.max_length + 1
         starts = self._sliding._starts(indices)  # (batch,)
-        tok = self._sliding._gather(starts).astype(np.int64)  # (batch, max_length + 1)
-        where = starts[:, None] + np.arange(self.max_length + 1)  # (batch, max_length + 1)
-        doc = np.searchsorted(self._offsets, where, side="right") - 1  # (batch, max_length + 1)
-        seg = doc - doc[:, :1]
-        pos = where - np.maximum(self._offsets[doc], starts[:, None])
+        tok = self._sliding._gather(starts).astype(np.int64)  # (batch, span)
+        first = np.searchsorted(self._offsets, starts, side="right") - 1  # (batch,) document at slot 0
+        last = np.searchsorted(self._offsets, starts + (span - 1), side="right") - 1  # (batch,)
+        count = last - first + 1  # segments per row
+        before = np.cumsum(count) - count
+        in_row = np.arange(int(count.sum()), dtype=np.int64) - np.repeat(before, count)  # (segments,)
+        doc = in_row + np.repeat(first, count)
+        lo = np.maximum(self._offsets[doc], np.repeat(starts, count))
+        hi = np.minimum(self._offsets[doc + 1], np.repeat(starts + span, count))
+        seg_len = hi - lo
+        seg_at = np.cumsum(seg_len) - seg_len
+        slot = np.arange(len(starts) * span, dtype=np.int64)
+        seg = np.repeat(in_row, seg_len).reshape(tok.shape)
+        pos = (slot - np.repeat(seg_at, seg_len)).reshape(tok.shape)
         return tok, seg, pos
 
     def batch(self, indices: Any) -> Any:
