@@ -48,5 +48,7 @@ def finish_batch(batch: dict[str, Any]) -> dict[str, Any]:
     lengths = np.diff(where, append=total)
     batch["cu_seqlens"] = torch.from_numpy(cu).to(doc.device)
     batch["max_seqlen"] = int(lengths.max()) if len(lengths) else 0
-    batch["num_items_in_batch"] = int((batch["labels"] != IGNORE_INDEX).sum())
+    labels = batch["labels"]  # (batch, max_length)
+    kept = np.count_nonzero(labels.numpy() != IGNORE_INDEX) if labels.device.type == "cpu" else (labels != IGNORE_INDEX).sum()
+    batch["num_items_in_batch"] = int(kept)
     return batch

@@ -183,18 +183,22 @@ class DocumentDataset(Dataset):
         in_row = np.arange(n_pieces, dtype=np.int64) - np.repeat(before, count)  # (pieces,)
         piece = in_row + np.repeat(first, count)  # (pieces,) index into the layout
         length, start = lay.length[piece], lay.start[piece]
-        row_of = np.repeat(np.arange(batch, dtype=np.int64), count)
-        filled = np.bincount(row_of, weights=length, minlength=batch).astype(np.int64)  # (batch,)
-        # segments in slot order: row b's pieces, then row b's padding (index n_pieces + b)
-        order = np.argsort(np.concatenate([row_of, np.arange(batch)]), kind="stable")
-        seg_len = np.concatenate([length, span - filled])[order]
-        seg_id = np.concatenate([in_row, np.full(batch, -1, np.int64)])[order]
+        filled = np.add.reduceat(length, before)  # (batch,) every row has a piece at slot 0
+        # segments in slot order: row b's pieces, then row b's padding (maybe empty)
+        seg_before = before + np.arange(batch, dtype=np.int64)  # (batch,) row b's first segment
+        at_piece = np.repeat(seg_before, count) + in_row  # (pieces,)
+        seg_len = np.empty(n_pieces + batch, np.int64)
+        seg_len[at_piece] = length
+        seg_len[seg_before + count] = span - filled
+        seg_id = np.full(n_pieces + batch, -1, np.int64)
+        seg_id[at_piece] = in_row
         seg_at = np.cumsum(seg_len) - seg_len  # flat slot where each segment starts
         width = min(span, self.n_tokens)  # one window length: the store caches its strided views per length
         clipped = np.minimum(start, self.n_tokens - width)
         windows = self._windows(clipped, width)  # (pieces, width)
         source = np.arange(n_pieces, dtype=np.int64) * width + (start - clipped)  # each piece's first token
-        base = np.concatenate([source, np.zeros(batch, np.int64)])[order] - seg_at
+        base = -seg_at
+        base[at_piece] += source
         slot = np.arange(batch * span, dtype=np.int64)
         seg = np.repeat(seg_id, seg_len)  # (batch * span,)
         real = seg >= 0
