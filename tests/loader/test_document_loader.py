@@ -122,7 +122,9 @@ def test_sliding_dict_batches_are_the_books_windows(store: TokenStore) -> None:
     [
         ("some text to train on", {"windows": "packed"}, r"needs document boundaries, which text has not"),
         ("some text to train on", {"return_dict": True}, r"return_dict=True.*TokenStore.open"),
-        (list(range(50)), {"return_dict": True}, r"document boundaries, which list has not"),
+        (list(range(50)), {"return_dict": True},
+         r"windows='sliding' with return_dict=True needs document boundaries, which a list of token IDs has not"),
+        (np.arange(50), {"windows": "documents"}, r"which a ndarray of token IDs has not.*list of documents"),
         ([[1, 2, 3]], {"windows": "Packed"}, r"windows='Packed' is not one of 'sliding', 'documents', 'packed'"),
         ([[1, 2, 3]], {"windows": "packed", "stride": 4}, r"stride=4 has no meaning"),
     ],
@@ -147,3 +149,24 @@ def test_a_store_whose_index_disagrees_with_its_shards_is_refused(tmp_path) -> N
     offsets.tofile(idx)
     with pytest.raises(ValueError, match=idx.name):
         create_dataloader(TokenStore.open(out), batch_size=1, max_length=4, windows="packed")
+
+
+def test_document_datasets_pickle_for_loader_workers(store: TokenStore) -> None:
+    import pickle
+
+    for windows in ("sliding", "documents", "packed"):
+        ds = create_dataloader(store, batch_size=2, max_length=16, windows=windows, return_dict=True).dataset
+        ds.batch([0, 1])  # builds the cached strided view, which must not travel
+        again = pickle.loads(pickle.dumps(ds))
+        assert len(pickle.dumps(ds)) < 200_000
+        for key in ("input_ids", "labels", "position_ids", "document_ids", "cu_seqlens"):
+            assert torch.equal(again.batch([0, 3])[key], ds.batch([0, 3])[key])
+
+
+def test_two_loader_workers_give_the_same_batches(store: TokenStore) -> None:
+    def rows(workers: int) -> list[list[tuple[int, ...]]]:
+        loader = create_dataloader(store, batch_size=4, max_length=16, windows="packed", return_dict=True, seed=2,
+                                   num_workers=workers)
+        return [_rows_of(b) for b in loader]
+
+    assert rows(2) == rows(0)

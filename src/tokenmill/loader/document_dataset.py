@@ -29,9 +29,10 @@ from tokenmill.loader.layouts import LAYOUTS, PACKING_VERSION, document_layout
 __all__ = ["DocumentDataset", "documents_of", "is_document_list"]
 
 _NEED_BOUNDARIES = (
-    "document boundaries, which {0} has not; pass a token store (`tokenmill prepare INPUT --out "
-    "DIR`, then TokenStore.open(DIR)) or a list of documents' token lists "
-    "([tok.encode(doc) for doc in docs]), or use {windows='sliding'} with {return_dict=False}"
+    "{windows=%r} with {return_dict=%r} needs document boundaries, which a {0} of token IDs has "
+    "not; pass a token store (`tokenmill prepare INPUT --out DIR`, then TokenStore.open(DIR)) or a "
+    "list of documents' token lists ([tok.encode(doc) for doc in docs]), or use "
+    "{windows='sliding'} with {return_dict=False}"
 )
 
 
@@ -43,7 +44,9 @@ def is_document_list(source: Any) -> bool:
     )
 
 
-def documents_of(source: Any, split: str, what: str) -> tuple[Any, np.ndarray, int]:
+def documents_of(
+    source: Any, split: str, what: str, *, windows: str = "packed", return_dict: bool = False,
+) -> tuple[Any, np.ndarray, int]:
     """``(tokens, offsets, default pad ID)`` of a token store or a list of token lists, else ValueError.
 
     ``offsets`` are ``n_documents + 1`` int64 starts (the last is the token count). A store pads
@@ -67,7 +70,9 @@ def documents_of(source: Any, split: str, what: str) -> tuple[Any, np.ndarray, i
         offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
         tokens = np.concatenate(docs).astype(np.int64) if offsets[-1] else np.empty(0, np.int64)
         return tokens, offsets, 0
-    raise OptionError("windows", _NEED_BOUNDARIES, what)
+    raise OptionError(
+        "return_dict" if windows == "sliding" else "windows", _NEED_BOUNDARIES % (windows, return_dict), what,
+    )
 
 
 class DocumentDataset(Dataset):
@@ -111,7 +116,9 @@ class DocumentDataset(Dataset):
                 % stride,
             )
         self.stride = positive_int("stride", self.max_length if stride is None else stride)
-        self._tokens, self._offsets, default_pad = documents_of(source, split, type(source).__name__)
+        self._tokens, self._offsets, default_pad = documents_of(
+            source, split, type(source).__name__, windows=windows, return_dict=self.return_dict,
+        )
         self.pad_id = default_pad if pad_id is None else non_negative_int("pad_id", pad_id)
         self.n_tokens = int(self._offsets[-1])
         self._view: np.ndarray | None = None  # every window of a row's length, built on first use
