@@ -131,3 +131,12 @@ def test_rotary_position_ids_rotate_each_row_by_its_own_positions() -> None:
         rope(x, position_ids=pos[:, :4])
     with pytest.raises(ValueError, match="not both"):
         rope(x, torch.arange(5), position_ids=pos)
+
+
+def test_position_ids_are_cut_with_the_ids_when_the_embedding_keeps_part() -> None:
+    torch.manual_seed(2)
+    emb = InputEmbedding(50, 4, 3, overflow="keep_last")
+    ids, pos = torch.tensor([[1, 2, 3, 4, 5]]), torch.tensor([[0, 1, 0, 1, 2]])
+    with pytest.warns(UserWarning, match="kept the last 3"):
+        got = emb(ids, pos)
+    assert torch.equal(got, emb(ids[:, 2:], pos[:, 2:]))

@@ -212,10 +212,11 @@ class InputEmbedding(nn.Module):
             position_ids = self._check_positions(position_ids, token_ids)  # (batch, seq_len)
         seq_len = token_ids.shape[-1]
         if seq_len > self.context_length:
-            if position_ids is not None:
+            token_ids_in = token_ids
+            token_ids = self._handle_overflow(token_ids)  # (batch, context_length); raises for "error"
+            if position_ids is not None and token_ids_in is not token_ids:
                 keep = "last" if self.overflow == "keep_last" else "first"
-                position_ids = truncate(position_ids, self.context_length, keep=keep) if self.overflow != "error" else None
-            token_ids = self._handle_overflow(token_ids)  # (batch, context_length)
+                position_ids = truncate(position_ids, self.context_length, keep=keep)  # (batch, context_length)
             seq_len = self.context_length
         x = self.token_embedding(token_ids)  # (batch, seq_len, emb_dim)
         if self.positional != "none":

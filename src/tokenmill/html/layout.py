@@ -44,7 +44,11 @@ def layout_section(store: Any, max_length: int, split: str = "train") -> str:
         spans, used = [], 0
         tokens = store[split]
         for k, (start, length) in enumerate(pieces):
-            text = store.tokenizer.decode(np.asarray(tokens[start : start + length]).tolist())
+            ids = np.asarray(tokens[start : start + length]).tolist()
+            try:
+                text = store.tokenizer.decode(ids)
+            except (ValueError, OSError, ImportError, KeyError):  # no vocabulary: the IDs themselves
+                text = " ".join(map(str, ids))
             spans.append(f'<span class="t t{k % 4}" title="document {k} of the row: {length} tokens">'
                          f"{visible(text)}</span>")
             used += length
