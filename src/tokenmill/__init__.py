@@ -27,6 +27,8 @@ _LAZY = {
     "create_dataloader": "tokenmill.loader.dataloader",
     "InputEmbedding": "tokenmill.embeddings.layers",
     "RotaryEmbedding": "tokenmill.embeddings.rotary",
+    "document_causal_mask": "tokenmill.embeddings.masks",
+    "document_block_mask": "tokenmill.embeddings.masks",
     "truncate": "tokenmill.tokenizers.truncate",
     "train_tokenizer": "tokenmill.training",
     "import_store": "tokenmill.export",
@@ -50,6 +52,8 @@ __all__ = [
     "plan_mixture",
     "InputEmbedding",
     "RotaryEmbedding",
+    "document_causal_mask",
+    "document_block_mask",
     "truncate",
 ]
 

@@ -15,6 +15,7 @@ examples:
   tokenmill report store/ -o report.html --top 100 --samples 20
   tokenmill report store/ -o -                      # the page on stdout
   tokenmill report store/ -o notes.html --overwrite # replace a file tokenmill did not write
+  tokenmill report store/ -o report.html --max-length 1024  # + windows per layout, a packed row
 """
 
 
@@ -39,6 +40,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="documents shown with token boundaries, spread over the store (default 12; a store of "
         "at most 50 documents shows them all)",
     )
+    p.add_argument(
+        "--max-length", type=int, default=None, metavar="N",
+        help="also show what each window layout makes of the store at max_length N, and one packed "
+        "row coloured by document",
+    )
     add_overwrite_flag(p)
     p.set_defaults(run=run)
     return p
@@ -59,9 +65,13 @@ def run(args: argparse.Namespace) -> int:
         non_negative_int("samples", args.samples)
     started = time.perf_counter()
     store = TokenStore.open(args.dir)
-    options = ReportOptions(top_k=args.top)
+    if args.max_length is not None:
+        positive_int("max_length", args.max_length)
+    options = ReportOptions(top_k=args.top, max_length=args.max_length)
     if args.samples is not None:  # exactly N (fewer only when the store holds fewer)
-        options = ReportOptions(top_k=args.top, sample_documents=args.samples, show_all_below=0)
+        options = ReportOptions(
+            top_k=args.top, sample_documents=args.samples, show_all_below=0, max_length=args.max_length,
+        )
     document = report_page(store, options)
     if args.output == "-":
         sys.stdout.write(document)

@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from tokenmill.cli.terminal import safe, safe_json
-from tokenmill.common.checks import non_negative_int
+from tokenmill.common.checks import non_negative_int, positive_int
 from tokenmill.tokenizers.display import shown_token
 
 EPILOG = """\
@@ -17,6 +17,7 @@ examples:
   tokenmill stats store/ --split val      # one split only
   tokenmill stats store/ --json --top 20  # machine-readable, 20 most common tokens
   tokenmill stats store/ --verify         # check every shard's sha256 and structure
+  tokenmill stats store/ --max-length 1024 # windows, padding and cut documents per layout
 """
 
 
@@ -44,6 +45,14 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         action="store_true",
         help="check every shard's sha256 and structure instead; exit 1 if any is bad",
     )
+    p.add_argument(
+        "--max-length",
+        type=int,
+        default=None,
+        metavar="N",
+        help="also show what each window layout (sliding, documents, packed) makes of the store at "
+        "max_length N: windows, padding share, documents cut",
+    )
     p.set_defaults(run=run)
     return p
 
@@ -52,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
     from tokenmill.store import TokenStore
 
     non_negative_int("top", args.top)
+    if args.max_length is not None:
+        positive_int("max_length", args.max_length)
     try:
         store = TokenStore.open(args.dir)
     except ValueError as exc:
@@ -72,6 +83,10 @@ def run(args: argparse.Namespace) -> int:
         return 0
     splits = None if args.split is None else [args.split]
     stats = store.stats(top_k=args.top, splits=splits)
+    if args.max_length is not None:
+        from tokenmill.loader.layouts import store_layout_figures
+
+        stats["layouts"] = store_layout_figures(store, args.max_length, splits)
     # Manifest strings may hold terminal escapes: printed escaped, never as commands.
     if args.json:  # ensure_ascii: every control character escaped
         print(json.dumps(stats, indent=2))
@@ -135,6 +150,10 @@ def format_table(stats: dict[str, Any], *, tokenizer: Any = None) -> str:
         for label, vals in rows
     ]
     lines += _prepare_lines(stats["prepare"])
+    if stats.get("layouts"):
+        from tokenmill.cli.layout_table import layout_lines
+
+        lines += layout_lines(stats["layouts"])
     top = total.get("top_tokens")
     if top:
         lines += [

@@ -201,16 +201,55 @@ class InputEmbedding(nn.Module):
             return self.sinusoidal[:seq_len]  # (seq_len, emb_dim)
         return weight.new_zeros(seq_len, self.emb_dim)  # (seq_len, emb_dim)
 
-    def forward(self, token_ids: torch.Tensor) -> torch.Tensor:
+    def forward(self, token_ids: torch.Tensor, position_ids: torch.Tensor | None = None) -> torch.Tensor:
+        """``(batch, seq_len)`` IDs -> ``(batch, seq_len, emb_dim)``; positions 0.. unless given.
+
+        ``position_ids`` (same shape as ``token_ids``, each in ``0..context_length-1``) give each
+        token its own position, as a packed batch's ``position_ids`` restart at each document.
+        """
         token_ids = self._check_ids(token_ids)  # (batch, seq_len)
+        if position_ids is not None:
+            position_ids = self._check_positions(position_ids, token_ids)  # (batch, seq_len)
         seq_len = token_ids.shape[-1]
         if seq_len > self.context_length:
-            token_ids = self._handle_overflow(token_ids)  # (batch, context_length)
+            token_ids_in = token_ids
+            token_ids = self._handle_overflow(token_ids)  # (batch, context_length); raises for "error"
+            if position_ids is not None and token_ids_in is not token_ids:
+                keep = "last" if self.overflow == "keep_last" else "first"
+                position_ids = truncate(position_ids, self.context_length, keep=keep)  # (batch, context_length)
             seq_len = self.context_length
         x = self.token_embedding(token_ids)  # (batch, seq_len, emb_dim)
         if self.positional != "none":
-            x = x + self.position_embeddings(seq_len)  # (batch, seq_len, emb_dim)
+            if position_ids is None:
+                x = x + self.position_embeddings(seq_len)  # (batch, seq_len, emb_dim)
+            elif self.position_embedding is not None:
+                x = x + self.position_embedding(position_ids)  # (batch, seq_len, emb_dim)
+            else:
+                x = x + self.sinusoidal[position_ids]  # (batch, seq_len, emb_dim)
         return self.dropout(x)  # (batch, seq_len, emb_dim)
+
+    def _check_positions(self, position_ids: Any, token_ids: torch.Tensor) -> torch.Tensor:
+        """``position_ids`` as int64 on the IDs' device, or TypeError/ValueError saying what is wrong."""
+        dtype = getattr(position_ids, "dtype", None)
+        if not isinstance(position_ids, torch.Tensor) or dtype == torch.bool or dtype.is_floating_point:
+            raise TypeError(
+                f"position_ids must be an integer tensor, got {dtype or type(position_ids).__name__}; "
+                f"pass the batch's 'position_ids'"
+            )
+        if position_ids.shape != token_ids.shape:
+            raise ValueError(
+                f"position_ids must have the shape of token_ids {tuple(token_ids.shape)}, got "
+                f"{tuple(position_ids.shape)}"
+            )
+        if position_ids.numel():
+            low, high = (int(v) for v in torch.aminmax(position_ids))
+            if low < 0 or high >= self.context_length:
+                raise ValueError(
+                    f"position ID {high if high >= self.context_length else low} is outside "
+                    f"0..{self.context_length - 1} (context_length={self.context_length}); build the "
+                    f"embedding with context_length >= the loader's max_length"
+                )
+        return position_ids.to(device=token_ids.device, dtype=torch.int64)
 
     def _handle_overflow(self, token_ids: torch.Tensor) -> torch.Tensor:
         """Apply ``self.overflow`` to a sequence longer than the context."""

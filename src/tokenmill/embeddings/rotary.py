@@ -53,8 +53,19 @@ class RotaryEmbedding(nn.Module):
         pair = torch.arange(self.head_dim // 2, dtype=dtype, device=device)  # (head_dim/2,)
         return self.base ** (-2.0 * pair / self.head_dim)  # (head_dim/2,)
 
-    def rotate(self, x: torch.Tensor, positions: torch.Tensor | None = None) -> torch.Tensor:
-        """Rotate ``x`` of shape ``(..., seq_len, head_dim)``; positions default to 0..seq_len-1."""
+    def rotate(
+        self, x: torch.Tensor, positions: torch.Tensor | None = None, *, position_ids: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Rotate ``x`` of shape ``(..., seq_len, head_dim)``; positions default to 0..seq_len-1.
+
+        ``position_ids`` of shape ``(batch, seq_len)`` (a packed batch's, restarting at each
+        document) give each row its own positions; ``x`` is then ``(batch, seq_len, head_dim)``
+        or ``(batch, heads, seq_len, head_dim)``.
+        """
+        if position_ids is not None:
+            if positions is not None:
+                raise ValueError("pass positions= (one row for all) or position_ids= (per row), not both")
+            return self._rotate_rows(x, position_ids)
         if not isinstance(x, torch.Tensor) or not x.is_floating_point():
             got = getattr(x, "dtype", type(x).__name__)
             raise TypeError(f"x must be a floating-point tensor, got {got}")
@@ -83,5 +94,35 @@ class RotaryEmbedding(nn.Module):
         turned = torch.cat((-xc[..., half:], xc[..., :half]), dim=-1)  # (..., seq_len, head_dim)
         return (xc * cos + turned * sin).to(x.dtype)  # (..., seq_len, head_dim)
 
-    def forward(self, x: torch.Tensor, positions: torch.Tensor | None = None) -> torch.Tensor:
-        return self.rotate(x, positions)  # (..., seq_len, head_dim)
+    def _rotate_rows(self, x: torch.Tensor, position_ids: Any) -> torch.Tensor:
+        dtype = getattr(position_ids, "dtype", None)
+        if not isinstance(position_ids, torch.Tensor) or dtype == torch.bool or dtype.is_floating_point:
+            raise TypeError(f"position_ids must be an integer tensor, got {dtype or type(position_ids).__name__}")
+        if not isinstance(x, torch.Tensor) or not x.is_floating_point() or x.ndim not in (3, 4):
+            raise ValueError(
+                "with position_ids, x must be a floating-point (batch, seq_len, head_dim) or "
+                f"(batch, heads, seq_len, head_dim) tensor, got {tuple(getattr(x, 'shape', ()))}"
+            )
+        if position_ids.ndim != 2 or (position_ids.shape[0], position_ids.shape[1]) != (x.shape[0], x.shape[-2]):
+            raise ValueError(
+                f"position_ids must have shape (batch, seq_len) = ({x.shape[0]}, {x.shape[-2]}), got "
+                f"{tuple(position_ids.shape)}"
+            )
+        if x.shape[-1] != self.head_dim:
+            raise ValueError(f"x must end in head_dim={self.head_dim}, got {tuple(x.shape)}")
+        compute = torch.float64 if x.dtype == torch.float64 else torch.float32
+        inv_freq = self.inv_freq(dtype=compute, device=x.device)  # (head_dim/2,)
+        angles = position_ids.to(device=x.device, dtype=compute)[..., None] * inv_freq  # (batch, seq_len, head_dim/2)
+        cos = angles.cos().repeat(1, 1, 2)  # (batch, seq_len, head_dim)
+        sin = angles.sin().repeat(1, 1, 2)  # (batch, seq_len, head_dim)
+        if x.ndim == 4:
+            cos, sin = cos[:, None], sin[:, None]  # (batch, 1, seq_len, head_dim)
+        xc = x.to(compute)
+        half = self.head_dim // 2
+        turned = torch.cat((-xc[..., half:], xc[..., :half]), dim=-1)  # like x
+        return (xc * cos + turned * sin).to(x.dtype)  # like x
+
+    def forward(
+        self, x: torch.Tensor, positions: torch.Tensor | None = None, *, position_ids: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        return self.rotate(x, positions, position_ids=position_ids)  # (..., seq_len, head_dim)

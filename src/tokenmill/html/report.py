@@ -31,6 +31,7 @@ class ReportOptions:
     sample_tokens: int = 400  # tokens shown per sampled document
     max_shards: int = 200  # shard-table rows per split
     max_inputs: int = 50  # input files listed
+    max_length: int | None = None  # show what each window layout makes of the store at this length
 
 
 def report_data(store: Any, options: ReportOptions = ReportOptions()) -> dict[str, Any]:
@@ -113,6 +114,10 @@ def report_page(store: Any, options: ReportOptions = ReportOptions()) -> str:
         _splits(store, stats),
         _shards(store, options),
     ]
+    if options.max_length is not None:
+        from tokenmill.html.layout import layout_section
+
+        sections.append(layout_section(store, options.max_length))
     samples, lang = _samples(store, data["sample"], options)
     sections.append(samples)
     # The store's path once, as the subtitle; the title stays the same for every store.

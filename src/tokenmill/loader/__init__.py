@@ -1,7 +1,8 @@
 """The loader: token IDs -> sliding windows -> batches, in the book's order or a seeded, resumable one.
 
 ``create_dataloader`` (``dataloader``) takes what ``sources`` recognises (text, token IDs, a token
-store or its path), windows it with ``WindowDataset`` (``dataset``) and batches it in the book's
+store or its path), windows it with ``WindowDataset`` (``dataset``) or, keeping documents apart,
+``DocumentDataset`` (``document_dataset``, over the pieces and packing of ``layouts``) and batches it in the book's
 order (``book_sampler``) or a seeded, rank-aware one (``seeded_sampler``, over ``permutation``),
 whose state dicts ``state`` checks and ``stateful`` restores through torchdata.
 
@@ -14,6 +15,7 @@ from tokenmill.loader.lazy import __getattr__ as __getattr__
 from tokenmill.loader.permutation import PERMUTATION_VERSION, Permutation, permutation_reference
 
 __all__ = [
+    "DocumentDataset",
     "PERMUTATION_VERSION",
     "Permutation",
     "SeededBatchSampler",

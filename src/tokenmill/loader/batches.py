@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 
 __all__ = ["IGNORE_INDEX", "finish_batch"]
@@ -36,14 +37,18 @@ def finish_batch(batch: dict[str, Any]) -> dict[str, Any]:
     """
     doc = batch["document_ids"]  # (batch, max_length)
     rows, width = doc.shape
-    starts = torch.ones_like(doc, dtype=torch.bool)  # (batch, max_length): a segment starts here
-    starts[:, 1:] = doc[:, 1:] != doc[:, :-1]
-    where = torch.nonzero(starts.reshape(-1)).reshape(-1)  # flat index of each segment's start
     total = rows * width
-    cu = torch.full((total + 1,), total, dtype=torch.int32)  # (batch * max_length + 1,)
-    cu[: len(where)] = where.to(torch.int32)
-    lengths = torch.diff(torch.cat([where, where.new_tensor([total])]))
-    batch["cu_seqlens"] = cu
+    # numpy on CPU: a handful of small torch ops cost more than the work (tens of microseconds)
+    ids = doc.numpy() if doc.device.type == "cpu" else doc.cpu().numpy()  # (batch, max_length)
+    starts = np.ones((rows, width), dtype=bool)  # (batch, max_length): a segment starts here
+    starts[:, 1:] = ids[:, 1:] != ids[:, :-1]
+    where = np.flatnonzero(starts)  # flat index of each segment's start
+    cu = np.full(total + 1, total, dtype=np.int32)  # (batch * max_length + 1,)
+    cu[: len(where)] = where
+    lengths = np.diff(where, append=total)
+    batch["cu_seqlens"] = torch.from_numpy(cu).to(doc.device)
     batch["max_seqlen"] = int(lengths.max()) if len(lengths) else 0
-    batch["num_items_in_batch"] = int((batch["labels"] != IGNORE_INDEX).sum())
+    labels = batch["labels"]  # (batch, max_length)
+    kept = np.count_nonzero(labels.numpy() != IGNORE_INDEX) if labels.device.type == "cpu" else (labels != IGNORE_INDEX).sum()
+    batch["num_items_in_batch"] = int(kept)
     return batch

@@ -9,7 +9,10 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
+from tokenmill.common.errors import OptionError
 from tokenmill.loader.dataset import WindowDataset
+from tokenmill.loader.document_dataset import DocumentDataset, is_document_list
+from tokenmill.loader.layouts import LAYOUTS
 from tokenmill.loader.sources import check_store_tokenizer, open_store_path
 from tokenmill.tokenizers.base import ENDOFTEXT
 from tokenmill.tokenizers.load import get_tokenizer
@@ -50,15 +53,49 @@ def source_tokens(
 
 def build_dataset(
     source: Any, *, tokenizer: Any = None, split: str = "train",
-    allowed_special: Collection[str] | str = (ENDOFTEXT,), max_length: int, stride: int,
-) -> tuple[WindowDataset, Any]:
+    allowed_special: Collection[str] | str = (ENDOFTEXT,), max_length: int, stride: int | None,
+    windows: str = "sliding", pad_id: int | None = None, return_dict: bool = False,
+) -> tuple[WindowDataset | DocumentDataset, Any]:
     """``(dataset, source)``: the windows ``create_dataloader`` batches, and the resolved source.
+
+    ``windows="sliding"`` with ``return_dict=False`` is the book's ``WindowDataset``; any other
+    layout, or dict batches, is a ``DocumentDataset`` and needs document boundaries (a token
+    store or a list of token lists). ``stride=None`` means ``max_length``.
 
     >>> dataset, _ = build_dataset(list(range(10)), max_length=4, stride=2)
     >>> len(dataset), dataset[0][1].tolist()
     (3, [1, 2, 3, 4])
+    >>> dataset, _ = build_dataset([[1, 2, 3], [4, 5]], max_length=4, stride=None, windows="packed")
+    >>> len(dataset), dataset[0][1].tolist()
+    (1, [2, 3, -100, 5])
     """
+    if windows not in LAYOUTS:
+        raise OptionError(
+            "windows", "{windows=%r} is not one of %s; pick one ('sliding' is the book's)"
+            % (windows, ", ".join(map(repr, LAYOUTS))),
+        )
+    if windows == "packed" and stride is not None and stride != max_length:
+        # Checked before tokenizing or opening anything.
+        DocumentDataset([[0]], windows=windows, max_length=max_length, stride=stride)
+    documents = windows != "sliding" or return_dict
+    if documents and isinstance(source, str) and open_store_path(source) is None:
+        raise OptionError(
+            "return_dict" if windows == "sliding" else "windows",
+            "{windows=%r}%s needs document boundaries, which text has not; pass a token store "
+            "(`tokenmill prepare INPUT --out DIR`, then TokenStore.open(DIR)) or a list of "
+            "documents' token lists ([tok.encode(doc) for doc in docs])"
+            % (windows, " with {return_dict=True}" if return_dict else ""),
+        )
+    if is_document_list(source) and not documents:
+        source = [t for doc in source for t in (doc.tolist() if hasattr(doc, "tolist") else doc)]
     tokens, source = source_tokens(
         source, tokenizer=tokenizer, split=split, allowed_special=allowed_special,
     )
-    return WindowDataset(tokens, max_length=max_length, stride=stride), source
+    if not documents:
+        stride = max_length if stride is None else stride
+        return WindowDataset(tokens, max_length=max_length, stride=stride), source
+    dataset = DocumentDataset(
+        source, windows=windows, max_length=max_length, stride=stride, pad_id=pad_id,
+        return_dict=return_dict, split=split,
+    )
+    return dataset, source

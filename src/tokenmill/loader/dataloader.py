@@ -22,6 +22,7 @@ from tokenmill.common.errors import OptionError, OptionTypeError
 from tokenmill.loader.book_sampler import WindowBatchSampler
 from tokenmill.loader.build import build_dataset
 from tokenmill.loader.dataset import WindowDataset, as_token_array
+from tokenmill.loader.document_dataset import DocumentDataset
 from tokenmill.loader.permutation import check_seed
 from tokenmill.loader.seeded_sampler import SeededBatchSampler
 from tokenmill.loader.sources import dataset_id
@@ -57,9 +58,9 @@ def _batch_as_is(batch: list[torch.Tensor]) -> list[torch.Tensor]:
 
 
 def _check_dataset(dataset: Any) -> None:
-    if not isinstance(dataset, WindowDataset):
+    if not isinstance(dataset, (WindowDataset, DocumentDataset)):
         raise OptionTypeError(
-            "dataset", "{dataset} must be a WindowDataset, got {0}; for other datasets use "
+            "dataset", "{dataset} must be a WindowDataset, got {0} (or a DocumentDataset); for other datasets use "
             "torch.utils.data.DataLoader directly", type(dataset).__name__,
         )
 
@@ -161,6 +162,7 @@ def create_dataloader(
     prefetch_factor: int | None = None, persistent_workers: bool = False, timeout: float = 0,
     worker_init_fn: Callable[[int], None] | None = None, multiprocessing_context: Any = None,
     weights: Any = None, epoch_windows: int | None = None, epoch_tokens: int | None = None,
+    windows: str = "sliding", pad_id: int | None = None, return_dict: bool = False,
 ) -> DataLoader:
     """A DataLoader of ``[inputs, targets]`` batches, each int64 ``(batch_size, max_length)``.
 
@@ -212,6 +214,13 @@ def create_dataloader(
     unless ``epoch_windows=`` (or ``epoch_tokens=``) says otherwise; ``set_epoch`` continues every
     component where it stopped. ``loader.windows_drawn`` counts each component's windows drawn;
     see ``tokenmill.loader.mixture`` and README "Mixtures".
+    ``windows``: ``"sliding"`` (the default, the book's windows over the token stream),
+    ``"documents"`` (each window starts at a document's start, its tail padded with ``pad_id``,
+    default the store's EOT ID) or ``"packed"`` (whole documents packed best-fit into rows; no
+    ``stride``). ``return_dict=True`` gives dict batches (``input_ids``, ``labels``,
+    ``position_ids``, ``document_ids``, ``cu_seqlens``, ``max_seqlen``, ``num_items_in_batch``)
+    with any layout; ``labels`` are already shifted (the targets). Both need document
+    boundaries: a token store or a list of documents' token lists (see ``DocumentDataset``).
 
     Pitfalls: in the book's order, seed before ``iter(loader)`` (or pass ``generator``); it
     resumes too (``stateful=True``), by redrawing its epoch's shuffle (O(n_windows)), at world
@@ -238,6 +247,13 @@ def create_dataloader(
     """
     # Checked before tokenizing, which can take seconds.
     stride_defaulted = stride is None
+    given_stride = stride
+    if windows == "packed" and stride is not None:
+        raise OptionError(
+            "stride",
+            "{windows='packed'} cuts long documents into pieces every {max_length} tokens, so "
+            "{stride=%r} has no meaning there; drop {stride=} (or use {windows='documents'})" % (stride,),
+        )
     if stride is None:
         stride = positive_int("max_length", max_length)
     for name, value in (("batch_size", batch_size), ("max_length", max_length), ("stride", stride)):
@@ -271,18 +287,19 @@ def create_dataloader(
         return create_mixture_loader(
             source, weights=weights, epoch_windows=epoch_windows, epoch_tokens=epoch_tokens,
             seed=seed, tokenizer=tokenizer, split=split, allowed_special=allowed_special,
-            max_length=max_length, stride=stride, batch_size=batch_size, rank=rank,
-            world_size=world_size, shuffle=shuffle, drop_last=drop_last, num_workers=num_workers,
+            max_length=max_length, stride=given_stride if windows == "packed" else stride,
+            batch_size=batch_size, rank=rank, world_size=world_size, shuffle=shuffle, drop_last=drop_last, num_workers=num_workers,
             loader_class=loader_class, collate_fn=_batch_as_is, options={
                 "pin_memory": pin_memory, "prefetch_factor": prefetch_factor, "timeout": timeout,
                 "persistent_workers": persistent_workers, "worker_init_fn": worker_init_fn,
                 "multiprocessing_context": multiprocessing_context,
             },
-            stride_defaulted=stride_defaulted,
+            stride_defaulted=stride_defaulted, windows=windows, pad_id=pad_id, return_dict=return_dict,
         )
     dataset, source = build_dataset(
         source, tokenizer=tokenizer, split=split, allowed_special=allowed_special,
-        max_length=max_length, stride=stride,
+        max_length=max_length, stride=given_stride if windows == "packed" else stride,
+        windows=windows, pad_id=pad_id, return_dict=return_dict,
     )
     options = {
         "pin_memory": pin_memory, "prefetch_factor": prefetch_factor, "timeout": timeout,

@@ -13,6 +13,7 @@ from typing import Any
 
 # public name -> the module that defines it (each imports torch)
 LAZY = {
+    "DocumentDataset": "tokenmill.loader.document_dataset",
     "SeededBatchSampler": "tokenmill.loader.seeded_sampler",
     "StatefulWindowLoader": "tokenmill.loader.stateful",
     "WindowBatchSampler": "tokenmill.loader.book_sampler",

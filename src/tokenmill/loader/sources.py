@@ -162,6 +162,7 @@ def dataset_id(dataset: Any, source: Any, split: str) -> dict[str, Any]:
         "max_length": int(dataset.max_length),
         "stride": int(dataset.stride),
     }
+    ident.update(getattr(dataset, "layout_id", {}))  # a layout other than "sliding": its packing too
     manifest = getattr(source, "manifest", None)
     if isinstance(manifest, dict) and split in manifest.get("splits", {}):
         shards = manifest["splits"][split].get("shards", [])

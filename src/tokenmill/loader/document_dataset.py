@@ -1,0 +1,276 @@
+"""Windows that keep documents apart: ``DocumentDataset`` (``"documents"``, ``"packed"``, dict rows).
+
+Document boundaries come from a token store's index (``TokenStore.document_offsets``) or from a
+list of documents' token lists, never from scanning for an EOT token. Each row has
+``max_length + 1`` token slots; ``input_ids`` are slots ``0..max_length-1`` and ``labels`` slots
+``1..max_length`` (already shifted: the book's targets, so do not shift them again as Hugging
+Face models do), -100 where the target is padding or belongs to another document than its input.
+Dict batches also carry ``position_ids`` (restarting at 0 at each piece of a document),
+``document_ids`` (the segment of the row, -1 on padding) and, from ``finish_batch``,
+``cu_seqlens``, ``max_seqlen`` and ``num_items_in_batch``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from tokenmill.common.checks import non_negative_int, positive_int
+from tokenmill.common.errors import OptionError
+from tokenmill.loader.batches import IGNORE_INDEX, finish_batch
+from tokenmill.loader.dataset import WindowDataset
+from tokenmill.loader.layouts import LAYOUTS, PACKING_VERSION, document_layout
+
+__all__ = ["DocumentDataset", "documents_of", "is_document_list"]
+
+_NEED_BOUNDARIES = (
+    "{windows=%r} with {return_dict=%r} needs document boundaries, which a {0} of token IDs has "
+    "not; pass a token store (`tokenmill prepare INPUT --out DIR`, then TokenStore.open(DIR)) or a "
+    "list of documents' token lists ([tok.encode(doc) for doc in docs]), or use "
+    "{windows='sliding'} with {return_dict=False}"
+)
+
+
+def is_document_list(source: Any) -> bool:
+    """Whether ``source`` is a list/tuple of documents' token lists (or 1-D arrays)."""
+    return (
+        isinstance(source, (list, tuple)) and len(source) > 0
+        and all(isinstance(d, (list, tuple, np.ndarray, torch.Tensor)) for d in source)
+    )
+
+
+def documents_of(
+    source: Any, split: str, what: str, *, windows: str = "packed", return_dict: bool = False,
+) -> tuple[Any, np.ndarray, int]:
+    """``(tokens, offsets, default pad ID)`` of a token store or a list of token lists, else ValueError.
+
+    ``offsets`` are ``n_documents + 1`` int64 starts (the last is the token count). A store pads
+    with its EOT ID (0 when it has none); a list of token lists with 0.
+
+    >>> tokens, offsets, pad = documents_of([[5, 6], [7]], "train", "source")
+    >>> tokens.tolist(), offsets.tolist(), pad
+    ([5, 6, 7], [0, 2, 3], 0)
+    """
+    if hasattr(source, "document_offsets") and hasattr(source, "splits"):
+        return source[split], source.document_offsets(split), int(source.eot_id or 0)
+    if is_document_list(source):
+        docs = [np.asarray(d.detach().cpu() if isinstance(d, torch.Tensor) else d) for d in source]
+        for d in docs:
+            if d.ndim != 1 or (d.size and d.dtype.kind not in "iu"):
+                raise ValueError(
+                    f"a list of documents must hold 1-D lists of integer token IDs, got one of "
+                    f"shape {d.shape} dtype {d.dtype}; encode each: [tok.encode(doc) for doc in docs]"
+                )
+        sizes = np.array([len(d) for d in docs], np.int64)
+        offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        tokens = np.concatenate(docs).astype(np.int64) if offsets[-1] else np.empty(0, np.int64)
+        return tokens, offsets, 0
+    raise OptionError(
+        "return_dict" if windows == "sliding" else "windows", _NEED_BOUNDARIES % (windows, return_dict), what,
+    )
+
+
+class DocumentDataset(Dataset):
+    """Rows of ``max_length`` inputs that never mix documents, or the book's windows as dict rows.
+
+    ``windows="documents"``: each row starts at a document's first token; a document longer than
+    ``max_length + 1`` tokens continues in rows starting ``stride`` tokens apart inside it; the
+    tail of a row is padding. ``"packed"``: whole documents (pieces starting every
+    ``max_length`` tokens for longer ones) packed into rows by best-fit decreasing
+    (``tokenmill.loader.layouts``). ``"sliding"`` (``return_dict=True`` only): the book's
+    windows, cut into segments where a document starts (Megatron's reset flags).
+
+    ``batch(indices)`` is ``[inputs, targets]`` (int64 ``(len(indices), max_length)``, targets
+    -100 where ``labels`` would be) or, with ``return_dict=True``, a dict of ``input_ids``,
+    ``labels``, ``position_ids``, ``document_ids`` (int32) and the batch-level fields of
+    ``finish_batch``.
+
+    Pitfall: ``labels`` are already shifted (``labels[:, i]`` is the token after
+    ``input_ids[:, i]``); a Hugging Face model that shifts its labels again would learn the
+    token after next.
+
+    >>> ds = DocumentDataset([[1, 2, 3], [4, 5]], windows="packed", max_length=4, return_dict=True)
+    >>> b = ds.batch([0])
+    >>> b["input_ids"].tolist(), b["labels"].tolist(), b["position_ids"].tolist()
+    ([[1, 2, 3, 4]], [[2, 3, -100, 5]], [[0, 1, 2, 0]])
+    """
+
+    def __init__(
+        self, source: Any, *, windows: str, max_length: int, stride: int | None = None,
+        pad_id: int | None = None, return_dict: bool = False, split: str = "train",
+    ) -> None:
+        if windows not in LAYOUTS:
+            raise OptionError("windows", "{windows=%r} is not one of %s; pick one" % (windows, LAYOUTS))
+        self.windows, self.return_dict = windows, bool(return_dict)
+        self.max_length = positive_int("max_length", max_length)
+        if windows == "packed" and stride not in (None, self.max_length):
+            raise OptionError(
+                "stride",
+                "{windows='packed'} cuts long documents into pieces every {max_length} tokens, so "
+                "{stride=%d} has no meaning there; drop {stride=} (or use {windows='documents'})"
+                % stride,
+            )
+        self.stride = positive_int("stride", self.max_length if stride is None else stride)
+        self._tokens, self._offsets, default_pad = documents_of(
+            source, split, type(source).__name__, windows=windows, return_dict=self.return_dict,
+        )
+        self.pad_id = default_pad if pad_id is None else non_negative_int("pad_id", pad_id)
+        self.n_tokens = int(self._offsets[-1])
+        self._view: np.ndarray | None = None  # every window of a row's length, built on first use
+        if windows == "sliding":
+            self._sliding: WindowDataset | None = WindowDataset(
+                self._tokens, max_length=self.max_length, stride=self.stride,
+            )
+            self._n_rows = len(self._sliding)
+        else:
+            self._sliding = None
+            self._layout = document_layout(
+                self._offsets, windows=windows, max_length=self.max_length, stride=self.stride,
+            )
+            self._n_rows = self._layout.n_rows
+            self.cut_documents = self._layout.cut_documents
+            if not self._n_rows:
+                raise OptionError(
+                    "windows", "{0} documents hold no token, so {windows=%r} makes no window; give "
+                    "documents with tokens" % windows, len(self._offsets) - 1,
+                )
+
+    def __getstate__(self) -> dict[str, Any]:
+        return self.__dict__ | {"_view": None}  # a view of an array pickles as a copy of it all
+
+    @property
+    def tokens(self) -> Any:
+        """The underlying token array (not a copy)."""
+        return self._tokens
+
+    @property
+    def layout_id(self) -> dict[str, Any]:
+        """What ``dataset_id`` adds: the layout, its packing version and the documents' hash."""
+        if self.windows == "sliding":
+            return {}
+        digest = hashlib.sha256(np.ascontiguousarray(self._offsets, dtype="<i8").tobytes()).hexdigest()
+        return {"windows": self.windows, "packing_version": PACKING_VERSION, "documents_sha256": digest}
+
+    def __len__(self) -> int:
+        return self._n_rows
+
+    def __repr__(self) -> str:
+        return (
+            f"DocumentDataset(windows={self.windows!r}, n_tokens={self.n_tokens}, "
+            f"documents={len(self._offsets) - 1}, max_length={self.max_length}, rows={self._n_rows})"
+        )
+
+    def _rows(self, indices: Any) -> np.ndarray:
+        idx = np.asarray(indices)
+        if idx.ndim != 1 or (idx.size and idx.dtype.kind not in "iu"):
+            raise TypeError(f"row indices must be a 1-D sequence of ints, got dtype {idx.dtype} shape {idx.shape}")
+        idx, n = idx.astype(np.int64, copy=False), self._n_rows
+        if idx.size and (idx.min() < -n or idx.max() >= n):
+            bad = int(idx.min()) if idx.min() < -n else int(idx.max())
+            raise IndexError(f"row index {bad} is out of range for {n} rows")
+        return np.where(idx < 0, idx + n, idx)
+
+    def _slots(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Tokens, segment and position of every slot: each (len(rows), max_length + 1).
+
+        A row's pieces lie side by side from slot 0, then its padding: the row is a run of
+        segments (the pieces, then one padding segment, maybe empty), so each per-slot field is
+        one ``np.repeat`` of a per-segment value. Each piece's tokens come from one window of
+        the row's length (clipped to the array's end), gathered shard by shard.
+        """
+        span, lay, batch = self.max_length + 1, self._layout, len(rows)
+        first, count = lay.row_ptr[rows], lay.row_ptr[rows + 1] - lay.row_ptr[rows]
+        n_pieces = int(count.sum())
+        before = np.cumsum(count) - count  # (batch,) each row's first piece in the batch
+        in_row = np.arange(n_pieces, dtype=np.int64) - np.repeat(before, count)  # (pieces,)
+        piece = in_row + np.repeat(first, count)  # (pieces,) index into the layout
+        length, start = lay.length[piece], lay.start[piece]
+        filled = np.add.reduceat(length, before)  # (batch,) every row has a piece at slot 0
+        # segments in slot order: row b's pieces, then row b's padding (maybe empty)
+        seg_before = before + np.arange(batch, dtype=np.int64)  # (batch,) row b's first segment
+        at_piece = np.repeat(seg_before, count) + in_row  # (pieces,)
+        seg_len = np.empty(n_pieces + batch, np.int64)
+        seg_len[at_piece] = length
+        seg_len[seg_before + count] = span - filled
+        seg_id = np.full(n_pieces + batch, -1, np.int64)
+        seg_id[at_piece] = in_row
+        seg_at = np.cumsum(seg_len) - seg_len  # flat slot where each segment starts
+        width = min(span, self.n_tokens)  # one window length: the store caches its strided views per length
+        clipped = np.minimum(start, self.n_tokens - width)
+        windows = self._windows(clipped, width)  # (pieces, width)
+        source = np.arange(n_pieces, dtype=np.int64) * width + (start - clipped)  # each piece's first token
+        base = -seg_at
+        base[at_piece] += source
+        slot = np.arange(batch * span, dtype=np.int64)
+        seg = np.repeat(seg_id, seg_len)  # (batch * span,)
+        real = seg >= 0
+        tok = np.where(real, windows.reshape(-1)[np.minimum(np.repeat(base, seg_len) + slot, windows.size - 1)],
+                       np.int64(self.pad_id))  # int64, whatever the store's dtype
+        pos = (slot - np.repeat(seg_at, seg_len)) * real
+        shape = (batch, span)
+        return tok.reshape(shape), seg.reshape(shape), pos.reshape(shape)
+
+    def _windows(self, starts: np.ndarray, length: int) -> np.ndarray:
+        if hasattr(self._tokens, "take_windows"):
+            return np.asarray(self._tokens.take_windows(starts, length))
+        if self._view is None or self._view.shape[1] != length:
+            self._view = np.lib.stride_tricks.sliding_window_view(self._tokens, length)
+        return self._view[starts]
+
+    def _sliding_slots(self, indices: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The book's windows, each cut into segments where a document starts inside it."""
+        assert self._sliding is not None
+        span = self.max_length + 1
+        starts = self._sliding._starts(indices)  # (batch,)
+        tok = self._sliding._gather(starts).astype(np.int64)  # (batch, span)
+        first = np.searchsorted(self._offsets, starts, side="right") - 1  # (batch,) document at slot 0
+        last = np.searchsorted(self._offsets, starts + (span - 1), side="right") - 1  # (batch,)
+        count = last - first + 1  # segments per row
+        before = np.cumsum(count) - count
+        in_row = np.arange(int(count.sum()), dtype=np.int64) - np.repeat(before, count)  # (segments,)
+        doc = in_row + np.repeat(first, count)
+        lo = np.maximum(self._offsets[doc], np.repeat(starts, count))
+        hi = np.minimum(self._offsets[doc + 1], np.repeat(starts + span, count))
+        seg_len = hi - lo
+        seg_at = np.cumsum(seg_len) - seg_len
+        slot = np.arange(len(starts) * span, dtype=np.int64)
+        seg = np.repeat(in_row, seg_len).reshape(tok.shape)
+        pos = (slot - np.repeat(seg_at, seg_len)).reshape(tok.shape)
+        return tok, seg, pos
+
+    def batch(self, indices: Any) -> Any:
+        """Rows ``indices`` as ``[inputs, targets]`` or, with ``return_dict``, a dict batch."""
+        if self._sliding is not None:
+            tok, seg, pos = self._sliding_slots(indices)
+        else:
+            tok, seg, pos = self._slots(self._rows(indices))
+        # a label is kept when its token continues the input's piece: positions go on from it
+        same = pos[:, 1:] > 0  # (batch, max_length)
+        inputs = torch.from_numpy(np.ascontiguousarray(tok[:, :-1]))  # (batch, max_length)
+        labels = torch.from_numpy(np.where(same, tok[:, 1:], IGNORE_INDEX))  # (batch, max_length)
+        if not self.return_dict:
+            return [inputs, labels]
+        return finish_batch({
+            "input_ids": inputs,
+            "labels": labels,
+            "position_ids": torch.from_numpy(np.ascontiguousarray(pos[:, :-1])),  # (batch, max_length)
+            "document_ids": torch.from_numpy(seg[:, :-1].astype(np.int32)),  # (batch, max_length)
+        })
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, (int, np.integer)) and not isinstance(index, (bool, np.bool_)):
+            out = self.batch([index])
+            if isinstance(out, dict):
+                return {k: out[k][0] for k in ("input_ids", "labels", "position_ids", "document_ids")}
+            return out[0][0], out[1][0]
+        if isinstance(index, (list, tuple, range, np.ndarray, torch.Tensor)):
+            return self.batch(index)
+        raise TypeError(f"index must be an int or a sequence of ints, got {type(index).__name__} {index!r}")
+
+    def __getitems__(self, indices: Sequence[int]) -> Any:
+        return self.batch(indices)
