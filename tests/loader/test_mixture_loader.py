@@ -220,3 +220,30 @@ def test_sampler_state_is_a_few_fields() -> None:
     state = s.state_dict()
     assert state["format"] == "tokenmill.MixtureBatchSampler" and state["schedule"] == [[0, [1, 1], 2]]
     assert len(repr(state)) < 2000
+
+
+def test_a_mixture_of_packed_stores_gives_dict_batches_with_each_rows_own_documents(tmp_path: Path) -> None:
+    """The layouts and return_dict reach every component: each row is that component's own packed row."""
+    stores = {}
+    for name, words in (("a", ["alpha beta gamma", "one two three four five six seven eight"]),
+                        ("b", ["red green blue", "cat dog", "north south east west up down"])):
+        write_jsonl(tmp_path / f"{name}.jsonl", words)
+        prepare(tmp_path / f"{name}.jsonl", out=tmp_path / name, val_fraction=0, progress=False)
+        stores[name] = TokenStore.open(tmp_path / name)
+    lo = create_dataloader(
+        stores, weights={"a": 0.5, "b": 0.5}, seed=3, batch_size=4, max_length=8, windows="packed",
+        return_dict=True, drop_last=False,
+    )
+    one = {name: create_dataloader(store, seed=0, batch_size=64, max_length=8, windows="packed",
+                                   return_dict=True, shuffle=False, drop_last=False)
+           for name, store in stores.items()}
+    rows = {name: {tuple(r) for r in next(iter(lo_one))["input_ids"].tolist()} for name, lo_one in one.items()}
+    seen = 0
+    for batch in lo:
+        assert set(batch) >= {"input_ids", "labels", "position_ids", "document_ids", "component_ids",
+                              "cu_seqlens", "max_seqlen", "num_items_in_batch"}
+        for row, k in zip(batch["input_ids"].tolist(), batch["component_ids"].tolist()):
+            assert tuple(row) in rows[lo.component_names[k]]
+            seen += 1
+        assert batch["cu_seqlens"].shape == (batch["input_ids"].numel() + 1,)
+    assert seen == len(lo.dataset)
