@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pytest
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tokenmill.loader.mixture as mixture_module
 import tokenmill.loader.permutation as permutation_module
+from tokenmill.loader.dataset import WindowDataset
 from tokenmill.loader.mixture import Mixture
+from tokenmill.loader.mixture_dataset import MixtureDataset
 from tokenmill.loader.mixture_sampler import MixtureBatchSampler
 from tokenmill.loader.permutation import Permutation, permutation_reference, permute_groups
 
@@ -113,3 +118,54 @@ def test_sampler_chunks_give_the_positions_own_indices(world_size: int, chunk_wi
             expected = s.mixture.indices(epoch * sum(sizes) + positions)
             assert np.array_equal(got, expected)
     assert expected is not None
+
+
+def one_shard_store(directory, tokens: np.ndarray):
+    from tokenmill.store import TokenStore
+    from tokenmill.store.manifest import _example_manifest, write_manifest
+    from tokenmill.store.writer import write_shard
+
+    directory.mkdir()
+    write_manifest(directory, _example_manifest([write_shard(directory, "train-00000", tokens, np.array([0, len(tokens)]))]))
+    return TokenStore.open(directory)["train"]
+
+
+def expected_rows(ds, parts, indices) -> tuple[torch.Tensor, torch.Tensor]:
+    k, local = ds.split(indices)
+    rows = [parts[kk][w] for kk, w in zip(k.tolist(), local.tolist())]
+    if not rows:
+        return torch.empty((0, ds.max_length), dtype=torch.int64), torch.empty((0, ds.max_length), dtype=torch.int64)
+    return torch.stack([r[0] for r in rows]), torch.stack([r[1] for r in rows])
+
+
+@pytest.mark.parametrize("stride", [1, 3, 9])
+def test_a_few_rows_copied_as_bytes_are_each_components_windows(tmp_path, stride: int) -> None:
+    rng = np.random.default_rng(stride)
+    tokens = [rng.integers(0, 50257, size=n).astype(np.uint16) for n in (400, 123, 77)]
+    tokens[0].tofile(tmp_path / "a.bin")
+    sources = [np.memmap(tmp_path / "a.bin", dtype=np.uint16, mode="r"), one_shard_store(tmp_path / "b", tokens[1]),
+               tokens[2]]
+    parts = [WindowDataset(t, max_length=6, stride=stride) for t in sources]
+    ds = MixtureDataset(["a", "b", "c"], parts)
+    again = pickle.loads(pickle.dumps(ds))
+    for indices in ([], [len(ds) - 1, 0], rng.integers(0, len(ds), size=64), list(range(len(ds)))[:64]):
+        for d in (ds, again):
+            inputs, targets = d.batch(np.asarray(indices, np.int64))
+            want = expected_rows(d, parts, np.asarray(indices, np.int64))
+            assert inputs.dtype == torch.int64 and inputs.is_contiguous() and targets.is_contiguous()
+            assert torch.equal(inputs, want[0]) and torch.equal(targets, want[1])
+    assert len(ds._bytes) == 3 and len(again._bytes) == 3  # the bytes path served them
+
+
+@pytest.mark.parametrize("other", ["int64 list", "strided", "uint32"])
+def test_rows_of_other_dtypes_or_strided_arrays_take_the_numpy_copy(other: str) -> None:
+    rng = np.random.default_rng(0)
+    base = rng.integers(0, 50257, size=600).astype(np.uint16)
+    second = {"int64 list": base[:200].tolist(), "strided": base[::3], "uint32": base[:200].astype(np.uint32)}[other]
+    parts = [WindowDataset(base, max_length=5, stride=2), WindowDataset(second, max_length=5, stride=2)]
+    ds = MixtureDataset(["a", "b"], parts)
+    indices = rng.integers(0, len(ds), size=40)
+    inputs, targets = ds.batch(indices)
+    want = expected_rows(ds, parts, indices)
+    assert torch.equal(inputs, want[0]) and torch.equal(targets, want[1])
+    assert ds._bytes == []
