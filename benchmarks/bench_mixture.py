@@ -8,8 +8,9 @@ Three figures, in one run:
   each and their ratio. The tokens are synthetic (random uint16 IDs in ``np.memmap`` files of
   ``--tokens`` tokens each), read as ``np.memmap`` arrays and as token stores of one shard
   and of four shards each (``TokenStore``), the one store holding all the tokens in as many
-  shards. Components in one map (arrays, one-shard stores) are gathered row by row; a
-  store of several shards goes through its ``take_windows``, once per component.
+  shards. A mixture's batch of 8 rows is copied row by row: joined as bytes when every
+  component is one contiguous map (arrays, one-shard stores), else from cached views of
+  the components' shards.
 - **start-up**: building the sampler of a 100-component mixture of 10^10 windows (synthetic
   sizes: the sampler alone, no tokens) and drawing its first global batch, with the Python
   heap it allocates (tracemalloc); weights in proportion to the sizes, which round to the
@@ -20,7 +21,7 @@ Three figures, in one run:
 
 Usage::
 
-    python benchmarks/bench_mixture.py            # about half a minute
+    python benchmarks/bench_mixture.py            # about 15 s
     python benchmarks/bench_mixture.py --quick    # fewer batches and tokens
 """
 

@@ -43,11 +43,12 @@ import numpy as np
 
 from tokenmill.common.checks import is_int
 from tokenmill.common.errors import OptionError, OptionTypeError
-from tokenmill.loader.permutation import Permutation, check_seed
+from tokenmill.loader.permutation import Permutation, check_seed, permute_groups
 
 __all__ = ["MAX_DENOMINATOR", "Mixture", "Segment", "component_seed", "period_table", "rational_weights"]
 
 MAX_DENOMINATOR = 2**16  # the period's length at most: 64 Ki entries, a few hundred KiB
+_DENSE_GROUPS = 2**16  # (component, epoch) keys found by bincount below this many, else by a sort
 _EXACT = 1e-9  # a float weight within this of a fraction of denominator <= 2**16 is that fraction
 
 
@@ -277,14 +278,21 @@ class Mixture:
         epoch, at = np.divmod(c, sizes)
         if not self.shuffle:
             return at
-        out = np.empty_like(at)
-        # One group per (component, component epoch): a few per chunk, each one Permutation call.
-        key = k * (int(epoch.max()) + 1) + epoch if epoch.size else epoch
-        for group in np.unique(key).tolist():
-            here = key == group
-            kk, e = divmod(group, int(epoch.max()) + 1)
-            out[here] = self._permutation(kk, e)(at[here])
-        return out
+        if not epoch.size:
+            return at
+        # One group per (component, component epoch), a few per chunk, permuted in one pass.
+        lo = int(epoch.min())
+        span = int(epoch.max()) - lo + 1
+        key = k * span + (epoch - lo)
+        if len(self.sizes) * span <= _DENSE_GROUPS:
+            present = np.flatnonzero(np.bincount(key.reshape(-1)))
+            lookup = np.zeros(int(present[-1]) + 1, np.intp)
+            lookup[present] = np.arange(len(present))
+            group = lookup[key]
+        else:  # a tiny component drawn over many epochs in one chunk
+            present, group = np.unique(key, return_inverse=True)
+        perms = [self._permutation(kk, lo + e) for kk, e in (divmod(p, span) for p in present.tolist())]
+        return permute_groups(perms, group.reshape(at.shape), at)
 
     def _permutation(self, k: int, epoch: int) -> Permutation:
         perm = self._perms.get((k, epoch))

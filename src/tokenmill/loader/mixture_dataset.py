@@ -69,6 +69,7 @@ class MixtureDataset(Dataset):
         self._bounds = bounds if bounds and None not in bounds else None
         self._shard_views: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()
         self._whole: list[np.ndarray | None] | None = None
+        self._bytes: list[memoryview] = []  # set with _whole (see _whole_views)
         self._dtype = np.result_type(*dtypes) if self._plain and None not in dtypes else np.dtype(np.int64)
 
     def __len__(self) -> int:
@@ -129,8 +130,21 @@ class MixtureDataset(Dataset):
             bad = min(ids) if min(ids) < 0 else max(ids)
             raise IndexError(f"window index {bad} is out of range for {n} windows")
         offsets, stride, span, bounds = self._offset_list, self.stride, self.max_length + 1, self._bounds
-        rows = np.empty((len(ids), span), dtype=self._dtype)  # (batch, max_length + 1)
         whole = self._whole_views()
+        if self._bytes:
+            # bytes.join copies the rows back to back in C: their memory loads overlap, which
+            # a numpy copy per row (Python between rows) does not allow.
+            size, views = self._dtype.itemsize, self._bytes
+            step, width, parts = stride * size, span * size, []
+            for i in ids:
+                k = bisect.bisect_right(offsets, i) - 1
+                start = (i - offsets[k]) * step
+                parts.append(views[k][start : start + width])
+            rows = np.frombuffer(b"".join(parts), self._dtype).reshape(len(ids), span)  # (batch, max_length + 1)
+            inputs = torch.from_numpy(rows[:, :-1].astype(np.int64))  # (batch, max_length)
+            targets = torch.from_numpy(rows[:, 1:].astype(np.int64))  # (batch, max_length)
+            return [inputs, targets]
+        rows = np.empty((len(ids), span), dtype=self._dtype)  # (batch, max_length + 1)
         for r, i in enumerate(ids):
             k = bisect.bisect_right(offsets, i) - 1
             start = (i - offsets[k]) * stride
@@ -148,9 +162,17 @@ class MixtureDataset(Dataset):
         return [inputs, targets]
 
     def _whole_views(self) -> list[np.ndarray | None]:
-        """Per component, all its windows as one view if it has one shard, else None."""
+        """Per component, all its windows as one view if it has one shard, else None.
+
+        Also sets ``_bytes``: each component's tokens as raw bytes (a memoryview, no copy) when
+        every component is one contiguous shard of the batch's dtype, else an empty list.
+        """
         if self._whole is None:
             self._whole = [self._shard_windows(k, 0) if len(b) == 2 else None for k, b in enumerate(self._bounds)]
+            tokens = [None if w is None else self.datasets[k].tokens[: self._bounds[k][1]]
+                      for k, w in enumerate(self._whole)]
+            flat = all(isinstance(t, np.ndarray) and t.dtype == self._dtype and t.flags.c_contiguous for t in tokens)
+            self._bytes = [memoryview(t).cast("B") for t in tokens] if flat else []
         return self._whole
 
     def _shard_windows(self, k: int, shard: int) -> np.ndarray:
@@ -168,7 +190,8 @@ class MixtureDataset(Dataset):
         return view
 
     def __getstate__(self) -> dict[str, Any]:
-        return self.__dict__ | {"_shard_views": OrderedDict(), "_whole": None}  # views pickle as copies: rebuilt where used
+        # Views pickle as copies, memoryviews not at all: rebuilt where used.
+        return self.__dict__ | {"_shard_views": OrderedDict(), "_whole": None, "_bytes": []}
 
     def _dict_batch(self, k: np.ndarray, parts: dict[int, dict[str, Any]]) -> dict[str, Any]:
         n = len(k)

@@ -51,9 +51,9 @@ class MixtureBatchSampler(SeededBatchSampler):
             names, sizes, weights, seed=seed, shuffle=shuffle, global_batch_size=self.global_batch_size,
         )
 
-    # A chunk calls one permutation per (component, component epoch) in it, each with a fixed
-    # cost: larger chunks spread it thinner (512 KiB of indices at most).
-    chunk_windows = 65536
+    # A chunk's windows are permuted in one pass (permute_groups) whatever its components, so
+    # chunks as small as one store's keep their arrays in cache and compute little past a stop.
+    chunk_windows = 8192
 
     def order(self, epoch: int) -> Callable[[np.ndarray], np.ndarray]:
         """Epoch ``epoch``'s positions -> the mixture dataset's indices, any shape."""
