@@ -22,9 +22,10 @@ from torch.utils.data import Dataset
 
 from tokenmill.common.checks import non_negative_int, positive_int
 from tokenmill.common.errors import OptionError
-from tokenmill.loader.batches import IGNORE_INDEX, finish_batch
+from tokenmill.loader.batches import IGNORE_INDEX, finish_batch_from_segments
 from tokenmill.loader.dataset import WindowDataset
 from tokenmill.loader.layouts import LAYOUTS, PACKING_VERSION, document_layout
+from tokenmill.store.ranges import take_ranges
 
 __all__ = ["DocumentDataset", "documents_of", "is_document_list"]
 
@@ -34,6 +35,13 @@ _NEED_BOUNDARIES = (
     "list of documents' token lists ([tok.encode(doc) for doc in docs]), or use "
     "{windows='sliding'} with {return_dict=False}"
 )
+
+
+def _spread(values: np.ndarray, target: np.ndarray, size: int, fill: int) -> np.ndarray:
+    """``values`` placed at ``target`` in an array of ``size`` holding ``fill`` elsewhere."""
+    out = np.full(size, fill, dtype=values.dtype)
+    out[target] = values
+    return out
 
 
 def is_document_list(source: Any) -> bool:
@@ -121,7 +129,6 @@ class DocumentDataset(Dataset):
         )
         self.pad_id = default_pad if pad_id is None else non_negative_int("pad_id", pad_id)
         self.n_tokens = int(self._offsets[-1])
-        self._view: np.ndarray | None = None  # every window of a row's length, built on first use
         if windows == "sliding":
             self._sliding: WindowDataset | None = WindowDataset(
                 self._tokens, max_length=self.max_length, stride=self.stride,
@@ -133,15 +140,14 @@ class DocumentDataset(Dataset):
                 self._offsets, windows=windows, max_length=self.max_length, stride=self.stride,
             )
             self._n_rows = self._layout.n_rows
+            # O(rows): slots each row fills (every row has a piece, so reduceat sees no empty run)
+            self._filled = np.add.reduceat(self._layout.length, self._layout.row_ptr[:-1]) if self._n_rows else None
             self.cut_documents = self._layout.cut_documents
             if not self._n_rows:
                 raise OptionError(
                     "windows", "{0} documents hold no token, so {windows=%r} makes no window; give "
                     "documents with tokens" % windows, len(self._offsets) - 1,
                 )
-
-    def __getstate__(self) -> dict[str, Any]:
-        return self.__dict__ | {"_view": None}  # a view of an array pickles as a copy of it all
 
     @property
     def tokens(self) -> Any:
@@ -175,92 +181,96 @@ class DocumentDataset(Dataset):
             raise IndexError(f"row index {bad} is out of range for {n} rows")
         return np.where(idx < 0, idx + n, idx)
 
-    def _slots(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Tokens, segment and position of every slot: each (len(rows), max_length + 1).
+    def _slots(self, rows: np.ndarray) -> tuple[np.ndarray, ...]:
+        """The fields of rows ``rows``: see :meth:`_fields`.
 
-        A row's pieces lie side by side from slot 0, then its padding: the row is a run of
-        segments (the pieces, then one padding segment, maybe empty), so each per-slot field is
-        one ``np.repeat`` of a per-segment value. Each piece's tokens come from one window of
-        the row's length (clipped to the array's end), gathered shard by shard.
+        A row's pieces lie side by side from slot 0, then its padding. The pieces' tokens are
+        read as one run each (``take_ranges``: only the tokens kept); positions and segments are
+        one ``np.repeat`` of a per-piece value over those tokens. Rows with padding then move
+        their tokens to the row's head in one scatter.
         """
-        span, lay, batch = self.max_length + 1, self._layout, len(rows)
-        first, count = lay.row_ptr[rows], lay.row_ptr[rows + 1] - lay.row_ptr[rows]
-        n_pieces = int(count.sum())
+        span, width, lay, batch = self.max_length + 1, self.max_length, self._layout, len(rows)
+        first = lay.row_ptr[rows]  # (batch,) each row's first piece in the layout
+        count = lay.row_ptr[rows + 1] - first  # (batch,) every row has at least one piece
         before = np.cumsum(count) - count  # (batch,) each row's first piece in the batch
+        n_pieces = int(count.sum())
         in_row = np.arange(n_pieces, dtype=np.int64) - np.repeat(before, count)  # (pieces,)
         piece = in_row + np.repeat(first, count)  # (pieces,) index into the layout
-        length, start = lay.length[piece], lay.start[piece]
-        filled = np.add.reduceat(length, before)  # (batch,) every row has a piece at slot 0
-        # segments in slot order: row b's pieces, then row b's padding (maybe empty)
-        seg_before = before + np.arange(batch, dtype=np.int64)  # (batch,) row b's first segment
-        at_piece = np.repeat(seg_before, count) + in_row  # (pieces,)
-        seg_len = np.empty(n_pieces + batch, np.int64)
-        seg_len[at_piece] = length
-        seg_len[seg_before + count] = span - filled
-        seg_id = np.full(n_pieces + batch, -1, np.int64)
-        seg_id[at_piece] = in_row
-        seg_at = np.cumsum(seg_len) - seg_len  # flat slot where each segment starts
-        width = min(span, self.n_tokens)  # one window length: the store caches its strided views per length
-        clipped = np.minimum(start, self.n_tokens - width)
-        windows = self._windows(clipped, width)  # (pieces, width)
-        source = np.arange(n_pieces, dtype=np.int64) * width + (start - clipped)  # each piece's first token
-        base = -seg_at
-        base[at_piece] += source
-        slot = np.arange(batch * span, dtype=np.int64)
-        seg = np.repeat(seg_id, seg_len)  # (batch * span,)
-        real = seg >= 0
-        tok = np.where(real, windows.reshape(-1)[np.minimum(np.repeat(base, seg_len) + slot, windows.size - 1)],
-                       np.int64(self.pad_id))  # int64, whatever the store's dtype
-        pos = (slot - np.repeat(seg_at, seg_len)) * real
+        length = lay.length[piece]  # (pieces,)
+        tok = take_ranges(self._tokens, lay.start[piece], length, dtype=np.int64)  # (real,)
+        real = len(tok)
+        at = np.cumsum(length) - length  # (pieces,) each piece's first token among the real ones
+        pos = np.arange(real, dtype=np.int64) - np.repeat(at, length)  # (real,)
+        seg = np.repeat(in_row.astype(np.int32), length)  # (real,)
+        filled = self._filled[rows]  # (batch,) slots holding a piece
+        padded = None
+        if real != batch * span:
+            padded = filled
+            target = np.arange(real, dtype=np.int64) + np.repeat(
+                np.arange(batch, dtype=np.int64) * span - (np.cumsum(filled) - filled), filled
+            )  # (real,) each real token's flat slot
+            tok, pos, seg = (_spread(a, target, batch * span, fill) for a, fill in
+                             ((tok, self.pad_id), (pos, 0), (seg, -1)))
+        # input segments: each piece starting before the last slot, then each row's padding
+        offset, row_at = lay.offset[piece], np.repeat(np.arange(batch, dtype=np.int64) * width, count)  # (pieces,)
+        tail = np.flatnonzero(filled < width)
+        starts = np.sort(np.concatenate([(row_at + offset)[offset < width], tail * width + filled[tail]]))
+        ends = offset + (length - 1)  # (pieces,) each piece's last slot in its row
+        cuts = (row_at + ends)[ends < width]
         shape = (batch, span)
-        return tok.reshape(shape), seg.reshape(shape), pos.reshape(shape)
+        return tok.reshape(shape), seg.reshape(shape), pos.reshape(shape), starts, cuts, real - n_pieces, padded
 
-    def _windows(self, starts: np.ndarray, length: int) -> np.ndarray:
-        if hasattr(self._tokens, "take_windows"):
-            return np.asarray(self._tokens.take_windows(starts, length))
-        if self._view is None or self._view.shape[1] != length:
-            self._view = np.lib.stride_tricks.sliding_window_view(self._tokens, length)
-        return self._view[starts]
-
-    def _sliding_slots(self, indices: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _sliding_slots(self, indices: Any) -> tuple[np.ndarray, ...]:
         """The book's windows, each cut into segments where a document starts inside it."""
         assert self._sliding is not None
-        span = self.max_length + 1
+        span, width = self.max_length + 1, self.max_length
         starts = self._sliding._starts(indices)  # (batch,)
         tok = self._sliding._gather(starts).astype(np.int64)  # (batch, span)
         first = np.searchsorted(self._offsets, starts, side="right") - 1  # (batch,) document at slot 0
         last = np.searchsorted(self._offsets, starts + (span - 1), side="right") - 1  # (batch,)
         count = last - first + 1  # segments per row
         before = np.cumsum(count) - count
-        in_row = np.arange(int(count.sum()), dtype=np.int64) - np.repeat(before, count)  # (segments,)
+        n_segments = int(count.sum())
+        in_row = np.arange(n_segments, dtype=np.int64) - np.repeat(before, count)  # (segments,)
         doc = in_row + np.repeat(first, count)
-        lo = np.maximum(self._offsets[doc], np.repeat(starts, count))
-        hi = np.minimum(self._offsets[doc + 1], np.repeat(starts + span, count))
-        seg_len = hi - lo
+        row_start = np.repeat(starts, count)  # (segments,)
+        lo = np.maximum(self._offsets[doc], row_start)
+        seg_len = np.minimum(self._offsets[doc + 1], row_start + span) - lo
         seg_at = np.cumsum(seg_len) - seg_len
         slot = np.arange(len(starts) * span, dtype=np.int64)
-        seg = np.repeat(in_row, seg_len).reshape(tok.shape)
+        seg = np.repeat(in_row.astype(np.int32), seg_len).reshape(tok.shape)
         pos = (slot - np.repeat(seg_at, seg_len)).reshape(tok.shape)
-        return tok, seg, pos
+        inside = lo - row_start  # (segments,) each segment's first slot in its row
+        row_at = np.repeat(np.arange(len(starts), dtype=np.int64) * width, count)  # (segments,)
+        ends = inside + seg_len - 1  # (segments,) each segment's last slot in its row
+        return (tok, seg, pos, (row_at + inside)[inside < width], (row_at + ends)[ends < width],
+                len(starts) * span - n_segments, None)
 
     def batch(self, indices: Any) -> Any:
-        """Rows ``indices`` as ``[inputs, targets]`` or, with ``return_dict``, a dict batch."""
+        """Rows ``indices`` as ``[inputs, targets]`` or, with ``return_dict``, a dict batch.
+
+        Both slot methods give, each ``(batch, max_length + 1)``: tokens, segments and positions
+        of every slot; then the flat input slots where segments start (``cu_seqlens``) and where
+        a segment ends before the last slot (its label is -100), the number of kept labels, and
+        each row's filled slots when some row has padding (else None).
+        """
         if self._sliding is not None:
-            tok, seg, pos = self._sliding_slots(indices)
+            tok, seg, pos, starts, cuts, n_items, filled = self._sliding_slots(indices)
         else:
-            tok, seg, pos = self._slots(self._rows(indices))
-        # a label is kept when its token continues the input's piece: positions go on from it
-        same = pos[:, 1:] > 0  # (batch, max_length)
+            tok, seg, pos, starts, cuts, n_items, filled = self._slots(self._rows(indices))
         inputs = torch.from_numpy(np.ascontiguousarray(tok[:, :-1]))  # (batch, max_length)
-        labels = torch.from_numpy(np.where(same, tok[:, 1:], IGNORE_INDEX))  # (batch, max_length)
+        labels = np.array(tok[:, 1:])  # (batch, max_length), the book's targets, then cut
+        labels.reshape(-1)[cuts] = IGNORE_INDEX  # the next slot starts another segment
+        if filled is not None:
+            labels[np.arange(self.max_length) >= filled[:, None]] = IGNORE_INDEX  # padding
         if not self.return_dict:
-            return [inputs, labels]
-        return finish_batch({
+            return [inputs, torch.from_numpy(labels)]
+        return finish_batch_from_segments({
             "input_ids": inputs,
-            "labels": labels,
+            "labels": torch.from_numpy(labels),
             "position_ids": torch.from_numpy(np.ascontiguousarray(pos[:, :-1])),  # (batch, max_length)
-            "document_ids": torch.from_numpy(seg[:, :-1].astype(np.int32)),  # (batch, max_length)
-        })
+            "document_ids": torch.from_numpy(np.ascontiguousarray(seg[:, :-1])),  # (batch, max_length) int32
+        }, starts, n_items)
 
     def __getitem__(self, index: Any) -> Any:
         if isinstance(index, (int, np.integer)) and not isinstance(index, (bool, np.bool_)):

@@ -11,6 +11,7 @@ import numpy as np
 
 from tokenmill.common.checks import is_int
 from tokenmill.store.format import _le
+from tokenmill.store.ranges import RUNS_PER_SHARD_TO_GATHER, check_ranges, range_positions, shard_runs
 from tokenmill.store.shardfile import Identity, map_shard
 
 MAX_OPEN_SHARDS = 128  # maps kept open per TokenArray: each holds a file descriptor
@@ -265,4 +266,43 @@ class TokenArray:
         straddle = np.flatnonzero(~inside)
         if straddle.size:
             out[straddle] = self._gather(starts[straddle, None] + np.arange(length, dtype=np.int64))
+        return out
+
+    def take_ranges(self, starts: Any, lengths: Any, dtype: Any = None) -> np.ndarray:
+        """Copy the runs ``self[s : s + l]`` laid end to end: 1-D, in ``dtype`` (default the store's).
+
+        Runs may straddle shards. A run per piece of a packed row is read as a slice of its
+        shard (all slices concatenated once) or, with many runs per shard, one gather per shard.
+
+        >>> import tempfile
+        >>> d = Path(tempfile.mkdtemp())
+        >>> for k, ids in enumerate([[1, 2, 3], [4, 5]]):
+        ...     _ = write_shard(d, shard_name("train", k), np.array(ids, np.uint16), np.array([0, len(ids)]))
+        >>> arr = TokenArray([d / "train-00000.bin", d / "train-00001.bin"], [3, 2], "uint16")
+        >>> arr.take_ranges([3, 1], [2, 3], dtype=np.int64)
+        array([4, 5, 2, 3, 4])
+        """
+        starts, lengths = check_ranges(starts, lengths, len(self))
+        out_dtype = self._dtype if dtype is None else np.dtype(dtype)
+        shard, local, length = shard_runs(self._bounds, starts, lengths)
+        if not len(shard):
+            return np.empty(0, dtype=out_dtype)
+        ids = shard.tolist()
+        used = set(ids)
+        if len(ids) <= RUNS_PER_SHARD_TO_GATHER * len(used) and len(used) <= self._max_open:
+            arrays = {s: self._shard(s) for s in used}
+            parts = [arrays[s][a:b] for s, a, b in zip(ids, local.tolist(), (local + length).tolist())]
+            return np.concatenate(parts, dtype=out_dtype, casting="unsafe")
+        # Many runs per shard: one gather per shard (shards in turn, so no more maps are held).
+        order = np.argsort(shard, kind="stable")
+        total = np.cumsum(length)
+        source = range_positions(local[order], length[order])  # positions in each run's shard
+        target = range_positions((total - length)[order], length[order])  # positions in the output
+        out = np.empty(int(total[-1]), dtype=out_dtype)
+        grouped = shard[order]
+        cuts = np.flatnonzero(grouped[1:] != grouped[:-1]) + 1
+        ends = np.cumsum(length[order])
+        at = [0, *ends[cuts - 1].tolist(), int(ends[-1])]
+        for s, a, b in zip(grouped[np.concatenate([[0], cuts])].tolist(), at[:-1], at[1:]):
+            out[target[a:b]] = self._shard(s)[source[a:b]]
         return out
