@@ -64,8 +64,11 @@ def finish_batch_from_segments(batch: dict[str, Any], starts: np.ndarray, n_item
     total = doc.shape[0] * doc.shape[1]
     cu = np.full(total + 1, total, dtype=np.int32)  # (batch * max_length + 1,)
     cu[: len(starts)] = starts
-    lengths = np.diff(starts, append=total)
-    batch["cu_seqlens"] = torch.from_numpy(cu).to(doc.device)
-    batch["max_seqlen"] = int(lengths.max()) if len(lengths) else 0
+    longest = total - int(starts[-1]) if len(starts) else 0  # the last segment's length
+    if len(starts) > 1:
+        longest = max(longest, int((starts[1:] - starts[:-1]).max()))
+    cu_seqlens = torch.from_numpy(cu)
+    batch["cu_seqlens"] = cu_seqlens if doc.device.type == "cpu" else cu_seqlens.to(doc.device)
+    batch["max_seqlen"] = longest
     batch["num_items_in_batch"] = int(n_items)
     return batch

@@ -240,11 +240,12 @@ class DocumentDataset(Dataset):
         slot = np.arange(len(starts) * span, dtype=np.int64)
         seg = np.repeat(in_row.astype(np.int32), seg_len).reshape(tok.shape)
         pos = (slot - np.repeat(seg_at, seg_len)).reshape(tok.shape)
-        inside = lo - row_start  # (segments,) each segment's first slot in its row
-        row_at = np.repeat(np.arange(len(starts), dtype=np.int64) * width, count)  # (segments,)
-        ends = inside + seg_len - 1  # (segments,) each segment's last slot in its row
+        kept = seg_len > 0  # an empty document inside a window is no segment
+        inside = (lo - row_start)[kept]  # (kept segments,) each one's first slot in its row
+        row_at = np.repeat(np.arange(len(starts), dtype=np.int64) * width, count)[kept]
+        ends = inside + seg_len[kept] - 1  # (kept segments,) each one's last slot in its row
         return (tok, seg, pos, (row_at + inside)[inside < width], (row_at + ends)[ends < width],
-                len(starts) * span - n_segments, None)
+                len(starts) * span - len(inside), None)
 
     def batch(self, indices: Any) -> Any:
         """Rows ``indices`` as ``[inputs, targets]`` or, with ``return_dict``, a dict batch.

@@ -272,7 +272,7 @@ class TokenArray:
         """Copy the runs ``self[s : s + l]`` laid end to end: 1-D, in ``dtype`` (default the store's).
 
         Runs may straddle shards. A run per piece of a packed row is read as a slice of its
-        shard (all slices concatenated once) or, with many runs per shard, one gather per shard.
+        shard (all slices joined once) or, with many runs per shard, one gather per shard.
 
         >>> import tempfile
         >>> d = Path(tempfile.mkdtemp())
@@ -290,9 +290,10 @@ class TokenArray:
         ids = shard.tolist()
         used = set(ids)
         if len(ids) <= RUNS_PER_SHARD_TO_GATHER * len(used) and len(used) <= self._max_open:
-            arrays = {s: self._shard(s) for s in used}
-            parts = [arrays[s][a:b] for s, a, b in zip(ids, local.tolist(), (local + length).tolist())]
-            return np.concatenate(parts, dtype=out_dtype, casting="unsafe")
+            # bytes.join of memoryview slices: about half the cost of numpy slices + concatenate
+            views = {s: memoryview(self._shard(s)) for s in used}
+            joined = b"".join([views[s][a:b] for s, a, b in zip(ids, local.tolist(), (local + length).tolist())])
+            return np.frombuffer(joined, dtype=self._dtype).astype(out_dtype)
         # Many runs per shard: one gather per shard (shards in turn, so no more maps are held).
         order = np.argsort(shard, kind="stable")
         total = np.cumsum(length)
