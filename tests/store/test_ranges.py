@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import tokenmill.store.array as array_module
+import tokenmill.store.ranges as ranges_module
 from tokenmill.store import TokenArray, shard_name, write_shard
 from tokenmill.store.ranges import take_ranges, take_ranges_reference
 
@@ -39,7 +39,7 @@ def test_runs_anywhere_are_the_loops(shards: list[list[int]], data: st.DataObjec
         arr = _token_array(d, shards)
         # both strategies: slices joined, or one gather per shard
         with pytest.MonkeyPatch.context() as mp:
-            mp.setattr(array_module, "RUNS_PER_SHARD_TO_GATHER", 0 if gather else 10**9)
+            mp.setattr(ranges_module, "RUNS_PER_SHARD_TO_GATHER", 0 if gather else 10**9)
             got = arr.take_ranges(np.array(starts, np.int64), np.array(lengths, np.int64))
             wide = take_ranges(arr, starts, lengths, dtype=np.int64)
         np.testing.assert_array_equal(got, want)

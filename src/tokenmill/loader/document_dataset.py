@@ -143,6 +143,9 @@ class DocumentDataset(Dataset):
             # O(rows): slots each row fills (every row has a piece, so reduceat sees no empty run)
             self._filled = np.add.reduceat(self._layout.length, self._layout.row_ptr[:-1]) if self._n_rows else None
             self.cut_documents = self._layout.cut_documents
+            # O(pieces): each piece's shard and start inside it, so a batch skips locating them
+            locate = getattr(self._tokens, "locate_runs", None)
+            self._located = None if locate is None else locate(self._layout.start, self._layout.length)
             if not self._n_rows:
                 raise OptionError(
                     "windows", "{0} documents hold no token, so {windows=%r} makes no window; give "
@@ -197,7 +200,10 @@ class DocumentDataset(Dataset):
         in_row = np.arange(n_pieces, dtype=np.int64) - np.repeat(before, count)  # (pieces,)
         piece = in_row + np.repeat(first, count)  # (pieces,) index into the layout
         length = lay.length[piece]  # (pieces,)
-        tok = take_ranges(self._tokens, lay.start[piece], length, dtype=np.int64)  # (real,)
+        if self._located is not None:
+            tok = self._tokens.take_located(self._located[0][piece], self._located[1][piece], length, dtype=np.int64)
+        else:
+            tok = take_ranges(self._tokens, lay.start[piece], length, dtype=np.int64)  # (real,)
         real = len(tok)
         at = np.cumsum(length) - length  # (pieces,) each piece's first token among the real ones
         pos = np.arange(real, dtype=np.int64) - np.repeat(at, length)  # (real,)

@@ -11,7 +11,7 @@ import numpy as np
 
 from tokenmill.common.checks import is_int
 from tokenmill.store.format import _le
-from tokenmill.store.ranges import RUNS_PER_SHARD_TO_GATHER, check_ranges, range_positions, shard_runs
+from tokenmill.store.ranges import check_ranges, shard_runs, take_located
 from tokenmill.store.shardfile import Identity, map_shard
 
 MAX_OPEN_SHARDS = 128  # maps kept open per TokenArray: each holds a file descriptor
@@ -283,27 +283,15 @@ class TokenArray:
         array([4, 5, 2, 3, 4])
         """
         starts, lengths = check_ranges(starts, lengths, len(self))
-        out_dtype = self._dtype if dtype is None else np.dtype(dtype)
-        shard, local, length = shard_runs(self._bounds, starts, lengths)
-        if not len(shard):
-            return np.empty(0, dtype=out_dtype)
-        ids = shard.tolist()
-        used = set(ids)
-        if len(ids) <= RUNS_PER_SHARD_TO_GATHER * len(used) and len(used) <= self._max_open:
-            # bytes.join of memoryview slices: about half the cost of numpy slices + concatenate
-            views = {s: memoryview(self._shard(s)) for s in used}
-            joined = b"".join([views[s][a:b] for s, a, b in zip(ids, local.tolist(), (local + length).tolist())])
-            return np.frombuffer(joined, dtype=self._dtype).astype(out_dtype)
-        # Many runs per shard: one gather per shard (shards in turn, so no more maps are held).
-        order = np.argsort(shard, kind="stable")
-        total = np.cumsum(length)
-        source = range_positions(local[order], length[order])  # positions in each run's shard
-        target = range_positions((total - length)[order], length[order])  # positions in the output
-        out = np.empty(int(total[-1]), dtype=out_dtype)
-        grouped = shard[order]
-        cuts = np.flatnonzero(grouped[1:] != grouped[:-1]) + 1
-        ends = np.cumsum(length[order])
-        at = [0, *ends[cuts - 1].tolist(), int(ends[-1])]
-        for s, a, b in zip(grouped[np.concatenate([[0], cuts])].tolist(), at[:-1], at[1:]):
-            out[target[a:b]] = self._shard(s)[source[a:b]]
-        return out
+        return self.take_located(*shard_runs(self._bounds, starts, lengths), dtype=dtype)
+
+    def locate_runs(self, starts: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(shard, start inside it)`` of each run (ints >= 1 long), or None if one straddles shards."""
+        starts, lengths = check_ranges(starts, lengths, len(self))
+        shard, local, _ = shard_runs(self._bounds, starts, lengths)
+        return (shard, local) if len(shard) == len(starts) and not (lengths == 0).any() else None
+
+    def take_located(self, shard: np.ndarray, local: np.ndarray, lengths: np.ndarray, dtype: Any = None) -> np.ndarray:
+        """:meth:`take_ranges` of runs already located by :meth:`locate_runs` (not checked again)."""
+        return take_located(self._shard, self._dtype, shard, local, lengths,
+                            self._dtype if dtype is None else np.dtype(dtype), self._max_open)
