@@ -129,6 +129,7 @@ class DocumentDataset(Dataset):
         )
         self.pad_id = default_pad if pad_id is None else non_negative_int("pad_id", pad_id)
         self.n_tokens = int(self._offsets[-1])
+        self._arange = np.arange(0, dtype=np.int64)  # grown by _slot_index
         if windows == "sliding":
             self._sliding: WindowDataset | None = WindowDataset(
                 self._tokens, max_length=self.max_length, stride=self.stride,
@@ -185,12 +186,12 @@ class DocumentDataset(Dataset):
         return np.where(idx < 0, idx + n, idx)
 
     def _slots(self, rows: np.ndarray) -> tuple[np.ndarray, ...]:
-        """The fields of rows ``rows``: see :meth:`_fields`.
+        """The fields of rows ``rows`` (what :meth:`batch` says the slot methods give).
 
         A row's pieces lie side by side from slot 0, then its padding. The pieces' tokens are
-        read as one run each (``take_ranges``: only the tokens kept); positions and segments are
-        one ``np.repeat`` of a per-piece value over those tokens. Rows with padding then move
-        their tokens to the row's head in one scatter.
+        read as one run each (``take_ranges``: only the tokens kept; rows with padding then move
+        theirs to the row's head in one scatter); positions and segments are one ``np.repeat``
+        of a per-piece value over the input slots.
         """
         span, width, lay, batch = self.max_length + 1, self.max_length, self._layout, len(rows)
         first = lay.row_ptr[rows]  # (batch,) each row's first piece in the layout
@@ -205,26 +206,37 @@ class DocumentDataset(Dataset):
         else:
             tok = take_ranges(self._tokens, lay.start[piece], length, dtype=np.int64)  # (real,)
         real = len(tok)
-        at = np.cumsum(length) - length  # (pieces,) each piece's first token among the real ones
-        pos = np.arange(real, dtype=np.int64) - np.repeat(at, length)  # (real,)
-        seg = np.repeat(in_row.astype(np.int32), length)  # (real,)
         filled = self._filled[rows]  # (batch,) slots holding a piece
-        padded = None
-        if real != batch * span:
-            padded = filled
+        if real != batch * span:  # some row has padding: move each row's tokens to its head
             target = np.arange(real, dtype=np.int64) + np.repeat(
                 np.arange(batch, dtype=np.int64) * span - (np.cumsum(filled) - filled), filled
             )  # (real,) each real token's flat slot
-            tok, pos, seg = (_spread(a, target, batch * span, fill) for a, fill in
-                             ((tok, self.pad_id), (pos, 0), (seg, -1)))
-        # input segments: each piece starting before the last slot, then each row's padding
+            tok = _spread(tok, target, batch * span, self.pad_id)
+        # Input slots only from here. A piece's run of slots is its length clipped to the row's
+        # inputs; the row's last run also takes the padding, then set to (0, -1) row by row.
         offset, row_at = lay.offset[piece], np.repeat(np.arange(batch, dtype=np.int64) * width, count)  # (pieces,)
-        tail = np.flatnonzero(filled < width)
-        starts = np.sort(np.concatenate([(row_at + offset)[offset < width], tail * width + filled[tail]]))
+        run = np.minimum(length, width - offset)  # (pieces,) 0 for a piece in the last slot only
+        tail = np.flatnonzero(filled < width)  # rows with padding among the inputs
+        run[(before + count - 1)[tail]] += width - filled[tail]
+        pos = self._slot_index(batch * width) - np.repeat(row_at + offset, run)  # (batch * max_length,)
+        seg = np.repeat(in_row.astype(np.int32), run)  # (batch * max_length,)
+        pos, seg = pos.reshape(batch, width), seg.reshape(batch, width)
+        for r, f in zip(tail.tolist(), filled[tail].tolist()):
+            pos[r, f:], seg[r, f:] = 0, -1
+        # segment starts: each piece starting before the last slot, then each row's padding
+        starts = (row_at + offset)[offset < width]
+        if len(tail):
+            starts = np.sort(np.concatenate([starts, tail * width + filled[tail]]))
         ends = offset + (length - 1)  # (pieces,) each piece's last slot in its row
         cuts = (row_at + ends)[ends < width]
-        shape = (batch, span)
-        return tok.reshape(shape), seg.reshape(shape), pos.reshape(shape), starts, cuts, real - n_pieces, padded
+        return tok.reshape(batch, span), seg, pos, starts, cuts, real - n_pieces, None if real == batch * span else filled
+
+    def _slot_index(self, n: int) -> np.ndarray:
+        """``np.arange(n)`` (int64), from one cached array: an arange per batch costs microseconds."""
+        if len(self._arange) < n:
+            self._arange = np.arange(n, dtype=np.int64)
+            self._arange.flags.writeable = False
+        return self._arange[:n]
 
     def _sliding_slots(self, indices: Any) -> tuple[np.ndarray, ...]:
         """The book's windows, each cut into segments where a document starts inside it."""
@@ -250,14 +262,14 @@ class DocumentDataset(Dataset):
         inside = (lo - row_start)[kept]  # (kept segments,) each one's first slot in its row
         row_at = np.repeat(np.arange(len(starts), dtype=np.int64) * width, count)[kept]
         ends = inside + seg_len[kept] - 1  # (kept segments,) each one's last slot in its row
-        return (tok, seg, pos, (row_at + inside)[inside < width], (row_at + ends)[ends < width],
+        return (tok, seg[:, :-1], pos[:, :-1], (row_at + inside)[inside < width], (row_at + ends)[ends < width],
                 len(starts) * span - len(inside), None)
 
     def batch(self, indices: Any) -> Any:
         """Rows ``indices`` as ``[inputs, targets]`` or, with ``return_dict``, a dict batch.
 
-        Both slot methods give, each ``(batch, max_length + 1)``: tokens, segments and positions
-        of every slot; then the flat input slots where segments start (``cu_seqlens``) and where
+        Both slot methods give the tokens of every slot ``(batch, max_length + 1)``, the segments
+        and positions of the input slots ``(batch, max_length)``; then the flat input slots where segments start (``cu_seqlens``) and where
         a segment ends before the last slot (its label is -100), the number of kept labels, and
         each row's filled slots when some row has padding (else None).
         """
@@ -275,8 +287,8 @@ class DocumentDataset(Dataset):
         return finish_batch_from_segments({
             "input_ids": inputs,
             "labels": torch.from_numpy(labels),
-            "position_ids": torch.from_numpy(np.ascontiguousarray(pos[:, :-1])),  # (batch, max_length)
-            "document_ids": torch.from_numpy(np.ascontiguousarray(seg[:, :-1])),  # (batch, max_length) int32
+            "position_ids": torch.from_numpy(np.ascontiguousarray(pos)),  # (batch, max_length)
+            "document_ids": torch.from_numpy(np.ascontiguousarray(seg)),  # (batch, max_length) int32
         }, starts, n_items)
 
     def __getitem__(self, index: Any) -> Any:
