@@ -147,6 +147,11 @@ class DocumentDataset(Dataset):
             # O(pieces): each piece's shard and start inside it, so a batch skips locating them
             locate = getattr(self._tokens, "locate_runs", None)
             self._located = None if locate is None else locate(self._layout.start, self._layout.length)
+            # O(pieces): each piece's segment in its row, and its slots among the row's inputs
+            # (0 for a piece in the last slot only, which is a target)
+            lay = self._layout
+            self._in_row = (np.arange(len(lay.start)) - np.repeat(lay.row_ptr[:-1], np.diff(lay.row_ptr))).astype(np.int32)
+            self._run = np.minimum(lay.length, self.max_length - lay.offset)
             if not self._n_rows:
                 raise OptionError(
                     "windows", "{0} documents hold no token, so {windows=%r} makes no window; give "
@@ -198,28 +203,27 @@ class DocumentDataset(Dataset):
         count = lay.row_ptr[rows + 1] - first  # (batch,) every row has at least one piece
         before = np.cumsum(count) - count  # (batch,) each row's first piece in the batch
         n_pieces = int(count.sum())
-        in_row = np.arange(n_pieces, dtype=np.int64) - np.repeat(before, count)  # (pieces,)
-        piece = in_row + np.repeat(first, count)  # (pieces,) index into the layout
+        piece = self._slot_index(n_pieces) + np.repeat(first - before, count)  # (pieces,) index into the layout
         length = lay.length[piece]  # (pieces,)
         if self._located is not None:
-            tok = self._tokens.take_located(self._located[0][piece], self._located[1][piece], length, dtype=np.int64)
+            tok = self._tokens.take_located(self._located[0][piece], self._located[1][piece], length)
         else:
-            tok = take_ranges(self._tokens, lay.start[piece], length, dtype=np.int64)  # (real,)
+            tok = take_ranges(self._tokens, lay.start[piece], length)  # (real,) the store's dtype
         real = len(tok)
         filled = self._filled[rows]  # (batch,) slots holding a piece
         if real != batch * span:  # some row has padding: move each row's tokens to its head
-            target = np.arange(real, dtype=np.int64) + np.repeat(
+            target = self._slot_index(real) + np.repeat(
                 np.arange(batch, dtype=np.int64) * span - (np.cumsum(filled) - filled), filled
             )  # (real,) each real token's flat slot
-            tok = _spread(tok, target, batch * span, self.pad_id)
+            tok = _spread(tok.astype(np.int64), target, batch * span, self.pad_id)  # the pad may not fit the store's dtype
         # Input slots only from here. A piece's run of slots is its length clipped to the row's
         # inputs; the row's last run also takes the padding, then set to (0, -1) row by row.
         offset, row_at = lay.offset[piece], np.repeat(np.arange(batch, dtype=np.int64) * width, count)  # (pieces,)
-        run = np.minimum(length, width - offset)  # (pieces,) 0 for a piece in the last slot only
+        run = self._run[piece]  # (pieces,)
         tail = np.flatnonzero(filled < width)  # rows with padding among the inputs
         run[(before + count - 1)[tail]] += width - filled[tail]
         pos = self._slot_index(batch * width) - np.repeat(row_at + offset, run)  # (batch * max_length,)
-        seg = np.repeat(in_row.astype(np.int32), run)  # (batch * max_length,)
+        seg = np.repeat(self._in_row[piece], run)  # (batch * max_length,)
         pos, seg = pos.reshape(batch, width), seg.reshape(batch, width)
         for r, f in zip(tail.tolist(), filled[tail].tolist()):
             pos[r, f:], seg[r, f:] = 0, -1
@@ -243,7 +247,7 @@ class DocumentDataset(Dataset):
         assert self._sliding is not None
         span, width = self.max_length + 1, self.max_length
         starts = self._sliding._starts(indices)  # (batch,)
-        tok = self._sliding._gather(starts).astype(np.int64)  # (batch, span)
+        tok = self._sliding._gather(starts)  # (batch, span) the store's dtype
         first = np.searchsorted(self._offsets, starts, side="right") - 1  # (batch,) document at slot 0
         last = np.searchsorted(self._offsets, starts + (span - 1), side="right") - 1  # (batch,)
         count = last - first + 1  # segments per row
@@ -277,8 +281,8 @@ class DocumentDataset(Dataset):
             tok, seg, pos, starts, cuts, n_items, filled = self._sliding_slots(indices)
         else:
             tok, seg, pos, starts, cuts, n_items, filled = self._slots(self._rows(indices))
-        inputs = torch.from_numpy(np.ascontiguousarray(tok[:, :-1]))  # (batch, max_length)
-        labels = np.array(tok[:, 1:])  # (batch, max_length), the book's targets, then cut
+        inputs = torch.from_numpy(tok[:, :-1].astype(np.int64))  # (batch, max_length)
+        labels = tok[:, 1:].astype(np.int64)  # (batch, max_length), the book's targets, then cut
         labels.reshape(-1)[cuts] = IGNORE_INDEX  # the next slot starts another segment
         if filled is not None:
             labels[np.arange(self.max_length) >= filled[:, None]] = IGNORE_INDEX  # padding

@@ -56,7 +56,7 @@ class TokenArray:
            [3, 4, 5]], dtype=uint16)
     """
 
-    __slots__ = ("_paths", "_lengths", "_dtype", "_bounds", "_maps", "_views", "_ids", "_max_open")
+    __slots__ = ("_paths", "_lengths", "_dtype", "_bounds", "_maps", "_views", "_ids", "_max_open", "_bytes")
 
     def __init__(
         self,
@@ -83,6 +83,7 @@ class TokenArray:
         # Opened lazily and let go least recently used first: each open map holds a descriptor.
         self._maps: OrderedDict[int, np.ndarray] = OrderedDict()
         self._views: dict[tuple[int, int], np.ndarray] = {}
+        self._bytes: dict[int, memoryview] = {}  # per shard, kept only when no map is ever let go
 
     def __reduce__(self) -> tuple[Any, ...]:
         kwargs = {"identities": self._ids, "max_open": self._max_open}
@@ -293,5 +294,14 @@ class TokenArray:
 
     def take_located(self, shard: np.ndarray, local: np.ndarray, lengths: np.ndarray, dtype: Any = None) -> np.ndarray:
         """:meth:`take_ranges` of runs already located by :meth:`locate_runs` (not checked again)."""
-        return take_located(self._shard, self._dtype, shard, local, lengths,
+        return take_located(self._shard, self._memoryviews, self._dtype, shard, local, lengths,
                             self._dtype if dtype is None else np.dtype(dtype), self._max_open)
+
+    def _memoryviews(self, shards: set[int]) -> dict[int, memoryview]:
+        """A memoryview of each shard; with at most ``max_open`` shards none is let go, so they are kept."""
+        if len(self._paths) > self._max_open:
+            return {s: memoryview(self._shard(s)) for s in shards}
+        kept = self._bytes
+        for s in shards.difference(kept):
+            kept[s] = memoryview(self._shard(s))
+        return kept

@@ -104,8 +104,8 @@ def shard_runs(
 
 
 def take_located(
-    shard_array: Callable[[int], np.ndarray], dtype: np.dtype, shard: np.ndarray, local: np.ndarray,
-    length: np.ndarray, out_dtype: np.dtype, max_open: int,
+    shard_array: Callable[[int], np.ndarray], memoryviews: Callable[[set[int]], dict[int, memoryview]],
+    dtype: np.dtype, shard: np.ndarray, local: np.ndarray, length: np.ndarray, out_dtype: np.dtype, max_open: int,
 ) -> np.ndarray:
     """The runs ``shard_array(s)[a : a + l]`` laid end to end, in ``out_dtype`` (``TokenArray``'s engine).
 
@@ -118,7 +118,7 @@ def take_located(
     ids = shard.tolist()
     used = set(ids)
     if len(ids) <= RUNS_PER_SHARD_TO_GATHER * len(used) and len(used) <= max_open:
-        views = {s: memoryview(shard_array(s)) for s in used}
+        views = memoryviews(used)
         joined = b"".join([views[s][a:b] for s, a, b in zip(ids, local.tolist(), (local + length).tolist())])
         return np.frombuffer(joined, dtype=dtype).astype(out_dtype)
     order = np.argsort(shard, kind="stable")
