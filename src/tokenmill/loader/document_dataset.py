@@ -216,9 +216,14 @@ class DocumentDataset(Dataset):
                 np.arange(batch, dtype=np.int64) * span - (np.cumsum(filled) - filled), filled
             )  # (real,) each real token's flat slot
             tok = _spread(tok.astype(np.int64), target, batch * span, self.pad_id)  # the pad may not fit the store's dtype
+        offset, row_at = lay.offset[piece], np.repeat(np.arange(batch, dtype=np.int64) * width, count)  # (pieces,)
+        ends = offset + (length - 1)  # (pieces,) each piece's last slot in its row
+        cuts = (row_at + ends)[ends < width]
+        padded = None if real == batch * span else filled
+        if not self.return_dict:
+            return tok.reshape(batch, span), None, None, None, cuts, 0, padded
         # Input slots only from here. A piece's run of slots is its length clipped to the row's
         # inputs; the row's last run also takes the padding, then set to (0, -1) row by row.
-        offset, row_at = lay.offset[piece], np.repeat(np.arange(batch, dtype=np.int64) * width, count)  # (pieces,)
         run = self._run[piece]  # (pieces,)
         tail = np.flatnonzero(filled < width)  # rows with padding among the inputs
         run[(before + count - 1)[tail]] += width - filled[tail]
@@ -231,9 +236,7 @@ class DocumentDataset(Dataset):
         starts = (row_at + offset)[offset < width]
         if len(tail):
             starts = np.sort(np.concatenate([starts, tail * width + filled[tail]]))
-        ends = offset + (length - 1)  # (pieces,) each piece's last slot in its row
-        cuts = (row_at + ends)[ends < width]
-        return tok.reshape(batch, span), seg, pos, starts, cuts, real - n_pieces, None if real == batch * span else filled
+        return tok.reshape(batch, span), seg, pos, starts, cuts, real - n_pieces, padded
 
     def _slot_index(self, n: int) -> np.ndarray:
         """``np.arange(n)`` (int64), from one cached array: an arange per batch costs microseconds."""
@@ -273,9 +276,11 @@ class DocumentDataset(Dataset):
         """Rows ``indices`` as ``[inputs, targets]`` or, with ``return_dict``, a dict batch.
 
         Both slot methods give the tokens of every slot ``(batch, max_length + 1)``, the segments
-        and positions of the input slots ``(batch, max_length)``; then the flat input slots where segments start (``cu_seqlens``) and where
-        a segment ends before the last slot (its label is -100), the number of kept labels, and
-        each row's filled slots when some row has padding (else None).
+        and positions of the input slots ``(batch, max_length)``; then the flat input slots where
+        segments start (``cu_seqlens``) and where a segment ends before the last slot (its label
+        is -100), the number of kept labels, and each row's filled slots when some row has
+        padding (else None). Without ``return_dict``, ``_slots`` leaves out what only dict
+        batches carry (segments, positions, starts: None).
         """
         if self._sliding is not None:
             tok, seg, pos, starts, cuts, n_items, filled = self._sliding_slots(indices)
