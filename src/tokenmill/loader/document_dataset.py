@@ -188,7 +188,7 @@ class DocumentDataset(Dataset):
         if idx.size and (idx.min() < -n or idx.max() >= n):
             bad = int(idx.min()) if idx.min() < -n else int(idx.max())
             raise IndexError(f"row index {bad} is out of range for {n} rows")
-        return np.where(idx < 0, idx + n, idx)
+        return np.where(idx < 0, idx + n, idx) if idx.size and idx.min() < 0 else idx
 
     def _slots(self, rows: np.ndarray) -> tuple[np.ndarray, ...]:
         """The fields of rows ``rows`` (what :meth:`batch` says the slot methods give).
@@ -289,8 +289,10 @@ class DocumentDataset(Dataset):
         inputs = torch.from_numpy(tok[:, :-1].astype(np.int64))  # (batch, max_length)
         labels = tok[:, 1:].astype(np.int64)  # (batch, max_length), the book's targets, then cut
         labels.reshape(-1)[cuts] = IGNORE_INDEX  # the next slot starts another segment
-        if filled is not None:
-            labels[np.arange(self.max_length) >= filled[:, None]] = IGNORE_INDEX  # padding
+        if filled is not None:  # padding among the inputs: a few rows, each one slice
+            short = np.flatnonzero(filled < self.max_length)
+            for r, f in zip(short.tolist(), filled[short].tolist()):
+                labels[r, f:] = IGNORE_INDEX
         if not self.return_dict:
             return [inputs, torch.from_numpy(labels)]
         return finish_batch_from_segments({
