@@ -216,27 +216,32 @@ class DocumentDataset(Dataset):
                 np.arange(batch, dtype=np.int64) * span - (np.cumsum(filled) - filled), filled
             )  # (real,) each real token's flat slot
             tok = _spread(tok.astype(np.int64), target, batch * span, self.pad_id)  # the pad may not fit the store's dtype
-        offset, row_at = lay.offset[piece], np.repeat(np.arange(batch, dtype=np.int64) * width, count)  # (pieces,)
+        offset = lay.offset[piece]  # (pieces,)
+        head = np.repeat(self._slot_index(batch) * width, count) + offset  # (pieces,) flat input slot of each
         ends = offset + (length - 1)  # (pieces,) each piece's last slot in its row
-        cuts = (row_at + ends)[ends < width]
+        cuts = (head + (length - 1))[ends < width]
         padded = None if real == batch * span else filled
         if not self.return_dict:
             return tok.reshape(batch, span), None, None, None, cuts, 0, padded
         # Input slots only from here. A piece's run of slots is its length clipped to the row's
         # inputs; the row's last run also takes the padding, then set to (0, -1) row by row.
         run = self._run[piece]  # (pieces,)
+        longest = int(run.max()) if n_pieces else 0  # the longest segment, padding aside
         tail = np.flatnonzero(filled < width)  # rows with padding among the inputs
-        run[(before + count - 1)[tail]] += width - filled[tail]
-        pos = self._slot_index(batch * width) - np.repeat(row_at + offset, run)  # (batch * max_length,)
+        if len(tail):
+            pad = width - filled[tail]  # (rows with padding,)
+            run[(before + count - 1)[tail]] += pad
+            longest = max(longest, int(pad.max()))
+        pos = np.repeat(head, run)  # (batch * max_length,) each slot's piece start, then its position:
+        np.subtract(self._slot_index(batch * width), pos, out=pos)
         seg = np.repeat(self._in_row[piece], run)  # (batch * max_length,)
         pos, seg = pos.reshape(batch, width), seg.reshape(batch, width)
-        for r, f in zip(tail.tolist(), filled[tail].tolist()):
-            pos[r, f:], seg[r, f:] = 0, -1
-        # segment starts: each piece starting before the last slot, then each row's padding
-        starts = (row_at + offset)[offset < width]
-        if len(tail):
+        starts = head[offset < width]  # segment starts: each piece starting before the last slot,
+        if len(tail):  # then each row's padding
+            for r, f in zip(tail.tolist(), filled[tail].tolist()):
+                pos[r, f:], seg[r, f:] = 0, -1
             starts = np.sort(np.concatenate([starts, tail * width + filled[tail]]))
-        return tok.reshape(batch, span), seg, pos, starts, cuts, real - n_pieces, padded
+        return tok.reshape(batch, span), seg, pos, (starts, longest), cuts, real - n_pieces, padded
 
     def _slot_index(self, n: int) -> np.ndarray:
         """``np.arange(n)`` (int64), from one cached array: an arange per batch costs microseconds."""
@@ -269,15 +274,15 @@ class DocumentDataset(Dataset):
         inside = (lo - row_start)[kept]  # (kept segments,) each one's first slot in its row
         row_at = np.repeat(np.arange(len(starts), dtype=np.int64) * width, count)[kept]
         ends = inside + seg_len[kept] - 1  # (kept segments,) each one's last slot in its row
-        return (tok, seg[:, :-1], pos[:, :-1], (row_at + inside)[inside < width], (row_at + ends)[ends < width],
-                len(starts) * span - len(inside), None)
+        return (tok, seg[:, :-1], pos[:, :-1], ((row_at + inside)[inside < width], None),
+                (row_at + ends)[ends < width], len(starts) * span - len(inside), None)
 
     def batch(self, indices: Any) -> Any:
         """Rows ``indices`` as ``[inputs, targets]`` or, with ``return_dict``, a dict batch.
 
         Both slot methods give the tokens of every slot ``(batch, max_length + 1)``, the segments
         and positions of the input slots ``(batch, max_length)``; then the flat input slots where
-        segments start (``cu_seqlens``) and where a segment ends before the last slot (its label
+        segments start (``cu_seqlens``) with the longest segment (None: to be found) and where a segment ends before the last slot (its label
         is -100), the number of kept labels, and each row's filled slots when some row has
         padding (else None). Without ``return_dict``, ``_slots`` leaves out what only dict
         batches carry (segments, positions, starts: None).
@@ -300,7 +305,7 @@ class DocumentDataset(Dataset):
             "labels": torch.from_numpy(labels),
             "position_ids": torch.from_numpy(np.ascontiguousarray(pos)),  # (batch, max_length)
             "document_ids": torch.from_numpy(np.ascontiguousarray(seg)),  # (batch, max_length) int32
-        }, starts, n_items)
+        }, *starts, n_items=n_items)
 
     def __getitem__(self, index: Any) -> Any:
         if isinstance(index, (int, np.integer)) and not isinstance(index, (bool, np.bool_)):
