@@ -52,6 +52,9 @@ def test_golden_runs_over_two_shards() -> None:
     with tempfile.TemporaryDirectory() as d:
         arr = _token_array(d, [[1, 2, 3], [], [4, 5]])
         assert arr.take_ranges([2, 0, 4, 1], [2, 1, 0, 4], dtype=np.int64).tolist() == [3, 4, 1, 2, 3, 4, 5]
+        copy = arr.take_ranges([1], [2])  # a writable copy: the store is untouched
+        copy[0] = 7
+        assert copy.tolist() == [7, 3] and arr[1] == 2
 
 
 @pytest.mark.parametrize(

@@ -109,7 +109,7 @@ def take_located(
 ) -> np.ndarray:
     """The runs ``shard_array(s)[a : a + l]`` laid end to end, in ``out_dtype`` (``TokenArray``'s engine).
 
-    Few runs per shard: each run a memoryview slice, all joined by ``bytes.join`` (about half
+    Few runs per shard: each run a memoryview slice, all joined by ``bytearray.join`` (about half
     the cost of numpy slices and ``np.concatenate``). Many: one gather per shard, shards in
     turn, so no more than one extra map is held.
     """
@@ -119,8 +119,10 @@ def take_located(
     used = set(ids)
     if len(ids) <= RUNS_PER_SHARD_TO_GATHER * len(used) and len(used) <= max_open:
         views = memoryviews(used)
-        joined = b"".join([views[s][a:b] for s, a, b in zip(ids, local.tolist(), (local + length).tolist())])
-        return np.frombuffer(joined, dtype=dtype).astype(out_dtype)
+        # a bytearray, so the array over it is writable without another copy
+        joined = bytearray().join([views[s][a:b] for s, a, b in zip(ids, local.tolist(), (local + length).tolist())])
+        out = np.frombuffer(joined, dtype=dtype)
+        return out if out_dtype == dtype else out.astype(out_dtype)
     order = np.argsort(shard, kind="stable")
     total = np.cumsum(length)
     source = range_positions(local[order], length[order])  # positions in each run's shard
