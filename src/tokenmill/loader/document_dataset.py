@@ -143,6 +143,7 @@ class DocumentDataset(Dataset):
             self._n_rows = self._layout.n_rows
             # O(rows): slots each row fills (every row has a piece, so reduceat sees no empty run)
             self._filled = np.add.reduceat(self._layout.length, self._layout.row_ptr[:-1]) if self._n_rows else None
+            self._count = np.diff(self._layout.row_ptr)  # O(rows): pieces in each row
             self.cut_documents = self._layout.cut_documents
             # O(pieces): each piece's shard and start inside it, so a batch skips locating them
             locate = getattr(self._tokens, "locate_runs", None)
@@ -199,8 +200,7 @@ class DocumentDataset(Dataset):
         of a per-piece value over the input slots.
         """
         span, width, lay, batch = self.max_length + 1, self.max_length, self._layout, len(rows)
-        first = lay.row_ptr[rows]  # (batch,) each row's first piece in the layout
-        count = lay.row_ptr[rows + 1] - first  # (batch,) every row has at least one piece
+        first, count = lay.row_ptr[rows], self._count[rows]  # (batch,) each row's first piece, its pieces (>= 1)
         before = np.cumsum(count) - count  # (batch,) each row's first piece in the batch
         n_pieces = int(count.sum())
         piece = self._slot_index(n_pieces) + np.repeat(first - before, count)  # (pieces,) index into the layout
@@ -308,6 +308,8 @@ class DocumentDataset(Dataset):
         }, *starts, n_items=n_items)
 
     def __getitem__(self, index: Any) -> Any:
+        if type(index) is list or type(index) is np.ndarray:  # the loaders' batches, checked first
+            return self.batch(index)
         if isinstance(index, (int, np.integer)) and not isinstance(index, (bool, np.bool_)):
             out = self.batch([index])
             if isinstance(out, dict):
