@@ -24,7 +24,7 @@ from tokenmill.common.checks import non_negative_int, positive_int
 from tokenmill.common.errors import OptionError
 from tokenmill.loader.batches import IGNORE_INDEX, finish_batch_from_segments
 from tokenmill.loader.dataset import WindowDataset
-from tokenmill.loader.layouts import LAYOUTS, PACKING_VERSION, document_layout
+from tokenmill.loader.layouts import LAYOUTS, PACKING_VERSION, Layout, document_layout
 from tokenmill.store.ranges import take_ranges
 
 __all__ = ["DocumentDataset", "documents_of", "is_document_list"]
@@ -145,14 +145,24 @@ class DocumentDataset(Dataset):
             self._filled = np.add.reduceat(self._layout.length, self._layout.row_ptr[:-1]) if self._n_rows else None
             self._count = np.diff(self._layout.row_ptr)  # O(rows): pieces in each row
             self.cut_documents = self._layout.cut_documents
+            # O(pieces): each piece's segment in its row (int32, as document_ids are)
+            lay = self._layout
+            self._in_row = (np.arange(len(lay.start)) - np.repeat(lay.row_ptr[:-1], self._count)).astype(np.int32)
             # O(pieces): each piece's shard and start inside it, so a batch skips locating them
             locate = getattr(self._tokens, "locate_runs", None)
-            self._located = None if locate is None else locate(self._layout.start, self._layout.length)
-            # O(pieces): each piece's segment in its row, and its slots among the row's inputs
-            # (0 for a piece in the last slot only, which is a target)
-            lay = self._layout
-            self._in_row = (np.arange(len(lay.start)) - np.repeat(lay.row_ptr[:-1], np.diff(lay.row_ptr))).astype(np.int32)
-            self._run = np.minimum(lay.length, self.max_length - lay.offset)
+            located = None if locate is None else locate(lay.start, lay.length)
+            self._located = located is not None
+            shard, local = located if located is not None else (lay.start, lay.start)
+            # One row per piece, so that a batch reads all it needs of its pieces in one gather:
+            # start, length, offset, its slots among the row's inputs (0 for a piece in the
+            # last slot only, which is a target), shard, start in the shard. The layout's
+            # arrays become views of its columns (no second copy).
+            self._pieces = np.stack(
+                [lay.start, lay.length, lay.offset, np.minimum(lay.length, self.max_length - lay.offset), shard, local],
+                axis=1,
+            )  # (pieces, 6) int64
+            self._layout = Layout(self._pieces[:, 0], self._pieces[:, 1], self._pieces[:, 2], lay.row_ptr,
+                                  lay.cut_documents)
             if not self._n_rows:
                 raise OptionError(
                     "windows", "{0} documents hold no token, so {windows=%r} makes no window; give "
@@ -204,11 +214,12 @@ class DocumentDataset(Dataset):
         before = np.cumsum(count) - count  # (batch,) each row's first piece in the batch
         n_pieces = int(count.sum())
         piece = self._slot_index(n_pieces) + np.repeat(first - before, count)  # (pieces,) index into the layout
-        length = lay.length[piece]  # (pieces,)
-        if self._located is not None:
-            tok = self._tokens.take_located(self._located[0][piece], self._located[1][piece], length)
+        table = self._pieces[piece]  # (pieces, 6): see __init__
+        length, offset, run = table[:, 1], table[:, 2], table[:, 3]  # (pieces,) each
+        if self._located:
+            tok = self._tokens.take_located(table[:, 4], table[:, 5], length)
         else:
-            tok = take_ranges(self._tokens, lay.start[piece], length)  # (real,) the store's dtype
+            tok = take_ranges(self._tokens, table[:, 0], length)  # (real,) the store's dtype
         real = len(tok)
         filled = self._filled[rows]  # (batch,) slots holding a piece
         if real != batch * span:  # some row has padding: move each row's tokens to its head
@@ -216,7 +227,6 @@ class DocumentDataset(Dataset):
                 np.arange(batch, dtype=np.int64) * span - (np.cumsum(filled) - filled), filled
             )  # (real,) each real token's flat slot
             tok = _spread(tok.astype(np.int64), target, batch * span, self.pad_id)  # the pad may not fit the store's dtype
-        offset = lay.offset[piece]  # (pieces,)
         head = np.repeat(self._slot_index(batch) * width, count) + offset  # (pieces,) flat input slot of each
         ends = offset + (length - 1)  # (pieces,) each piece's last slot in its row
         cuts = (head + (length - 1))[ends < width]
@@ -225,7 +235,6 @@ class DocumentDataset(Dataset):
             return tok.reshape(batch, span), None, None, None, cuts, 0, padded
         # Input slots only from here. A piece's run of slots is its length clipped to the row's
         # inputs; the row's last run also takes the padding, then set to (0, -1) row by row.
-        run = self._run[piece]  # (pieces,)
         longest = int(run.max()) if n_pieces else 0  # the longest segment, padding aside
         tail = np.flatnonzero(filled < width)  # rows with padding among the inputs
         if len(tail):
