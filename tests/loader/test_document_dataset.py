@@ -160,3 +160,60 @@ def test_finish_batch_is_the_rule_of_the_decisions(rows, width, data) -> None:
     assert out["cu_seqlens"].tolist() == cu + [flat] * (rows * width + 1 - len(cu))
     assert out["cu_seqlens"].dtype == torch.int32 and out["max_seqlen"] == max(lengths)
     assert out["num_items_in_batch"] == int((labels != -100).sum())
+
+
+class _ShardedStore:
+    """What DocumentDataset reads of a token store, over shards cut anywhere (documents straddle them)."""
+
+    splits = ("train",)
+    eot_id = None
+
+    def __init__(self, array, offsets) -> None:
+        self._array, self._offsets = array, offsets
+
+    def __getitem__(self, split):
+        return self._array
+
+    def document_offsets(self, split):
+        return self._offsets
+
+
+@settings(max_examples=100, deadline=None)
+@given(docs_strategy, st.sampled_from(["sliding", "documents", "packed"]), st.integers(1, 9), st.integers(1, 9),
+       st.data())
+def test_any_rows_in_any_order_keep_their_fields_and_the_batch_fields(docs, windows, max_length, stride, data) -> None:
+    import tempfile
+
+    import torch
+
+    from tokenmill.loader.batches import finish_batch
+    from tokenmill.store import TokenArray, shard_name, write_shard
+
+    stride = max_length if windows == "packed" else stride
+    if windows == "sliding" and sum(map(len, docs)) <= max_length:
+        return
+    ds = DocumentDataset(docs, windows=windows, max_length=max_length, stride=stride, pad_id=PAD, return_dict=True)
+    every = ds.batch(list(range(len(ds))))
+    rows = data.draw(st.lists(st.integers(-len(ds), len(ds) - 1), min_size=1, max_size=12))
+    got = ds.batch(rows)
+    for key in ("input_ids", "labels", "position_ids", "document_ids"):
+        assert got[key].tolist() == [every[key][r].tolist() for r in rows], key
+    # the batch fields the dataset derives from its segments are finish_batch's scan of the rows
+    want = finish_batch({"document_ids": got["document_ids"].clone(), "labels": got["labels"].clone()})
+    assert torch.equal(got["cu_seqlens"], want["cu_seqlens"]) and got["cu_seqlens"].dtype == torch.int32
+    assert (got["max_seqlen"], got["num_items_in_batch"]) == (want["max_seqlen"], want["num_items_in_batch"])
+    # the same rows read from a store whose shards are cut anywhere
+    flat = [t for d in docs for t in d]
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(flat)), max_size=4)))
+    with tempfile.TemporaryDirectory() as d:
+        paths, lengths = [], []
+        for k, (a, b) in enumerate(zip([0, *cuts], [*cuts, len(flat)])):
+            write_shard(d, shard_name("train", k), np.array(flat[a:b], np.uint16), np.array([0, b - a]))
+            paths.append(f"{d}/{shard_name('train', k)}.bin")
+            lengths.append(b - a)
+        offsets = np.cumsum([0] + [len(doc) for doc in docs]).astype(np.int64)
+        store = _ShardedStore(TokenArray(paths, lengths, "uint16"), offsets)
+        stored = DocumentDataset(store, windows=windows, max_length=max_length, stride=stride, pad_id=PAD,
+                                 return_dict=True).batch(rows)
+        for key in ("input_ids", "labels", "position_ids", "document_ids", "cu_seqlens"):
+            assert torch.equal(stored[key], got[key]), key

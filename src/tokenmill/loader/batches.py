@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["IGNORE_INDEX", "finish_batch"]
+__all__ = ["IGNORE_INDEX", "finish_batch", "finish_batch_from_segments"]
 
 IGNORE_INDEX = -100  # torch.nn.functional.cross_entropy's default ignore_index
 
@@ -37,18 +37,43 @@ def finish_batch(batch: dict[str, Any]) -> dict[str, Any]:
     """
     doc = batch["document_ids"]  # (batch, max_length)
     rows, width = doc.shape
-    total = rows * width
     # numpy on CPU: a handful of small torch ops cost more than the work (tens of microseconds)
     ids = doc.numpy() if doc.device.type == "cpu" else doc.cpu().numpy()  # (batch, max_length)
     starts = np.ones((rows, width), dtype=bool)  # (batch, max_length): a segment starts here
     starts[:, 1:] = ids[:, 1:] != ids[:, :-1]
-    where = np.flatnonzero(starts)  # flat index of each segment's start
-    cu = np.full(total + 1, total, dtype=np.int32)  # (batch * max_length + 1,)
-    cu[: len(where)] = where
-    lengths = np.diff(where, append=total)
-    batch["cu_seqlens"] = torch.from_numpy(cu).to(doc.device)
-    batch["max_seqlen"] = int(lengths.max()) if len(lengths) else 0
     labels = batch["labels"]  # (batch, max_length)
     kept = np.count_nonzero(labels.numpy() != IGNORE_INDEX) if labels.device.type == "cpu" else (labels != IGNORE_INDEX).sum()
-    batch["num_items_in_batch"] = int(kept)
+    return finish_batch_from_segments(batch, np.flatnonzero(starts), n_items=int(kept))
+
+
+def finish_batch_from_segments(
+    batch: dict[str, Any], starts: np.ndarray, max_seqlen: int | None = None, *, n_items: int,
+) -> dict[str, Any]:
+    """:func:`finish_batch`'s fields from what a dataset already knows, without rescanning the rows.
+
+    ``starts`` are the flat indices (into ``batch * max_length``) where each segment begins, in
+    increasing order; ``max_seqlen`` the longest segment (found from ``starts`` when None);
+    ``n_items`` the number of labels that are not -100.
+
+    Pitfall: nothing is checked against ``document_ids``; a dataset using this is tested
+    against :func:`finish_batch` (which calls it with the starts it scans for).
+
+    >>> doc = torch.tensor([[0, 0, 1, -1], [0, 0, 0, 0]], dtype=torch.int32)
+    >>> out = finish_batch_from_segments({"document_ids": doc}, np.array([0, 2, 3, 4]), n_items=6)
+    >>> out["cu_seqlens"].tolist(), out["max_seqlen"], out["num_items_in_batch"]
+    ([0, 2, 3, 4, 8, 8, 8, 8, 8], 4, 6)
+    """
+    doc = batch["document_ids"]  # (batch, max_length)
+    total = doc.shape[0] * doc.shape[1]
+    cu = np.full(total + 1, total, dtype=np.int32)  # (batch * max_length + 1,)
+    cu[: len(starts)] = starts
+    longest = max_seqlen
+    if longest is None:
+        longest = total - int(starts[-1]) if len(starts) else 0  # the last segment's length
+        if len(starts) > 1:
+            longest = max(longest, int((starts[1:] - starts[:-1]).max()))
+    cu_seqlens = torch.from_numpy(cu)
+    batch["cu_seqlens"] = cu_seqlens if doc.device.type == "cpu" else cu_seqlens.to(doc.device)
+    batch["max_seqlen"] = longest
+    batch["num_items_in_batch"] = int(n_items)
     return batch

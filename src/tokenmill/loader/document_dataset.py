@@ -22,9 +22,10 @@ from torch.utils.data import Dataset
 
 from tokenmill.common.checks import non_negative_int, positive_int
 from tokenmill.common.errors import OptionError
-from tokenmill.loader.batches import IGNORE_INDEX, finish_batch
+from tokenmill.loader.batches import IGNORE_INDEX, finish_batch_from_segments
 from tokenmill.loader.dataset import WindowDataset
-from tokenmill.loader.layouts import LAYOUTS, PACKING_VERSION, document_layout
+from tokenmill.loader.layouts import LAYOUTS, PACKING_VERSION, Layout, document_layout
+from tokenmill.store.ranges import take_ranges
 
 __all__ = ["DocumentDataset", "documents_of", "is_document_list"]
 
@@ -34,6 +35,13 @@ _NEED_BOUNDARIES = (
     "list of documents' token lists ([tok.encode(doc) for doc in docs]), or use "
     "{windows='sliding'} with {return_dict=False}"
 )
+
+
+def _spread(values: np.ndarray, target: np.ndarray, size: int, fill: int) -> np.ndarray:
+    """``values`` placed at ``target`` in an array of ``size`` holding ``fill`` elsewhere."""
+    out = np.full(size, fill, dtype=values.dtype)
+    out[target] = values
+    return out
 
 
 def is_document_list(source: Any) -> bool:
@@ -121,7 +129,7 @@ class DocumentDataset(Dataset):
         )
         self.pad_id = default_pad if pad_id is None else non_negative_int("pad_id", pad_id)
         self.n_tokens = int(self._offsets[-1])
-        self._view: np.ndarray | None = None  # every window of a row's length, built on first use
+        self._arange = np.arange(0, dtype=np.int64)  # grown by _slot_index
         if windows == "sliding":
             self._sliding: WindowDataset | None = WindowDataset(
                 self._tokens, max_length=self.max_length, stride=self.stride,
@@ -133,15 +141,33 @@ class DocumentDataset(Dataset):
                 self._offsets, windows=windows, max_length=self.max_length, stride=self.stride,
             )
             self._n_rows = self._layout.n_rows
+            # O(rows): slots each row fills (every row has a piece, so reduceat sees no empty run)
+            self._filled = np.add.reduceat(self._layout.length, self._layout.row_ptr[:-1]) if self._n_rows else None
+            self._count = np.diff(self._layout.row_ptr)  # O(rows): pieces in each row
             self.cut_documents = self._layout.cut_documents
+            # O(pieces): each piece's segment in its row (int32, as document_ids are)
+            lay = self._layout
+            self._in_row = (np.arange(len(lay.start)) - np.repeat(lay.row_ptr[:-1], self._count)).astype(np.int32)
+            # O(pieces): each piece's shard and start inside it, so a batch skips locating them
+            locate = getattr(self._tokens, "locate_runs", None)
+            located = None if locate is None else locate(lay.start, lay.length)
+            self._located = located is not None
+            shard, local = located if located is not None else (lay.start, lay.start)
+            # One row per piece, so that a batch reads all it needs of its pieces in one gather:
+            # start, length, offset, its slots among the row's inputs (0 for a piece in the
+            # last slot only, which is a target), shard, start in the shard. The layout's
+            # arrays become views of its columns (no second copy).
+            self._pieces = np.stack(
+                [lay.start, lay.length, lay.offset, np.minimum(lay.length, self.max_length - lay.offset), shard, local],
+                axis=1,
+            )  # (pieces, 6) int64
+            self._layout = Layout(self._pieces[:, 0], self._pieces[:, 1], self._pieces[:, 2], lay.row_ptr,
+                                  lay.cut_documents)
             if not self._n_rows:
                 raise OptionError(
                     "windows", "{0} documents hold no token, so {windows=%r} makes no window; give "
                     "documents with tokens" % windows, len(self._offsets) - 1,
                 )
-
-    def __getstate__(self) -> dict[str, Any]:
-        return self.__dict__ | {"_view": None}  # a view of an array pickles as a copy of it all
 
     @property
     def tokens(self) -> Any:
@@ -173,96 +199,126 @@ class DocumentDataset(Dataset):
         if idx.size and (idx.min() < -n or idx.max() >= n):
             bad = int(idx.min()) if idx.min() < -n else int(idx.max())
             raise IndexError(f"row index {bad} is out of range for {n} rows")
-        return np.where(idx < 0, idx + n, idx)
+        return np.where(idx < 0, idx + n, idx) if idx.size and idx.min() < 0 else idx
 
-    def _slots(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Tokens, segment and position of every slot: each (len(rows), max_length + 1).
+    def _slots(self, rows: np.ndarray) -> tuple[np.ndarray, ...]:
+        """The fields of rows ``rows`` (what :meth:`batch` says the slot methods give).
 
-        A row's pieces lie side by side from slot 0, then its padding: the row is a run of
-        segments (the pieces, then one padding segment, maybe empty), so each per-slot field is
-        one ``np.repeat`` of a per-segment value. Each piece's tokens come from one window of
-        the row's length (clipped to the array's end), gathered shard by shard.
+        A row's pieces lie side by side from slot 0, then its padding. The pieces' tokens are
+        read as one run each (``take_ranges``: only the tokens kept; rows with padding then move
+        theirs to the row's head in one scatter); positions and segments are one ``np.repeat``
+        of a per-piece value over the input slots.
         """
-        span, lay, batch = self.max_length + 1, self._layout, len(rows)
-        first, count = lay.row_ptr[rows], lay.row_ptr[rows + 1] - lay.row_ptr[rows]
-        n_pieces = int(count.sum())
+        span, width, lay, batch = self.max_length + 1, self.max_length, self._layout, len(rows)
+        first, count = lay.row_ptr[rows], self._count[rows]  # (batch,) each row's first piece, its pieces (>= 1)
         before = np.cumsum(count) - count  # (batch,) each row's first piece in the batch
-        in_row = np.arange(n_pieces, dtype=np.int64) - np.repeat(before, count)  # (pieces,)
-        piece = in_row + np.repeat(first, count)  # (pieces,) index into the layout
-        length, start = lay.length[piece], lay.start[piece]
-        filled = np.add.reduceat(length, before)  # (batch,) every row has a piece at slot 0
-        # segments in slot order: row b's pieces, then row b's padding (maybe empty)
-        seg_before = before + np.arange(batch, dtype=np.int64)  # (batch,) row b's first segment
-        at_piece = np.repeat(seg_before, count) + in_row  # (pieces,)
-        seg_len = np.empty(n_pieces + batch, np.int64)
-        seg_len[at_piece] = length
-        seg_len[seg_before + count] = span - filled
-        seg_id = np.full(n_pieces + batch, -1, np.int64)
-        seg_id[at_piece] = in_row
-        seg_at = np.cumsum(seg_len) - seg_len  # flat slot where each segment starts
-        width = min(span, self.n_tokens)  # one window length: the store caches its strided views per length
-        clipped = np.minimum(start, self.n_tokens - width)
-        windows = self._windows(clipped, width)  # (pieces, width)
-        source = np.arange(n_pieces, dtype=np.int64) * width + (start - clipped)  # each piece's first token
-        base = -seg_at
-        base[at_piece] += source
-        slot = np.arange(batch * span, dtype=np.int64)
-        seg = np.repeat(seg_id, seg_len)  # (batch * span,)
-        real = seg >= 0
-        tok = np.where(real, windows.reshape(-1)[np.minimum(np.repeat(base, seg_len) + slot, windows.size - 1)],
-                       np.int64(self.pad_id))  # int64, whatever the store's dtype
-        pos = (slot - np.repeat(seg_at, seg_len)) * real
-        shape = (batch, span)
-        return tok.reshape(shape), seg.reshape(shape), pos.reshape(shape)
+        n_pieces = int(count.sum())
+        piece = self._slot_index(n_pieces) + np.repeat(first - before, count)  # (pieces,) index into the layout
+        table = self._pieces[piece]  # (pieces, 6): see __init__
+        length, offset, run = table[:, 1], table[:, 2], table[:, 3]  # (pieces,) each
+        if self._located:
+            tok = self._tokens.take_located(table[:, 4], table[:, 5], length)
+        else:
+            tok = take_ranges(self._tokens, table[:, 0], length)  # (real,) the store's dtype
+        real = len(tok)
+        filled = self._filled[rows]  # (batch,) slots holding a piece
+        if real != batch * span:  # some row has padding: move each row's tokens to its head
+            target = self._slot_index(real) + np.repeat(
+                np.arange(batch, dtype=np.int64) * span - (np.cumsum(filled) - filled), filled
+            )  # (real,) each real token's flat slot
+            tok = _spread(tok.astype(np.int64), target, batch * span, self.pad_id)  # the pad may not fit the store's dtype
+        head = np.repeat(self._slot_index(batch) * width, count) + offset  # (pieces,) flat input slot of each
+        ends = offset + (length - 1)  # (pieces,) each piece's last slot in its row
+        cuts = (head + (length - 1))[ends < width]
+        padded = None if real == batch * span else filled
+        if not self.return_dict:
+            return tok.reshape(batch, span), None, None, None, cuts, 0, padded
+        # Input slots only from here. A piece's run of slots is its length clipped to the row's
+        # inputs; the row's last run also takes the padding, then set to (0, -1) row by row.
+        longest = int(run.max()) if n_pieces else 0  # the longest segment, padding aside
+        tail = np.flatnonzero(filled < width)  # rows with padding among the inputs
+        if len(tail):
+            pad = width - filled[tail]  # (rows with padding,)
+            run[(before + count - 1)[tail]] += pad
+            longest = max(longest, int(pad.max()))
+        pos = np.repeat(head, run)  # (batch * max_length,) each slot's piece start, then its position:
+        np.subtract(self._slot_index(batch * width), pos, out=pos)
+        seg = np.repeat(self._in_row[piece], run)  # (batch * max_length,)
+        pos, seg = pos.reshape(batch, width), seg.reshape(batch, width)
+        starts = head[offset < width]  # segment starts: each piece starting before the last slot,
+        if len(tail):  # then each row's padding
+            for r, f in zip(tail.tolist(), filled[tail].tolist()):
+                pos[r, f:], seg[r, f:] = 0, -1
+            starts = np.sort(np.concatenate([starts, tail * width + filled[tail]]))
+        return tok.reshape(batch, span), seg, pos, (starts, longest), cuts, real - n_pieces, padded
 
-    def _windows(self, starts: np.ndarray, length: int) -> np.ndarray:
-        if hasattr(self._tokens, "take_windows"):
-            return np.asarray(self._tokens.take_windows(starts, length))
-        if self._view is None or self._view.shape[1] != length:
-            self._view = np.lib.stride_tricks.sliding_window_view(self._tokens, length)
-        return self._view[starts]
+    def _slot_index(self, n: int) -> np.ndarray:
+        """``np.arange(n)`` (int64), from one cached array: an arange per batch costs microseconds."""
+        if len(self._arange) < n:
+            self._arange = np.arange(n, dtype=np.int64)
+            self._arange.flags.writeable = False
+        return self._arange[:n]
 
-    def _sliding_slots(self, indices: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _sliding_slots(self, indices: Any) -> tuple[np.ndarray, ...]:
         """The book's windows, each cut into segments where a document starts inside it."""
         assert self._sliding is not None
-        span = self.max_length + 1
+        span, width = self.max_length + 1, self.max_length
         starts = self._sliding._starts(indices)  # (batch,)
-        tok = self._sliding._gather(starts).astype(np.int64)  # (batch, span)
+        tok = self._sliding._gather(starts)  # (batch, span) the store's dtype
         first = np.searchsorted(self._offsets, starts, side="right") - 1  # (batch,) document at slot 0
         last = np.searchsorted(self._offsets, starts + (span - 1), side="right") - 1  # (batch,)
         count = last - first + 1  # segments per row
         before = np.cumsum(count) - count
-        in_row = np.arange(int(count.sum()), dtype=np.int64) - np.repeat(before, count)  # (segments,)
+        n_segments = int(count.sum())
+        in_row = np.arange(n_segments, dtype=np.int64) - np.repeat(before, count)  # (segments,)
         doc = in_row + np.repeat(first, count)
-        lo = np.maximum(self._offsets[doc], np.repeat(starts, count))
-        hi = np.minimum(self._offsets[doc + 1], np.repeat(starts + span, count))
-        seg_len = hi - lo
+        row_start = np.repeat(starts, count)  # (segments,)
+        lo = np.maximum(self._offsets[doc], row_start)
+        seg_len = np.minimum(self._offsets[doc + 1], row_start + span) - lo
         seg_at = np.cumsum(seg_len) - seg_len
         slot = np.arange(len(starts) * span, dtype=np.int64)
-        seg = np.repeat(in_row, seg_len).reshape(tok.shape)
+        seg = np.repeat(in_row.astype(np.int32), seg_len).reshape(tok.shape)
         pos = (slot - np.repeat(seg_at, seg_len)).reshape(tok.shape)
-        return tok, seg, pos
+        kept = seg_len > 0  # an empty document inside a window is no segment
+        inside = (lo - row_start)[kept]  # (kept segments,) each one's first slot in its row
+        row_at = np.repeat(np.arange(len(starts), dtype=np.int64) * width, count)[kept]
+        ends = inside + seg_len[kept] - 1  # (kept segments,) each one's last slot in its row
+        return (tok, seg[:, :-1], pos[:, :-1], ((row_at + inside)[inside < width], None),
+                (row_at + ends)[ends < width], len(starts) * span - len(inside), None)
 
     def batch(self, indices: Any) -> Any:
-        """Rows ``indices`` as ``[inputs, targets]`` or, with ``return_dict``, a dict batch."""
+        """Rows ``indices`` as ``[inputs, targets]`` or, with ``return_dict``, a dict batch.
+
+        Both slot methods give the tokens of every slot ``(batch, max_length + 1)``, the segments
+        and positions of the input slots ``(batch, max_length)``; then the flat input slots where
+        segments start (``cu_seqlens``) with the longest segment (None: to be found) and where a segment ends before the last slot (its label
+        is -100), the number of kept labels, and each row's filled slots when some row has
+        padding (else None). Without ``return_dict``, ``_slots`` leaves out what only dict
+        batches carry (segments, positions, starts: None).
+        """
         if self._sliding is not None:
-            tok, seg, pos = self._sliding_slots(indices)
+            tok, seg, pos, starts, cuts, n_items, filled = self._sliding_slots(indices)
         else:
-            tok, seg, pos = self._slots(self._rows(indices))
-        # a label is kept when its token continues the input's piece: positions go on from it
-        same = pos[:, 1:] > 0  # (batch, max_length)
-        inputs = torch.from_numpy(np.ascontiguousarray(tok[:, :-1]))  # (batch, max_length)
-        labels = torch.from_numpy(np.where(same, tok[:, 1:], IGNORE_INDEX))  # (batch, max_length)
+            tok, seg, pos, starts, cuts, n_items, filled = self._slots(self._rows(indices))
+        inputs = torch.from_numpy(tok[:, :-1].astype(np.int64))  # (batch, max_length)
+        labels = tok[:, 1:].astype(np.int64)  # (batch, max_length), the book's targets, then cut
+        labels.reshape(-1)[cuts] = IGNORE_INDEX  # the next slot starts another segment
+        if filled is not None:  # padding among the inputs: a few rows, each one slice
+            short = np.flatnonzero(filled < self.max_length)
+            for r, f in zip(short.tolist(), filled[short].tolist()):
+                labels[r, f:] = IGNORE_INDEX
         if not self.return_dict:
-            return [inputs, labels]
-        return finish_batch({
+            return [inputs, torch.from_numpy(labels)]
+        return finish_batch_from_segments({
             "input_ids": inputs,
-            "labels": labels,
-            "position_ids": torch.from_numpy(np.ascontiguousarray(pos[:, :-1])),  # (batch, max_length)
-            "document_ids": torch.from_numpy(seg[:, :-1].astype(np.int32)),  # (batch, max_length)
-        })
+            "labels": torch.from_numpy(labels),
+            "position_ids": torch.from_numpy(np.ascontiguousarray(pos)),  # (batch, max_length)
+            "document_ids": torch.from_numpy(np.ascontiguousarray(seg)),  # (batch, max_length) int32
+        }, *starts, n_items=n_items)
 
     def __getitem__(self, index: Any) -> Any:
+        if type(index) is list or type(index) is np.ndarray:  # the loaders' batches, checked first
+            return self.batch(index)
         if isinstance(index, (int, np.integer)) and not isinstance(index, (bool, np.bool_)):
             out = self.batch([index])
             if isinstance(out, dict):

@@ -11,6 +11,7 @@ import numpy as np
 
 from tokenmill.common.checks import is_int
 from tokenmill.store.format import _le
+from tokenmill.store.ranges import check_ranges, shard_runs, take_located
 from tokenmill.store.shardfile import Identity, map_shard
 
 MAX_OPEN_SHARDS = 128  # maps kept open per TokenArray: each holds a file descriptor
@@ -55,7 +56,7 @@ class TokenArray:
            [3, 4, 5]], dtype=uint16)
     """
 
-    __slots__ = ("_paths", "_lengths", "_dtype", "_bounds", "_maps", "_views", "_ids", "_max_open")
+    __slots__ = ("_paths", "_lengths", "_dtype", "_bounds", "_maps", "_views", "_ids", "_max_open", "_bytes")
 
     def __init__(
         self,
@@ -82,6 +83,7 @@ class TokenArray:
         # Opened lazily and let go least recently used first: each open map holds a descriptor.
         self._maps: OrderedDict[int, np.ndarray] = OrderedDict()
         self._views: dict[tuple[int, int], np.ndarray] = {}
+        self._bytes: dict[int, memoryview] = {}  # per shard, kept only when no map is ever let go
 
     def __reduce__(self) -> tuple[Any, ...]:
         kwargs = {"identities": self._ids, "max_open": self._max_open}
@@ -266,3 +268,40 @@ class TokenArray:
         if straddle.size:
             out[straddle] = self._gather(starts[straddle, None] + np.arange(length, dtype=np.int64))
         return out
+
+    def take_ranges(self, starts: Any, lengths: Any, dtype: Any = None) -> np.ndarray:
+        """Copy the runs ``self[s : s + l]`` laid end to end: 1-D, in ``dtype`` (default the store's).
+
+        Runs may straddle shards. A run per piece of a packed row is read as a slice of its
+        shard (all slices joined once) or, with many runs per shard, one gather per shard.
+
+        >>> import tempfile
+        >>> d = Path(tempfile.mkdtemp())
+        >>> for k, ids in enumerate([[1, 2, 3], [4, 5]]):
+        ...     _ = write_shard(d, shard_name("train", k), np.array(ids, np.uint16), np.array([0, len(ids)]))
+        >>> arr = TokenArray([d / "train-00000.bin", d / "train-00001.bin"], [3, 2], "uint16")
+        >>> arr.take_ranges([3, 1], [2, 3], dtype=np.int64)
+        array([4, 5, 2, 3, 4])
+        """
+        starts, lengths = check_ranges(starts, lengths, len(self))
+        return self.take_located(*shard_runs(self._bounds, starts, lengths), dtype=dtype)
+
+    def locate_runs(self, starts: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(shard, start inside it)`` of each run (ints >= 1 long), or None if one straddles shards."""
+        starts, lengths = check_ranges(starts, lengths, len(self))
+        shard, local, _ = shard_runs(self._bounds, starts, lengths)
+        return (shard, local) if len(shard) == len(starts) and not (lengths == 0).any() else None
+
+    def take_located(self, shard: np.ndarray, local: np.ndarray, lengths: np.ndarray, dtype: Any = None) -> np.ndarray:
+        """:meth:`take_ranges` of runs already located by :meth:`locate_runs` (not checked again)."""
+        return take_located(self._shard, self._memoryviews, self._dtype, shard, local, lengths,
+                            self._dtype if dtype is None else np.dtype(dtype), self._max_open)
+
+    def _memoryviews(self, shards: set[int]) -> dict[int, memoryview]:
+        """A memoryview of each shard; with at most ``max_open`` shards none is let go, so they are kept."""
+        if len(self._paths) > self._max_open:
+            return {s: memoryview(self._shard(s)) for s in shards}
+        kept = self._bytes
+        for s in shards.difference(kept):
+            kept[s] = memoryview(self._shard(s))
+        return kept
