@@ -81,7 +81,7 @@ def test_a_missing_bucket_is_named(s3_server) -> None:
 
 
 def test_an_unreachable_endpoint_fails_within_seconds(s3_server) -> None:
-    s = open_storage(s3_server.url("store"), storage_options={"endpoint": "http://127.0.0.1:9"})
+    s = open_storage(s3_server.url("store"), storage_options={"endpoint_url": "http://127.0.0.1:9"})
     start = time.monotonic()
     with pytest.raises(StorageConfigError, match=r"cannot reach the S3 endpoint http://127.0.0.1:9 for s3://") as err:
         s.get("manifest.json")

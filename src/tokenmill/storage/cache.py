@@ -45,6 +45,25 @@ __all__ = ["CacheFullError", "ObjectCache", "default_cache_root"]
 
 _DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 _COUNTER = itertools.count()
+# Lock files this process has open. A flock belongs to the open file, which a fork shares: a
+# forked child (a DataLoader worker) closes its copies, or a lock the parent lets go would stay
+# held by the child's copy and block everyone.
+_HELD: set[int] = set()
+
+
+def _close_inherited() -> None:
+    for fd in list(_HELD):
+        _HELD.discard(fd)
+        with contextlib.suppress(OSError):
+            os.close(fd)
+
+
+os.register_at_fork(after_in_child=_close_inherited)
+
+
+def _release(fd: int) -> None:
+    _HELD.discard(fd)
+    os.close(fd)  # drops the lock (no other copy of this open file remains)
 
 
 class CacheFullError(StorageError, ValueError):
@@ -80,6 +99,7 @@ class ObjectCache:
     def __init__(self, directory: str | os.PathLike[str] | None = None, *, limit: Any = None) -> None:
         self.root = Path(os.path.expanduser(os.fspath(directory))) if directory is not None else default_cache_root()
         self.limit = None if limit is None else parse_size("cache_limit", limit)
+        self._over = False  # room was short because objects were pinned: trim once they are let go
 
     def __repr__(self) -> str:
         return f"ObjectCache({str(self.root)!r}, limit={self.limit})"
@@ -93,7 +113,9 @@ class ObjectCache:
     def _lock_file(self, name: str) -> int:
         path = self.root / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        return os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+        _HELD.add(fd)
+        return fd
 
     @contextlib.contextmanager
     def _flock(self, name: str, how: int) -> Iterator[None]:
@@ -102,7 +124,7 @@ class ObjectCache:
             fcntl.flock(fd, how)
             yield
         finally:
-            os.close(fd)  # drops the lock
+            _release(fd)
 
     @contextlib.contextmanager
     def pin(self, sha256: str) -> Iterator[None]:
@@ -187,6 +209,13 @@ class ObjectCache:
                 break
             if self._evict(path):
                 total -= s
+        self._over = total + size > self.limit
+
+    def trim(self) -> None:
+        """Evict down to the limit if an earlier fetch found the room short (objects in use then)."""
+        if self._over:
+            with self._flock("cache.lock", fcntl.LOCK_EX):
+                self._make_room(0)
 
     def _evict(self, path: Path) -> bool:
         """Remove the object at ``path`` unless a process has it pinned."""
@@ -195,12 +224,12 @@ class ObjectCache:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            os.close(fd)
+            _release(fd)
             return False
         try:
             path.unlink(missing_ok=True)
         finally:
-            os.close(fd)
+            _release(fd)
         return True
 
     def info(self) -> dict[str, Any]:

@@ -82,6 +82,11 @@ class RemoteStore:
                 "bytes; pass {cache_limit=%d} or more (a few shards' worth lets the loader fetch ahead)" % largest,
                 self.cache.limit, self.url, human_bytes(largest), largest,
             )
+        self._forked()
+
+    def _forked(self) -> None:
+        """Start this process's background state afresh (after a fork the parent's threads are gone)."""
+        self._pid = os.getpid()
         self._pool: ThreadPoolExecutor | None = None
         self._pending: dict[str, Future[Any]] = {}
         self._lock = threading.Lock()
@@ -106,6 +111,7 @@ class RemoteStore:
         with self.cache.pin(sha):
             local = self._fetch(sha)
             array, _ = map_shard(str(local), n, dtype, None)
+        self.cache.trim()
         return array
 
     @contextlib.contextmanager
@@ -115,9 +121,12 @@ class RemoteStore:
         self._wait(sha)
         with self.cache.pin(sha):
             yield self._fetch(sha)
+        self.cache.trim()
 
     def _wait(self, sha: str) -> None:
         """Let a prefetch of ``sha`` already under way finish rather than download it twice."""
+        if self._pid != os.getpid():
+            self._forked()  # a DataLoader worker: the parent's fetches will never finish here
         future = self._pending.get(sha)
         if future is not None:
             try:
@@ -127,6 +136,8 @@ class RemoteStore:
 
     def prefetch(self, sha256s: list[str]) -> None:
         """Fetch these objects in the background (a small thread pool), skipping those cached or under way."""
+        if self._pid != os.getpid():
+            self._forked()
         with self._lock:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(PREFETCH_THREADS, thread_name_prefix="tokenmill-prefetch")
