@@ -272,11 +272,12 @@ def create_dataloader(
         )
         loader.sampler.stride_defaulted = stride_defaulted
         return loader
-    sampler = PrefetchingBatchSampler(
+    remote = getattr(source, "_remote", None) is not None  # a store on object storage: fetch ahead
+    sampler = (PrefetchingBatchSampler if remote else SeededBatchSampler)(
         len(dataset), batch_size, seed=seed, rank=rank, world_size=world_size, shuffle=shuffle,
         drop_last=drop_last, dataset_id=dataset_id(dataset, source, split),
     )
-    if getattr(source, "_remote", None) is not None:  # a store on object storage: fetch ahead
+    if remote:
         sampler.prefetcher = ShardPrefetcher(source, split, max_length=max_length, stride=stride)
     sampler.stride_defaulted = stride_defaulted
     return loader_class(

@@ -10,12 +10,13 @@ restored position, so a resumed job fetches exactly what its next batches need.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
-from tokenmill.loader.seeded_sampler import SeededBatchSampler, _SeededIterator
+from tokenmill.loader.seeded_sampler import SeededBatchSampler
 
 __all__ = ["PREFETCH_BATCHES", "PrefetchingBatchSampler", "ShardPrefetcher"]
 
@@ -67,23 +68,23 @@ class PrefetchingBatchSampler(SeededBatchSampler):
 class _AheadIterator(Iterator[np.ndarray]):
     """The loader's iterator, with a second one over the same order running ``depth`` batches ahead."""
 
-    def __init__(self, sampler: PrefetchingBatchSampler, live: _SeededIterator) -> None:
+    def __init__(self, sampler: PrefetchingBatchSampler, live: Any) -> None:
         self._sampler, self._live = sampler, live
-        self._peek: _SeededIterator | None = None
+        self._peek: Any = None
         self._ahead()  # the first batches (or a restored position's) before the first is asked for
 
     def _ahead(self) -> None:
         s, live = self._sampler, self._live
         if self._peek is None or self._peek.epoch != live.epoch or self._peek.next_global_batch < live.next_global_batch:
-            self._peek = _SeededIterator(s, live.epoch, live.next_global_batch)
-        resume = s._resume  # the peek must not consume a restored position meant for the loader
+            # a copy of the sampler, set to the loader's position: the loader's own state is untouched
+            twin = copy.copy(s)
+            twin.load_state_dict(live.state_dict())
+            self._peek = SeededBatchSampler.__iter__(twin)
         try:
             while self._peek.next_global_batch < live.next_global_batch + s.depth:
                 s.prefetcher(next(self._peek))  # type: ignore[misc]
         except StopIteration:
             pass
-        finally:
-            s._resume = resume
 
     def __iter__(self) -> _AheadIterator:
         return self

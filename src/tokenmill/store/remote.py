@@ -82,6 +82,7 @@ class RemoteStore:
                 "bytes; pass {cache_limit=%d} or more (a few shards' worth lets the loader fetch ahead)" % largest,
                 self.cache.limit, self.url, human_bytes(largest), largest,
             )
+        self.fetched_bytes = 0
         self._forked()
 
     def _forked(self) -> None:
@@ -100,9 +101,12 @@ class RemoteStore:
 
     def _fetch(self, sha256: str) -> Path:
         key, size = self.objects[sha256]
-        return self.cache.fetch(
-            sha256, size, lambda out: _download(self.storage, key, out), name=self.storage.url_of(key)
-        )
+
+        def download(out: Any) -> None:
+            _download(self.storage, key, out)
+            self.fetched_bytes += size  # what this process downloaded (benchmarks/bench_s3.py reports it)
+
+        return self.cache.fetch(sha256, size, download, name=self.storage.url_of(key))
 
     def map(self, path: str | os.PathLike[str], n: int, dtype: np.dtype) -> np.ndarray:
         """The shard whose cache path is ``path``, fetched if need be, memory-mapped read-only."""
