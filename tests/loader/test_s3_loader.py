@@ -158,7 +158,8 @@ def test_two_loader_processes_share_one_cache_directory(remote, local_store, tmp
 def test_num_workers_read_through_the_cache(remote, local_store, tmp_path) -> None:
     common = {"batch_size": 4, "max_length": 32, "seed": 1}
     want = batches(create_dataloader(local_store, **common), 6)
-    got = batches(create_dataloader(remote, cache_dir=tmp_path / "c", num_workers=2, **common), 6)
+    # a worker that blocked on a lock inherited from the parent would time out here, not hang
+    got = batches(create_dataloader(remote, cache_dir=tmp_path / "c", num_workers=2, timeout=60, **common), 6)
     assert got == want
     assert isinstance(TokenStore.open(remote, cache_dir=tmp_path / "c"), TokenStore)
     assert torch.tensor(got).shape == (6, 2, 4, 32)

@@ -47,6 +47,10 @@ class ShardPrefetcher:
     def __call__(self, indices: np.ndarray) -> None:
         self.remote.prefetch([self.shas[s] for s in self.shards_of(indices)])
 
+    def idle(self) -> bool:
+        """Nothing left to fetch: every shard is cached and, without a cache limit, stays so."""
+        return self.remote.cache.limit is None and self.remote._present.issuperset(self.shas)
+
 
 class PrefetchingBatchSampler(SeededBatchSampler):
     """A ``SeededBatchSampler`` that fetches the shards of the next ``PREFETCH_BATCHES`` batches ahead.
@@ -91,7 +95,8 @@ class _AheadIterator(Iterator[np.ndarray]):
 
     def __next__(self) -> np.ndarray:
         batch = next(self._live)
-        self._ahead()
+        if not self._sampler.prefetcher.idle():  # type: ignore[union-attr]
+            self._ahead()
         return batch
 
     def state_dict(self) -> dict[str, Any]:

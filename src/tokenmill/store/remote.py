@@ -91,6 +91,8 @@ class RemoteStore:
         self._pool: ThreadPoolExecutor | None = None
         self._pending: dict[str, Future[Any]] = {}
         self._lock = threading.Lock()
+        self._present: set[str] = set()  # objects seen in the cache (a hint: they may be evicted since)
+        self._calls = 0
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_reopen, (self.url, self.storage_options, str(self.cache.root), self.cache.limit))
@@ -142,11 +144,17 @@ class RemoteStore:
         """Fetch these objects in the background (a small thread pool), skipping those cached or under way."""
         if self._pid != os.getpid():
             self._forked()
+        self._calls += 1
+        if self.cache.limit is not None and self._calls % 64 == 0:
+            self._present.clear()  # with a limit, what was cached may have been evicted since
         with self._lock:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(PREFETCH_THREADS, thread_name_prefix="tokenmill-prefetch")
             for sha in sha256s:
-                if sha in self._pending or self.cache.has(sha):
+                if sha in self._present or sha in self._pending:
+                    continue
+                if self.cache.has(sha):
+                    self._present.add(sha)  # a warm cache costs no system call per batch
                     continue
                 future = self._pool.submit(self._fetch, sha)
                 self._pending[sha] = future
