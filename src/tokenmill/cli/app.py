@@ -19,7 +19,8 @@ from tokenmill.cli.errors import run_command
 
 # Subcommands in the order `tokenmill --help` lists them (the order of the pipeline).
 COMMANDS: tuple[str, ...] = (
-    "tokenize", "vocab", "demo", "train-tokenizer", "prepare", "stats", "mix", "report", "export", "import"
+    "tokenize", "vocab", "demo", "train-tokenizer", "prepare", "stats", "mix", "report", "export", "import",
+    "cache",
 )
 
 EPILOG = """\

@@ -16,6 +16,7 @@ examples:
   tokenmill report store/ -o -                      # the page on stdout
   tokenmill report store/ -o notes.html --overwrite # replace a file tokenmill did not write
   tokenmill report store/ -o report.html --max-length 1024  # + windows per layout, a packed row
+  tokenmill report s3://bucket/store -o report.html # a store on S3, read through the local cache
 """
 
 
@@ -32,7 +33,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("dir", metavar="STORE", help="the store directory (the --out of `tokenmill prepare`)")
+    p.add_argument(
+        "dir", metavar="STORE", help="the store directory (the --out of `tokenmill prepare`), or its URL (s3://bucket/prefix)"
+    )
     p.add_argument("-o", "--output", required=True, metavar="OUT.html", help="where to write the page ('-' for stdout)")
     p.add_argument("--top", type=int, default=50, metavar="K", help="most frequent tokens listed (default 50)")
     p.add_argument(

@@ -18,6 +18,8 @@ examples:
   tokenmill stats store/ --json --top 20  # machine-readable, 20 most common tokens
   tokenmill stats store/ --verify         # check every shard's sha256 and structure
   tokenmill stats store/ --max-length 1024 # windows, padding and cut documents per layout
+  tokenmill stats s3://bucket/store       # a store on S3 (AWS_* variables, ~/.aws), through the cache
+  tokenmill stats s3://bucket/store --verify  # stream every object and check its sha256
 """
 
 
@@ -30,7 +32,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("dir", metavar="DIR", help="the store directory (the --out of `tokenmill prepare`)")
+    p.add_argument(
+        "dir", metavar="DIR", help="the store directory (the --out of `tokenmill prepare`), or its URL (s3://bucket/prefix)"
+    )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument(
         "--top",
@@ -58,6 +62,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    from tokenmill.storage import CorruptObjectError, StorageError
     from tokenmill.store import TokenStore
 
     non_negative_int("top", args.top)
@@ -66,13 +71,16 @@ def run(args: argparse.Namespace) -> int:
     try:
         store = TokenStore.open(args.dir)
     except ValueError as exc:
-        if not args.verify:
+        # a URL that cannot be read (no bucket, no credentials, no manifest) is the user's to fix: exit 2
+        if not args.verify or (isinstance(exc, StorageError) and not isinstance(exc, CorruptObjectError)):
             raise
         return _verify_failed(args, str(exc))
     if args.verify:
         try:
             store.verify()
         except ValueError as exc:
+            if isinstance(exc, StorageError) and not isinstance(exc, CorruptObjectError):
+                raise
             return _verify_failed(args, str(exc))
         n_shards = sum(len(store.manifest["splits"][s]["shards"]) for s in store.splits)
         if args.json:

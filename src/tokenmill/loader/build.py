@@ -13,7 +13,7 @@ from tokenmill.common.errors import OptionError
 from tokenmill.loader.dataset import WindowDataset
 from tokenmill.loader.document_dataset import DocumentDataset, is_document_list
 from tokenmill.loader.layouts import LAYOUTS
-from tokenmill.loader.sources import check_store_tokenizer, open_store_path
+from tokenmill.loader.sources import check_store_tokenizer, looks_like_path, open_store_path
 from tokenmill.tokenizers.base import ENDOFTEXT
 from tokenmill.tokenizers.load import get_tokenizer
 
@@ -22,7 +22,7 @@ __all__ = ["build_dataset", "source_tokens"]
 
 def source_tokens(
     source: Any, *, tokenizer: Any = None, split: str = "train",
-    allowed_special: Collection[str] | str = (ENDOFTEXT,),
+    allowed_special: Collection[str] | str = (ENDOFTEXT,), **remote: Any,
 ) -> tuple[Any, Any]:
     """``(tokens, source)``: the token IDs ``source`` stands for, and the source as resolved.
 
@@ -33,7 +33,7 @@ def source_tokens(
     >>> list(tokens), resolved
     ([15496, 11, 995, 13, 18435], 'Hello, world. Hello')
     """
-    store = open_store_path(source)
+    store = open_store_path(source, **remote)  # remote: storage_options, cache_dir, cache_limit for a URL
     if store is not None:
         source = store
     if isinstance(source, str):
@@ -55,6 +55,7 @@ def build_dataset(
     source: Any, *, tokenizer: Any = None, split: str = "train",
     allowed_special: Collection[str] | str = (ENDOFTEXT,), max_length: int, stride: int | None,
     windows: str = "sliding", pad_id: int | None = None, return_dict: bool = False,
+    storage_options: dict[str, Any] | None = None, cache_dir: Any = None, cache_limit: Any = None,
 ) -> tuple[WindowDataset | DocumentDataset, Any]:
     """``(dataset, source)``: the windows ``create_dataloader`` batches, and the resolved source.
 
@@ -78,7 +79,7 @@ def build_dataset(
         # Checked before tokenizing or opening anything.
         DocumentDataset([[0]], windows=windows, max_length=max_length, stride=stride)
     documents = windows != "sliding" or return_dict
-    if documents and isinstance(source, str) and open_store_path(source) is None:
+    if documents and isinstance(source, str) and not looks_like_path(source):
         raise OptionError(
             "return_dict" if windows == "sliding" else "windows",
             "{windows=%r}%s needs document boundaries, which text has not; pass a token store "
@@ -90,6 +91,7 @@ def build_dataset(
         source = [t for doc in source for t in (doc.tolist() if hasattr(doc, "tolist") else doc)]
     tokens, source = source_tokens(
         source, tokenizer=tokenizer, split=split, allowed_special=allowed_special,
+        storage_options=storage_options, cache_dir=cache_dir, cache_limit=cache_limit,
     )
     if not documents:
         stride = max_length if stride is None else stride

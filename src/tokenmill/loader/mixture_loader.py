@@ -72,7 +72,8 @@ def create_mixture_loader(
         )
     if not source:
         raise OptionError("source", "a mixture needs at least one component, got an empty mapping")
-    resolved_components = {name: resolve_component(name, value, split) for name, value in source.items()}
+    remote = {k: v for k, v in dataset_options.items() if k in ("storage_options", "cache_dir", "cache_limit")}
+    resolved_components = {name: resolve_component(name, value, split, **remote) for name, value in source.items()}
     check_vocabularies({name: component for name, (component, _) in resolved_components.items()})
     names, datasets, ids = [], [], {}
     for name, (component, component_split) in resolved_components.items():

@@ -18,20 +18,26 @@ from typing import Any
 
 from tokenmill.common.checks import positive_int
 from tokenmill.common.errors import OptionError, OptionTypeError
+from tokenmill.common.paths import is_url
 from tokenmill.loader.mixture import Mixture
 from tokenmill.loader.sources import open_store_path
 
 __all__ = ["ComponentPlan", "MixturePlan", "check_vocabularies", "plan_mixture", "resolve_component", "vocabulary"]
 
 
-def resolve_component(name: Any, value: Any, split: str) -> tuple[Any, str]:
-    """``(source, split)`` of a component: a path or store, or a ``(store, split)`` pair."""
+def resolve_component(name: Any, value: Any, split: str, **remote: Any) -> tuple[Any, str]:
+    """``(source, split)`` of a component: a path, URL or store, or a ``(store, split)`` pair.
+
+    ``remote`` (``storage_options``, ``cache_dir``, ``cache_limit``) opens a store at a URL.
+    """
     if not isinstance(name, str) or not name:
         raise OptionTypeError("source", "a mixture's component names must be non-empty str, got {0!r}", name)
     if isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], str):
         value, split = value
     # A str names a store here, never text to tokenize (a mixture mixes stores).
-    store = open_store_path(Path(os.path.expanduser(value)) if isinstance(value, str) else value)
+    if isinstance(value, str):
+        value = value if is_url(value) else Path(os.path.expanduser(value))
+    store = open_store_path(value, **remote)
     return (value if store is None else store), split
 
 
