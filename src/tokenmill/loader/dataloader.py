@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader
 
 from tokenmill.common.checks import positive_int, rank_and_world_size
 from tokenmill.common.errors import OptionError, OptionTypeError
+from tokenmill.loader.block_permutation import LocalOrder, resolve_order
 from tokenmill.loader.book_sampler import WindowBatchSampler
 from tokenmill.loader.build import build_dataset
 from tokenmill.loader.dataset import WindowDataset, as_token_array
@@ -160,6 +161,7 @@ def create_dataloader(
     world_size: int | None = None, stateful: bool = False, pin_memory: bool = False,
     prefetch_factor: int | None = None, persistent_workers: bool = False, timeout: float = 0,
     worker_init_fn: Callable[[int], None] | None = None, multiprocessing_context: Any = None,
+    order: str | LocalOrder = "uniform",
 ) -> DataLoader:
     """A DataLoader of ``[inputs, targets]`` batches, each int64 ``(batch_size, max_length)``.
 
@@ -201,6 +203,12 @@ def create_dataloader(
     batch_size, (r+1)*batch_size)`` of it. ``stateful=True`` returns torchdata's
     ``StatefulDataLoader`` (extra ``tokenmill[stateful]``), whose ``state_dict()`` resumes
     exactly, in O(1), at any world size with the same ``B``.
+
+    ``order="local"`` (or ``LocalOrder(block_windows=..., group_blocks=...)``) swaps the seeded
+    permutation for a locality-preserving one (``tokenmill.loader.block_permutation``): shuffled
+    blocks of consecutive windows, mixed within small groups of blocks, so that a cache much
+    smaller than a remote store downloads each shard about once per epoch; it needs ``seed=``
+    and sliding windows, and its state is refused by a uniform-order loader (and back).
 
     Pitfalls: in the book's order, seed before ``iter(loader)`` (or pass ``generator``); it
     resumes too (``stateful=True``), by redrawing its epoch's shuffle (O(n_windows)), at world
@@ -248,6 +256,7 @@ def create_dataloader(
             "pass {seed=} or {generator=}, not both: {generator=} draws the book's order, while "
             "with {seed=} or ranks the order is the seeded permutation; drop {generator=}",
         )
+    local_order = resolve_order(order, seeded=seeded, shuffle=shuffle)
     loader_class = _stateful_loader_class() if stateful else WindowLoader
     dataset, source = build_dataset(
         source, tokenizer=tokenizer, split=split, allowed_special=allowed_special,
@@ -268,7 +277,7 @@ def create_dataloader(
         return loader
     sampler = SeededBatchSampler(
         len(dataset), batch_size, seed=seed, rank=rank, world_size=world_size, shuffle=shuffle,
-        drop_last=drop_last, dataset_id=dataset_id(dataset, source, split),
+        drop_last=drop_last, dataset_id=dataset_id(dataset, source, split), order=local_order,
     )
     sampler.stride_defaulted = stride_defaulted
     return loader_class(
