@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
+from tests.s3 import s3_endpoint, s3_server  # noqa: F401 - fixtures for the tests of S3 stores
+
 # Timing varies a lot on small shared machines: no per-example deadline. CI runs a fixed
 # sequence of examples so that a red build is reproducible; locally they are random.
 settings.register_profile("dev", deadline=None)

@@ -1,0 +1,73 @@
+"""A real S3 server for the tests: moto's ThreadedMotoServer on 127.0.0.1, one bucket per test.
+
+``s3_server`` starts the server once per session (on a free port), points the standard AWS
+environment variables at it for each test (endpoint, dummy credentials, region), creates a
+fresh bucket and yields an :class:`S3Server`. No network leaves the machine; nothing of
+tokenmill's own code is mocked: the storage layer talks HTTP to moto as it would to S3.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+__all__ = ["S3Server", "s3_server", "s3_endpoint"]
+
+_BUCKETS = itertools.count()
+
+
+@dataclass(frozen=True)
+class S3Server:
+    endpoint: str  # "http://127.0.0.1:PORT"
+    bucket: str  # a bucket created for this test, empty
+
+    def url(self, key: str = "") -> str:
+        """``s3://BUCKET/KEY``: where a test puts a store."""
+        return f"s3://{self.bucket}/{key}" if key else f"s3://{self.bucket}"
+
+    def client(self):  # noqa: ANN201 - boto3 is a dev dependency: its types stay out of the signature
+        """A boto3 client on the server: for tests that damage or inspect objects behind tokenmill's back."""
+        import boto3
+
+        return boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1")
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """The endpoint of one moto server for the whole session; its per-request lines silenced."""
+    pytest.importorskip("moto.server")
+    from moto.server import ThreadedMotoServer
+    from werkzeug.serving import WSGIRequestHandler
+
+    for name in ("werkzeug", "moto", "botocore", "boto3"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    WSGIRequestHandler.log_request = lambda *a, **k: None  # one line per request otherwise
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3_server(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path) -> Iterator[S3Server]:
+    """An empty bucket on the session's moto server, the AWS_* variables pointing at it."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_endpoint)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ALLOW_HTTP"):
+        monkeypatch.delenv(name, raising=False)
+    # no ~/.aws of the machine running the tests leaks in
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "aws-config-absent"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "aws-credentials-absent"))
+    server = S3Server(endpoint=s3_endpoint, bucket=f"tm-test-{next(_BUCKETS)}")
+    server.client().create_bucket(Bucket=server.bucket)
+    yield server
