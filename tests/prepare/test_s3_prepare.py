@@ -1,0 +1,122 @@
+"""prepare --out s3://...: against a real S3 server (moto on 127.0.0.1), every object equal to a local prepare's."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import all_files, write_jsonl
+from tests.prepare.kills import synthetic_corpus
+from tests.s3 import S3Server
+from tokenmill.prepare import PrepareOptions, run_prepare
+from tokenmill.prepare.publish import staging_dir
+
+OPTIONS = {"workers": 0, "progress": False, "shard_tokens": 2000, "val_fraction": 0.2}
+
+
+def bucket_files(server: S3Server, prefix: str) -> dict[str, bytes]:
+    """Every object under ``prefix/`` by key relative to it (read behind tokenmill's back)."""
+    client, out = server.client(), {}
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=server.bucket, Prefix=prefix + "/"):
+        for obj in page.get("Contents", []):
+            body = client.get_object(Bucket=server.bucket, Key=obj["Key"])["Body"].read()
+            out[obj["Key"][len(prefix) + 1:]] = body
+    return out
+
+
+@pytest.fixture
+def corpus(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("TOKENMILL_CACHE_DIR", str(tmp_path / "cache"))
+    return synthetic_corpus(tmp_path / "corpus.jsonl", 40, seed=1)
+
+
+def local_store(corpus: Path, tmp_path: Path, **options: object) -> dict[str, bytes]:
+    out = tmp_path / "local"
+    run_prepare([corpus], out, PrepareOptions(**{**OPTIONS, **options}))
+    return all_files(out)
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_every_object_equals_the_local_prepare(s3_server: S3Server, corpus: Path, tmp_path: Path, workers: int) -> None:
+    want = local_store(corpus, tmp_path)
+    report = run_prepare([corpus], s3_server.url("stores/a"), PrepareOptions(**{**OPTIONS, "workers": workers}))
+    got = bucket_files(s3_server, "stores/a")
+    assert sorted(got) == sorted(want) and sum(k.endswith(".bin") for k in got) > 4
+    assert got == want
+    assert report.store.manifest == json.loads(want["manifest.json"])
+    assert not staging_dir(s3_server.url("stores/a")).exists()  # the local staging is gone
+    # the same call again: up to date, nothing uploaded
+    again = run_prepare([corpus], s3_server.url("stores/a"), PrepareOptions(**OPTIONS))
+    assert again.up_to_date and bucket_files(s3_server, "stores/a") == want
+
+
+def test_a_store_of_other_inputs_is_refused_then_overwritten(s3_server: S3Server, corpus: Path, tmp_path: Path) -> None:
+    url = s3_server.url("s")
+    run_prepare([corpus], url, PrepareOptions(**{**OPTIONS, "shard_tokens": 500}))  # many shards
+    before = bucket_files(s3_server, "s")
+    with pytest.raises(ValueError, match=r"s3://tm-test-\d+/s holds a token store made from other inputs or options.*overwrite"):
+        run_prepare([corpus], url, PrepareOptions(**OPTIONS))
+    assert bucket_files(s3_server, "s") == before  # nothing touched
+    run_prepare([corpus], url, PrepareOptions(**{**OPTIONS, "overwrite": True}))
+    # the old store's objects that the new one lacks are gone: exactly the local store's objects
+    assert bucket_files(s3_server, "s") == local_store(corpus, tmp_path)
+
+
+def test_a_prefix_with_other_objects_is_refused(s3_server: S3Server, corpus: Path) -> None:
+    s3_server.client().put_object(Bucket=s3_server.bucket, Key="s/notes.txt", Body=b"mine")
+    with pytest.raises(ValueError, match="is not empty and holds no token store"):
+        run_prepare([corpus], s3_server.url("s"), PrepareOptions(**OPTIONS))
+    assert bucket_files(s3_server, "s") == {"notes.txt": b"mine"}
+
+
+def test_resume_skips_the_tasks_finished_in_the_bucket(s3_server: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TOKENMILL_CACHE_DIR", str(tmp_path / "cache"))
+    inputs = [write_jsonl(tmp_path / f"in{i}.jsonl", [f"document {i} {j} " * 50 for j in range(20)]) for i in range(4)]
+    want = all_files(run_prepare(inputs, tmp_path / "local", PrepareOptions(**OPTIONS)).store.path)
+    bad = write_jsonl(tmp_path / "in3.jsonl", ["fine"] * 3)
+    bad.write_text(bad.read_text() + "{not json\n")
+    url = s3_server.url("r")
+    with pytest.raises(ValueError, match="in3.jsonl"):
+        run_prepare(inputs, url, PrepareOptions(**OPTIONS))
+    partial = bucket_files(s3_server, "r")
+    assert "manifest.json" not in partial and ".progress.json" in partial
+    assert sum(k.startswith(".tasks/") for k in partial) == 3  # the tasks before the bad input
+    write_jsonl(inputs[3], [f"document 3 {j} " * 50 for j in range(20)])  # fixed (same size? no: other inputs)
+    report = run_prepare(inputs, url, PrepareOptions(**OPTIONS))  # after bad input, a rerun may bring a fix
+    assert report.skipped_tasks == 3
+    got = bucket_files(s3_server, "r")
+    want_now = all_files(run_prepare(inputs, tmp_path / "local2", PrepareOptions(**OPTIONS)).store.path)
+    assert got == want_now and sorted(got) == sorted(want)
+
+
+def test_a_run_that_fails_before_any_task_leaves_the_bucket_as_found(s3_server: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TOKENMILL_CACHE_DIR", str(tmp_path / "cache"))
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("{not json\n")
+    with pytest.raises(ValueError, match="bad.jsonl"):
+        run_prepare([bad], s3_server.url("x"), PrepareOptions(**OPTIONS))
+    assert bucket_files(s3_server, "x") == {}
+
+
+def test_a_missing_bucket_is_one_line_and_writes_nothing(s3_server: S3Server, corpus: Path) -> None:
+    with pytest.raises(ValueError, match=r"no-such-bucket") as info:
+        run_prepare([corpus], "s3://no-such-bucket/s", PrepareOptions(**OPTIONS))
+    assert "\n" not in str(info.value)
+
+
+def test_the_cli_prepares_to_a_bucket(s3_server: S3Server, corpus: Path, tmp_path: Path, cli) -> None:  # noqa: ANN001
+    url = s3_server.url("c/store")
+    result = cli("prepare", str(corpus), "--out", url, "--workers", "0", "--quiet", "--shard-tokens", "2000",
+                 "--val-fraction", "0.2")
+    assert result.returncode == 0, result.stderr
+    assert url in result.stdout
+    assert bucket_files(s3_server, "c/store") == local_store(corpus, tmp_path)
+    again = cli("prepare", str(corpus), "--out", url, "--workers", "0", "--quiet")
+    assert again.returncode == 2 and again.stderr.count("\n") == 1
+    assert "holds a token store made from other inputs or options" in again.stderr and "--overwrite" in again.stderr
+    gone = cli("prepare", str(corpus), "--out", "s3://no-such-bucket/s", "--workers", "0", "--quiet")
+    assert gone.returncode == 2 and gone.stderr.count("\n") == 1 and "no-such-bucket" in gone.stderr
+    odd = cli("prepare", str(corpus), "--out", "gs://b/s", "--quiet")
+    assert odd.returncode == 2 and "gs://" in odd.stderr and "s3://" in odd.stderr
