@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
 from tests.helpers import all_files, write_jsonl
-from tests.prepare.kills import synthetic_corpus
+from tests.prepare.kills import prepare_cmd, synthetic_corpus
 from tests.s3 import S3Server
 from tokenmill.prepare import PrepareOptions, run_prepare
 from tokenmill.prepare.publish import staging_dir
@@ -120,3 +123,70 @@ def test_the_cli_prepares_to_a_bucket(s3_server: S3Server, corpus: Path, tmp_pat
     assert gone.returncode == 2 and gone.stderr.count("\n") == 1 and "no-such-bucket" in gone.stderr
     odd = cli("prepare", str(corpus), "--out", "gs://b/s", "--quiet")
     assert odd.returncode == 2 and "gs://" in odd.stderr and "s3://" in odd.stderr
+
+
+def _kill_when(server: S3Server, cmd: list[str], prefix: str, records: int) -> bool:
+    """Start the CLI, SIGKILL it once ``records`` task records are in the bucket; True if it was killed."""
+    client = server.client()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        while proc.poll() is None:
+            found = client.list_objects_v2(Bucket=server.bucket, Prefix=f"{prefix}/.tasks/").get("KeyCount", 0)
+            if found >= records:
+                proc.send_signal(signal.SIGKILL)
+                proc.wait()
+                return True
+            time.sleep(0.01)
+        return False
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("records", [1, 5])
+def test_kill_9_then_rerun_gives_the_objects_of_a_local_prepare(
+    s3_server: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, records: int
+) -> None:
+    monkeypatch.setenv("TOKENMILL_CACHE_DIR", str(tmp_path / "cache"))
+    corpus = synthetic_corpus(tmp_path / "corpus.jsonl", 1500, seed=0)
+    local = tmp_path / "local"
+    subprocess.run(prepare_cmd(corpus, local), check=True, timeout=300)
+    want = all_files(local)
+    url = s3_server.url(f"k{records}")
+    cmd = [w if w != str(tmp_path / "x") else url for w in prepare_cmd(corpus, tmp_path / "x")]
+    assert _kill_when(s3_server, cmd, f"k{records}", records), "the planned kill did not happen"
+    partial = bucket_files(s3_server, f"k{records}")
+    assert "manifest.json" not in partial, "a killed run must not look complete"
+    done = sum(k.startswith(".tasks/") for k in partial)
+    rerun = subprocess.run(cmd[:-1], capture_output=True, text=True, timeout=300)  # without --quiet: the summary
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"resumed: skipped {done}" in rerun.stdout
+    assert bucket_files(s3_server, f"k{records}") == want
+
+
+def test_inputs_listed_by_prefix_in_a_bucket(s3_server: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TOKENMILL_CACHE_DIR", str(tmp_path / "cache"))
+    corpus = tmp_path / "corpus"
+    (corpus / "sub").mkdir(parents=True)
+    write_jsonl(corpus / "a.jsonl", [f"alpha {i} " * 30 for i in range(30)])
+    write_jsonl(corpus / "sub" / "b.jsonl", [f"beta {i} " * 30 for i in range(30)])
+    (corpus / "LICENSE").write_text("not an input")
+    client = s3_server.client()
+    for path in sorted(p for p in corpus.rglob("*") if p.is_file()):
+        client.put_object(Bucket=s3_server.bucket, Key=f"in/{path.relative_to(corpus).as_posix()}", Body=path.read_bytes())
+    local = run_prepare([corpus], tmp_path / "local", PrepareOptions(**OPTIONS)).store
+    fetched = run_prepare([s3_server.url("in")], tmp_path / "fetched", PrepareOptions(**OPTIONS))
+    want, got = all_files(local.path), all_files(fetched.store.path)
+    shards = [k for k in want if k.endswith((".bin", ".idx"))]
+    assert len(shards) > 4 and {k: got[k] for k in shards} == {k: want[k] for k in shards}  # same names, same splits
+    assert fetched.store.manifest["stats"] == local.manifest["stats"]
+    assert fetched.store.manifest["skipped_inputs"] == [s3_server.url("in/LICENSE")]
+    # unchanged objects: the same inputs, so the rerun is up to date; one object changed: other inputs
+    assert run_prepare([s3_server.url("in")], tmp_path / "fetched", PrepareOptions(**OPTIONS)).up_to_date
+    client.put_object(Bucket=s3_server.bucket, Key="in/a.jsonl", Body=b'{"text": "changed"}\n')
+    with pytest.raises(ValueError, match="other inputs or options"):
+        run_prepare([s3_server.url("in")], tmp_path / "fetched", PrepareOptions(**OPTIONS))
+    with pytest.raises(FileNotFoundError, match="holds no object"):
+        run_prepare([s3_server.url("nothing-here")], tmp_path / "x", PrepareOptions(**OPTIONS))

@@ -145,12 +145,23 @@ def absolute_arguments(inputs: Sequence[str | os.PathLike[str]] | str | os.PathL
         inputs = [inputs]
     out = []
     for item in map(os.fspath, inputs):
-        if not os.path.exists(item) and glob.has_magic(item):
+        if "://" in item:  # a URL (s3://bucket/prefix) names the same objects from anywhere
+            out.append(item)
+        elif not os.path.exists(item) and glob.has_magic(item):
             root = _glob_root(item)  # matches are named relative to it: keep it, made absolute
             out.append(os.path.join(os.path.abspath(root), os.path.relpath(item, root)))
         else:
             out.append(os.path.abspath(item))
     return out
+
+
+def is_input_name(path: str) -> bool:
+    """Whether the file name is of a format prepare reads (``a.jsonl.zst`` yes, ``LICENSE`` no).
+
+    >>> is_input_name("data/a.jsonl.zst"), is_input_name("LICENSE")
+    (True, False)
+    """
+    return _classify(path) is not None
 
 
 def _classify(path: str) -> tuple[str, str | None] | None:

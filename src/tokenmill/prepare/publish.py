@@ -60,7 +60,8 @@ class Remote:
 
     def storage(self) -> Storage:
         """This process's client for the URL (made once)."""
-        key = json.dumps([self.url, self.storage_options], sort_keys=True, default=str)
+        # per process: a client (its runtime threads) inherited through fork would hang
+        key = json.dumps([os.getpid(), self.url, self.storage_options], sort_keys=True, default=str)
         if key not in _OPEN:
             _OPEN[key] = open_storage(self.url, storage_options=self.storage_options)
         return _OPEN[key]

@@ -36,6 +36,7 @@ from tokenmill.prepare.leftovers import nothing_to_keep, remove_temporaries
 from tokenmill.prepare.lock import locked
 from tokenmill.prepare.options import DEFAULT_MAX_DOCUMENT_BYTES, DEFAULT_SHARD_TOKENS, PrepareOptions, PrepareReport
 from tokenmill.prepare.publish import abandon, remote_of, staging_dir
+from tokenmill.prepare.remote_inputs import fetch_inputs
 from tokenmill.storage.base import StorageError
 from tokenmill.store import TokenStore
 from tokenmill.store.bundled import bundle_name
@@ -151,7 +152,8 @@ def run_prepare(
         raise ExplainedError("tokenizer {0!r} has no end-of-text token; pass {eot='none'}", tok.name)
     # Every input error before any work; a store inside an input directory is not an input.
     skipped: list[str] = []
-    files = resolve_inputs(inputs, text_field=options.text_field, exclude=out, skipped=skipped)
+    local_inputs = fetch_inputs(inputs, storage_options, skipped)  # s3:// inputs: fetched to the cache
+    files = resolve_inputs(local_inputs, text_field=options.text_field, exclude=out, skipped=skipped)
     check_parity(tok, options.engine)
     source = tokenizer_source(options.tokenizer, tok)
     identity = store_identity(

@@ -135,6 +135,8 @@ class S3Storage(Storage):
         """The one-line error for obstore's ``exc`` on ``key``, by whose fault it is."""
         text = str(exc)
         where = self.url_of(key)
+        if isinstance(exc, FileNotFoundError) and "NoSuchBucket" not in text:  # first: the text holds the
+            return StorageNotFoundError(f"{where} does not exist")  # endpoint, whose port may read "403"
         if "NoSuchBucket" in text:
             return StorageConfigError(f"bucket {self.bucket!r} does not exist ({where}): create it or fix the URL")
         if "169.254.169.254" in text or "credential" in text.lower() and "403" not in text:
@@ -149,8 +151,6 @@ class S3Storage(Storage):
                 f"access denied to {where}: check the credentials (AWS_ACCESS_KEY_ID, ~/.aws, storage_options) "
                 "and the bucket's permissions"
             )
-        if isinstance(exc, FileNotFoundError):
-            return StorageNotFoundError(f"{where} does not exist")
         if any(s in text for s in ("error sending request", "Connect", "timed out", "dns error", "operation timed out")):
             return StorageConfigError(
                 f"cannot reach the S3 endpoint {self.endpoint or 'of AWS'} for {where}: check AWS_ENDPOINT_URL "
