@@ -35,14 +35,19 @@ def input_cache(url: str) -> Path:
     return cache_dir() / "inputs" / hashlib.sha256(url.rstrip("/").encode()).hexdigest()[:20]
 
 
-def fetch_inputs(inputs: Any, storage_options: dict[str, Any] | None, skipped: list[str] | None = None) -> Any:
-    """``inputs`` with each URL replaced by the local copy of its objects; ``skipped`` gets the others."""
+def fetch_inputs(
+    inputs: Any, storage_options: dict[str, Any] | None, skipped: list[str] | None = None, *, everything: bool = False,
+) -> Any:
+    """``inputs`` with each URL replaced by the local copy of its objects; ``skipped`` gets the others.
+
+    ``everything``: fetch objects of any name (an import's ``.bin``/``.idx`` files), not only prepare's inputs.
+    """
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
-    return [_fetch(os.fspath(i), storage_options, skipped) if is_url(i) else i for i in inputs]
+    return [_fetch(os.fspath(i), storage_options, skipped, everything) if is_url(i) else i for i in inputs]
 
 
-def _fetch(url: str, storage_options: dict[str, Any] | None, skipped: list[str] | None) -> str:
+def _fetch(url: str, storage_options: dict[str, Any] | None, skipped: list[str] | None, everything: bool) -> str:
     url = url.rstrip("/")
     scheme, rest = url.split("://", 1)
     root_key = rest.partition("/")[2]
@@ -60,7 +65,7 @@ def _fetch(url: str, storage_options: dict[str, Any] | None, skipped: list[str] 
         raise FileNotFoundError(f"input not found: {url} holds no object (list it with: aws s3 ls {url}/)")
     wanted = set()
     for obj in objects:
-        if not is_input_name(obj.key):
+        if not (everything or is_input_name(obj.key)):
             if skipped is not None:
                 skipped.append(f"{url}/{obj.key}")
             continue
