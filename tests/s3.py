@@ -12,10 +12,11 @@ import itertools
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
-__all__ = ["S3Server", "s3_server", "s3_endpoint"]
+__all__ = ["S3Server", "prepared_store", "s3_endpoint", "s3_server", "upload_store"]
 
 _BUCKETS = itertools.count()
 
@@ -71,3 +72,28 @@ def s3_server(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path) -> It
     server = S3Server(endpoint=s3_endpoint, bucket=f"tm-test-{next(_BUCKETS)}")
     server.client().create_bucket(Bucket=server.bucket)
     yield server
+
+
+def upload_store(local: Path, url: str) -> list[str]:
+    """Upload a locally prepared store's files to ``url`` (the manifest last, as prepare does); the keys."""
+    from tokenmill.storage import open_storage
+
+    storage = open_storage(url)
+    files = sorted(p for p in local.rglob("*") if p.is_file() and not p.name.startswith("."))
+    files.sort(key=lambda p: p.name == "manifest.json")
+    for path in files:
+        storage.put_file(path.relative_to(local).as_posix(), path)
+    return [p.relative_to(local).as_posix() for p in files]
+
+
+def prepared_store(directory: Path, *, documents: int = 400, shard_tokens: int = 3000, val_fraction: float = 0.1) -> Path:
+    """A small local store of varied English-like documents, several shards per split."""
+    from tests.helpers import write_jsonl
+    from tokenmill.prepare import prepare
+
+    words = "the quick brown fox jumps over lazy dogs while seven wizards quietly hum old tunes".split()
+    texts = [" ".join(words[(i * 7 + j * 3) % len(words)] for j in range(20 + i % 37)) + f" {i}." for i in range(documents)]
+    corpus = write_jsonl(directory / "corpus.jsonl", texts)
+    out = directory / "store"
+    prepare([corpus], out, workers=0, shard_tokens=shard_tokens, val_fraction=val_fraction, progress=False)
+    return out

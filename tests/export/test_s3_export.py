@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +11,6 @@ from tests.helpers import all_files, write_jsonl
 from tests.s3 import S3Server
 from tokenmill.export import export, import_store
 from tokenmill.prepare import PrepareOptions, run_prepare
-from tokenmill.store import TokenStore
 
 
 def test_import_from_a_bucket_equals_import_from_files(s3_server: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -32,8 +30,6 @@ def test_import_from_a_bucket_equals_import_from_files(s3_server: S3Server, tmp_
 
 
 def test_export_from_a_store_in_a_bucket(s3_server: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    if "storage_options" not in inspect.signature(TokenStore.open).parameters:
-        pytest.skip("TokenStore.open(URL) is the storage reader's (issue 21A)")
     monkeypatch.setenv("TOKENMILL_CACHE_DIR", str(tmp_path / "cache"))
     corpus = write_jsonl(tmp_path / "c.jsonl", [f"text {i} " * 20 for i in range(50)])
     options = PrepareOptions(workers=0, progress=False, shard_tokens=300)

@@ -99,7 +99,7 @@ def resolve_inputs(
                 )
                 continue
             seen[real] = path
-            kind = _classify(path)
+            kind = classify(path)
             if kind is None and walked:
                 unknown.append(path)
                 continue
@@ -155,16 +155,7 @@ def absolute_arguments(inputs: Sequence[str | os.PathLike[str]] | str | os.PathL
     return out
 
 
-def is_input_name(path: str) -> bool:
-    """Whether the file name is of a format prepare reads (``a.jsonl.zst`` yes, ``LICENSE`` no).
-
-    >>> is_input_name("data/a.jsonl.zst"), is_input_name("LICENSE")
-    (True, False)
-    """
-    return _classify(path) is not None
-
-
-def _classify(path: str) -> tuple[str, str | None] | None:
+def classify(path: str) -> tuple[str, str | None] | None:
     """(format, compression) from the file name, or None if it is not a supported input."""
     name = os.path.basename(path).lower()
     stem, ext = os.path.splitext(name)

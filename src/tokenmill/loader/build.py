@@ -19,7 +19,7 @@ __all__ = ["build_dataset", "source_tokens"]
 
 def source_tokens(
     source: Any, *, tokenizer: Any = None, split: str = "train",
-    allowed_special: Collection[str] | str = (ENDOFTEXT,),
+    allowed_special: Collection[str] | str = (ENDOFTEXT,), **remote: Any,
 ) -> tuple[Any, Any]:
     """``(tokens, source)``: the token IDs ``source`` stands for, and the source as resolved.
 
@@ -30,7 +30,7 @@ def source_tokens(
     >>> list(tokens), resolved
     ([15496, 11, 995, 13, 18435], 'Hello, world. Hello')
     """
-    store = open_store_path(source)
+    store = open_store_path(source, **remote)  # remote: storage_options, cache_dir, cache_limit for a URL
     if store is not None:
         source = store
     if isinstance(source, str):
@@ -51,6 +51,7 @@ def source_tokens(
 def build_dataset(
     source: Any, *, tokenizer: Any = None, split: str = "train",
     allowed_special: Collection[str] | str = (ENDOFTEXT,), max_length: int, stride: int,
+    storage_options: dict[str, Any] | None = None, cache_dir: Any = None, cache_limit: Any = None,
 ) -> tuple[WindowDataset, Any]:
     """``(dataset, source)``: the windows ``create_dataloader`` batches, and the resolved source.
 
@@ -60,5 +61,6 @@ def build_dataset(
     """
     tokens, source = source_tokens(
         source, tokenizer=tokenizer, split=split, allowed_special=allowed_special,
+        storage_options=storage_options, cache_dir=cache_dir, cache_limit=cache_limit,
     )
     return WindowDataset(tokens, max_length=max_length, stride=stride), source

@@ -24,6 +24,7 @@ from tokenmill.loader.book_sampler import WindowBatchSampler
 from tokenmill.loader.build import build_dataset
 from tokenmill.loader.dataset import WindowDataset, as_token_array
 from tokenmill.loader.permutation import check_seed
+from tokenmill.loader.prefetch import PrefetchingBatchSampler, ShardPrefetcher
 from tokenmill.loader.seeded_sampler import SeededBatchSampler
 from tokenmill.loader.sources import dataset_id
 from tokenmill.tokenizers.base import ENDOFTEXT
@@ -161,6 +162,7 @@ def create_dataloader(
     world_size: int | None = None, stateful: bool = False, pin_memory: bool = False,
     prefetch_factor: int | None = None, persistent_workers: bool = False, timeout: float = 0,
     worker_init_fn: Callable[[int], None] | None = None, multiprocessing_context: Any = None,
+    storage_options: dict[str, Any] | None = None, cache_dir: Any = None, cache_limit: int | str | None = None,
     order: str | LocalOrder = "uniform",
 ) -> DataLoader:
     """A DataLoader of ``[inputs, targets]`` batches, each int64 ``(batch_size, max_length)``.
@@ -188,7 +190,10 @@ def create_dataloader(
     default, or pass it. ``split`` picks a token store's split: a validation loader is
     ``create_dataloader(store, split="val", shuffle=False)``. ``pin_memory``,
     ``prefetch_factor``, ``persistent_workers``, ``timeout``, ``worker_init_fn`` and
-    ``multiprocessing_context`` go to the DataLoader as they are; ``num_workers=0`` (the
+    ``multiprocessing_context`` go to the DataLoader as they are; a store on object storage
+    (``"s3://bucket/prefix"``) is read through a local cache (``storage_options``,
+    ``cache_dir``, ``cache_limit``: see ``TokenStore.open``), the seeded order fetching the
+    next batches' shards ahead; ``num_workers=0`` (the
     default) is the fast choice: a batch is one vectorised gather from memory-mapped shards,
     and worker processes only add pickling and IPC.
 
@@ -261,6 +266,7 @@ def create_dataloader(
     dataset, source = build_dataset(
         source, tokenizer=tokenizer, split=split, allowed_special=allowed_special,
         max_length=max_length, stride=stride,
+        storage_options=storage_options, cache_dir=cache_dir, cache_limit=cache_limit,
     )
     options = {
         "pin_memory": pin_memory, "prefetch_factor": prefetch_factor, "timeout": timeout,
@@ -275,10 +281,12 @@ def create_dataloader(
         )
         loader.sampler.stride_defaulted = stride_defaulted
         return loader
-    sampler = SeededBatchSampler(
+    sampler = PrefetchingBatchSampler(
         len(dataset), batch_size, seed=seed, rank=rank, world_size=world_size, shuffle=shuffle,
         drop_last=drop_last, dataset_id=dataset_id(dataset, source, split), order=local_order,
     )
+    if getattr(source, "_remote", None) is not None:  # a store on object storage: fetch ahead
+        sampler.prefetcher = ShardPrefetcher(source, split, max_length=max_length, stride=stride)
     sampler.stride_defaulted = stride_defaulted
     return loader_class(
         dataset, batch_size=None, sampler=sampler, collate_fn=_batch_as_is,

@@ -75,19 +75,22 @@ def looks_like_path(source: str) -> bool:
         return False
 
 
-def open_store_path(source: Any) -> Any:
+def open_store_path(source: Any, **remote: Any) -> Any:
     """The ``TokenStore`` a path names, None if ``source`` is not a path, else ValueError.
 
     A ``Path`` (any ``os.PathLike``) and a str that ``looks_like_path`` are paths (``~`` is
     expanded): a store directory is opened; a file, a missing path or a directory that is no
-    store is refused with what it is and how to proceed, never tokenized as its name; a URL is
-    refused by ``tokenmill.common.paths.store_path`` (object storage is not supported yet).
+    store is refused with what it is and how to proceed, never tokenized as its name. A URL
+    (``s3://bucket/prefix``) is opened from object storage with ``remote``'s
+    ``storage_options``, ``cache_dir`` and ``cache_limit`` (see ``TokenStore.open``).
     """
     if isinstance(source, str):
         if not looks_like_path(source):
             return None
     elif not isinstance(source, os.PathLike):
         return None
+    if is_url(source):
+        return TokenStore.open(os.fspath(source), **remote)
     path = store_path(source)
     if (path / MANIFEST_NAME).is_file():
         return TokenStore.open(path)

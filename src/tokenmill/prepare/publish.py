@@ -225,22 +225,7 @@ def abandon(remote: Remote, *, everything: bool = False) -> None:
 
 
 def published_store(remote: Remote, manifest: dict[str, Any]) -> Any:
-    """The published store, opened through its URL (``TokenStore.open`` with ``storage_options``).
-
-    Pitfall: a tokenmill whose reader does not open URLs yet gets a :class:`PublishedStore`
-    (the manifest and the URL), which is what prepare's report prints.
-    """
+    """The published store, opened through its URL (``TokenStore.open`` with ``storage_options``)."""
     from tokenmill.store import TokenStore
 
-    try:
-        return TokenStore.open(remote.url, storage_options=remote.storage_options)
-    except TypeError:  # a reader without storage_options: no URL support
-        return PublishedStore(remote.url, manifest)
-
-
-@dataclass(frozen=True)
-class PublishedStore:
-    """A store published at ``path`` (a URL): its manifest, for the report."""
-
-    path: str
-    manifest: dict[str, Any]
+    return TokenStore.open(remote.url, storage_options=remote.storage_options)

@@ -24,7 +24,7 @@ from typing import Any
 
 from tokenmill.common.files import atomic_write_bytes, cache_dir
 from tokenmill.common.paths import is_url
-from tokenmill.corpus.inputs import is_input_name
+from tokenmill.corpus.inputs import classify
 from tokenmill.storage.urls import open_storage
 
 __all__ = ["fetch_inputs", "input_cache"]
@@ -65,7 +65,7 @@ def _fetch(url: str, storage_options: dict[str, Any] | None, skipped: list[str] 
         raise FileNotFoundError(f"input not found: {url} holds no object (list it with: aws s3 ls {url}/)")
     wanted = set()
     for obj in objects:
-        if not (everything or is_input_name(obj.key)):
+        if not (everything or classify(obj.key) is not None):
             if skipped is not None:
                 skipped.append(f"{url}/{obj.key}")
             continue

@@ -55,7 +55,7 @@ class TokenArray:
            [3, 4, 5]], dtype=uint16)
     """
 
-    __slots__ = ("_paths", "_lengths", "_dtype", "_bounds", "_maps", "_views", "_ids", "_max_open")
+    __slots__ = ("_paths", "_lengths", "_dtype", "_bounds", "_maps", "_views", "_ids", "_max_open", "_remote")
 
     def __init__(
         self,
@@ -65,6 +65,7 @@ class TokenArray:
         *,
         identities: Sequence[Identity | None] | None = None,
         max_open: int = MAX_OPEN_SHARDS,
+        remote: Any = None,
     ) -> None:
         if len(paths) != len(lengths):
             raise ValueError(f"got {len(paths)} shard paths but {len(lengths)} lengths")
@@ -79,12 +80,13 @@ class TokenArray:
             raise ValueError(f"got {len(self._paths)} shard paths but {len(ids)} identities")
         self._ids: list[Identity | None] = [None if i is None else tuple(i) for i in ids]  # type: ignore[misc]
         self._max_open = max_open
+        self._remote = remote  # a store on object storage: shards come through its cache (store.remote)
         # Opened lazily and let go least recently used first: each open map holds a descriptor.
         self._maps: OrderedDict[int, np.ndarray] = OrderedDict()
         self._views: dict[tuple[int, int], np.ndarray] = {}
 
     def __reduce__(self) -> tuple[Any, ...]:
-        kwargs = {"identities": self._ids, "max_open": self._max_open}
+        kwargs = {"identities": self._ids, "max_open": self._max_open, "remote": self._remote}
         return (_rebuild, (self._paths, self._lengths, self._dtype.str, kwargs))
 
     def _shard(self, s: int) -> np.ndarray:
@@ -96,6 +98,8 @@ class TokenArray:
         if n == 0:  # mmap refuses empty files
             arr = np.empty(0, dtype=self._dtype)
             arr.flags.writeable = False
+        elif self._remote is not None:  # content-addressed and checked by sha256: no identity to keep
+            arr = self._remote.map(self._paths[s], n, self._dtype)
         else:
             arr, found = map_shard(self._paths[s], n, self._dtype, self._ids[s])
             self._ids[s] = found

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from tokenmill.common.files import sha256_file
-from tokenmill.common.paths import store_path
+from tokenmill.common.paths import is_url, store_path
 from tokenmill.store.array import MAX_OPEN_SHARDS, TokenArray
 from tokenmill.store.bundled import load_store_tokenizer
 from tokenmill.store.format import (
@@ -23,6 +23,7 @@ from tokenmill.store.format import (
     read_index,
 )
 from tokenmill.store.manifest import read_manifest
+from tokenmill.store.remote import RemoteStore
 from tokenmill.store.repair import prepare_command
 from tokenmill.store.shardfile import REWRITTEN, Identity, identity_of, inside
 from tokenmill.store.stats import store_stats, token_counts
@@ -75,31 +76,59 @@ class TokenStore:
     'hello world<|endoftext|>'
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, max_open_shards: int = MAX_OPEN_SHARDS) -> None:
-        self.path = store_path(path)  # a URL is refused here, never read as a local path
+    def __init__(
+        self, path: str | os.PathLike[str], *, max_open_shards: int = MAX_OPEN_SHARDS,
+        storage_options: dict[str, Any] | None = None, cache_dir: str | os.PathLike[str] | None = None,
+        cache_limit: int | str | None = None,
+    ) -> None:
         self.max_open_shards = max_open_shards
-        if not (self.path / MANIFEST_NAME).exists() and _being_written(self.path):
-            raise ValueError(
-                f"{self.path} is being written by a running `tokenmill prepare` (it holds "
-                f"{self.path / LOCK_NAME}); wait for it to finish, then open the store"
+        self._remote: RemoteStore | None = None
+        if is_url(path):  # object storage: the manifest from the bucket, the shards through the cache
+            self._remote = RemoteStore(
+                os.fspath(path), storage_options=storage_options, cache_dir=cache_dir, cache_limit=cache_limit
             )
-        self.manifest: dict[str, Any] = read_manifest(self.path)
+            self.path: Any = self._remote.url
+            self.manifest: dict[str, Any] = self._remote.manifest
+        else:
+            self.path = store_path(path)
+            if not (self.path / MANIFEST_NAME).exists() and _being_written(self.path):
+                raise ValueError(
+                    f"{self.path} is being written by a running `tokenmill prepare` (it holds "
+                    f"{self.path / LOCK_NAME}); wait for it to finish, then open the store"
+                )
+            self.manifest = read_manifest(self.path)
         self.dtype: np.dtype = _le(np.dtype(self.manifest["dtype"]))
         names = list(self.manifest["splits"])
         self.splits: tuple[str, ...] = tuple(sorted(names, key=lambda s: (s != "train", s != "val", s)))
         self._arrays: dict[str, TokenArray] = {}
         self._tokenizer: Any = None
         self._identities: dict[Path, Identity] = {}
-        self._root = self.path.absolute()  # fixed at open: survives a chdir, and pickling
+        # fixed at open: survives a chdir, and pickling
+        self._root = self.path.absolute() if self._remote is None else self._remote.cache.root
         for split in self.splits:
             self._check_split(split)
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str], *, max_open_shards: int = MAX_OPEN_SHARDS) -> TokenStore:
-        """Open the store at ``path`` (same as ``TokenStore(path)``)."""
-        return cls(path, max_open_shards=max_open_shards)
+    def open(
+        cls, path: str | os.PathLike[str], *, max_open_shards: int = MAX_OPEN_SHARDS,
+        storage_options: dict[str, Any] | None = None, cache_dir: str | os.PathLike[str] | None = None,
+        cache_limit: int | str | None = None,
+    ) -> TokenStore:
+        """Open the store at ``path``, a directory or a URL (``s3://bucket/prefix``); same as ``TokenStore(path)``.
+
+        For a URL, ``storage_options`` configure the connection (see ``docs/storage.md``), and
+        shards are read through the local cache at ``cache_dir`` (default under tokenmill's
+        cache dir) holding at most ``cache_limit`` bytes (``"20GB"``) besides the shards in use.
+        """
+        return cls(
+            path, max_open_shards=max_open_shards, storage_options=storage_options, cache_dir=cache_dir,
+            cache_limit=cache_limit,
+        )
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        if self._remote is not None:
+            r = self._remote
+            return (_reopen_remote, (r.url, self.max_open_shards, r.storage_options, str(r.cache.root), r.cache.limit))
         # Reopen by path: the maps and the tokenizer are rebuilt, never pickled; the files must
         # still be the ones this store opened.
         ids = {path.name: i for path, i in self._identities.items()}
@@ -134,9 +163,15 @@ class TokenStore:
 
     def _shard_files(self, split: str) -> list[tuple[dict[str, Any], Path, Path]]:
         shards, root = self._split(split)["shards"], self._root
+        if self._remote is not None:
+            local = self._remote.local_path
+            return [(sh, local(sh["bin_sha256"]), local(sh["idx_sha256"])) for sh in shards]
         return [(sh, root / f"{sh['name']}.bin", root / f"{sh['name']}.idx") for sh in shards]
 
     def _read_index(self, idx_path: Path, n_tokens: int) -> np.ndarray:
+        if self._remote is not None:
+            with self._remote.pinned(idx_path) as local:
+                return read_index(local, n_tokens, fix=self._fix())
         return read_index(idx_path, n_tokens, fix=self._fix(), identity=self._identities.get(idx_path))
 
     def _fix(self) -> str:
@@ -145,6 +180,8 @@ class TokenStore:
 
     def _check_split(self, split: str) -> None:
         """Cheap structural checks (sums and file sizes); ValueError naming the bad file."""
+        if self._remote is not None:
+            return  # each object is checked by its sha256 (and so its size) when it is fetched
         fix = self._fix()  # the sums were checked with the manifest's schema
         for sh, bin_path, idx_path in self._shard_files(split):
             sizes = (int(sh["n_tokens"]) * self.dtype.itemsize, (int(sh["n_documents"]) + 1) * 8)
@@ -174,7 +211,8 @@ class TokenStore:
             lengths = [int(sh["n_tokens"]) for sh, _, _ in files]
             ids = [self._identities.get(b) for _, b, _ in files]
             self._arrays[split] = TokenArray(
-                [b for _, b, _ in files], lengths, self.dtype, identities=ids, max_open=self.max_open_shards
+                [b for _, b, _ in files], lengths, self.dtype, identities=ids, max_open=self.max_open_shards,
+                remote=self._remote,
             )
         return self._arrays[split]
 
@@ -207,6 +245,9 @@ class TokenStore:
         Reads every byte (streamed). The error names the shard file and shows the
         expected and found values.
         """
+        if self._remote is not None:  # every object's sha256, streamed from the bucket
+            self._remote.verify()
+            return
         limit = self.manifest["tokenizer"].get("max_token_value")
         fix = self._fix()
         for split in self.splits:
@@ -238,7 +279,8 @@ class TokenStore:
     def tokenizer(self) -> Any:
         """The store's tokenizer (loaded on first use); ValueError if its ranks or definition differ."""
         if self._tokenizer is None:
-            self._tokenizer = load_store_tokenizer(self.path, self.manifest)
+            where = self.path if self._remote is None else self._remote.tokenizer_dir()
+            self._tokenizer = load_store_tokenizer(where, self.manifest)
         return self._tokenizer
 
     def decode(self, start: int, stop: int, *, split: str = "train") -> str:
@@ -252,6 +294,11 @@ class TokenStore:
     def stats(self, *, top_k: int = 10, splits: Sequence[str] | None = None) -> dict[str, Any]:
         """Corpus statistics as a JSON-able dict, per split and in total (see `store.stats`)."""
         return store_stats(self, top_k=top_k, splits=splits)
+
+
+def _reopen_remote(url: str, max_open: int, options: Any, cache_dir: str, limit: int | None) -> TokenStore:
+    """A store on object storage, in another process: the same URL, options and cache."""
+    return TokenStore(url, max_open_shards=max_open, storage_options=options, cache_dir=cache_dir, cache_limit=limit)
 
 
 def _reopen(path: str, max_open_shards: int, identities: dict[str, Identity]) -> TokenStore:
