@@ -170,3 +170,21 @@ def test_packed_rows_and_mixtures_keep_the_uniform_order() -> None:
 def test_sizes_must_be_positive(field: str) -> None:
     with pytest.raises(ValueError, match=field):
         LocalOrder(**{field: 0})
+
+
+def test_local_on_a_store_sizes_its_blocks_to_the_shards_and_the_cache(tmp_path) -> None:  # noqa: ANN001
+    from tests.helpers import write_jsonl
+    from tokenmill.prepare import prepare
+
+    corpus = write_jsonl(tmp_path / "c.jsonl", [f"words {i} " * 40 for i in range(400)])
+    store = prepare([corpus], tmp_path / "store", workers=0, progress=False, shard_tokens=2000)
+    shards = store.manifest["splits"]["train"]["shards"]
+    assert len(shards) >= 10
+    mean = sum(s["n_tokens"] for s in shards) * 2 // len(shards)  # bytes of a shard, uint16
+    auto = create_dataloader(store, max_length=16, batch_size=4, seed=1, order="local")
+    n = len(auto.dataset)
+    assert auto.sampler.order == LocalOrder.for_shards(n, len(shards))
+    small = create_dataloader(store, max_length=16, batch_size=4, seed=1, order="local", cache_limit=6 * mean)
+    assert small.sampler.order == LocalOrder(2 * (n // len(shards)), 1)  # 6 shards: half is 3 = 2 + 1
+    explicit = LocalOrder(block_windows=7, group_blocks=2)
+    assert create_dataloader(store, max_length=16, batch_size=4, seed=1, order=explicit).sampler.order == explicit

@@ -33,11 +33,12 @@ import numpy as np
 
 from tokenmill.common.checks import non_negative_int, positive_int
 from tokenmill.common.errors import OptionError, OptionTypeError
+from tokenmill.common.sizes import parse_size
 from tokenmill.loader.permutation import Permutation, check_seed
 
 __all__ = [
     "LOCAL_PERMUTATION_VERSION", "ORDERS", "LocalOrder", "LocalPermutation", "local_reference",
-    "resolve_order",
+    "resolve_order", "store_order",
 ]
 
 LOCAL_PERMUTATION_VERSION = 1
@@ -68,6 +69,26 @@ class LocalOrder:
     def __post_init__(self) -> None:
         positive_int("block_windows", self.block_windows)
         positive_int("group_blocks", self.group_blocks)
+
+    @classmethod
+    def for_shards(cls, n_windows: int, n_shards: int, cache_shards: int | None = None) -> LocalOrder:
+        """Sizes for a store of ``n_shards`` shards and a cache of ``cache_shards`` (None: a tenth of them).
+
+        A block of ``k`` shards' windows reads ``k + 1`` shards (its ends straddle two), so an
+        epoch downloads about ``(k + 1) / k`` times the store; a group of ``G`` blocks must fit
+        half the cache (the other half holds the next group, fetched ahead):
+        ``G * (k + 1) <= cache_shards / 2``, with ``k`` up to 5 (1.2x) and then ``G`` as large
+        as fits. ``order="local"`` on a token store uses this.
+
+        >>> LocalOrder.for_shards(100_000, 100)  # 1,000 windows a shard, a 10-shard cache
+        LocalOrder(block_windows=4000, group_blocks=1)
+        >>> LocalOrder.for_shards(100_000, 100, cache_shards=60)
+        LocalOrder(block_windows=5000, group_blocks=5)
+        """
+        per_shard = max(1, n_windows // max(1, n_shards))
+        half = max(2, (cache_shards if cache_shards is not None else n_shards // 10) // 2)
+        k = max(1, min(5, half - 1))
+        return cls(block_windows=k * per_shard, group_blocks=max(1, half // (k + 1)))
 
     def permutation(self, n: int, *, seed: int, epoch: int = 0) -> LocalPermutation:
         """This order's permutation of ``n`` windows for ``(seed, epoch)``."""
@@ -125,6 +146,16 @@ def _mix(z: int) -> int:
     z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
     z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
     return z ^ (z >> 31)
+
+
+def store_order(store: Any, split: str, n_windows: int, cache_limit: Any = None) -> LocalOrder:
+    """``order="local"`` on a token store: :meth:`LocalOrder.for_shards` of its split and the cache."""
+    shards = store.manifest["splits"][split]["shards"] or [{"n_tokens": 0}]
+    cache = None
+    if cache_limit is not None:  # in shards of the split's mean size
+        mean = max(1, sum(int(s["n_tokens"]) for s in shards) * store.dtype.itemsize // len(shards))
+        cache = parse_size("cache_limit", cache_limit) // mean
+    return LocalOrder.for_shards(n_windows, len(shards), cache)
 
 
 def _sub_seed(seed: int, salt: int, index: int = 0) -> int:

@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader
 
 from tokenmill.common.checks import positive_int, rank_and_world_size
 from tokenmill.common.errors import OptionError, OptionTypeError
-from tokenmill.loader.block_permutation import LocalOrder, resolve_order
+from tokenmill.loader.block_permutation import LocalOrder, resolve_order, store_order
 from tokenmill.loader.book_sampler import WindowBatchSampler
 from tokenmill.loader.build import build_dataset
 from tokenmill.loader.dataset import WindowDataset, as_token_array
@@ -281,6 +281,8 @@ def create_dataloader(
         )
         loader.sampler.stride_defaulted = stride_defaulted
         return loader
+    if order == "local" and hasattr(source, "splits"):  # sized to the store's shards and the cache
+        local_order = store_order(source, split, len(dataset), cache_limit)
     sampler = PrefetchingBatchSampler(
         len(dataset), batch_size, seed=seed, rank=rank, world_size=world_size, shuffle=shuffle,
         drop_last=drop_last, dataset_id=dataset_id(dataset, source, split), order=local_order,
