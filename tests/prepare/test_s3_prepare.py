@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import signal
 import subprocess
 import time
@@ -190,3 +191,31 @@ def test_inputs_listed_by_prefix_in_a_bucket(s3_server: S3Server, tmp_path: Path
         run_prepare([s3_server.url("in")], tmp_path / "fetched", PrepareOptions(**OPTIONS))
     with pytest.raises(FileNotFoundError, match="holds no object"):
         run_prepare([s3_server.url("nothing-here")], tmp_path / "x", PrepareOptions(**OPTIONS))
+
+
+def test_a_big_compressed_input_is_unpacked_once_and_shared_through_the_bucket(
+    s3_server: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gzip
+
+    from tokenmill.prepare import tasks as tasks_mod
+    from tokenmill.prepare.publish import Remote, fetch_unpacked, share_unpacked
+
+    monkeypatch.setattr(tasks_mod, "RANGE_BYTES", 20_000)  # the .gz is cut into ranges after unpacking
+    monkeypatch.setenv("TOKENMILL_CACHE_DIR", str(tmp_path / "cache"))
+    source = tmp_path / "c.jsonl.gz"
+    with gzip.open(source, "wt") as f:
+        rng = random.Random(3)  # words gzip cannot squeeze below a range
+        f.write("".join(json.dumps({"text": " ".join(f"{rng.getrandbits(40):x}" for _ in range(30))}) + "\n"
+                        for _ in range(600)))
+    want = all_files(run_prepare([source], tmp_path / "local", PrepareOptions(**OPTIONS)).store.path)
+    report = run_prepare([source], s3_server.url("gz"), PrepareOptions(**OPTIONS))
+    assert report.tasks > 3 and bucket_files(s3_server, "gz") == want  # no .unpacked/ object left either
+    # a worker on another machine (Ray) finds no local copy: it fetches the one the unpack task shared
+    remote, copy = Remote(s3_server.url("u")), tmp_path / "a" / "00000.jsonl"
+    copy.parent.mkdir()
+    copy.write_bytes(b'{"text": "x"}\n' * 1000)
+    share_unpacked(remote, copy)
+    elsewhere = tmp_path / "b" / ".unpacked" / "00000.jsonl"
+    fetch_unpacked(remote, str(elsewhere))
+    assert elsewhere.read_bytes() == copy.read_bytes()

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from tokenmill.common.errors import ExplainedError
-from tokenmill.common.files import cache_dir
+from tokenmill.common.files import AtomicFile, cache_dir
 from tokenmill.common.paths import is_url
 from tokenmill.prepare.checkpoint import clean, save_checkpoint
 from tokenmill.prepare.own_files import is_ours, real_dir
@@ -180,6 +180,22 @@ def upload_task(remote: Remote, staging: Path, record: dict[str, Any], record_fi
     for name in files:
         (staging / name).unlink(missing_ok=True)
     record_file.unlink(missing_ok=True)
+
+
+def share_unpacked(remote: Remote, path: Path) -> None:
+    """Upload a decompressed input (``.unpacked/<i>.jsonl``) so that workers on other machines read it too."""
+    remote.storage().put_file(f"{UNPACK_DIR}/{path.name}", path)
+
+
+def fetch_unpacked(remote: Remote, path: str) -> None:
+    """The decompressed input ``path`` of another machine's unpack task, from the bucket (streamed)."""
+    storage, key = remote.storage(), f"{UNPACK_DIR}/{Path(path).name}"
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with AtomicFile(path) as out:  # tasks on one machine may fetch it at once: each renames a whole copy
+        if hasattr(storage, "download"):
+            storage.download(key, out)
+        else:
+            out.write(storage.get(key))
 
 
 def publish(remote: Remote, staging: Path, manifest: dict[str, Any], keep: set[str]) -> None:

@@ -35,7 +35,7 @@ from tokenmill.corpus.readers import read_task, unpack
 from tokenmill.prepare.engines import make_encoder, scrub_surrogates
 from tokenmill.prepare.job import Job, split_of
 from tokenmill.prepare.own_files import SPLITS, real_dir
-from tokenmill.prepare.publish import forget_task, remote_finished, upload_task
+from tokenmill.prepare.publish import fetch_unpacked, forget_task, remote_finished, share_unpacked, upload_task
 from tokenmill.prepare.tasks import TASKS_DIR, TaskSpec, describe_task, record_path, unpacked_path
 from tokenmill.storage.base import StorageError
 from tokenmill.store.format import PROGRESS_NAME, task_shard_name
@@ -87,6 +87,8 @@ class _Worker:
         f = job.files[spec.input_index]
         self.name = f.name or f.path
         self.task, self.unreported = spec.index, 0
+        if remote is not None and spec.unpacked is not None and not os.path.exists(spec.unpacked):
+            fetch_unpacked(remote, spec.unpacked)  # decompressed on another machine (Ray)
         try:
             docs = read_task(
                 f,
@@ -296,6 +298,8 @@ def _unpack(job: Job, spec: TaskSpec) -> dict[str, Any]:
     real_dir(dest.parent)  # never a link out of --out
     record.unlink(missing_ok=True)
     size = unpack(job.files[spec.input_index], str(dest))
+    if job.remote is not None:  # no shared file system: the range tasks may run elsewhere
+        share_unpacked(job.remote, dest)
     atomic_write_bytes(record, json.dumps({"digest": spec.digest, "size": size}).encode())
     return {"unpacked": str(dest), "size": size, "skipped": False}
 
