@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import signal
 import subprocess
@@ -219,3 +220,24 @@ def test_a_big_compressed_input_is_unpacked_once_and_shared_through_the_bucket(
     elsewhere = tmp_path / "b" / ".unpacked" / "00000.jsonl"
     fetch_unpacked(remote, str(elsewhere))
     assert elsewhere.read_bytes() == copy.read_bytes()
+
+
+@pytest.mark.parametrize("case", ["unreachable", "no credentials"])
+def test_an_unusable_endpoint_fails_fast_in_one_line_and_writes_nothing(
+    s3_server: S3Server, corpus: Path, cli, monkeypatch: pytest.MonkeyPatch, case: str  # noqa: ANN001
+) -> None:
+    saved = {k: v for k, v in os.environ.items() if k.startswith("AWS_")}
+    if case == "unreachable":
+        monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
+    else:
+        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+            monkeypatch.delenv(name)
+        monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    started = time.monotonic()
+    result = cli("prepare", str(corpus), "--out", s3_server.url("e"), "--workers", "0", "--quiet")
+    assert time.monotonic() - started < 30
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert s3_server.url("e") in result.stderr
+    for name, value in saved.items():  # the test server's variables again, to look into the bucket
+        monkeypatch.setenv(name, value)
+    assert bucket_files(s3_server, "e") == {}
