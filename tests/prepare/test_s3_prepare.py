@@ -192,6 +192,15 @@ def test_inputs_listed_by_prefix_in_a_bucket(s3_server: S3Server, tmp_path: Path
         run_prepare([s3_server.url("in")], tmp_path / "fetched", PrepareOptions(**OPTIONS))
     with pytest.raises(FileNotFoundError, match="holds no object"):
         run_prepare([s3_server.url("nothing-here")], tmp_path / "x", PrepareOptions(**OPTIONS))
+    # a worker on a machine without the coordinator's copies (Ray) fetches each file it reads
+    from tokenmill.prepare.remote_inputs import fetch_input, fetch_inputs
+
+    fetched: list = []
+    [local_dir, one] = fetch_inputs([s3_server.url("in"), s3_server.url("in/sub/b.jsonl")], None, fetched=fetched)
+    for path in (Path(local_dir) / "sub" / "b.jsonl", Path(one)):
+        path.unlink()
+        fetch_input(fetched, str(path))
+        assert path.read_bytes() == (corpus / "sub" / "b.jsonl").read_bytes()
 
 
 def test_a_big_compressed_input_is_unpacked_once_and_shared_through_the_bucket(

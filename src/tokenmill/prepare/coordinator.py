@@ -56,10 +56,12 @@ def run_locked(
     lock_fd: int,
     started: float,
     remote: Remote | None = None,
+    fetched: Sequence[Any] = (),
 ) -> PrepareReport:
     """The run with the store's lock held; returns its report.
 
-    ``remote``: ``out`` is the local staging directory of a store bound for ``remote.url``.
+    ``remote``: ``out`` is the local staging directory of a store bound for ``remote.url``;
+    ``fetched``: the s3:// inputs' local copies and URLs (workers elsewhere fetch them).
     """
     splits = SPLITS[: 2 if options.val_fraction > 0 else 1]
     disk_bytes = sum(f.size for f in files)
@@ -78,7 +80,7 @@ def run_locked(
     if hasattr(executor, "lock_fd"):
         executor.lock_fd = lock_fd  # forked workers close their copy of the lock
     range_bytes = range_bytes_for(files)
-    job = dataclasses.replace(_job(tok, options, files, out, splits, identity), remote=remote)
+    job = dataclasses.replace(_job(tok, options, files, out, splits, identity), remote=remote, fetched=tuple(fetched))
     try:
         unpacked = _unpack_inputs(executor, job, unpack_tasks(files, _digest(identity), range_bytes), files, out)
         tasks = plan_tasks(files, _digest(identity), range_bytes=range_bytes, unpacked=unpacked)

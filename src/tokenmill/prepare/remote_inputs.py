@@ -22,12 +22,12 @@ import os
 from pathlib import Path
 from typing import Any
 
-from tokenmill.common.files import atomic_write_bytes, cache_dir
+from tokenmill.common.files import AtomicFile, atomic_write_bytes, cache_dir
 from tokenmill.common.paths import is_url
 from tokenmill.corpus.inputs import classify
 from tokenmill.storage.urls import open_storage
 
-__all__ = ["fetch_inputs", "input_cache"]
+__all__ = ["fetch_input", "fetch_inputs", "input_cache"]
 
 
 def input_cache(url: str) -> Path:
@@ -37,14 +37,39 @@ def input_cache(url: str) -> Path:
 
 def fetch_inputs(
     inputs: Any, storage_options: dict[str, Any] | None, skipped: list[str] | None = None, *, everything: bool = False,
+    fetched: list[tuple[str, str, Any]] | None = None,
 ) -> Any:
     """``inputs`` with each URL replaced by the local copy of its objects; ``skipped`` gets the others.
 
-    ``everything``: fetch objects of any name (an import's ``.bin``/``.idx`` files), not only prepare's inputs.
+    ``everything``: fetch objects of any name (an import's ``.bin``/``.idx`` files), not only
+    prepare's inputs. ``fetched`` gets ``(local copy, URL, storage_options)`` per URL, which
+    :func:`fetch_input` uses on a machine that lacks the copy (a Ray worker elsewhere).
     """
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
-    return [_fetch(os.fspath(i), storage_options, skipped, everything) if is_url(i) else i for i in inputs]
+    out = [_fetch(os.fspath(i), storage_options, skipped, everything) if is_url(i) else i for i in inputs]
+    if fetched is not None:
+        fetched += [(local, os.fspath(i).rstrip("/"), storage_options) for i, local in zip(inputs, out) if is_url(i)]
+    return out
+
+
+def fetch_input(fetched: Any, path: str) -> None:
+    """Fetch the input file ``path`` (a local copy made on the coordinator) from its URL, here."""
+    for local, url, options in fetched:
+        if path == local:  # one object named exactly
+            parent, _, key = url.rpartition("/")
+        elif path.startswith(local + os.sep):
+            parent, key = url, os.path.relpath(path, local).replace(os.sep, "/")
+        else:
+            continue
+        storage = open_storage(parent, storage_options=options)
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        with AtomicFile(path) as out:
+            if hasattr(storage, "download"):
+                storage.download(key, out)
+            else:
+                out.write(storage.get(key))
+        return
 
 
 def _fetch(url: str, storage_options: dict[str, Any] | None, skipped: list[str] | None, everything: bool) -> str:

@@ -152,7 +152,8 @@ def run_prepare(
         raise ExplainedError("tokenizer {0!r} has no end-of-text token; pass {eot='none'}", tok.name)
     # Every input error before any work; a store inside an input directory is not an input.
     skipped: list[str] = []
-    local_inputs = fetch_inputs(inputs, storage_options, skipped)  # s3:// inputs: fetched to the cache
+    fetched: list[Any] = []
+    local_inputs = fetch_inputs(inputs, storage_options, skipped, fetched=fetched)  # s3:// inputs: to the cache
     files = resolve_inputs(local_inputs, text_field=options.text_field, exclude=out, skipped=skipped)
     check_parity(tok, options.engine)
     source = tokenizer_source(options.tokenizer, tok)
@@ -174,7 +175,9 @@ def run_prepare(
         created = check_out_dir(out, overwrite=options.overwrite)
         with locked(out) as lock_fd:
             try:
-                report = run_locked(executor, files, out, tok, options, identity, source, lock_fd, started, remote)
+                report = run_locked(
+                    executor, files, out, tok, options, identity, source, lock_fd, started, remote, fetched
+                )
             except KeyboardInterrupt:
                 executor.__exit__(None, None, None)  # the workers stop first: nothing writes any more
                 remove_temporaries(out)  # the finished work stays: `tokenmill stats` explains it, a rerun resumes

@@ -36,6 +36,7 @@ from tokenmill.prepare.engines import make_encoder, scrub_surrogates
 from tokenmill.prepare.job import Job, split_of
 from tokenmill.prepare.own_files import SPLITS, real_dir
 from tokenmill.prepare.publish import fetch_unpacked, forget_task, remote_finished, share_unpacked, upload_task
+from tokenmill.prepare.remote_inputs import fetch_input
 from tokenmill.prepare.tasks import TASKS_DIR, TaskSpec, describe_task, record_path, unpacked_path
 from tokenmill.storage.base import StorageError
 from tokenmill.store.format import PROGRESS_NAME, task_shard_name
@@ -89,6 +90,8 @@ class _Worker:
         self.task, self.unreported = spec.index, 0
         if remote is not None and spec.unpacked is not None and not os.path.exists(spec.unpacked):
             fetch_unpacked(remote, spec.unpacked)  # decompressed on another machine (Ray)
+        if job.fetched and spec.unpacked is None and not os.path.exists(f.path):
+            fetch_input(job.fetched, f.path)  # an s3:// input fetched by the coordinator, elsewhere
         try:
             docs = read_task(
                 f,
