@@ -185,6 +185,6 @@ def test_local_on_a_store_sizes_its_blocks_to_the_shards_and_the_cache(tmp_path)
     n = len(auto.dataset)
     assert auto.sampler.order == LocalOrder.for_shards(n, len(shards))
     small = create_dataloader(store, max_length=16, batch_size=4, seed=1, order="local", cache_limit=6 * mean)
-    assert small.sampler.order == LocalOrder(2 * (n // len(shards)), 1)  # 6 shards: half is 3 = 2 + 1
+    assert small.sampler.order == LocalOrder(3 * (n // len(shards)), 1)  # 6 shards, less 2 ahead: 3 + 1
     explicit = LocalOrder(block_windows=7, group_blocks=2)
     assert create_dataloader(store, max_length=16, batch_size=4, seed=1, order=explicit).sampler.order == explicit

@@ -76,19 +76,19 @@ class LocalOrder:
 
         A block of ``k`` shards' windows reads ``k + 1`` shards (its ends straddle two), so an
         epoch downloads about ``(k + 1) / k`` times the store; a group of ``G`` blocks must fit
-        half the cache (the other half holds the next group, fetched ahead):
-        ``G * (k + 1) <= cache_shards / 2``, with ``k`` up to 5 (1.2x) and then ``G`` as large
+        the cache less 2 shards (what the loader fetches ahead of the next group):
+        ``G * (k + 1) <= cache_shards - 2``, with ``k`` up to 5 (1.2x) and then ``G`` as large
         as fits. ``order="local"`` on a token store uses this.
 
         >>> LocalOrder.for_shards(100_000, 100)  # 1,000 windows a shard, a 10-shard cache
-        LocalOrder(block_windows=4000, group_blocks=1)
+        LocalOrder(block_windows=5000, group_blocks=1)
         >>> LocalOrder.for_shards(100_000, 100, cache_shards=60)
-        LocalOrder(block_windows=5000, group_blocks=5)
+        LocalOrder(block_windows=5000, group_blocks=9)
         """
         per_shard = max(1, n_windows // max(1, n_shards))
-        half = max(2, (cache_shards if cache_shards is not None else n_shards // 10) // 2)
-        k = max(1, min(5, half - 1))
-        return cls(block_windows=k * per_shard, group_blocks=max(1, half // (k + 1)))
+        room = max(2, (cache_shards if cache_shards is not None else n_shards // 10) - 2)
+        k = max(1, min(5, room - 1))
+        return cls(block_windows=k * per_shard, group_blocks=max(1, room // (k + 1)))
 
     def permutation(self, n: int, *, seed: int, epoch: int = 0) -> LocalPermutation:
         """This order's permutation of ``n`` windows for ``(seed, epoch)``."""
