@@ -37,22 +37,26 @@ def test_token_store_open_refuses_an_unsupported_url_instead_of_mangling_it(tmp_
     assert listing(tmp_path) == []
 
 
-def test_prepare_out_url_writes_nothing(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+def test_prepare_out_url_of_an_unknown_scheme_writes_nothing(tmp_path, monkeypatch) -> None:  # noqa: ANN001
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TOKENMILL_CACHE_DIR", str(tmp_path / "cache"))
     (tmp_path / "x.txt").write_text("hello world", encoding="utf-8")
-    with pytest.raises(ValueError, match="out s3://bucket/x is a URL"):
-        prepare(["x.txt"], out="s3://bucket/x", workers=0, progress=False)
+    with pytest.raises(ValueError, match="gs://bucket/x: the scheme gs:// is not supported; use s3://"):
+        prepare(["x.txt"], out="gs://bucket/x", workers=0, progress=False)
     assert listing(tmp_path) == ["x.txt"]
 
 
-def test_cli_prepare_out_url_exits_2_with_one_line_and_writes_nothing(tmp_path, monkeypatch, cli) -> None:  # noqa: ANN001
+def test_cli_prepare_out_url_of_an_unknown_scheme_exits_2_with_one_line_and_writes_nothing(
+    tmp_path, monkeypatch, cli  # noqa: ANN001
+) -> None:
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TOKENMILL_CACHE_DIR", str(tmp_path / "cache"))
     (tmp_path / "x.txt").write_text("hello world", encoding="utf-8")
-    r = cli("prepare", "x.txt", "--out", "s3://bucket/x", "--workers", "0")
+    r = cli("prepare", "x.txt", "--out", "gs://bucket/x", "--workers", "0")
     assert r.returncode == 2, r.stderr
     assert r.stderr.splitlines() == [
-        "tokenmill prepare: error: --out s3://bucket/x is a URL: token stores on object storage are "
-        "not supported yet; copy the store to a local directory (or a mounted file system) and pass its path"
+        "tokenmill prepare: error: gs://bucket/x: the scheme gs:// is not supported; use s3://BUCKET/PREFIX "
+        "(S3 or an S3-compatible server), file:// or a local path"
     ]
     assert r.stdout == "" and listing(tmp_path) == ["x.txt"]
 

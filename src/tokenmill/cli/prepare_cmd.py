@@ -20,6 +20,10 @@ examples:
   tokenmill prepare /nfs/corpus/ --out /nfs/store --executor ray --ray-address 10.0.0.5:6379
   tokenmill prepare /nfs/corpus/ --out /nfs/store --executor ray --ray-address head:6379 --ray-timeout 30
   tokenmill prepare huge-lines.jsonl --out store/ --max-document-bytes 2000000000  # if RAM allows ~6 GB
+  tokenmill prepare corpus.jsonl --out s3://bucket/stores/web    # to S3: AWS_* variables or ~/.aws
+  AWS_ENDPOINT_URL=http://127.0.0.1:9000 tokenmill prepare corpus/ --out s3://bucket/store  # MinIO
+  tokenmill prepare corpus/ --out s3://bucket/store --executor ray  # workers upload: no shared FS
+  tokenmill prepare corpus/ --out s3://bucket/store --overwrite  # replace it; stale objects go
 
 Inputs: .txt (one file = one document), .jsonl (one document per line, --text-field),
 .parquet (the --text-field column); .txt/.jsonl may be .gz, .xz or .zst compressed.
@@ -29,7 +33,13 @@ The work is split into tasks (a file, or a 1-64 MB range of a big .jsonl; a big 
 .jsonl is first decompressed once into --out) that workers read, tokenize and write
 themselves; a rerun skips the tasks already done,
 and the store is byte-identical whatever --workers or --executor ran it. With --executor
-ray the inputs and --out must be at the same path on every node (a shared file system).
+ray the inputs and --out must be at the same path on every node (a shared file system),
+unless --out is an s3:// URL: each task then stages its shards in a local temporary directory
+(under tokenmill's cache) and uploads them, then its record; manifest.json goes up last, with
+a conditional put, so a half-written store is never taken for a finished one, and an
+existing store is never replaced without --overwrite. A rerun after a crash skips the tasks
+finished in the bucket. Credentials and endpoint: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+AWS_REGION, AWS_ENDPOINT_URL (plain http:// allowed for a local server) or ~/.aws.
 A rerun checks the store (sizes, indexes, sha256) and rebuilds it if a shard is damaged;
 a rerun with other inputs or options on the same --out is refused unless --overwrite.
 The progress bar counts input bytes on disk (compressed, if the files are); the summary
@@ -59,7 +69,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "inputs", nargs="+", metavar="INPUT", help="files, directories or globs, taken in this order"
     )
-    p.add_argument("-o", "--out", required=True, metavar="DIR", help="the store directory to create (or resume)")
+    p.add_argument("-o", "--out", required=True, metavar="DIR", help="the store directory to create (or resume), or s3://BUCKET/PREFIX")
     add_option_flags(p)
     p.set_defaults(run=run, after_failure=_kept)
     return p

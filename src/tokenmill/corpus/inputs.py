@@ -99,7 +99,7 @@ def resolve_inputs(
                 )
                 continue
             seen[real] = path
-            kind = _classify(path)
+            kind = classify(path)
             if kind is None and walked:
                 unknown.append(path)
                 continue
@@ -145,7 +145,9 @@ def absolute_arguments(inputs: Sequence[str | os.PathLike[str]] | str | os.PathL
         inputs = [inputs]
     out = []
     for item in map(os.fspath, inputs):
-        if not os.path.exists(item) and glob.has_magic(item):
+        if "://" in item:  # a URL (s3://bucket/prefix) names the same objects from anywhere
+            out.append(item)
+        elif not os.path.exists(item) and glob.has_magic(item):
             root = _glob_root(item)  # matches are named relative to it: keep it, made absolute
             out.append(os.path.join(os.path.abspath(root), os.path.relpath(item, root)))
         else:
@@ -153,7 +155,7 @@ def absolute_arguments(inputs: Sequence[str | os.PathLike[str]] | str | os.PathL
     return out
 
 
-def _classify(path: str) -> tuple[str, str | None] | None:
+def classify(path: str) -> tuple[str, str | None] | None:
     """(format, compression) from the file name, or None if it is not a supported input."""
     name = os.path.basename(path).lower()
     stem, ext = os.path.splitext(name)

@@ -149,11 +149,24 @@ class Shard:
 def shards_of(store: Any, split: str) -> list[Shard]:
     """The shards of ``store[split]`` in order."""
     entry = store.manifest["splits"][split]
+    remote = getattr(store, "_remote", None)
+    if remote is not None:  # a store at a URL: each shard fetched into its cache (sha256-checked) first
+        return [
+            Shard(_cached(remote, s["bin_sha256"]), _cached(remote, s["idx_sha256"]), int(s["n_tokens"]),
+                  int(s["n_documents"]))
+            for s in entry["shards"]
+        ]
     root = Path(store.path)
     return [
         Shard(root / f"{s['name']}.bin", root / f"{s['name']}.idx", int(s["n_tokens"]), int(s["n_documents"]))
         for s in entry["shards"]
     ]
+
+
+def _cached(remote: Any, sha256: str) -> Path:
+    """The local file of a remote store's object ``sha256``, fetched now if the cache lacks it."""
+    with remote.pinned(remote.local_path(sha256)) as local:
+        return Path(local)
 
 
 def read_pieces(

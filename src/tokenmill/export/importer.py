@@ -22,9 +22,11 @@ import numpy as np
 
 from tokenmill._version import __version__
 from tokenmill.common.errors import ExplainedError, OptionError
+from tokenmill.common.paths import is_url
 from tokenmill.export.base import Staging
 from tokenmill.export.options import EOT_DEFAULT, IMPORT_FORMATS, INFERRED, ImportOptions, check_format
 from tokenmill.export.sources import Source, discover
+from tokenmill.prepare.remote_inputs import fetch_inputs
 from tokenmill.store import FORMAT, FORMAT_VERSION, ShardWriter, TokenStore, dtype_for, write_manifest
 
 
@@ -103,12 +105,16 @@ def import_store(
     split: str = ImportOptions.split,
     shard_tokens: int = ImportOptions.shard_tokens,
     verify: bool = True,
+    storage_options: dict[str, Any] | None = None,
 ) -> TokenStore:
     """Read ``src`` (a directory, a file, or Megatron's path prefix) in ``format`` into a new store at ``out``.
 
     ``tokenizer`` names the tokenizer that made the IDs (as for ``prepare``); ``eot`` where
     nanoGPT/llm.c files put the EOT token (default: nanogpt appends, llmc prepends).
     Returns the opened store. See docs/export.md.
+
+    ``src`` may be a URL (``s3://bucket/nanogpt``: every object under it, fetched into
+    tokenmill's cache first as ``prepare`` fetches its inputs; ``storage_options`` reach it).
 
     Pitfall: boundaries from the EOT token are a guess when a document contains that token;
     the manifest says ``"boundaries": "inferred"`` so that tools can tell.
@@ -128,6 +134,8 @@ def import_store(
         raise OptionError("eot", "{eot} applies to nanogpt and llmc files only: {0} files keep their "
                           "document boundaries; leave {eot} out", fmt)
     tok = get_tokenizer(tokenizer)
+    if is_url(src):  # the files, fetched once into the cache (kept while their etags hold)
+        src = fetch_inputs([src], storage_options, everything=True)[0]
     # datatrove's own rule for a .ds without its .ds.metadata: the tokenizer's size decides
     found = discover(fmt, src, split=options.split, token_size=4 if tok.max_token_value >= 1 << 16 else 2)
     inferred = fmt in INFERRED

@@ -12,6 +12,7 @@ put them; llm.c's loaders expect EOT *before* each document, so a store made wit
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import warnings
@@ -30,8 +31,10 @@ import tokenmill.export.sources as sources
 from tokenmill._version import __version__
 from tokenmill.common.errors import ExplainedError, ExplainedWarning, OptionError
 from tokenmill.common.files import sha256_file
+from tokenmill.common.paths import is_url
 from tokenmill.export.base import Staging, Written, split_ends, split_pieces
 from tokenmill.export.options import EXPORT_FORMATS, ExportOptions, check_format
+from tokenmill.storage.urls import open_storage
 from tokenmill.store import MANIFEST_NAME, TokenStore
 
 PROVENANCE_NAME = "tokenmill-export.json"
@@ -153,6 +156,20 @@ def _precheck(fmt: str, store: TokenStore, options: ExportOptions) -> None:
         parquet._pyarrow()
 
 
+def _open_store(location: str | os.PathLike[str], storage_options: dict[str, Any] | None) -> TokenStore:
+    """The store at ``location``; ``storage_options`` go to ``TokenStore.open`` (for a URL) when given."""
+    if storage_options is None and not is_url(location):
+        return TokenStore.open(location)
+    return TokenStore.open(location, storage_options=storage_options)
+
+
+def _manifest_sha256(location: Any, storage_options: dict[str, Any] | None) -> str:
+    """The sha256 of the store's manifest file (an object, for a store at a URL)."""
+    if not is_url(location):
+        return sha256_file(Path(location) / MANIFEST_NAME)
+    return hashlib.sha256(open_storage(os.fspath(location), storage_options=storage_options).get(MANIFEST_NAME)).hexdigest()
+
+
 def export(
     store: TokenStore | str | os.PathLike[str],
     format: str,
@@ -163,11 +180,15 @@ def export(
     name: str = ExportOptions.name,
     shard_tokens: int = ExportOptions.shard_tokens,
     check: bool = True,
+    storage_options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Write ``store`` in ``format`` (one of :data:`EXPORT_FORMATS`) into the new directory ``out``.
 
     Streams shard by shard in bounded memory; returns the provenance record (also written
     as ``out/tokenmill-export.json``). See docs/export.md for each format's files.
+
+    ``store`` may be a URL (``s3://bucket/store``), opened with ``storage_options`` (as
+    ``TokenStore.open`` takes them); ``out`` is a local directory.
 
     Pitfall: ``out`` must be missing or empty; nothing is written there unless the whole
     export succeeded and re-read equal to the store.
@@ -184,7 +205,7 @@ def export(
     """
     fmt = check_format(format, EXPORT_FORMATS)
     options = ExportOptions(prefix=prefix, block_size=block_size, name=name, shard_tokens=shard_tokens, check=check)
-    store = store if isinstance(store, TokenStore) else TokenStore.open(store)
+    store = store if isinstance(store, TokenStore) else _open_store(store, storage_options)
     staging = Staging(out, what=f"{fmt} export")
     _precheck(fmt, store, options)
     with staging as stage:
@@ -199,7 +220,7 @@ def export(
             "tokenmill_version": __version__,
             "store": {
                 "path": str(Path(store.path).absolute()),
-                "manifest_sha256": sha256_file(Path(store.path) / MANIFEST_NAME),
+                "manifest_sha256": _manifest_sha256(store.path, storage_options),
                 "dtype": store.dtype.name,
                 "splits": {s: {"n_tokens": store.num_tokens(s), "n_documents": store.num_documents(s)}
                            for s in store.splits},

@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader
 
 from tokenmill.common.checks import positive_int, rank_and_world_size
 from tokenmill.common.errors import OptionError, OptionTypeError
+from tokenmill.loader.block_permutation import LocalOrder, resolve_order, store_order
 from tokenmill.loader.book_sampler import WindowBatchSampler
 from tokenmill.loader.build import build_dataset
 from tokenmill.loader.dataset import WindowDataset, as_token_array
@@ -165,6 +166,7 @@ def create_dataloader(
     weights: Any = None, epoch_windows: int | None = None, epoch_tokens: int | None = None,
     windows: str = "sliding", pad_id: int | None = None, return_dict: bool = False,
     storage_options: dict[str, Any] | None = None, cache_dir: Any = None, cache_limit: int | str | None = None,
+    order: str | LocalOrder = "uniform",
 ) -> DataLoader:
     """A DataLoader of ``[inputs, targets]`` batches, each int64 ``(batch_size, max_length)``.
 
@@ -226,6 +228,11 @@ def create_dataloader(
     ``position_ids``, ``document_ids``, ``cu_seqlens``, ``max_seqlen``, ``num_items_in_batch``)
     with any layout; ``labels`` are already shifted (the targets). Both need document
     boundaries: a token store or a list of documents' token lists (see ``DocumentDataset``).
+    ``order="local"`` (or ``LocalOrder(block_windows=..., group_blocks=...)``) swaps the seeded
+    permutation for a locality-preserving one (``tokenmill.loader.block_permutation``): shuffled
+    blocks of consecutive windows, mixed within small groups of blocks, so that a cache much
+    smaller than a remote store downloads each shard about once per epoch; it needs ``seed=``
+    and sliding windows, and its state is refused by a uniform-order loader (and back).
 
     Pitfalls: in the book's order, seed before ``iter(loader)`` (or pass ``generator``); it
     resumes too (``stateful=True``), by redrawing its epoch's shuffle (O(n_windows)), at world
@@ -280,6 +287,8 @@ def create_dataloader(
             "pass {seed=} or {generator=}, not both: {generator=} draws the book's order, while "
             "with {seed=} or ranks the order is the seeded permutation; drop {generator=}",
         )
+    is_mixture = isinstance(source, Mapping)
+    local_order = resolve_order(order, seeded=seeded, shuffle=shuffle, windows=windows, mixture=is_mixture)
     loader_class = _stateful_loader_class() if stateful else WindowLoader
     if isinstance(source, Mapping) or weights is not None or epoch_windows is not None or epoch_tokens is not None:
         from tokenmill.loader.mixture_loader import create_mixture_loader
@@ -322,9 +331,11 @@ def create_dataloader(
         loader.sampler.stride_defaulted = stride_defaulted
         return loader
     remote = getattr(source, "_remote", None) is not None  # a store on object storage: fetch ahead
+    if order == "local" and hasattr(source, "splits"):  # sized to the store's shards and the cache
+        local_order = store_order(source, split, len(dataset), cache_limit)
     sampler = (PrefetchingBatchSampler if remote else SeededBatchSampler)(
         len(dataset), batch_size, seed=seed, rank=rank, world_size=world_size, shuffle=shuffle,
-        drop_last=drop_last, dataset_id=dataset_id(dataset, source, split),
+        drop_last=drop_last, dataset_id=dataset_id(dataset, source, split), order=local_order,
     )
     if remote:
         sampler.prefetcher = ShardPrefetcher(source, split, max_length=max_length, stride=stride)

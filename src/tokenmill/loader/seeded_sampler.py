@@ -15,7 +15,8 @@ import numpy as np
 from torch.utils.data import Sampler
 
 from tokenmill.common.checks import non_negative_int, positive_int, rank_and_world_size
-from tokenmill.common.errors import OptionError
+from tokenmill.common.errors import OptionError, OptionTypeError
+from tokenmill.loader.block_permutation import LocalOrder
 from tokenmill.loader.permutation import PERMUTATION_VERSION, Permutation, check_seed
 from tokenmill.loader.state import STATE_FORMAT, STATE_VERSION, check_state
 
@@ -29,7 +30,8 @@ class SeededBatchSampler(Sampler[np.ndarray]):
 
     With ``B = batch_size * world_size``, global batch ``g`` of an epoch is the windows at
     positions ``[g*B, (g+1)*B)`` of ``Permutation(n_windows, seed=seed, epoch=epoch)`` (or of
-    ``range(n_windows)`` if not ``shuffle``), and this rank yields its slice ``[rank*batch_size,
+    ``range(n_windows)`` if not ``shuffle``; of ``order.permutation(...)``, the locality-preserving
+    order of ``tokenmill.loader.block_permutation``, given ``order=LocalOrder(...)``), and this rank yields its slice ``[rank*batch_size,
     (rank+1)*batch_size)`` of it. So the global batches depend on ``(seed, epoch, B)`` only,
     and an epoch hands every window out at most once (exactly once unless ``drop_last``).
 
@@ -50,11 +52,12 @@ class SeededBatchSampler(Sampler[np.ndarray]):
     # stride is then explained as the 0.2.0 change of default (tokenmill.loader.state).
     stride_defaulted = False
     chunk_windows = _CHUNK_WINDOWS  # positions an iterator maps per numpy call, at most
+    local_order: LocalOrder | None = None  # None: the uniform permutation
 
     def __init__(
         self, n_windows: int, batch_size: int, *, seed: int | None, rank: int = 0,
         world_size: int = 1, shuffle: bool = True, drop_last: bool = False,
-        dataset_id: dict[str, Any] | None = None,
+        dataset_id: dict[str, Any] | None = None, order: LocalOrder | None = None,
     ) -> None:
         self.n_windows = positive_int("n_windows", n_windows)
         self.batch_size = positive_int("batch_size", batch_size)
@@ -64,6 +67,11 @@ class SeededBatchSampler(Sampler[np.ndarray]):
             raise OptionError("seed", "SeededBatchSampler({shuffle=True}) needs a seed; pass {seed=123}")
         self.seed = None if seed is None else check_seed(seed)
         self.dataset_id = dataset_id  # what a state dict must match (see tokenmill.loader.state)
+        if order is not None and not isinstance(order, LocalOrder):
+            raise OptionTypeError("order", "{order} must be None or a LocalOrder, got {0}", type(order).__name__)
+        if order is not None and not self.shuffle:
+            raise OptionError("order", "{order=LocalOrder(...)} is a shuffle; with {shuffle=False} drop it")
+        self.local_order = order  # None: the uniform permutation; else tokenmill.loader.block_permutation
         self.global_batch_size = B = self.batch_size * self.world_size
         n = self.n_windows
         self._end = n - n % B if self.drop_last else n  # positions handed out per epoch
@@ -134,10 +142,14 @@ class SeededBatchSampler(Sampler[np.ndarray]):
 
     def order(self, epoch: int) -> Callable[[np.ndarray], np.ndarray] | None:
         """Epoch ``epoch``'s positions -> window indices, any shape (None: the positions themselves)."""
-        return Permutation(self.n_windows, seed=self.seed, epoch=epoch) if self.shuffle else None
+        if not self.shuffle:
+            return None
+        if self.local_order is not None:
+            return self.local_order.permutation(self.n_windows, seed=self.seed, epoch=epoch)
+        return Permutation(self.n_windows, seed=self.seed, epoch=epoch)
 
     def _state(self, epoch: int, next_global_batch: int) -> dict[str, Any]:
-        return {
+        state = {
             "format": STATE_FORMAT,
             "version": STATE_VERSION,
             "permutation_version": PERMUTATION_VERSION,
@@ -152,6 +164,9 @@ class SeededBatchSampler(Sampler[np.ndarray]):
             "dataset": self.dataset_id,
             "saved_by": {"rank": self.rank, "world_size": self.world_size, "batch_size": self.batch_size},
         }
+        if self.local_order is not None:  # the uniform order's state stays as it was: no "order" field
+            state["order"] = self.local_order.state()
+        return state
 
 
 class _SeededIterator(Iterator[np.ndarray]):

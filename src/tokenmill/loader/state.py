@@ -137,6 +137,28 @@ def _check_same_data(
         )
 
 
+def _order_name(order: Any) -> str:
+    if order is None:
+        return "the uniform order (order='uniform')"
+    if isinstance(order, dict) and order.get("name") == "local":
+        return (
+            f"the local order (LocalOrder(block_windows={order.get('block_windows')!r}, "
+            f"group_blocks={order.get('group_blocks')!r}), version {order.get('version')!r})"
+        )
+    return f"an order this tokenmill does not know ({str(order)[:80]!r})"
+
+
+def _check_order(state: dict[str, Any], have: Any) -> None:
+    """ValueError unless ``state`` was saved with this loader's order (uniform states have no field)."""
+    saved = state.get("order")
+    if saved != have:
+        raise ValueError(
+            f"the sampler state was saved with {_order_name(saved)}, this loader draws "
+            f"{_order_name(have)}: the same position holds other windows; make the loader with "
+            f"the order that saved the state (create_dataloader(..., order=...))"
+        )
+
+
 def check_state(sampler: Any, state: Any, fmt: str = STATE_FORMAT) -> tuple[int, int]:
     """``(epoch, next_global_batch)`` of ``state`` if it fits ``sampler``, else ValueError saying why."""
     _check_header(state, fmt)
@@ -146,6 +168,7 @@ def check_state(sampler: Any, state: Any, fmt: str = STATE_FORMAT) -> tuple[int,
             f"tokenmill computes version {PERMUTATION_VERSION}: the order would differ; resume "
             f"with the tokenmill that saved it"
         )
+    _check_order(state, sampler._state(0, 0).get("order"))
     _check_same_data(state, sampler._state(0, 0), _MATCH, sampler.stride_defaulted)
     saved_B, B = _int_field(state, "global_batch_size"), sampler.global_batch_size
     if saved_B != B:

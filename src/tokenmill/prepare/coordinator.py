@@ -10,6 +10,7 @@ keep their output, and the error raised is the failed task's with the lowest num
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -28,6 +29,15 @@ from tokenmill.prepare.checkpoint import clean, load_state, save_checkpoint
 from tokenmill.prepare.executor import Executor
 from tokenmill.prepare.manifest import build_manifest, data_notes, finish_store, restore_records, totals
 from tokenmill.prepare.options import PrepareOptions, PrepareReport
+from tokenmill.prepare.publish import (
+    Remote,
+    abandon,
+    check_remote,
+    publish,
+    published_store,
+    reset_staging,
+    save_remote_checkpoint,
+)
 from tokenmill.prepare.tasks import TaskSpec, describe_task, plan_tasks, range_bytes_for, unpack_tasks
 from tokenmill.prepare.worker import SPLITS, Job
 from tokenmill.store import TokenStore, dtype_for
@@ -45,12 +55,24 @@ def run_locked(
     source: str | None,
     lock_fd: int,
     started: float,
+    remote: Remote | None = None,
+    fetched: Sequence[Any] = (),
 ) -> PrepareReport:
-    """The run with the store's lock held; returns its report."""
+    """The run with the store's lock held; returns its report.
+
+    ``remote``: ``out`` is the local staging directory of a store bound for ``remote.url``;
+    ``fetched``: the s3:// inputs' local copies and URLs (workers elsewhere fetch them).
+    """
     splits = SPLITS[: 2 if options.val_fraction > 0 else 1]
     disk_bytes = sum(f.size for f in files)
     damaged: list[dict[str, Any]] = []
-    if load_state(out, identity, options.overwrite, damaged=damaged):
+    if remote is not None:
+        published = check_remote(remote, identity, options.overwrite)
+        if published is not None:
+            store = published_store(remote, published)
+            return PrepareReport(store, True, 0, time.perf_counter() - started, disk_bytes=disk_bytes)
+        reset_staging(out, identity)
+    elif load_state(out, identity, options.overwrite, damaged=damaged):
         store = TokenStore.open(out)
         if options.verify:
             store.verify()
@@ -58,7 +80,7 @@ def run_locked(
     if hasattr(executor, "lock_fd"):
         executor.lock_fd = lock_fd  # forked workers close their copy of the lock
     range_bytes = range_bytes_for(files)
-    job = _job(tok, options, files, out, splits, identity)
+    job = dataclasses.replace(_job(tok, options, files, out, splits, identity), remote=remote, fetched=tuple(fetched))
     try:
         unpacked = _unpack_inputs(executor, job, unpack_tasks(files, _digest(identity), range_bytes), files, out)
         tasks = plan_tasks(files, _digest(identity), range_bytes=range_bytes, unpacked=unpacked)
@@ -68,6 +90,8 @@ def run_locked(
     except _TaskFailed as exc:  # the finished tasks stay; after bad input, the fix may change options
         try:
             save_checkpoint(out, identity, failed=exc.kind == "input")
+            if remote is not None:
+                save_remote_checkpoint(remote, identity, failed=exc.kind == "input")
         except OSError:  # a full disk, most likely: the task's error is the one to report
             pass
         raise exc.error from None
@@ -75,6 +99,8 @@ def run_locked(
     stats = manifest["stats"]
     if stats["documents"] == 0:
         clean(out, keep=set())  # nothing worth keeping: the caller then leaves no trace
+        if remote is not None:
+            abandon(remote, everything=True)
         raise ValueError(f"the inputs hold no documents ({_counts(stats)}); nothing to store")
     if identity.get("command"):  # how to make this store again: repair advice names it
         manifest["command"] = identity["command"]
@@ -86,12 +112,15 @@ def run_locked(
         copy_tokenizer(source, out)
     finish_store(out, manifest)
     keep = {f"{e['name']}.{x}" for s in manifest["splits"].values() for e in s["shards"] for x in ("bin", "idx")}
-    clean(out, keep=keep | {"manifest.json"})  # task records, checkpoint, stale shards
+    if remote is not None:  # the manifest goes up last, then what the store lacks goes
+        publish(remote, out, manifest, keep)
+    else:
+        clean(out, keep=keep | {"manifest.json"})  # task records, checkpoint, stale shards
     if len(splits) > 1:
         _warn_empty_split(manifest, options.val_fraction)
     done = [r for r, skip in zip(records, was_skipped) if not skip]
     return PrepareReport(
-        TokenStore.open(out),
+        TokenStore.open(out) if remote is None else published_store(remote, manifest),
         False,
         sum(len(v) for r, skip in zip(records, was_skipped) if skip for v in r["shards"].values()),
         time.perf_counter() - started,

@@ -42,6 +42,8 @@ class Job:
     key: str  # identity of the store being made (workers are reused only for the same key)
     tokenizer_info: dict[str, Any]  # the manifest's "tokenizer" (name, max_token_value): IDs are checked
     max_document_bytes: int | None = None  # a .jsonl line or parquet value over this is refused (memory)
+    remote: Any = None  # a tokenmill.prepare.publish.Remote: out is then a local staging directory
+    fetched: tuple[Any, ...] = ()  # (local copy, URL, storage_options) of s3:// inputs, for workers elsewhere
 
 
 def split_of(seed: int, name: str, ordinal: int, val_fraction: float) -> int:

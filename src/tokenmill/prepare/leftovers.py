@@ -12,6 +12,7 @@ import os
 import re
 from pathlib import Path
 
+from tokenmill.common.paths import is_url
 from tokenmill.common.words import plural
 from tokenmill.prepare.checkpoint import MANIFEST, is_ours
 from tokenmill.prepare.tasks import TASKS_DIR, UNPACK_DIR
@@ -49,6 +50,8 @@ def kept_work(out: str | os.PathLike[str]) -> str:
     >>> kept_work(tempfile.mkdtemp())
     'no task had finished, so nothing was kept: rerun the same command to start again'
     """
+    if is_url(out):
+        return _kept_remotely(os.fspath(out))
     out = Path(out)
     tasks = _count(out / TASKS_DIR, r"\d+\.json")
     unpacked = _count(out / UNPACK_DIR, r"\d+\.json")
@@ -57,6 +60,20 @@ def kept_work(out: str | os.PathLike[str]) -> str:
     if unpacked:
         copies = plural(unpacked, "decompressed input")
         return f"no task had finished; {out} keeps {copies}: rerun the same command to go on from there"
+    return "no task had finished, so nothing was kept: rerun the same command to start again"
+
+
+def _kept_remotely(url: str) -> str:
+    """:func:`kept_work` for a URL ``--out``: the finished tasks' records in the bucket."""
+    from tokenmill.storage.base import StorageError
+    from tokenmill.storage.urls import open_storage
+
+    try:
+        tasks = sum(1 for o in open_storage(url).list(TASKS_DIR + "/") if re.fullmatch(r"\d+\.json", o.key.split("/")[-1]))
+    except (StorageError, OSError, ValueError):  # the bucket itself may be what failed
+        return f"the tasks already finished in {url} (if any) are kept: rerun the same command to resume"
+    if tasks:
+        return f"the partial store at {url} keeps {plural(tasks, 'finished task')}: rerun the same command to resume"
     return "no task had finished, so nothing was kept: rerun the same command to start again"
 
 

@@ -29,6 +29,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from multiprocessing.connection import wait
+from pathlib import Path
 from typing import Any
 
 from tokenmill.prepare.executor import Outcome, window
@@ -46,11 +47,22 @@ def start_method() -> str:
         return method
     if "ray" in sys.modules:  # a process that ran Ray holds its threads and sockets: never fork it
         return "spawn"
+    if "obstore" in sys.modules and _runs_tokio():  # a child's first request would hang forever
+        return "spawn"
     # tqdm's monitor thread (left by any earlier bar) only sleeps and the workers never use
     # tqdm, so it does not make forking unsafe: counting it would flip later runs to spawn.
     others = [t for t in threading.enumerate() if t is not threading.current_thread()]
     quiet = all(type(t).__name__ == "TMonitor" for t in others)
     return "fork" if sys.platform == "linux" and quiet else "spawn"
+
+
+def _runs_tokio() -> bool:
+    """Whether this process runs obstore's runtime threads (tokio: native, unseen by ``threading``)."""
+    try:
+        tasks = os.listdir("/proc/self/task")
+        return any(Path(f"/proc/self/task/{t}/comm").read_text().startswith("tokio") for t in tasks)
+    except OSError:
+        return False
 
 
 def default_workers() -> int:

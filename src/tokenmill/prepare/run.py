@@ -35,6 +35,9 @@ from tokenmill.prepare.executors import default_workers, make_executor
 from tokenmill.prepare.leftovers import nothing_to_keep, remove_temporaries
 from tokenmill.prepare.lock import locked
 from tokenmill.prepare.options import DEFAULT_MAX_DOCUMENT_BYTES, DEFAULT_SHARD_TOKENS, PrepareOptions, PrepareReport
+from tokenmill.prepare.publish import abandon, remote_of, staging_dir
+from tokenmill.prepare.remote_inputs import fetch_inputs
+from tokenmill.storage.base import StorageError
 from tokenmill.store import TokenStore
 from tokenmill.store.bundled import bundle_name
 from tokenmill.tokenizers import get_tokenizer
@@ -61,6 +64,7 @@ def prepare(
     verify: bool = False,
     ray_timeout: float = 5.0,
     max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES,
+    storage_options: dict[str, Any] | None = None,
 ) -> TokenStore:
     """Tokenize ``inputs`` (files, directories, globs) into the token store ``out``; return it opened.
 
@@ -82,7 +86,10 @@ def prepare(
     other inputs or options on the same ``out``. ``verify`` also re-reads the shards this
     run wrote. A tokenizer given as a file or directory is copied into the store
     (``tokenizer/``), so the store decodes anywhere. With ``executor="ray"`` the inputs and
-    ``out`` must be at the same path on every node (a shared file system).
+    ``out`` must be at the same path on every node (a shared file system), unless ``out`` is a
+    URL: ``out="s3://bucket/prefix"`` stages each task's shards on the machine that runs it and
+    uploads them (:mod:`tokenmill.prepare.publish`; ``storage_options`` as for
+    ``TokenStore.open``), publishing ``manifest.json`` last with a conditional put.
     Memory stays bounded: a ``.txt`` streams in pieces whatever its size, and a huge text is
     encoded in pieces (cut where the IDs cannot change, else cut anyway and counted in
     ``stats["unsafe_cuts"]``), yet stays one document; a ``.jsonl`` line is parsed whole
@@ -115,10 +122,12 @@ def prepare(
         ray_timeout=ray_timeout,
         max_document_bytes=max_document_bytes,
     )
-    return run_prepare(inputs, out, options).store
+    return run_prepare(inputs, out, options, storage_options=storage_options).store
 
 
-def run_prepare(inputs: Any, out: str | os.PathLike[str], options: PrepareOptions) -> PrepareReport:
+def run_prepare(
+    inputs: Any, out: str | os.PathLike[str], options: PrepareOptions, *, storage_options: dict[str, Any] | None = None,
+) -> PrepareReport:
     """:func:`prepare` with its options built, returning a :class:`PrepareReport`.
 
     Pitfall: an error never throws away finished work: when a task fails (bad input, a full
@@ -136,13 +145,16 @@ def run_prepare(inputs: Any, out: str | os.PathLike[str], options: PrepareOption
     [False, True]
     """
     started = time.perf_counter()
-    out = store_path(out, parameter="out")  # a URL is refused before anything is read or written
+    remote = remote_of(out, storage_options)  # an unknown scheme is refused before anything is read or written
+    out = staging_dir(remote.url) if remote is not None else store_path(out, parameter="out")
     tok = get_tokenizer(options.tokenizer)
     if options.eot != "none" and tok.eot_id is None:
         raise ExplainedError("tokenizer {0!r} has no end-of-text token; pass {eot='none'}", tok.name)
     # Every input error before any work; a store inside an input directory is not an input.
     skipped: list[str] = []
-    files = resolve_inputs(inputs, text_field=options.text_field, exclude=out, skipped=skipped)
+    fetched: list[Any] = []
+    local_inputs = fetch_inputs(inputs, storage_options, skipped, fetched=fetched)  # s3:// inputs: to the cache
+    files = resolve_inputs(local_inputs, text_field=options.text_field, exclude=out, skipped=skipped)
     check_parity(tok, options.engine)
     source = tokenizer_source(options.tokenizer, tok)
     identity = store_identity(
@@ -163,7 +175,9 @@ def run_prepare(inputs: Any, out: str | os.PathLike[str], options: PrepareOption
         created = check_out_dir(out, overwrite=options.overwrite)
         with locked(out) as lock_fd:
             try:
-                report = run_locked(executor, files, out, tok, options, identity, source, lock_fd, started)
+                report = run_locked(
+                    executor, files, out, tok, options, identity, source, lock_fd, started, remote, fetched
+                )
             except KeyboardInterrupt:
                 executor.__exit__(None, None, None)  # the workers stop first: nothing writes any more
                 remove_temporaries(out)  # the finished work stays: `tokenmill stats` explains it, a rerun resumes
@@ -171,10 +185,20 @@ def run_prepare(inputs: Any, out: str | os.PathLike[str], options: PrepareOption
             except BaseException:
                 if nothing_to_keep(out):
                     remove_trace(out, created=created)
+                if remote is not None:
+                    _abandon_quietly(remote)
                 raise
-    if options.verify and not report.up_to_date:
+    if options.verify and not report.up_to_date and hasattr(report.store, "verify"):
         report.store.verify()  # re-read what this run wrote
     return dataclasses.replace(report, startup_seconds=startup)
+
+
+def _abandon_quietly(remote: Any) -> None:
+    """Leave the bucket as found when no task finished; the run's own error is the one to report."""
+    try:
+        abandon(remote)
+    except (StorageError, OSError, ValueError):
+        pass
 
 
 def reference_tokens(

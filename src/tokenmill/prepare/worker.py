@@ -35,7 +35,10 @@ from tokenmill.corpus.readers import read_task, unpack
 from tokenmill.prepare.engines import make_encoder, scrub_surrogates
 from tokenmill.prepare.job import Job, split_of
 from tokenmill.prepare.own_files import SPLITS, real_dir
-from tokenmill.prepare.tasks import TaskSpec, describe_task, record_path, unpacked_path
+from tokenmill.prepare.publish import fetch_unpacked, forget_task, remote_finished, share_unpacked, upload_task
+from tokenmill.prepare.remote_inputs import fetch_input
+from tokenmill.prepare.tasks import TASKS_DIR, TaskSpec, describe_task, record_path, unpacked_path
+from tokenmill.storage.base import StorageError
 from tokenmill.store.format import PROGRESS_NAME, task_shard_name
 from tokenmill.store.writer import ShardWriter
 
@@ -66,17 +69,16 @@ class _Worker:
 
     def run(self, spec: TaskSpec) -> dict[str, Any]:
         """Do one task (or find it done); return its record and whether it was skipped."""
-        if not (self.out / PROGRESS_NAME).is_file():  # written by the coordinator before any task
-            raise FileNotFoundError(
-                errno.ENOENT, f"the store directory is not visible on {socket.gethostname()}", str(self.out)
-            )
+        job, remote = self.job, self.job.remote
+        _check_out(self.out, remote)
         self.damaged = False
-        record = self._finished(spec)
+        record = self._finished(spec) if remote is None else remote_finished(remote, spec, np.dtype(job.dtype).itemsize)
         if record is not None:
             return {"record": record, "skipped": True}
         damaged = self.damaged
         self._clear(spec.index)
-        job = self.job
+        if remote is not None:
+            forget_task(remote, spec)
         self.stats = [0] * len(STAT_KEYS)
         dtype = np.dtype(job.dtype)
         self.outputs = {
@@ -86,6 +88,10 @@ class _Worker:
         f = job.files[spec.input_index]
         self.name = f.name or f.path
         self.task, self.unreported = spec.index, 0
+        if remote is not None and spec.unpacked is not None and not os.path.exists(spec.unpacked):
+            fetch_unpacked(remote, spec.unpacked)  # decompressed on another machine (Ray)
+        if job.fetched and spec.unpacked is None and not os.path.exists(f.path):
+            fetch_input(job.fetched, f.path)  # an s3:// input fetched by the coordinator, elsewhere
         try:
             docs = read_task(
                 f,
@@ -115,6 +121,8 @@ class _Worker:
             "stats": dict(zip(STAT_KEYS, self.stats)),
         }
         atomic_write_bytes(record_path(self.out, spec.index), json.dumps(record, sort_keys=True).encode())
+        if remote is not None:  # the shards, then the record: the bucket's copy of this task is done
+            upload_task(remote, self.out, record, record_path(self.out, spec.index))
         return {"record": record, "skipped": False, "repaired": damaged}
 
     def _finished(self, spec: TaskSpec) -> dict[str, Any] | None:
@@ -259,6 +267,8 @@ def execute(job: Job, spec: TaskSpec) -> dict[str, Any]:
                 raise RuntimeError(f"a tokenizing worker failed to start: {_STARTUP_ERROR}")
             _WORKER = _Worker(job)
         return _WORKER.run(spec)
+    except StorageError as exc:  # the bucket of a URL --out: the message names it and the fix
+        return {"error": f"task {spec.index} could not upload its output: {exc}", "kind": "write"}
     except ValueError as exc:
         if isinstance(exc, ExplainedError):  # sent as its template: the caller spells the options
             return {"error": str(exc), "kind": "input", "template": exc.template, "args": exc.args_}
@@ -279,8 +289,7 @@ def execute(job: Job, spec: TaskSpec) -> dict[str, Any]:
 def _unpack(job: Job, spec: TaskSpec) -> dict[str, Any]:
     """Decompress a big compressed .jsonl into ``--out`` once (kept, with its record, for a rerun)."""
     out = Path(job.out)
-    if not (out / PROGRESS_NAME).is_file():
-        raise FileNotFoundError(errno.ENOENT, f"the store directory is not visible on {socket.gethostname()}", str(out))
+    _check_out(out, job.remote)
     dest = unpacked_path(out, spec.input_index)
     record = dest.with_suffix(".json")
     try:
@@ -292,8 +301,18 @@ def _unpack(job: Job, spec: TaskSpec) -> dict[str, Any]:
     real_dir(dest.parent)  # never a link out of --out
     record.unlink(missing_ok=True)
     size = unpack(job.files[spec.input_index], str(dest))
+    if job.remote is not None:  # no shared file system: the range tasks may run elsewhere
+        share_unpacked(job.remote, dest)
     atomic_write_bytes(record, json.dumps({"digest": spec.digest, "size": size}).encode())
     return {"unpacked": str(dest), "size": size, "skipped": False}
+
+
+def _check_out(out: Path, remote: Any) -> None:
+    """The store directory must be visible here; a staging directory (a URL's) is made where missing."""
+    if remote is not None:
+        os.makedirs(out / TASKS_DIR, exist_ok=True)  # on another machine (Ray): its own staging
+    elif not (out / PROGRESS_NAME).is_file():  # written by the coordinator before any task
+        raise FileNotFoundError(errno.ENOENT, f"the store directory is not visible on {socket.gethostname()}", str(out))
 
 
 def run_pooled(spec: TaskSpec) -> dict[str, Any]:

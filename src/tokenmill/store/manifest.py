@@ -51,7 +51,7 @@ def _prepare_reads(name: str) -> bool:
     """Would ``tokenmill prepare`` take a file of this name (its type, by the suffixes)?"""
     from tokenmill.corpus import inputs
 
-    return inputs._classify(name) is not None  # the one rule of what prepare reads
+    return inputs.classify(name) is not None  # the one rule of what prepare reads
 
 
 def _fresh_store_dir(file: Path) -> Path:
