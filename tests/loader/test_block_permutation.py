@@ -183,8 +183,8 @@ def test_local_on_a_store_sizes_its_blocks_to_the_shards_and_the_cache(tmp_path)
     mean = sum(s["n_tokens"] for s in shards) * 2 // len(shards)  # bytes of a shard, uint16
     auto = create_dataloader(store, max_length=16, batch_size=4, seed=1, order="local")
     n = len(auto.dataset)
-    assert auto.sampler.order == LocalOrder.for_shards(n, len(shards))
+    assert auto.sampler.local_order == LocalOrder.for_shards(n, len(shards))
     small = create_dataloader(store, max_length=16, batch_size=4, seed=1, order="local", cache_limit=6 * mean)
-    assert small.sampler.order == LocalOrder(3 * (n // len(shards)), 1)  # 6 shards, less 2 ahead: 3 + 1
+    assert small.sampler.local_order == LocalOrder(3 * (n // len(shards)), 1)  # 6 shards, less 2 ahead: 3 + 1
     explicit = LocalOrder(block_windows=7, group_blocks=2)
-    assert create_dataloader(store, max_length=16, batch_size=4, seed=1, order=explicit).sampler.order == explicit
+    assert create_dataloader(store, max_length=16, batch_size=4, seed=1, order=explicit).sampler.local_order == explicit

@@ -10,14 +10,13 @@ and ``tokenmill.loader.seeded_sampler``.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 import torch
 from torch.utils.data import DataLoader
 
-from tokenmill.common.checks import positive_int, rank_and_world_size
+from tokenmill.common.checks import positive_int
 from tokenmill.common.errors import OptionError, OptionTypeError
 from tokenmill.loader.block_permutation import LocalOrder, resolve_order, store_order
 from tokenmill.loader.book_sampler import WindowBatchSampler
@@ -26,6 +25,7 @@ from tokenmill.loader.dataset import WindowDataset, as_token_array
 from tokenmill.loader.document_dataset import DocumentDataset
 from tokenmill.loader.permutation import check_seed
 from tokenmill.loader.prefetch import PrefetchingBatchSampler, ShardPrefetcher
+from tokenmill.loader.ranks import loader_ranks
 from tokenmill.loader.seeded_sampler import SeededBatchSampler
 from tokenmill.loader.sources import dataset_id
 from tokenmill.tokenizers.base import ENDOFTEXT
@@ -106,40 +106,6 @@ def window_loader(
     return loader_class(
         dataset, batch_size=None, sampler=sampler, collate_fn=_batch_as_is,
         num_workers=num_workers, generator=generator, **loader_options,
-    )
-
-
-def _launched_rank() -> tuple[str, str] | None:
-    """``(RANK, WORLD_SIZE)`` as a launcher (torchrun) set them when they say several ranks, else None."""
-    rank, world = os.environ.get("RANK", "").strip(), os.environ.get("WORLD_SIZE", "").strip()
-    several = world not in ("", "1") or rank not in ("", "0")
-    return (rank or "?", world or "?") if several else None
-
-
-def _ranks(rank: int | None, world_size: int | None) -> tuple[int, int]:
-    """``(rank, world_size)``: as given, else torch.distributed's when initialised, else 0 and 1.
-
-    Pitfall: under a launcher that says several ranks (``RANK``/``WORLD_SIZE``) with
-    torch.distributed not yet initialised, guessing 0 and 1 would feed every rank the same
-    batches: that is refused (ValueError) unless both are given.
-    """
-    dist = torch.distributed
-    live = dist.is_available() and dist.is_initialized()
-    launched = None if live or (rank is not None and world_size is not None) else _launched_rank()
-    if launched is not None:
-        raise OptionError(
-            "world_size",
-            "the environment says this process is rank {0} of {1} (RANK and WORLD_SIZE, as "
-            "torchrun sets them), but torch.distributed is not initialised and {rank=} and "
-            "{world_size=} were not both given, so every rank would load the same batches; "
-            "call torch.distributed.init_process_group() before create_dataloader, or pass "
-            "{rank=int(os.environ['RANK'])} and {world_size=int(os.environ['WORLD_SIZE'])} "
-            "({rank=0} and {world_size=1} for a loader of this process alone)",
-            *launched,
-        )
-    return rank_and_world_size(
-        rank if rank is not None else dist.get_rank() if live else 0,
-        world_size if world_size is not None else dist.get_world_size() if live else 1,
     )
 
 
@@ -270,7 +236,7 @@ def create_dataloader(
         stride = positive_int("max_length", max_length)
     for name, value in (("batch_size", batch_size), ("max_length", max_length), ("stride", stride)):
         positive_int(name, value)
-    rank, world_size = _ranks(rank, world_size)
+    rank, world_size = loader_ranks(rank, world_size)
     if seed is not None:
         check_seed(seed)
     seeded = seed is not None or world_size > 1
