@@ -8,15 +8,17 @@ tokenmill's own code is mocked: the storage layer talks HTTP to moto as it would
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-__all__ = ["S3Server", "prepared_store", "s3_endpoint", "s3_server", "upload_store"]
+__all__ = ["S3Server", "prepared_store", "s3_endpoint", "s3_server", "upload_store", "wrong_key"]
 
 _BUCKETS = itertools.count()
 
@@ -97,3 +99,28 @@ def prepared_store(directory: Path, *, documents: int = 400, shard_tokens: int =
     out = directory / "store"
     prepare([corpus], out, workers=0, shard_tokens=shard_tokens, val_fraction=val_fraction, progress=False)
     return out
+
+
+@contextlib.contextmanager
+def wrong_key() -> Iterator[None]:
+    """The AWS_* variables hold a key the server does not know, and the server checks keys (as S3 does).
+
+    moto accepts any key unless ``moto.settings.INITIAL_NO_AUTH_ACTION_COUNT`` is 0; its
+    in-process server reads that setting at every request. Both are undone on leaving, so the
+    test can then look into the bucket.
+    """
+    from moto import settings
+
+    saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+    checks = settings.INITIAL_NO_AUTH_ACTION_COUNT
+    os.environ.update(AWS_ACCESS_KEY_ID="AKIAWRONGWRONGWRONG0", AWS_SECRET_ACCESS_KEY="not-the-secret")
+    settings.INITIAL_NO_AUTH_ACTION_COUNT = 0
+    try:
+        yield
+    finally:
+        settings.INITIAL_NO_AUTH_ACTION_COUNT = checks
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

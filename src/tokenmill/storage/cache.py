@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from tokenmill.common.files import cache_dir, fsync_dir
+from tokenmill.common.files import cache_dir
 from tokenmill.common.sizes import parse_size
 from tokenmill.storage.base import CorruptObjectError, StorageError
 
@@ -75,15 +75,21 @@ def default_cache_root() -> Path:
     return cache_dir() / "objects"
 
 
+# write() size into the cache's files. Measured on ext4 (Linux 5.x VM): one 1 MiB write() of a
+# received chunk costs ~2.6 ms, the same bytes in 128 KiB writes ~0.2 ms (benchmarks/bench_s3.py)
+WRITE_SLICE = 128 << 10
+
+
 class _HashingWriter:
-    """A file that hashes and counts what is written to it."""
+    """A file that hashes and counts what is written to it (in ``WRITE_SLICE`` writes)."""
 
     def __init__(self, file: Any) -> None:
         self.file, self.hash, self.size = file, hashlib.sha256(), 0
 
     def write(self, data: Any) -> int:
-        view = memoryview(data)
-        self.file.write(view)
+        view = memoryview(data).cast("B")
+        for start in range(0, view.nbytes, WRITE_SLICE):
+            self.file.write(view[start:start + WRITE_SLICE])
         self.hash.update(view)
         self.size += view.nbytes
         return view.nbytes
@@ -159,15 +165,17 @@ class ObjectCache:
                     out = _HashingWriter(f)
                     download(out)
                     f.flush()
-                    os.fsync(f.fileno())
+                    # the bytes reach the disk before the rename, so that a file in sha256/ is whole
+                    # after a crash; its size was set by _reserve, so fdatasync suffices
+                    _datasync(f.fileno())
                 found = out.hash.hexdigest()
                 if found != sha256 or out.size != size:
                     raise CorruptObjectError(
                         f"{name} is corrupt: sha256 expected {sha256} ({size} bytes), found {found} "
                         f"({out.size} bytes); rewrite the object (rerun the prepare that made the store)"
                     )
+                # no fsync of the directory: a rename lost in a crash only means a download again
                 os.replace(tmp, path)
-                fsync_dir(path.parent)
             except OSError as exc:
                 if exc.errno in _DISK_FULL:
                     raise CacheFullError(
@@ -285,6 +293,9 @@ def _reserve(f: Any, size: int) -> None:
         if exc.errno in _DISK_FULL:
             raise
         # a file system without fallocate: the writes find a full disk instead
+
+
+_datasync = getattr(os, "fdatasync", os.fsync)  # macOS has no fdatasync
 
 
 def _rebuild(root: str, limit: int | None) -> ObjectCache:
