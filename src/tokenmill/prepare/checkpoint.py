@@ -214,7 +214,7 @@ def clean(out: Path, *, keep: set[str]) -> None:
         elif p.name in (TASKS_DIR, UNPACK_DIR) and p.is_dir():
             for q in p.iterdir():
                 if q.is_file() and re.fullmatch(r"\d+\.jsonl?(\.\d+\.tmp)?", q.name):
-                    q.unlink()
+                    q.unlink(missing_ok=True)
             try:
                 p.rmdir()
             except OSError:  # something not ours in there: leave it

@@ -182,7 +182,9 @@ def run_prepare(
                 executor.__exit__(None, None, None)  # the workers stop first: nothing writes any more
                 remove_temporaries(out)  # the finished work stays: `tokenmill stats` explains it, a rerun resumes
                 raise
-            except BaseException:
+            except BaseException as error:
+                # The workers stop first (killed): one still writing would race the cleaning below.
+                executor.__exit__(type(error), error, error.__traceback__)
                 if nothing_to_keep(out):
                     remove_trace(out, created=created)
                 if remote is not None:
