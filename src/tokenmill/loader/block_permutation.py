@@ -34,7 +34,7 @@ import numpy as np
 from tokenmill.common.checks import non_negative_int, positive_int
 from tokenmill.common.errors import OptionError, OptionTypeError
 from tokenmill.common.sizes import parse_size
-from tokenmill.loader.permutation import Permutation, check_seed
+from tokenmill.loader.permutation import Permutation, check_positions, check_seed
 
 __all__ = [
     "LOCAL_PERMUTATION_VERSION", "ORDERS", "LocalOrder", "LocalPermutation", "local_reference",
@@ -201,12 +201,7 @@ class LocalPermutation:
 
     def __call__(self, positions: Any) -> np.ndarray:
         """Window indices at ``positions`` (ints in ``[0, n)``), as an int64 array of their shape."""
-        pos = np.asarray(positions)
-        if pos.size and pos.dtype.kind not in "iu":
-            raise TypeError(f"positions must be integers, got dtype {pos.dtype}")
-        if pos.size and (int(pos.min()) < 0 or int(pos.max()) >= self.n):
-            bad = int(pos.min()) if int(pos.min()) < 0 else int(pos.max())
-            raise IndexError(f"position {bad} is out of range for {self.n} windows")
+        pos = check_positions(positions, self.n)
         flat = pos.astype(np.int64).reshape(-1)
         span = self.group * self.block  # positions of a full group
         groups = np.minimum(flat // span, self._groups - 1)

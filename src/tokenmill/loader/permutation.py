@@ -28,7 +28,7 @@ import numpy as np
 from tokenmill.common.checks import non_negative_int, positive_int
 from tokenmill.common.errors import OptionError
 
-__all__ = ["PERMUTATION_VERSION", "Permutation", "check_seed", "permutation_reference", "permute_groups"]
+__all__ = ["PERMUTATION_VERSION", "Permutation", "check_positions", "check_seed", "permutation_reference", "permute_groups"]
 
 PERMUTATION_VERSION = 1
 ROUNDS = 6  # even, so the two halves end at the widths they started with
@@ -88,6 +88,21 @@ def _walk(x: int, n: int, keys: tuple[int, ...], left: int, right: int) -> int:
             return x
 
 
+def check_positions(positions: Any, n: int) -> np.ndarray:
+    """``positions`` as a numpy array of ints in ``[0, n)``, else TypeError/IndexError naming the bad one.
+
+    >>> check_positions([0, 2], 3).tolist()
+    [0, 2]
+    """
+    pos = np.asarray(positions)
+    if pos.size and pos.dtype.kind not in "iu":
+        raise TypeError(f"positions must be integers, got dtype {pos.dtype}")
+    if pos.size and (int(pos.min()) < 0 or int(pos.max()) >= n):
+        bad = int(pos.min()) if int(pos.min()) < 0 else int(pos.max())
+        raise IndexError(f"position {bad} is out of range for {n} windows")
+    return pos
+
+
 class Permutation:
     """A seeded bijection of ``range(n)``: ``p(positions)`` -> window indices, int64.
 
@@ -129,12 +144,7 @@ class Permutation:
 
     def __call__(self, positions: Any) -> np.ndarray:
         """Window indices at ``positions`` (ints in ``[0, n)``), as an int64 array of their shape."""
-        pos = np.asarray(positions)
-        if pos.size and pos.dtype.kind not in "iu":
-            raise TypeError(f"positions must be integers, got dtype {pos.dtype}")
-        if pos.size and (int(pos.min()) < 0 or int(pos.max()) >= self.n):
-            bad = int(pos.min()) if int(pos.min()) < 0 else int(pos.max())
-            raise IndexError(f"position {bad} is out of range for {self.n} windows")
+        pos = check_positions(positions, self.n)
         out = self._feistel(pos.astype(np.uint64).reshape(-1))
         walk = np.flatnonzero(out >= self.n)
         while walk.size:  # cycle walking; the domain is < 2n, so under 2 rounds on average
