@@ -13,7 +13,6 @@ Run: .venv/bin/python benchmarks/bench_local_order_s3.py [--mb 20] [--uniform-fr
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 import tempfile
@@ -46,17 +45,9 @@ def main() -> None:
     ap.add_argument("--uniform-fraction", type=float, default=0.05)
     args = ap.parse_args()
     import boto3
-    from moto.server import ThreadedMotoServer
-    from werkzeug.serving import WSGIRequestHandler
+    from bench_s3 import start_server  # a moto server on 127.0.0.1, the AWS_* variables set
 
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    WSGIRequestHandler.log_request = lambda *a, **k: None
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    os.environ.update(AWS_ENDPOINT_URL=endpoint, AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench",
-                      AWS_REGION="us-east-1")
+    endpoint = start_server()
     boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(Bucket="bench")
     import tokenmill.store.remote as remote_mod
     from tokenmill.loader.dataloader import create_dataloader
@@ -107,7 +98,6 @@ def main() -> None:
         per_epoch = downloaded[0] / store_bytes * len(loader) / n
         note = "" if n == len(loader) else f" (extrapolated from {n / len(loader):.0%} of the epoch)"
         print(f"| {order} | {n} of {len(loader)}, {len(keys)} distinct shards | {per_epoch:.2f}x{note} | {peak / limit:.2f} | {seconds:.1f} |")
-    server.stop()
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ Run: .venv/bin/python benchmarks/bench_s3_prepare.py [--mb 40] [--repeat 3] [--w
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import statistics
 import sys
@@ -31,17 +30,9 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args()
     import boto3
-    from moto.server import ThreadedMotoServer
-    from werkzeug.serving import WSGIRequestHandler
+    from bench_s3 import start_server  # a moto server on 127.0.0.1, the AWS_* variables set
 
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    WSGIRequestHandler.log_request = lambda *a, **k: None
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    os.environ.update(AWS_ENDPOINT_URL=endpoint, AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench",
-                      AWS_REGION="us-east-1")
+    endpoint = start_server()
     client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
     client.create_bucket(Bucket="bench")
     from tokenmill.prepare import PrepareOptions, run_prepare
@@ -74,7 +65,6 @@ def main() -> None:
         runs = times["local" if kind.startswith("local") else "s3"]
         print(f"| {kind} | {median:.2f} | {', '.join(f'{t:.2f}' for t in runs)} |")
     print(f"ratio s3 / local: {s3 / local:.2f}x")
-    server.stop()
 
 
 if __name__ == "__main__":
